@@ -1,0 +1,38 @@
+# unlearnbench: `make demo` runs the main job on the embedded default,
+# `make test` runs every test. Both install what they need first.
+GO ?= go
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+export UNLEARNBENCH_ORT_LIB ?= $(ROOT)/third_party/onnxruntime/cpu/libonnxruntime.so.1
+BIN := $(ROOT)/bin/unlearnbench
+
+.PHONY: setup build demo test bench fuzz race
+
+setup:
+	@./scripts/setup.sh
+
+build:
+	$(GO) build -o $(BIN) .
+
+demo: setup build
+	$(BIN) score --unlearned examples/finetune/unlearned.npz --retrained examples/finetune/retrained.npz --labels examples/finetune/labels.npy --unlearned-acc examples/finetune/unlearned_acc.csv --retrained-acc examples/finetune/retrained_acc.csv
+
+test: setup
+	$(GO) vet ./...
+	$(GO) test -timeout 25m ./...
+
+# Benchmarks are outside `make test`: results go into BENCHMARKS.md by hand,
+# with the machine they ran on.
+bench: setup
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+# Each fuzzer for a short while; the corpus it grows lands in testdata/fuzz.
+FUZZTIME ?= 30s
+fuzz: setup
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzzing $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+race: setup
+	$(GO) test -race -timeout 25m ./...
