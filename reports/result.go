@@ -46,7 +46,12 @@ type Method struct {
 	Utility *scoring.Utility `json:"utility,omitempty"`
 	// Examples has one entry per forget example, in index order.
 	Examples []scoring.Example `json:"examples"`
-	Warnings []string          `json:"warnings,omitempty"`
+	// Attacks holds the membership-inference attacks run besides the
+	// competition's decision rules.
+	Attacks []AttackResult `json:"attacks,omitempty"`
+	// Distributions keeps a few examples' confidences for plots.
+	Distributions []Distribution `json:"distributions,omitempty"`
+	Warnings      []string       `json:"warnings,omitempty"`
 }
 
 // Score summarises the competition's score of one method.

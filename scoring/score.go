@@ -131,7 +131,6 @@ func Score(u, r *Population, opt Options) (*Result, error) {
 	}
 	n, nEx := u.N, u.E
 	res := &Result{N: n, E: nEx, MaxEpsilon: MaxEpsilon(n), Buckets: Buckets(n)}
-	res.BucketCounts = make([]int, len(res.Buckets))
 	res.Examples = make([]Example, nEx)
 	table := NewEpsilonTable(n, n, Delta)
 
@@ -179,16 +178,11 @@ func Score(u, r *Population, opt Options) (*Result, error) {
 		return nil, first
 	}
 
-	sum := 0.0
-	for _, ex := range res.Examples {
-		sum += ex.Points
-		if ex.Bucket >= 0 {
-			res.BucketCounts[ex.Bucket]++
-		} else {
-			res.NoBucket++
-		}
+	eps := make([]float64, nEx)
+	for i, ex := range res.Examples {
+		eps[i] = ex.Epsilon
 	}
-	res.F = sum / float64(nEx)
+	res.F, res.BucketCounts, res.NoBucket = ForgettingQuality(eps, n)
 	if u.RetainAcc != nil && r.RetainAcc != nil {
 		util, err := utility(u, r)
 		if err != nil {
@@ -200,6 +194,26 @@ func Score(u, r *Population, opt Options) (*Result, error) {
 	}
 	res.Warnings = warnings(res)
 	return res, nil
+}
+
+// ForgettingQuality is the competition's F for per-example epsilons from
+// populations of n models: the mean of the points the epsilons earn (0 for
+// one past the last bucket). It also returns how many epsilons fell in each
+// bucket and in none. Any attack's per-example epsilons can be scored so.
+func ForgettingQuality(epsilons []float64, n int) (f float64, bucketCounts []int, noBucket int) {
+	buckets := Buckets(n)
+	bucketCounts = make([]int, len(buckets))
+	sum := 0.0
+	for _, e := range epsilons {
+		k := BucketOf(buckets, e)
+		if k < 0 {
+			noBucket++
+			continue
+		}
+		bucketCounts[k]++
+		sum += buckets[k].Points
+	}
+	return sum / float64(len(epsilons)), bucketCounts, noBucket
 }
 
 func checkPopulations(u, r *Population) error {
