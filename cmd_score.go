@@ -86,6 +86,13 @@ type inputs struct {
 	u, r        *scoring.Population
 	uVals, rVal *popdata.Values
 	files       map[string]string
+	// labels are the forget set's labels (nil when not given), and
+	// labelsName where they came from.
+	labels     []int
+	labelsName string
+	// heldOut keeps the retain/test logits read for accuracies, keyed
+	// "unlearned-retain" etc., when keepLogits is set.
+	heldOut map[string]*popdata.Values
 }
 
 func (f *scoreFlags) load() (*inputs, error) {
@@ -102,6 +109,7 @@ func (f *scoreFlags) load() (*inputs, error) {
 			return nil, err
 		}
 		in.files["labels"] = labelsName
+		in.labels, in.labelsName = labels, labelsName
 	}
 	// One population at a time, so that only one population's logits are
 	// in memory while its confidences are computed.
@@ -186,6 +194,12 @@ func (f *scoreFlags) loadAccuracies(in *inputs) error {
 				}
 				if *part.dst, err = vals.Accuracies(labels, labelsName); err != nil {
 					return usererr.Wrap(err)
+				}
+				if f.keepLogits {
+					if in.heldOut == nil {
+						in.heldOut = map[string]*popdata.Values{}
+					}
+					in.heldOut[s.name+"-"+part.field] = vals
 				}
 				in.files[s.name+"-"+part.field] = vals.Name
 			}

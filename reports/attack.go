@@ -6,17 +6,30 @@ package reports
 // numbers; this type only carries them into result files.
 type AttackResult struct {
 	// Name identifies the attack and its variant, e.g. "decision-rules",
-	// "logreg/per-example", "rf/pooled", "lira/offline/fixed-variance",
-	// "simple-mia", "mia-efficacy".
+	// "logreg/per-example", "rf/pooled", "lira/offline/fixed-var",
+	// "simple-mia", "mia-efficacy", "kl", "js".
 	Name string `json:"name"`
 	// Kind groups attacks: "decision-rules", "per-example", "pooled",
 	// "lira", "single-model", "divergence".
 	Kind string `json:"kind"`
 	// Features lists the per-(model, example) features the attack used.
 	Features []string `json:"features,omitempty"`
+	// Population names the population a single-model attack ran on
+	// ("unlearned", or "retrained" for the reference row).
+	Population string `json:"population,omitempty"`
+	// Skipped says why the attack did not run (what input it needs, or
+	// what went wrong); every other field is then empty.
+	Skipped string `json:"skipped,omitempty"`
 
-	// Threshold-free summaries, where the attack has scores.
+	// Threshold-free summaries, where the attack has scores. For
+	// per-example attacks (kinds "decision-rules" and "per-example") each
+	// is the mean over forget examples of that example's value, and
+	// AUCStd the standard deviation of the examples' AUCs. Balanced
+	// accuracy is that of the attack's own decisions where it has them
+	// (a classifier at its trained threshold, on held-out rows), else
+	// that of its best threshold.
 	AUC              *float64   `json:"auc,omitempty"`
+	AUCStd           *float64   `json:"auc_std,omitempty"`
 	BalancedAccuracy *float64   `json:"balanced_accuracy,omitempty"`
 	Advantage        *float64   `json:"advantage,omitempty"` // max |TPR - FPR|
 	TPRAtFPR         []TPRPoint `json:"tpr_at_fpr,omitempty"`
@@ -35,6 +48,13 @@ type AttackResult struct {
 	Value     *float64 `json:"value,omitempty"`
 	ValueName string   `json:"value_name,omitempty"`
 	Spread    *float64 `json:"spread,omitempty"`
+	// PerModel holds a single-model attack's value for each model of its
+	// population (Value is their mean, Spread their standard deviation).
+	PerModel []float64 `json:"per_model,omitempty"`
+	// PerExample holds the value per forget example where it is one
+	// (the divergences; Value is their mean, Spread their standard
+	// deviation).
+	PerExample []float64 `json:"per_example,omitempty"`
 
 	// Warnings are things the reader must see that did not stop the attack
 	// (a constant feature, a fold without one class, too few models).
