@@ -14,7 +14,8 @@ import (
 // neighbours' vote, so its score is 1 for a row it calls positive and 0
 // otherwise: its ROC has one point and its rule set one rule. (golearn's
 // kd-tree search, which would give the neighbours, allocates a matrix per
-// visited node and measured 0.47 ms per query on 410 rows, 40 times slower.)
+// visited node and is about 7 times slower on 410 rows: see
+// BenchmarkGolearnKDTree against BenchmarkFitScore/knn.)
 type KNN struct {
 	// K is the number of neighbours, odd so that two classes cannot tie
 	// (golearn breaks ties by map order, which is random).

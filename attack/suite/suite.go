@@ -87,12 +87,13 @@ const (
 	KindDivergence    = "divergence"
 )
 
-// The classifiers run by default. golearn's random forest (ID3 trees on
-// its generic data grids) costs about 1.6 ms per tree on 200 rows, so a
-// per-example forest costs trees x folds x E of them; golearn's kNN scans
-// and sorts every training row per query, so a pooled kNN costs (2 N E)
-// queries over up to PooledMaxTrain rows. Both are left out by default
-// (BENCHMARKS.md has the measurements); name them to run them.
+// The classifiers run by default. A tree of the random forest (golearn's
+// information-gain splits on its generic data grids) costs about 3 ms on
+// 410 rows, and a per-example forest grows trees x folds x E of them;
+// golearn's kNN scans and sorts every training row per query, and a
+// pooled kNN makes 2 N E queries over up to PooledMaxTrain rows. So the
+// forest runs pooled only and kNN per example only, unless named
+// (BENCHMARKS.md has the measurements).
 var (
 	DefaultPerExample = []string{attack.NameLogReg, attack.NameSVM, attack.NameKNN}
 	DefaultPooled     = []string{attack.NameLogReg, attack.NameSVM, attack.NameForest}
