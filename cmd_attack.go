@@ -3,11 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"strconv"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/cobra"
 
 	"unlearnbench/attack"
@@ -155,7 +152,7 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 			return err
 		}
 	}
-	return writeAttacks(cmd.OutOrStdout(), &result.Methods[0])
+	return reports.WriteAttackTable(cmd.OutOrStdout(), &result.Methods[0])
 }
 
 // suiteInputs gathers what the attacks read: the populations with their
@@ -243,73 +240,4 @@ func (f *attackFlags) suiteInputs(loaded *inputs) (*suite.Inputs, error) {
 		loaded.files["original"] = v.Name
 	}
 	return in, nil
-}
-
-// writeAttacks prints one row per attack that ran, then the attacks that
-// did not with what they need, then every attack's warnings.
-func writeAttacks(w io.Writer, m *reports.Method) error {
-	fmt.Fprintf(w, "%s: N = %d models per population, E = %d forget examples\n", m.Name, m.N, m.E)
-	header := []string{"attack", "AUC"}
-	for _, t := range attack.FPRTargets {
-		header = append(header, "TPR@"+strconv.FormatFloat(100*t, 'g', -1, 64)+"%")
-	}
-	header = append(header, "bal. acc.", "advantage", "F", "value")
-	t := tablewriter.NewWriter(w)
-	t.SetHeader(header)
-	t.SetAutoFormatHeaders(false)
-	t.SetAutoWrapText(false)
-	t.SetAlignment(tablewriter.ALIGN_LEFT)
-	t.SetHeaderAlignment(tablewriter.ALIGN_LEFT)
-	var skipped []string
-	for _, a := range m.Attacks {
-		if a.Skipped != "" {
-			skipped = append(skipped, fmt.Sprintf("%s: %s", a.Name, a.Skipped))
-			continue
-		}
-		row := []string{a.Name, num(a.AUC, 3)}
-		for _, target := range attack.FPRTargets {
-			cell := "-"
-			for _, p := range a.TPRAtFPR {
-				if p.FPR == target {
-					cell = strconv.FormatFloat(p.TPR, 'f', 3, 64)
-				}
-			}
-			row = append(row, cell)
-		}
-		value := "-"
-		if a.Value != nil {
-			value = strconv.FormatFloat(*a.Value, 'f', 4, 64)
-			if a.Spread != nil {
-				value += " ± " + strconv.FormatFloat(*a.Spread, 'f', 4, 64)
-			}
-		}
-		row = append(row, num(a.BalancedAccuracy, 3), num(a.Advantage, 3), num(a.F, 4), value)
-		t.Append(row)
-	}
-	t.Render()
-	for _, s := range skipped {
-		fmt.Fprintf(w, "not run: %s\n", s)
-	}
-	// A warning several attacks share is printed once, naming them all.
-	var order []string
-	who := map[string][]string{}
-	for _, a := range m.Attacks {
-		for _, warn := range a.Warnings {
-			if who[warn] == nil {
-				order = append(order, warn)
-			}
-			who[warn] = append(who[warn], a.Name)
-		}
-	}
-	for _, warn := range order {
-		fmt.Fprintf(w, "warning: %s: %s\n", strings.Join(who[warn], ", "), warn)
-	}
-	return nil
-}
-
-func num(v *float64, prec int) string {
-	if v == nil {
-		return "-"
-	}
-	return strconv.FormatFloat(*v, 'f', prec, 64)
 }

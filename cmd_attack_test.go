@@ -122,24 +122,7 @@ func TestAttackBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".json")
-			args := append([]string{"attack", "--unlearned", u, "--retrained", r, "--json", out}, c.args...)
-			code, text := runCmd(args...)
-			if code != 2 {
-				t.Fatalf("exit %d, want 2:\n%s", code, text)
-			}
-			text = strings.TrimRight(text, "\n")
-			if strings.Count(text, "\n") != 0 {
-				t.Fatalf("error is not one line:\n%s", text)
-			}
-			for _, s := range c.want {
-				if !strings.Contains(text, s) {
-					t.Fatalf("error %q does not mention %q", text, s)
-				}
-			}
-			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Fatal("a result file was written despite the error")
-			}
+			wantUserError(t, dir, c.name, append([]string{"attack", "--unlearned", u, "--retrained", r}, c.args...), c.want)
 		})
 	}
 }

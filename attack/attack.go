@@ -123,7 +123,7 @@ func (DecisionRules) Run(pos, neg Sample) (*Outcome, error) {
 		return nil, fmt.Errorf("decision rules look at one feature, have %d", pos.D)
 	}
 	p, n := pos.X, neg.X
-	if median(n) > median(p) {
+	if Median(n) > Median(p) {
 		p, n = n, p
 	}
 	rules, err := NewCompetitionRules(p, n)
@@ -133,8 +133,9 @@ func (DecisionRules) Run(pos, neg Sample) (*Outcome, error) {
 	return &Outcome{Rules: rules, PosScores: slices.Clone(pos.X), NegScores: slices.Clone(neg.X)}, nil
 }
 
-// median is NumPy's median: the middle value or the mean of the two.
-func median(v []float64) float64 {
+// Median is NumPy's median: the middle value, or the mean of the two
+// middle ones (gonum's quantiles pick or interpolate differently).
+func Median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	n := len(s)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 // LiRA is the likelihood-ratio attack of Carlini et al. (2022, "Membership
@@ -88,8 +90,8 @@ func (l LiRA) Scores(u, r []float64, n, nEx int, in []float64, m int) (pos, neg 
 			for i := 0; i < m; i++ {
 				col[i] = in[i*nEx+e]
 			}
-			inMu[e] = median(col)
-			v := variance(col)
+			inMu[e] = Median(col)
+			v := stat.PopVariance(col, nil) // np.var, ddof 0
 			inSd[e] = math.Sqrt(v)
 			inVar += v
 		}
@@ -136,20 +138,6 @@ func logNormal(x, mu, sd float64) float64 {
 	return -0.5*z*z - math.Log(sd) - 0.5*math.Log(2*math.Pi)
 }
 
-// variance is the population variance (np.var, ddof 0).
-func variance(v []float64) float64 {
-	m := 0.0
-	for _, x := range v {
-		m += x
-	}
-	m /= float64(len(v))
-	s := 0.0
-	for _, x := range v {
-		s += (x - m) * (x - m)
-	}
-	return s / float64(len(v))
-}
-
 // looFits gives each example's median and standard deviation of the
 // retrained confidences with one model left out, in O(1) per example.
 type looFits struct {
@@ -176,20 +164,12 @@ func newLOOFits(r []float64, n, nEx int) *looFits {
 			f.rank[e][i] = pos
 		}
 		col := f.sorted[e]
-		f.mean[e] = mean(col)
+		f.mean[e] = stat.Mean(col, nil)
 		for _, x := range col {
 			f.m2[e] += (x - f.mean[e]) * (x - f.mean[e])
 		}
 	}
 	return f
-}
-
-func mean(v []float64) float64 {
-	s := 0.0
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
 }
 
 // leaveOut writes each example's median and deviation of the retrained

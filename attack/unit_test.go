@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 func TestScoreRulesCountsByBruteForce(t *testing.T) {
@@ -74,10 +76,10 @@ func TestLOOFitsByBruteForce(t *testing.T) {
 						rest = append(rest, r[j*e+ex])
 					}
 				}
-				if m := median(rest); mu[ex] != m {
+				if m := Median(rest); mu[ex] != m {
 					t.Fatalf("n %d, leave %d out, example %d: median %v, want %v", n, i, ex, mu[ex], m)
 				}
-				if s := math.Sqrt(variance(rest)); math.Abs(sd[ex]-s) > 1e-12 {
+				if s := math.Sqrt(stat.PopVariance(rest, nil)); math.Abs(sd[ex]-s) > 1e-12 {
 					t.Fatalf("n %d, leave %d out, example %d: sd %v, want %v", n, i, ex, sd[ex], s)
 				}
 			}

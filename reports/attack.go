@@ -1,5 +1,14 @@
 package reports
 
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"unlearnbench/attack"
+)
+
 // AttackResult is one membership-inference attack's outcome on a method's
 // populations (or on each of its models, for single-model attacks). Fields
 // an attack does not produce stay empty. Package attack computes these
@@ -79,4 +88,71 @@ type Distribution struct {
 	Example   int       `json:"example"`
 	Unlearned []float64 `json:"unlearned"`
 	Retrained []float64 `json:"retrained"`
+}
+
+// WriteAttackTable renders a method's attacks for a terminal: a line naming
+// the method, one row per attack that ran (AUC, TPR at the FPR targets,
+// balanced accuracy, advantage, F, and the value with its spread), then the
+// attacks that did not run with what they need, then the warnings, each
+// printed once with the attacks that share it.
+func WriteAttackTable(w io.Writer, m *Method) error {
+	fmt.Fprintf(w, "%s: N = %d models per population, E = %d forget examples\n", m.Name, m.N, m.E)
+	header := []string{"attack", "AUC"}
+	for _, t := range attack.FPRTargets {
+		header = append(header, "TPR@"+strconv.FormatFloat(100*t, 'g', -1, 64)+"%")
+	}
+	header = append(header, "bal. acc.", "advantage", "F", "value")
+	t := newTable(w, header...)
+	var skipped []string
+	for _, a := range m.Attacks {
+		if a.Skipped != "" {
+			skipped = append(skipped, fmt.Sprintf("%s: %s", a.Name, a.Skipped))
+			continue
+		}
+		row := []string{a.Name, optionalNum(a.AUC, 3)}
+		for _, target := range attack.FPRTargets {
+			cell := "-"
+			for _, p := range a.TPRAtFPR {
+				if p.FPR == target {
+					cell = strconv.FormatFloat(p.TPR, 'f', 3, 64)
+				}
+			}
+			row = append(row, cell)
+		}
+		value := "-"
+		if a.Value != nil {
+			value = strconv.FormatFloat(*a.Value, 'f', 4, 64)
+			if a.Spread != nil {
+				value += " ± " + strconv.FormatFloat(*a.Spread, 'f', 4, 64)
+			}
+		}
+		row = append(row, optionalNum(a.BalancedAccuracy, 3), optionalNum(a.Advantage, 3), optionalNum(a.F, 4), value)
+		t.Append(row)
+	}
+	t.Render()
+	for _, s := range skipped {
+		fmt.Fprintf(w, "not run: %s\n", s)
+	}
+	// A warning several attacks share is printed once, naming them all.
+	var order []string
+	who := map[string][]string{}
+	for _, a := range m.Attacks {
+		for _, warn := range a.Warnings {
+			if who[warn] == nil {
+				order = append(order, warn)
+			}
+			who[warn] = append(who[warn], a.Name)
+		}
+	}
+	for _, warn := range order {
+		fmt.Fprintf(w, "warning: %s: %s\n", strings.Join(who[warn], ", "), warn)
+	}
+	return nil
+}
+
+func optionalNum(v *float64, prec int) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*v, 'f', prec, 64)
 }

@@ -75,15 +75,9 @@ func Compute(l *scoring.Logits, labels []int, names []string) (*attack.FeatureSe
 	if err := CheckNames(names); err != nil {
 		return nil, err
 	}
-	if len(labels) != l.E {
-		return nil, fmt.Errorf("%d labels for %d examples", len(labels), l.E)
-	}
-	for e, y := range labels {
-		if y < 0 || y >= l.C {
-			return nil, fmt.Errorf("label of example %d is %d, outside [0, %d)", e, y, l.C)
-		}
-	}
-	if err := l.CheckFinite(); err != nil {
+	// The score's confidences, which also check the labels and logits.
+	conf, err := l.Confidences(labels)
+	if err != nil {
 		return nil, err
 	}
 	fs := &attack.FeatureSet{N: l.N, E: l.E, Names: slices.Clone(names), X: make([]float64, l.N*l.E*len(names))}
@@ -93,23 +87,18 @@ func Compute(l *scoring.Logits, labels []int, names []string) (*attack.FeatureSe
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			var fc computer
-			fc.z = make([]float64, l.C)
-			fc.scratch = make([]float64, l.C)
+			fc := computer{z: make([]float64, l.C)}
 			for i := w; i < l.N; i += workers {
 				for e := 0; e < l.E; e++ {
 					off := (i*l.E + e) * l.C
-					var conf float64
 					if l.F32 != nil {
-						conf = scoring.ConfidenceFloat32(l.F32[off:off+l.C], labels[e], fc.scratch)
 						for k := range fc.z {
 							fc.z[k] = float64(l.F32[off+k])
 						}
 					} else {
-						conf = scoring.Confidence(l.F64[off:off+l.C], labels[e], fc.scratch)
 						copy(fc.z, l.F64[off:off+l.C])
 					}
-					fc.compute(labels[e], conf, names, fs.Row(i, e))
+					fc.compute(labels[e], conf[i*l.E+e], names, fs.Row(i, e))
 				}
 			}
 		}(w)
@@ -119,7 +108,7 @@ func Compute(l *scoring.Logits, labels []int, names []string) (*attack.FeatureSe
 }
 
 type computer struct {
-	z, scratch []float64
+	z []float64
 }
 
 // compute fills dst with the named features of logits fc.z and label y.

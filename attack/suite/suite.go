@@ -407,7 +407,7 @@ func (ru *runner) decisionRules() reports.AttackResult {
 	// The ROC of each example calls the population with the larger
 	// median positive, as the rules do.
 	for _, o := range outcomes {
-		if median(o.NegScores) > median(o.PosScores) {
+		if attack.Median(o.NegScores) > attack.Median(o.PosScores) {
 			o.PosScores, o.NegScores = o.NegScores, o.PosScores
 		}
 	}
@@ -419,16 +419,6 @@ func (ru *runner) decisionRules() reports.AttackResult {
 	}
 	res.F = ptr(ru.in.Score.F)
 	return res
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
 
 func (ru *runner) classifier(name string) (attack.Classifier, error) {
@@ -579,19 +569,23 @@ func (ru *runner) perModel(n int, fn func(i int) (float64, []string, error)) ([]
 	return vals, msgs, nil
 }
 
-func (ru *runner) simpleMIA(pop string) reports.AttackResult {
-	name := "simple-mia"
+// singleModel starts the result of a single-model attack on population
+// pop; the retrained population's is the reference row.
+func singleModel(name, pop, feat, valueName string) reports.AttackResult {
 	if pop == scoring.Retrained {
 		name += "/retrained"
 	}
-	res := reports.AttackResult{Name: name, Kind: KindSingleModel, Features: []string{feature.Loss}, Population: pop,
-		ValueName: "mean accuracy over 10 stratified shuffle splits, forget (members) vs test"}
+	return reports.AttackResult{Name: name, Kind: KindSingleModel, Features: []string{feat}, Population: pop, ValueName: valueName}
+}
+
+func (ru *runner) simpleMIA(pop string) reports.AttackResult {
+	res := singleModel("simple-mia", pop, feature.Loss,
+		fmt.Sprintf("mean accuracy over %d stratified shuffle splits, forget (members) vs test", ru.opt.MIASplits))
 	p := ru.population(pop)
 	if p.Test == nil || ru.in.TestLabels == nil {
 		res.Skipped = fmt.Sprintf("needs the test set's logits and labels (--%s-test and --test-labels, or test members in the .npz files)", pop)
 		return res
 	}
-	res.ValueName = fmt.Sprintf("mean accuracy over %d stratified shuffle splits, forget (members) vs test", ru.opt.MIASplits)
 	forget, derived, err := ru.forgetValues(p, feature.Loss)
 	if err != nil {
 		return failed(res, err)
@@ -611,33 +605,29 @@ func (ru *runner) simpleMIA(pop string) reports.AttackResult {
 	if err != nil {
 		return failed(res, err)
 	}
-	ru.perModelResult(&res, vals, warns)
-	if derived {
-		res.Warnings = append(res.Warnings, "forget-set losses derived from the confidences, ln(1 + e^-conf)")
-	}
+	ru.perModelResult(&res, vals, warns, derived)
 	return res
 }
 
-func (ru *runner) perModelResult(res *reports.AttackResult, vals []float64, warns []string) {
+func (ru *runner) perModelResult(res *reports.AttackResult, vals []float64, warns []string, derived bool) {
 	res.PerModel = vals
 	m, s := meanStd(vals)
 	res.Value, res.Spread = ptr(m), ptr(s)
 	res.Warnings = append(res.Warnings, warns...)
+	if derived {
+		res.Warnings = append(res.Warnings, "forget-set "+res.Features[0]+" derived from the confidences (p_y = 1 / (1 + e^-conf))")
+	}
 }
 
 func (ru *runner) miaEfficacy(pop string) reports.AttackResult {
-	name := "mia-efficacy"
-	if pop == scoring.Retrained {
-		name += "/retrained"
-	}
-	res := reports.AttackResult{Name: name, Kind: KindSingleModel, Features: []string{feature.Prob}, Population: pop,
-		ValueName: "fraction of the forget set a linear SVM trained on retain (members) vs test calls non-member"}
+	res := singleModel("mia-efficacy", pop, feature.Prob,
+		"fraction of the forget set a linear SVM trained on retain (members) vs test calls non-member")
 	p := ru.population(pop)
 	if p.Retain == nil || p.Test == nil || ru.in.RetainLabels == nil || ru.in.TestLabels == nil {
 		res.Skipped = fmt.Sprintf("needs the retain and test sets' logits and labels (--%s-retain, --%s-test, --retain-labels, --test-labels, or retain and test members in the .npz files)", pop, pop)
 		return res
 	}
-	forget, _, err := ru.forgetValues(p, feature.Prob)
+	forget, derived, err := ru.forgetValues(p, feature.Prob)
 	if err != nil {
 		return failed(res, err)
 	}
@@ -657,7 +647,7 @@ func (ru *runner) miaEfficacy(pop string) reports.AttackResult {
 	if err != nil {
 		return failed(res, err)
 	}
-	ru.perModelResult(&res, vals, warns)
+	ru.perModelResult(&res, vals, warns, derived)
 	return res
 }
 
