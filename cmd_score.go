@@ -244,12 +244,12 @@ func (in *inputs) result(command, method string, res *scoring.Result) *reports.R
 
 func newScoreCmd() *cobra.Command {
 	var (
-		in      scoreFlags
+		in        scoreFlags
 		jsonOut   string
 		reportDir string
 		method    string
-		worst   int
-		workers int
+		worst     int
+		workers   int
 	)
 	cmd := &cobra.Command{
 		Use:   "score",

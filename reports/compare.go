@@ -265,7 +265,7 @@ func methodMetrics(base, cur *Method) []metric {
 			}
 			ms = append(ms, metric{name: "attack " + name + ": " + label, higherBetter: higherBetter,
 				resamples: func(_, _ *Method) bool { return false },
-				value: func(m *Method, _ *bootDraw) float64 { v, _ := get(find(m)); return v }})
+				value:     func(m *Method, _ *bootDraw) float64 { v, _ := get(find(m)); return v }})
 		}
 		ptr := func(get func(a *AttackResult) *float64) func(a *AttackResult) (float64, bool) {
 			return func(a *AttackResult) (float64, bool) {
