@@ -70,9 +70,9 @@ func (c *Comparison) RegressionError() error {
 	}
 	parts := make([]string, len(regs))
 	for i, r := range regs {
-		parts[i] = r.describe(c.Options)
+		parts[i] = fmt.Sprintf("%s %s %s", r.Method, r.Metric, signed(r.Change))
 	}
-	return fmt.Errorf("significant regression: %s", strings.Join(parts, "; "))
+	return fmt.Errorf("significant regression (beyond --max-drop-score %g): %s", c.Options.MaxDropScore, strings.Join(parts, ", "))
 }
 
 // WriteTable renders the comparison as a terminal table with its legend.

@@ -444,21 +444,27 @@ func timePlot(r *Result, methods []*Method) (*plot.Plot, error) {
 	}
 	lab.Offset = vg.Point{X: vg.Points(6)}
 	p.Add(sc, xerr, lab)
+	xMax, yMax := 0.0, 0.0
+	for i, xy := range pts.XYs {
+		xMax, yMax = max(xMax, xy.X+pts.std[i]), max(yMax, xy.Y)
+	}
+	yMax = max(yMax, 1e-9)
 	if retrain > 0 {
 		cut := 0.2 * retrain
-		lo, hi := 0.0, 0.0
-		for _, xy := range pts.XYs {
-			hi = max(hi, xy.Y)
-		}
-		line, err := plotter.NewLine(plotter.XYs{{X: cut, Y: lo}, {X: cut, Y: max(hi, 1e-9)}})
+		xMax = max(xMax, cut)
+		line, err := plotter.NewLine(plotter.XYs{{X: cut, Y: 0}, {X: cut, Y: yMax * 1.1}})
 		if err != nil {
 			return nil, err
 		}
 		line.LineStyle.Color = ruleColor
 		line.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(line)
-		p.Legend.Add(fmt.Sprintf("20%% of retraining time (%s): the competition's cut-off", seconds(retrain)), line)
+		p.Legend.Add(fmt.Sprintf("competition's cut-off: 20%% of retraining time (%s)", seconds(retrain)), line)
 	}
-	p.X.Min, p.Y.Min = 0, 0
+	// Room right of the points for their names and above them for the
+	// legend.
+	p.X.Min, p.X.Max = 0, xMax*1.15
+	p.Y.Min, p.Y.Max = 0, yMax*1.4
+	p.Legend.Top, p.Legend.Left = true, true
 	return p, nil
 }
