@@ -402,8 +402,9 @@ func compareMethod(b, m *Method, opt CompareOptions, rng *rand.Rand) ([]Comparis
 	for _, role := range []string{scoring.Unlearned, scoring.Retrained} {
 		samePop[role] = samePopulation(b.Population(role), m.Population(role))
 	}
-	drawModels := func(meth *Method, paired map[string][]int) map[string][]int {
-		out := map[string][]int{}
+	// drawModels draws each population's models into out, reusing its
+	// slices from draw to draw.
+	drawModels := func(meth *Method, out, paired map[string][]int) {
 		for _, p := range meth.Populations {
 			if len(p.RetainAcc)+len(p.TestAcc)+len(p.Seconds) == 0 {
 				continue
@@ -413,22 +414,27 @@ func compareMethod(b, m *Method, opt CompareOptions, rng *rand.Rand) ([]Comparis
 				out[p.Role] = paired[p.Role]
 				continue
 			}
-			idx := make([]int, p.N)
+			idx := out[p.Role]
+			if len(idx) != p.N {
+				idx = make([]int, p.N)
+			}
 			for i := range idx {
 				idx[i] = rng.IntN(p.N)
 			}
 			out[p.Role] = idx
 		}
-		return out
 	}
-	db, dc := &bootDraw{examples: make([]int, b.E)}, &bootDraw{}
+	db := &bootDraw{examples: make([]int, b.E), models: map[string][]int{}}
+	dc := &bootDraw{examples: db.examples, models: map[string][]int{}}
+	for k := range deltas {
+		deltas[k] = make([]float64, 0, opt.Resamples)
+	}
 	for range opt.Resamples {
 		for i := range db.examples {
 			db.examples[i] = rng.IntN(b.E)
 		}
-		dc.examples = db.examples
-		db.models = drawModels(b, nil)
-		dc.models = drawModels(m, db.models)
+		drawModels(b, db.models, nil)
+		drawModels(m, dc.models, db.models)
 		for k, mt := range metrics {
 			deltas[k] = append(deltas[k], mt.value(m, dc)-mt.value(b, db))
 		}
