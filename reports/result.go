@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 
+	"unlearnbench/attack"
 	"unlearnbench/internal/atomicfile"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/scoring"
@@ -264,6 +265,9 @@ func (m *Method) validate() error {
 		}
 		if !(ex.Epsilon >= 0) {
 			return fmt.Errorf("examples[%d]: field \"epsilon\" is %v; want 0 or more", k, ex.Epsilon)
+		}
+		if ex.Rule != nil && ex.Rule.Family == attack.FamilyDoubleThreshold && ex.Rule.Upper == nil {
+			return fmt.Errorf("examples[%d]: a double-threshold rule without field \"upper\"", k)
 		}
 		if ex.Bucket < -1 || ex.Bucket >= len(m.Score.Buckets) {
 			return fmt.Errorf("examples[%d]: field \"bucket\" is %d; the score has %d buckets", k, ex.Bucket, len(m.Score.Buckets))
