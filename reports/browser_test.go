@@ -42,17 +42,20 @@ type pageReport struct {
 		Heading string
 		Height  float64
 	}
-	Plots []struct {
-		ID, Caption      string
-		SVG              bool
-		Width, Height    float64
-		Paths, Texts     int
-		Coloured         int
-		BBoxW, BBoxH     float64
-		NonEmptyPathData int
-	}
+	Plots     []plotInfo
 	Absent    []string
 	WorstRows int
+}
+
+// plotInfo is one plot as the browser drew it.
+type plotInfo struct {
+	ID, Caption      string
+	SVG              bool
+	Width, Height    float64
+	Paths, Texts     int
+	Coloured         int
+	BBoxW, BBoxH     float64
+	NonEmptyPathData int
 }
 
 // measure runs in the page: sections, and for every plot whether it is an
@@ -207,17 +210,7 @@ func TestHTMLReportInChromium(t *testing.T) {
 				}
 			}
 			for _, prefix := range c.plots {
-				if !slices.ContainsFunc(got.Plots, func(p struct {
-					ID, Caption      string
-					SVG              bool
-					Width, Height    float64
-					Paths, Texts     int
-					Coloured         int
-					BBoxW, BBoxH     float64
-					NonEmptyPathData int
-				}) bool {
-					return strings.HasPrefix(p.ID, prefix)
-				}) {
+				if !slices.ContainsFunc(got.Plots, func(p plotInfo) bool { return strings.HasPrefix(p.ID, prefix) }) {
 					t.Errorf("no plot %s*", prefix)
 				}
 			}

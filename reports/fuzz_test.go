@@ -90,7 +90,10 @@ func smallResult() *Result {
 func TestHTMLEdgeCases(t *testing.T) {
 	cases := map[string]func(r *Result){
 		"huge confidences": func(r *Result) { r.Methods[0].Distributions[0].Unlearned[0] = 1e300 },
-		"one value":        func(r *Result) { d := &r.Methods[0].Distributions[0]; d.Unlearned, d.Retrained = d.Unlearned[:1], d.Retrained[:1] },
+		"one value": func(r *Result) {
+			d := &r.Methods[0].Distributions[0]
+			d.Unlearned, d.Retrained = d.Unlearned[:1], d.Retrained[:1]
+		},
 		"equal values": func(r *Result) {
 			d := &r.Methods[0].Distributions[0]
 			for i := range d.Unlearned {
