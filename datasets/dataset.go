@@ -46,7 +46,7 @@ func (d *Dataset) Example(i int, dst []float32) []float32 {
 	if d.Pixels != nil {
 		src := d.Pixels[i*n : (i+1)*n]
 		for j, v := range src {
-			dst[j] = float32(v) * (1.0 / 255)
+			dst[j] = float32(float64(v) / 255) // as Batches computes it
 		}
 		return dst
 	}
