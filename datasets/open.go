@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"unlearnbench/internal/arrays"
 	"unlearnbench/internal/usererr"
 )
 
@@ -22,10 +23,21 @@ type Spec struct {
 	Mapping                 string
 	// CSV data: the label and group columns.
 	LabelColumn, GroupColumn string
+	// GroupsFile, when set, gives group ids to the training part of data
+	// that has none (see AttachGroups).
+	GroupsFile string
 }
 
 // Open loads the data set spec names.
 func Open(spec Spec) (*Source, error) {
+	src, err := open(spec)
+	if err != nil || spec.GroupsFile == "" {
+		return src, err
+	}
+	return src, AttachGroups(src, spec.GroupsFile)
+}
+
+func open(spec Spec) (*Source, error) {
 	switch strings.ToLower(spec.Name) {
 	case "fashion-mnist", "fashionmnist", "fmnist":
 		return LoadFashionMNIST(spec.Data)
@@ -56,4 +68,27 @@ func (s *Source) String() string {
 		test = fmt.Sprintf("%d test", s.Test.N)
 	}
 	return fmt.Sprintf("%s: %d training, %s; %dx%dx%d, %d classes", s.Name, d.N, test, d.C, d.H, d.W, d.Classes)
+}
+
+// AttachGroups gives the training part group ids read from file (.npy, or
+// .npz with a "groups" member): one integer per training example, e.g. the
+// person each image shows. Data that has group ids already is refused.
+func AttachGroups(src *Source, file string) error {
+	d := src.Train
+	if d.Groups != nil {
+		return usererr.Errorf("%s: %s already has group ids; drop the groups file", file, d.Name)
+	}
+	a, err := arrays.Load(file, "groups")
+	if err != nil {
+		return err
+	}
+	if len(a.Shape) != 1 || a.Shape[0] != d.N {
+		return usererr.Errorf("%s: shape %s; want (%d,), one group id per training example of %s", a.Name, a.ShapeString(), d.N, src.Name)
+	}
+	g, err := a.Ints()
+	if err != nil {
+		return err
+	}
+	d.Groups = g
+	return nil
 }

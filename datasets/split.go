@@ -526,7 +526,7 @@ func (s *Split) verify() error {
 	return nil
 }
 
-// Fingerprint hashes a source's shapes and labels, so that a split saved for
+// Fingerprint hashes a source's shapes, labels and group ids, so that a split saved for
 // one data set is not applied to another by mistake.
 func Fingerprint(src *Source) string {
 	h := sha256.New()
@@ -545,6 +545,14 @@ func Fingerprint(src *Source) string {
 			binary.LittleEndian.PutUint16(lab[2*i:], uint16(y))
 		}
 		h.Write(lab)
+		if d.Groups != nil {
+			// Groups decide group splits, so a split knows which ones it saw.
+			grp := make([]byte, 8*len(d.Groups))
+			for i, g := range d.Groups {
+				binary.LittleEndian.PutUint64(grp[8*i:], uint64(g))
+			}
+			h.Write(grp)
+		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
