@@ -150,19 +150,15 @@ func LoadCIFAR(dir string, f CIFARFormat) (*Source, error) {
 }
 
 func readCIFARFile(path string, f CIFARFormat) ([]int64, []uint8, error) {
-	fh, err := os.Open(path)
+	fh, size, err := openData(path, "a CIFAR batch file")
 	if err != nil {
-		return nil, nil, usererr.Wrap(fmt.Errorf("%s: %w; point --data DIR at the unpacked binary version of the data", f.Name, err))
+		if errors.Is(err, os.ErrNotExist) {
+			err = usererr.Wrap(fmt.Errorf("%s: %w; point --data DIR at the unpacked binary version of the data", f.Name, err))
+		}
+		return nil, nil, err
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if st.IsDir() {
-		return nil, nil, usererr.Errorf("reading %s: is a directory, want a CIFAR batch file", path)
-	}
-	return ReadCIFARBatch(bufio.NewReaderSize(fh, 1<<20), st.Size(), path, f)
+	return ReadCIFARBatch(bufio.NewReaderSize(fh, 1<<20), size, path, f)
 }
 
 // readClassNames reads one name per line (blank lines ignored); a missing

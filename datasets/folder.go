@@ -176,16 +176,21 @@ func LoadFolder(opt FolderOptions) (*Source, error) {
 	src := &Source{Name: "folder"}
 	for p := range partDirs {
 		d := &Dataset{Name: "folder/" + cmp.Or(partDirs[p], "all"), C: c, H: h, W: w, Classes: classes, ClassNames: classNames, GroupNames: groupNames}
-		for i, im := range images {
-			if im.part != p {
-				continue
+		if len(partDirs) == 1 {
+			// One part: the decoded pixels are its data, without a copy.
+			d.N, d.Labels, d.Groups, d.Pixels = len(images), labels, groups, pixels
+		} else {
+			for i, im := range images {
+				if im.part != p {
+					continue
+				}
+				d.N++
+				d.Labels = append(d.Labels, labels[i])
+				if groups != nil {
+					d.Groups = append(d.Groups, groups[i])
+				}
+				d.Pixels = append(d.Pixels, pixels[i*size:(i+1)*size]...)
 			}
-			d.N++
-			d.Labels = append(d.Labels, labels[i])
-			if groups != nil {
-				d.Groups = append(d.Groups, groups[i])
-			}
-			d.Pixels = append(d.Pixels, pixels[i*size:(i+1)*size]...)
 		}
 		if d.N == 0 {
 			return nil, usererr.Errorf("folder: no images in %s", filepath.Join(opt.Dir, partDirs[p]))

@@ -2,6 +2,8 @@ package datasets
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -137,9 +139,11 @@ func TestLoadFolderErrors(t *testing.T) {
 	}
 	// A PNG header claiming a huge image is refused before decoding.
 	huge := pngOf(t, 1, 1, color.Black)
-	huge[16], huge[20] = 0x7f, 0x7f // width and height 2^30-ish
+	binary.BigEndian.PutUint32(huge[16:], 20000) // IHDR width
+	binary.BigEndian.PutUint32(huge[20:], 20000) // IHDR height
+	binary.BigEndian.PutUint32(huge[29:], crc32.ChecksumIEEE(huge[12:29]))
 	err := decodeImage(huge, "huge.png", image.NewRGBA(image.Rect(0, 0, 2, 2)), 3, make([]uint8, 12))
-	wantUserErr(t, err, "huge.png")
+	wantUserErr(t, err, "huge.png: png image of 20000x20000 pixels; at most 32768 per side and 67108864 in all")
 }
 
 func TestLoadArrays(t *testing.T) {

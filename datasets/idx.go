@@ -44,19 +44,31 @@ type IDX struct {
 // ReadIDXFile reads an IDX file, gzipped or raw (told apart by content, not
 // by name).
 func ReadIDXFile(path string) (*IDX, error) {
-	f, err := os.Open(path)
+	f, _, err := openData(path, "an IDX file")
 	if err != nil {
-		return nil, usererr.Wrap(fmt.Errorf("reading %s: %w", path, err))
+		return nil, err
 	}
 	defer f.Close()
+	return ReadIDX(bufio.NewReaderSize(f, 1<<20), path)
+}
+
+// openData opens a data file and returns its size; what says what the file
+// should be, for the error when path is a directory.
+func openData(path, what string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, usererr.Wrap(err) // "open PATH: no such file or directory"
+	}
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		f.Close()
+		return nil, 0, fmt.Errorf("reading %s: %w", path, err)
 	}
 	if st.IsDir() {
-		return nil, usererr.Errorf("reading %s: is a directory, want an IDX file", path)
+		f.Close()
+		return nil, 0, usererr.Errorf("reading %s: is a directory, want %s", path, what)
 	}
-	return ReadIDX(bufio.NewReaderSize(f, 1<<20), path)
+	return f, st.Size(), nil
 }
 
 // ReadIDX reads an IDX stream, gunzipping it first when it starts with the

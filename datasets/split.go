@@ -299,13 +299,7 @@ func (s *Split) chooseForget(d *Dataset, pool []int, r *rand.Rand) ([]int, error
 			}
 			want[k] = true
 		}
-		var out []int
-		for _, i := range pool {
-			if want[d.Labels[i]] {
-				out = append(out, i)
-			}
-		}
-		return out, nil
+		return filter(pool, func(i int) bool { return want[d.Labels[i]] }), nil
 	case ForgetGroups:
 		return s.chooseGroups(d, pool, r)
 	case ForgetIndices:
@@ -412,13 +406,18 @@ func (s *Split) chooseGroups(d *Dataset, pool []int, r *rand.Rand) ([]int, error
 		s.ChosenGroups[i] = d.GroupName(g)
 		want[g] = true
 	}
+	return filter(pool, func(i int) bool { return want[d.Groups[i]] }), nil
+}
+
+// filter returns the elements of pool that keep accepts, in order.
+func filter(pool []int, keep func(int) bool) []int {
 	var out []int
 	for _, i := range pool {
-		if want[d.Groups[i]] {
+		if keep(i) {
 			out = append(out, i)
 		}
 	}
-	return out, nil
+	return out
 }
 
 func forgetIndices(d *Dataset, f ForgetConfig, pool []int) ([]int, error) {
