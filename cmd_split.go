@@ -170,8 +170,9 @@ func splitTable(w io.Writer, src *datasets.Source, s *datasets.Split) {
 	t := tablewriter.NewWriter(w)
 	t.SetHeader([]string{"class", "retain", "forget", "validation", "test"})
 	t.SetAutoFormatHeaders(false)
+	t.SetAutoWrapText(false)
+	t.SetHeaderAlignment(tablewriter.ALIGN_LEFT) // as reports' tables
 	t.SetAlignment(tablewriter.ALIGN_RIGHT)
-	t.SetHeaderAlignment(tablewriter.ALIGN_RIGHT)
 	t.SetColumnAlignment([]int{tablewriter.ALIGN_LEFT, tablewriter.ALIGN_RIGHT, tablewriter.ALIGN_RIGHT, tablewriter.ALIGN_RIGHT, tablewriter.ALIGN_RIGHT})
 	if tr.Classes <= 20 {
 		for c := range tr.Classes {

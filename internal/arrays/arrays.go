@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unsafe"
 
 	"unlearnbench/internal/usererr"
 )
@@ -54,6 +55,13 @@ func (a *Array) order() binary.ByteOrder {
 	return binary.LittleEndian
 }
 
+// nativeLittleEndian is true on little-endian machines, where .npy's usual
+// little-endian data can be used in place.
+var nativeLittleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
 // Float64s returns the elements as float64; it accepts float32 and float64
 // arrays only, since silently reading integers as logits hides mistakes.
 func (a *Array) Float64s() ([]float64, error) {
@@ -75,9 +83,14 @@ func (a *Array) Float64s() ([]float64, error) {
 }
 
 // Float32s returns the elements as float32, accepting float32 and float64
-// (rounded) arrays.
+// (rounded) arrays. Little-endian float32 data is returned in place, without
+// a copy (a population's logits can be hundreds of megabytes); the Array must
+// not be used to change it afterwards.
 func (a *Array) Float32s() ([]float32, error) {
 	if a.kind == 'f' && a.size == 4 {
+		if !a.big && nativeLittleEndian && len(a.data) > 0 && uintptr(unsafe.Pointer(&a.data[0]))%4 == 0 {
+			return unsafe.Slice((*float32)(unsafe.Pointer(&a.data[0])), len(a.data)/4), nil
+		}
 		bo := a.order()
 		out := make([]float32, a.Len())
 		for i := range out {
