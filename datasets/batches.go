@@ -121,7 +121,9 @@ type Batch struct {
 }
 
 // Batches produces the batches of a subset of a Dataset, epoch after
-// epoch, into buffers allocated once; the data itself is never copied.
+// epoch, into buffers allocated once; the data itself is never copied. One
+// goroutine at a time may use it; make one Batches per goroutine otherwise
+// (they share the Dataset, which is read-only).
 type Batches struct {
 	d    *Dataset
 	idx  []int
