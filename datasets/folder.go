@@ -29,7 +29,10 @@ import (
 type FolderOptions struct {
 	// Dir is the root: class folders (Dir/CLASS/*.png), or train/ and test/
 	// each holding class folders; images may also lie directly in Dir (or
-	// train/, test/) when Mapping gives their labels.
+	// train/, test/) when Mapping gives their labels. Classes named by
+	// non-negative integers are those class numbers; otherwise classes are
+	// numbered in the sorted order of their names (as torchvision's
+	// ImageFolder does), and the names are kept.
 	Dir string
 	// Height and Width are the size every image is resized to (bilinear).
 	Height, Width int
