@@ -2,7 +2,13 @@ module unlearnbench
 
 go 1.26.8
 
-require github.com/spf13/cobra v1.10.2
+require (
+	github.com/olekukonko/tablewriter v0.0.5
+	github.com/spf13/cobra v1.10.2
+	github.com/vbauerster/mpb/v8 v8.16.2
+	golang.org/x/image v0.48.0
+	gonum.org/v1/gonum v0.17.0
+)
 
 require (
 	github.com/VividCortex/ewma v1.2.0 // indirect
@@ -10,10 +16,7 @@ require (
 	github.com/clipperhouse/uax29/v2 v2.7.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/mattn/go-runewidth v0.0.30 // indirect
-	github.com/olekukonko/tablewriter v0.0.5 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	github.com/vbauerster/cupwriter v0.0.5 // indirect
-	github.com/vbauerster/mpb/v8 v8.16.2 // indirect
-	golang.org/x/sys v0.48.0 // indirect
-	gonum.org/v1/gonum v0.17.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 )
