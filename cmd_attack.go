@@ -142,11 +142,8 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 		}
 		return err
 	}
-	result := reports.New("attack")
-	result.Inputs = loaded.files
-	m := reports.NewMethod(f.method, score)
-	m.Attacks = results
-	result.Methods = []reports.Method{m}
+	result := loaded.result("attack", f.method, score)
+	result.Methods[0].Attacks = results
 	if f.jsonOut != "" {
 		if err := result.Write(f.jsonOut); err != nil {
 			return err

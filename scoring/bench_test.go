@@ -23,16 +23,30 @@ func benchPopulations(n, e int, seed uint64) (*Population, *Population) {
 	return u, r
 }
 
+// BenchmarkScore measures the whole score at the competition's N = 512.
+// workers=1 against workers=GOMAXPROCS shows how the work spreads over cores.
 func BenchmarkScore(b *testing.B) {
 	for _, e := range []int{1000, 10000} {
 		u, r := benchPopulations(512, e, 1)
-		b.Run(fmt.Sprintf("N=512/E=%d/procs=%d", e, runtime.GOMAXPROCS(0)), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := Score(u, r, Options{}); err != nil {
-					b.Fatal(err)
-				}
+		for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+			if e == 10000 && workers == 1 {
+				continue
 			}
-		})
+			b.Run(fmt.Sprintf("N=512/E=%d/workers=%d", e, workers), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := Score(u, r, Options{Workers: workers}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkEpsilonTable is the one-off cost of the per-(FP, FN) table.
+func BenchmarkEpsilonTable(b *testing.B) {
+	for b.Loop() {
+		NewEpsilonTable(512, 512, Delta)
 	}
 }

@@ -579,8 +579,7 @@ func singleModel(name, pop, feat, valueName string) reports.AttackResult {
 }
 
 func (ru *runner) simpleMIA(pop string) reports.AttackResult {
-	res := singleModel("simple-mia", pop, feature.Loss,
-		fmt.Sprintf("mean accuracy over %d stratified shuffle splits, forget (members) vs test", ru.opt.MIASplits))
+	res := singleModel("simple-mia", pop, feature.Loss, "mean accuracy")
 	p := ru.population(pop)
 	if p.Test == nil || ru.in.TestLabels == nil {
 		res.Skipped = fmt.Sprintf("needs the test set's logits and labels (--%s-test and --test-labels, or test members in the .npz files)", pop)
@@ -620,8 +619,7 @@ func (ru *runner) perModelResult(res *reports.AttackResult, vals []float64, warn
 }
 
 func (ru *runner) miaEfficacy(pop string) reports.AttackResult {
-	res := singleModel("mia-efficacy", pop, feature.Prob,
-		"fraction of the forget set a linear SVM trained on retain (members) vs test calls non-member")
+	res := singleModel("mia-efficacy", pop, feature.Prob, "forget called non-member")
 	p := ru.population(pop)
 	if p.Retain == nil || p.Test == nil || ru.in.RetainLabels == nil || ru.in.TestLabels == nil {
 		res.Skipped = fmt.Sprintf("needs the retain and test sets' logits and labels (--%s-retain, --%s-test, --retain-labels, --test-labels, or retain and test members in the .npz files)", pop, pop)
@@ -657,8 +655,8 @@ const (
 )
 
 func (ru *runner) divergences() []reports.AttackResult {
-	kl := reports.AttackResult{Name: nameKL, Kind: KindDivergence, ValueName: "mean over forget examples of KL(unlearned || retrained) between the mean predictive distributions, nats"}
-	js := reports.AttackResult{Name: nameJS, Kind: KindDivergence, ValueName: "mean over forget examples of the Jensen-Shannon divergence between the mean predictive distributions, nats"}
+	kl := reports.AttackResult{Name: nameKL, Kind: KindDivergence, ValueName: "mean KL(U || R), nats"}
+	js := reports.AttackResult{Name: nameJS, Kind: KindDivergence, ValueName: "mean JS, nats"}
 	if !ru.logits {
 		kl.Skipped = "needs logits [N, E, C] on the forget set with --labels"
 		js.Skipped = kl.Skipped
