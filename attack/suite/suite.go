@@ -65,8 +65,8 @@ type Options struct {
 	// Classifier tunes kNN and the random forest.
 	Classifier attack.ClassifierOptions
 	// PooledMaxTrain caps the training rows of each fold of the pooled kNN
-	// and random forest (default 4000; 0 after defaults means no cap;
-	// negative: no cap). The linear models always train on every row.
+	// and random forest (0: 4000; negative: no cap). The linear models
+	// always train on every row.
 	PooledMaxTrain int
 	// MIASplits is the simple MIA's number of shuffle splits (default 10).
 	MIASplits int
