@@ -39,8 +39,8 @@ func (f *scoreFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.labels, "labels", "", "forget-set labels [E] (integers), needed with logits")
 	fl.StringVar(&f.unlearnedAcc, "unlearned-acc", "", "unlearned models' accuracies: CSV with retain and test columns, or JSON")
 	fl.StringVar(&f.retrainedAcc, "retrained-acc", "", "retrained models' accuracies, as --unlearned-acc")
-	fl.StringVar(&f.unlearnedRetain, "unlearned-retain", "", "unlearned models' logits on the retain set [N, R, C], for accuracies")
-	fl.StringVar(&f.unlearnedTest, "unlearned-test", "", "unlearned models' logits on the test set [N, T, C], for accuracies")
+	fl.StringVar(&f.unlearnedRetain, "unlearned-retain", "", "unlearned models' logits on the retain set [N, R, C], for accuracies and single-model attacks")
+	fl.StringVar(&f.unlearnedTest, "unlearned-test", "", "unlearned models' logits on the test set [N, T, C], for accuracies and single-model attacks")
 	fl.StringVar(&f.retrainedRetain, "retrained-retain", "", "retrained models' logits on the retain set")
 	fl.StringVar(&f.retrainedTest, "retrained-test", "", "retrained models' logits on the test set")
 	fl.StringVar(&f.retainLabels, "retain-labels", "", "retain-set labels [R]")
@@ -86,6 +86,13 @@ type inputs struct {
 	u, r        *scoring.Population
 	uVals, rVal *popdata.Values
 	files       map[string]string
+	// labels are the forget set's labels (nil when not given), and
+	// labelsName where they came from.
+	labels     []int
+	labelsName string
+	// heldOut keeps the retain/test logits read for accuracies, keyed
+	// "unlearned-retain" etc., when keepLogits is set.
+	heldOut map[string]*popdata.Values
 	// forgetAcc holds each population's per-model forget-set accuracy,
 	// computed while its logits are in memory (nil for confidences).
 	forgetAcc map[string][]float64
@@ -107,6 +114,7 @@ func (f *scoreFlags) load() (*inputs, error) {
 			return nil, err
 		}
 		in.files["labels"] = labelsName
+		in.labels, in.labelsName = labels, labelsName
 		in.forgetDigest = reports.LabelsDigest(labels)
 	}
 	// One population at a time, so that only one population's logits are
@@ -197,6 +205,12 @@ func (f *scoreFlags) loadAccuracies(in *inputs) error {
 				}
 				if *part.dst, err = vals.Accuracies(labels, labelsName); err != nil {
 					return usererr.Wrap(err)
+				}
+				if f.keepLogits {
+					if in.heldOut == nil {
+						in.heldOut = map[string]*popdata.Values{}
+					}
+					in.heldOut[s.name+"-"+part.field] = vals
 				}
 				in.files[s.name+"-"+part.field] = vals.Name
 			}

@@ -218,23 +218,31 @@ func TestScoreBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".json")
-			code, text := runCmd(append(append([]string{"score"}, c.args...), "--json", out)...)
-			if code != 2 {
-				t.Fatalf("exit %d, want 2:\n%s", code, text)
-			}
-			text = strings.TrimRight(text, "\n")
-			if strings.Count(text, "\n") != 0 {
-				t.Fatalf("error is not one line:\n%s", text)
-			}
-			for _, s := range c.want {
-				if !strings.Contains(text, s) {
-					t.Fatalf("error %q does not mention %q", text, s)
-				}
-			}
-			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Fatalf("a result file was written despite the error")
-			}
+			wantUserError(t, dir, c.name, append([]string{"score"}, c.args...), c.want)
 		})
+	}
+}
+
+// wantUserError runs a command line with --json and checks that it fails
+// as bad input must: exit code 2, one line naming each of want, no result
+// file.
+func wantUserError(t *testing.T, dir, name string, args []string, want []string) {
+	t.Helper()
+	out := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".json")
+	code, text := runCmd(append(args, "--json", out)...)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s", code, text)
+	}
+	text = strings.TrimRight(text, "\n")
+	if strings.Count(text, "\n") != 0 {
+		t.Fatalf("error is not one line:\n%s", text)
+	}
+	for _, s := range want {
+		if !strings.Contains(text, s) {
+			t.Fatalf("error %q does not mention %q", text, s)
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("a result file was written despite the error")
 	}
 }

@@ -1,22 +1,44 @@
 package reports
 
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"unlearnbench/attack"
+)
+
 // AttackResult is one membership-inference attack's outcome on a method's
 // populations (or on each of its models, for single-model attacks). Fields
 // an attack does not produce stay empty. Package attack computes these
 // numbers; this type only carries them into result files.
 type AttackResult struct {
 	// Name identifies the attack and its variant, e.g. "decision-rules",
-	// "logreg/per-example", "rf/pooled", "lira/offline/fixed-variance",
-	// "simple-mia", "mia-efficacy".
+	// "logreg/per-example", "rf/pooled", "lira/offline/fixed-var",
+	// "simple-mia", "mia-efficacy", "kl", "js".
 	Name string `json:"name"`
 	// Kind groups attacks: "decision-rules", "per-example", "pooled",
 	// "lira", "single-model", "divergence".
 	Kind string `json:"kind"`
 	// Features lists the per-(model, example) features the attack used.
 	Features []string `json:"features,omitempty"`
+	// Population names the population a single-model attack ran on
+	// ("unlearned", or "retrained" for the reference row).
+	Population string `json:"population,omitempty"`
+	// Skipped says why the attack did not run (what input it needs, or
+	// what went wrong); every other field is then empty.
+	Skipped string `json:"skipped,omitempty"`
 
-	// Threshold-free summaries, where the attack has scores.
+	// Threshold-free summaries, where the attack has scores. For
+	// per-example attacks (kinds "decision-rules" and "per-example") each
+	// is the mean over forget examples of that example's value, and
+	// AUCStd the standard deviation of the examples' AUCs. Balanced
+	// accuracy is that of the attack's own decisions where it has them
+	// (a classifier at its trained threshold, on held-out rows), else
+	// that of its best threshold.
 	AUC              *float64   `json:"auc,omitempty"`
+	AUCStd           *float64   `json:"auc_std,omitempty"`
 	BalancedAccuracy *float64   `json:"balanced_accuracy,omitempty"`
 	Advantage        *float64   `json:"advantage,omitempty"` // max |TPR - FPR|
 	TPRAtFPR         []TPRPoint `json:"tpr_at_fpr,omitempty"`
@@ -35,6 +57,13 @@ type AttackResult struct {
 	Value     *float64 `json:"value,omitempty"`
 	ValueName string   `json:"value_name,omitempty"`
 	Spread    *float64 `json:"spread,omitempty"`
+	// PerModel holds a single-model attack's value for each model of its
+	// population (Value is their mean, Spread their standard deviation).
+	PerModel []float64 `json:"per_model,omitempty"`
+	// PerExample holds the value per forget example where it is one
+	// (the divergences; Value is their mean, Spread their standard
+	// deviation).
+	PerExample []float64 `json:"per_example,omitempty"`
 
 	// Warnings are things the reader must see that did not stop the attack
 	// (a constant feature, a fold without one class, too few models).
@@ -59,4 +88,71 @@ type Distribution struct {
 	Example   int       `json:"example"`
 	Unlearned []float64 `json:"unlearned"`
 	Retrained []float64 `json:"retrained"`
+}
+
+// WriteAttackTable renders a method's attacks for a terminal: a line naming
+// the method, one row per attack that ran (AUC, TPR at the FPR targets,
+// balanced accuracy, advantage, F, and the value with its spread), then the
+// attacks that did not run with what they need, then the warnings, each
+// printed once with the attacks that share it.
+func WriteAttackTable(w io.Writer, m *Method) error {
+	fmt.Fprintf(w, "%s: N = %d models per population, E = %d forget examples\n", m.Name, m.N, m.E)
+	header := []string{"attack", "AUC"}
+	for _, t := range attack.FPRTargets {
+		header = append(header, "TPR@"+strconv.FormatFloat(100*t, 'g', -1, 64)+"%")
+	}
+	header = append(header, "bal. acc.", "advantage", "F", "value")
+	t := newTable(w, header...)
+	var skipped []string
+	for _, a := range m.Attacks {
+		if a.Skipped != "" {
+			skipped = append(skipped, fmt.Sprintf("%s: %s", a.Name, a.Skipped))
+			continue
+		}
+		row := []string{a.Name, optionalNum(a.AUC, 3)}
+		for _, target := range attack.FPRTargets {
+			cell := "-"
+			for _, p := range a.TPRAtFPR {
+				if p.FPR == target {
+					cell = strconv.FormatFloat(p.TPR, 'f', 3, 64)
+				}
+			}
+			row = append(row, cell)
+		}
+		value := "-"
+		if a.Value != nil {
+			value = strconv.FormatFloat(*a.Value, 'f', 4, 64)
+			if a.Spread != nil {
+				value += " ± " + strconv.FormatFloat(*a.Spread, 'f', 4, 64)
+			}
+		}
+		row = append(row, optionalNum(a.BalancedAccuracy, 3), optionalNum(a.Advantage, 3), optionalNum(a.F, 4), value)
+		t.Append(row)
+	}
+	t.Render()
+	for _, s := range skipped {
+		fmt.Fprintf(w, "not run: %s\n", s)
+	}
+	// A warning several attacks share is printed once, naming them all.
+	var order []string
+	who := map[string][]string{}
+	for _, a := range m.Attacks {
+		for _, warn := range a.Warnings {
+			if who[warn] == nil {
+				order = append(order, warn)
+			}
+			who[warn] = append(who[warn], a.Name)
+		}
+	}
+	for _, warn := range order {
+		fmt.Fprintf(w, "warning: %s: %s\n", strings.Join(who[warn], ", "), warn)
+	}
+	return nil
+}
+
+func optionalNum(v *float64, prec int) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*v, 'f', prec, 64)
 }

@@ -3,7 +3,9 @@
 // the end-to-end run can produce real ones: per forget example, retrained
 // models' true-class logit scatters around the example's difficulty, and the
 // unlearned (fine-tuned) models keep some of the original model's
-// memorisation, more on some examples than others.
+// memorisation, more on some examples than others. Beside the forget set,
+// each population's logits on a retain set (which both populations trained
+// on) and a test set (which neither did) feed the single-model attacks.
 //
 //	go run ./examples/gen -out examples/finetune
 package main
@@ -93,5 +95,50 @@ func generate(dir string, n, e, c int, seed uint64) error {
 	if err := atomicfile.WriteBytes(filepath.Join(dir, "unlearned_acc.csv"), []byte(accuracies(0.962, 0.866, 0.008))); err != nil {
 		return err
 	}
-	return atomicfile.WriteBytes(filepath.Join(dir, "retrained_acc.csv"), []byte(accuracies(0.955, 0.878, 0.010)))
+	if err := atomicfile.WriteBytes(filepath.Join(dir, "retrained_acc.csv"), []byte(accuracies(0.955, 0.878, 0.010))); err != nil {
+		return err
+	}
+	return heldOut(dir, n, e, c, seed)
+}
+
+// heldOut writes both populations' logits on a retain set and a test set of
+// e examples each, and their labels, from a random stream of their own (so
+// that the forget-set files above do not change). Both populations trained
+// on the retain set: its true-class logits sit higher than the test set's,
+// which are drawn like the retrained models' forget-set ones.
+func heldOut(dir string, n, e, c int, seed uint64) error {
+	rng := rand.New(rand.NewPCG(seed, 0x4e1d))
+	for _, part := range []struct {
+		name  string
+		boost float64
+	}{{"retain", 1.5}, {"test", 0}} {
+		labels := make([]int64, e)
+		difficulty := make([]float64, e)
+		for j := range labels {
+			labels[j] = int64(rng.IntN(c))
+			difficulty[j] = 2.5 + 1.5*rng.NormFloat64() + part.boost
+		}
+		for _, pop := range []struct {
+			name string
+			sd   float64
+		}{{"unlearned", 0.9}, {"retrained", 1.2}} {
+			out := make([]float32, n*e*c)
+			for i := 0; i < n; i++ {
+				for j := 0; j < e; j++ {
+					row := out[(i*e+j)*c : (i*e+j+1)*c]
+					for k := range row {
+						row[k] = float32(rng.NormFloat64())
+					}
+					row[labels[j]] = float32(difficulty[j] + pop.sd*rng.NormFloat64())
+				}
+			}
+			if err := arrays.WriteNPY(filepath.Join(dir, pop.name+"_"+part.name+".npy"), arrays.Tensor[float32]{Shape: []int{n, e, c}, Data: out}); err != nil {
+				return err
+			}
+		}
+		if err := arrays.WriteNPY(filepath.Join(dir, part.name+"_labels.npy"), arrays.Tensor[int64]{Shape: []int{e}, Data: labels}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

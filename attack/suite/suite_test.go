@@ -1,0 +1,263 @@
+package suite
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"unlearnbench/attack"
+	"unlearnbench/reports"
+	"unlearnbench/scoring"
+)
+
+// logits simulates n models on e examples of c classes: the true class's
+// logit is difficulty[j] + shift[j] + sd * N(0, 1), the others N(0, 1).
+func logits(rng *rand.Rand, n, e, c int, labels []int, difficulty, shift []float64, sd float64) *scoring.Logits {
+	l := &scoring.Logits{N: n, E: e, C: c, F32: make([]float32, n*e*c)}
+	for i := 0; i < n; i++ {
+		for j := 0; j < e; j++ {
+			row := l.F32[(i*e+j)*c : (i*e+j+1)*c]
+			for k := range row {
+				row[k] = float32(rng.NormFloat64())
+			}
+			s := 0.0
+			if shift != nil {
+				s = shift[j]
+			}
+			row[labels[j]] = float32(difficulty[j] + s + sd*rng.NormFloat64())
+		}
+	}
+	return l
+}
+
+func set(rng *rand.Rand, e, c int, boost float64) ([]int, []float64) {
+	labels, diff := make([]int, e), make([]float64, e)
+	for j := range labels {
+		labels[j] = rng.IntN(c)
+		diff[j] = 2 + rng.NormFloat64() + boost
+	}
+	return labels, diff
+}
+
+// inputs builds a small method: the unlearned models keep part of the
+// forget set (shift), and both populations have retain and test logits.
+func inputs(t *testing.T, n, e int) *Inputs {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(31, 0))
+	const c = 4
+	labels, diff := set(rng, e, c, 0)
+	shift := make([]float64, e)
+	for j := range shift {
+		shift[j] = rng.ExpFloat64()
+	}
+	in := &Inputs{N: n, E: e, Labels: labels}
+	in.Unlearned.Forget = logits(rng, n, e, c, labels, diff, shift, 0.9)
+	in.Retrained.Forget = logits(rng, n, e, c, labels, diff, nil, 1.2)
+	retLabels, retDiff := set(rng, 30, c, 1.5)
+	testLabels, testDiff := set(rng, 30, c, 0)
+	in.RetainLabels, in.TestLabels = retLabels, testLabels
+	for _, p := range []*Population{&in.Unlearned, &in.Retrained} {
+		p.Retain = logits(rng, n, 30, c, retLabels, retDiff, nil, 1)
+		p.Test = logits(rng, n, 30, c, testLabels, testDiff, nil, 1)
+		var err error
+		if p.Conf, err = p.Forget.Confidences(labels); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return in
+}
+
+func names(res []reports.AttackResult) []string {
+	var out []string
+	for _, r := range res {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+func byName(t *testing.T, res []reports.AttackResult, name string) reports.AttackResult {
+	t.Helper()
+	for _, r := range res {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no %s among %v", name, names(res))
+	return reports.AttackResult{}
+}
+
+func TestRunEverything(t *testing.T) {
+	in := inputs(t, 20, 12)
+	in.In = in.Unlearned.Conf // any M x E population will do for "in"
+	in.M = in.N
+	res, err := Run(in, Options{PerExample: attack.ClassifierNames, Pooled: attack.ClassifierNames, Classifier: attack.ClassifierOptions{Trees: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"decision-rules",
+		"logreg/per-example", "svm/per-example", "knn/per-example", "rf/per-example",
+		"logreg/pooled", "svm/pooled", "knn/pooled", "rf/pooled",
+		"lira/offline/per-example-var", "lira/offline/fixed-var", "lira/offline-2s/per-example-var", "lira/offline-2s/fixed-var",
+		"lira/online/per-example-var", "lira/online/fixed-var",
+		"simple-mia", "simple-mia/retrained", "mia-efficacy", "mia-efficacy/retrained", "kl", "js"}
+	if got := names(res); !slices.Equal(got, want) {
+		t.Fatalf("attacks %v\nwant %v", got, want)
+	}
+	for _, r := range res {
+		if r.Skipped != "" {
+			t.Errorf("%s skipped: %s", r.Name, r.Skipped)
+			continue
+		}
+		switch r.Kind {
+		case KindDecisionRules, KindPerExample, KindPooled, KindLiRA:
+			if r.AUC == nil || r.F == nil || len(r.Epsilons) != in.E || len(r.TPRAtFPR) != 3 || r.Advantage == nil || r.BalancedAccuracy == nil {
+				t.Errorf("%s: incomplete %+v", r.Name, r)
+				continue
+			}
+			// Every per-example attack's epsilons reach F through the
+			// competition's points.
+			if f, _, _ := scoring.ForgettingQuality(r.Epsilons, in.N); f != *r.F {
+				t.Errorf("%s: F %v, points of its epsilons give %v", r.Name, *r.F, f)
+			}
+		case KindSingleModel:
+			if r.Value == nil || r.Spread == nil || len(r.PerModel) != in.N {
+				t.Errorf("%s: incomplete %+v", r.Name, r)
+			}
+		case KindDivergence:
+			if r.Value == nil || len(r.PerExample) != in.E {
+				t.Errorf("%s: incomplete %+v", r.Name, r)
+			}
+		}
+		if r.Kind == KindPerExample || r.Kind == KindPooled {
+			if len(r.Features) != 7 {
+				t.Errorf("%s: features %v", r.Name, r.Features)
+			}
+		}
+	}
+	dr := byName(t, res, "decision-rules")
+	for e, ex := range in.Score.Examples {
+		if dr.Epsilons[e] != ex.Epsilon {
+			t.Fatalf("decision rules: example %d epsilon %v, score %v", e, dr.Epsilons[e], ex.Epsilon)
+		}
+	}
+	if *dr.F != in.Score.F {
+		t.Errorf("decision rules F %v, score F %v", *dr.F, in.Score.F)
+	}
+	// The unlearned models kept part of the forget set: the simple MIA
+	// tells their forget set from the test set better than it does the
+	// retrained models'.
+	if u, r := byName(t, res, "simple-mia"), byName(t, res, "simple-mia/retrained"); *u.Value <= *r.Value {
+		t.Errorf("simple MIA: unlearned %.3f, retrained %.3f", *u.Value, *r.Value)
+	}
+}
+
+func TestRunIsDeterministic(t *testing.T) {
+	in := inputs(t, 12, 8)
+	opt := Options{Seed: 5, Pooled: []string{"logreg", "rf"}, Classifier: attack.ClassifierOptions{Trees: 3}}
+	a, err := Run(in, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Workers = 1
+	b, err := Run(in, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range a {
+		if !reflect.DeepEqual(a[k], b[k]) {
+			t.Errorf("%s: the same inputs and seed gave different results with 1 worker:\n%+v\n%+v", a[k].Name, a[k], b[k])
+		}
+	}
+	opt.Seed = 6
+	c, _ := Run(in, opt)
+	if reflect.DeepEqual(a, c) {
+		t.Fatal("the seed changes nothing")
+	}
+}
+
+func TestRunConfidencesOnly(t *testing.T) {
+	full := inputs(t, 12, 8)
+	in := &Inputs{N: full.N, E: full.E,
+		Unlearned: Population{Conf: full.Unlearned.Conf}, Retrained: Population{Conf: full.Retrained.Conf}}
+	res, err := Run(in, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipped := map[string]string{}
+	for _, r := range res {
+		if r.Skipped != "" {
+			skipped[r.Name] = r.Skipped
+			continue
+		}
+		if r.Kind == KindPerExample || r.Kind == KindPooled {
+			if !slices.Equal(r.Features, []string{"conf"}) || !slices.ContainsFunc(r.Warnings, func(w string) bool { return strings.HasPrefix(w, "confidences only") }) {
+				t.Errorf("%s: features %v, warnings %q", r.Name, r.Features, r.Warnings)
+			}
+		}
+	}
+	for name, need := range map[string]string{
+		"simple-mia": "test set's logits", "mia-efficacy/retrained": "retain and test sets' logits",
+		"kl": "logits", "js": "logits", "lira/online/fixed-var": "--original",
+	} {
+		if !strings.Contains(skipped[name], need) {
+			t.Errorf("%s: skipped %q, want it to say it needs %s", name, skipped[name], need)
+		}
+	}
+	if len(skipped) != 8 {
+		t.Errorf("skipped %v", skipped)
+	}
+}
+
+func TestRunBadOptions(t *testing.T) {
+	in := inputs(t, 4, 3)
+	for _, c := range []struct {
+		opt  Options
+		want string
+	}{
+		{Options{Folds: 5}, "5 folds but N = 4"},
+		{Options{Folds: 1}, "at least 2"},
+		{Options{Folds: 2, PerExample: []string{"bogus"}}, `unknown classifier "bogus"`},
+		{Options{Folds: 2, Features: []string{"loss", "nope"}}, `unknown feature "nope"`},
+	} {
+		_, err := Run(in, c.opt)
+		if !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v", c.opt, err)
+		}
+	}
+}
+
+func TestRunUndeterminedExamplesGetWarnings(t *testing.T) {
+	// An example where every model of both populations has the same
+	// features: no rule keeps both error rates above 0, so the example's
+	// epsilon is 0 with a warning, not a failure or a NaN.
+	in := inputs(t, 10, 4)
+	for i := 0; i < in.N; i++ {
+		for _, p := range []*Population{&in.Unlearned, &in.Retrained} {
+			row := p.Forget.F32[(i*in.E+1)*p.Forget.C : (i*in.E+2)*p.Forget.C]
+			for k := range row {
+				row[k] = float32(k)
+			}
+			p.Conf[i*in.E+1] = -1
+		}
+		in.Unlearned.Conf[i*in.E+1] = -1 + float64(i%2)*1e-3 // keeps the score's rules alive
+	}
+	res, err := Run(in, Options{PerExample: []string{"logreg"}, Pooled: []string{"none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr := byName(t, res, "logreg/per-example")
+	if lr.Skipped != "" || lr.Epsilons[1] != 0 || !slices.ContainsFunc(lr.Warnings, func(w string) bool {
+		return strings.Contains(w, "every rule discarded") && strings.Contains(w, "first: 1")
+	}) {
+		t.Fatalf("%+v", lr)
+	}
+	for _, v := range lr.Epsilons {
+		if math.IsNaN(v) {
+			t.Fatal("NaN epsilon")
+		}
+	}
+}
