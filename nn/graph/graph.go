@@ -299,3 +299,18 @@ func (g *Graph) Producer(name string) *onnx.NodeProto {
 	}
 	return nil
 }
+
+// PromoteToInput turns initializers into graph inputs (the same name, type
+// and shape), so that a session reads their values from tensors the caller
+// owns instead of from the compiled model.
+func (g *Graph) PromoteToInput(names ...string) {
+	for _, name := range names {
+		if _, ok := g.Inits[name]; !ok {
+			continue
+		}
+		delete(g.Inits, name)
+		if !slices.Contains(g.Inputs, name) {
+			g.Inputs = append(g.Inputs, name)
+		}
+	}
+}

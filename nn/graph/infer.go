@@ -67,6 +67,10 @@ func (g *Graph) Infer(n *onnx.NodeProto) {
 		axis := normAxis(IntAttr(n, "axis", 1), len(x.Shape))
 		set(0, x.DType, []int64{prodKnown(x.Shape[:axis]), prodKnown(x.Shape[axis:])})
 	case "Reshape":
+		if src, ok := g.shapeOf[n.Input[1]]; ok {
+			set(0, x.DType, g.info[src].Shape)
+			break
+		}
 		target, ok := g.ConstInts(n.Input[1])
 		if !ok {
 			set(0, x.DType, nil)
@@ -133,6 +137,8 @@ func (g *Graph) Infer(n *onnx.NodeProto) {
 			axes = IntsAttr(n, "axes", nil)
 		}
 		set(0, x.DType, reduceShape(x.Shape, axes, IntAttr(n, "keepdims", 1) != 0))
+	case "Size":
+		set(0, Int64, []int64{})
 	case "Shape":
 		if x.Shape != nil {
 			set(0, Int64, []int64{int64(len(x.Shape))})
@@ -155,7 +161,7 @@ func (g *Graph) Infer(n *onnx.NodeProto) {
 		} else if c, ok := g.ConstInts(shapeIn); ok {
 			s = c
 		}
-		if n.OpType == "Expand" && s != nil {
+		if n.OpType == "Expand" && s != nil && x.Shape != nil {
 			s = broadcast(x.Shape, s)
 		}
 		set(0, dt, s)

@@ -364,17 +364,9 @@ func (d *differ) conv(n *onnx.NodeProto, dy string, need []bool) ([]string, erro
 	if !ok || !okw || ws == nil || !g.info[in[1]].Known() {
 		return nil, &UnsupportedOpError{Op: "Conv", Node: n.Name, Why: "input channels, spatial sizes and weight shape must be known"}
 	}
-	sp := len(xs) - 2
 	ys := g.info[n.Output[0]].Shape
 	if need[0] {
-		var pb, pe, ops []int64
-		for i := 0; i < sp; i++ {
-			b, e, op := transposeGradPads(w, i, xs[i+2], ys[i+2])
-			pb, pe, ops = append(pb, b), append(pe, e), append(ops, op)
-		}
-		dx[0] = g.Op1("ConvTranspose", []string{dy, in[1]},
-			AInts("strides", w.Strides...), AInts("dilations", w.Dilations...), AInts("pads", append(pb, pe...)...),
-			AInts("output_padding", ops...), AInt("group", w.Group), AInts("kernel_shape", w.Kernel...))
+		dx[0] = d.convInputGrad(n, dy, w, xs, ws, ys)
 	}
 	if need[1] {
 		dx[1] = d.convWeightGrad(n, dy, w, xs, ws)
@@ -383,6 +375,68 @@ func (d *differ) conv(n *onnx.NodeProto, dy string, need []bool) ([]string, erro
 		dx[2] = g.Op1("ReduceSum", []string{dy, g.ConstI(spatialAxes(len(xs))...)}, AInt("keepdims", 0))
 	}
 	return dx, nil
+}
+
+// convInputGrad is the input gradient of a Conv. With unit strides it is
+// another Conv, over the weight with input and output channels swapped
+// (within each group) and the kernel flipped, padded by dilation*(k-1)-pad:
+// ONNX Runtime runs that as fast as the forward Conv. Otherwise (or when
+// that padding would be negative) it is a ConvTranspose with the forward
+// weight.
+func (d *differ) convInputGrad(n *onnx.NodeProto, dy string, w Window, xs, ws, ys []int64) string {
+	g := d.g
+	sp := len(xs) - 2
+	unit := true
+	var pb, pe []int64
+	for i := 0; i < sp; i++ {
+		span := w.Dilations[i] * (w.Kernel[i] - 1)
+		b, e := span-w.PadsBegin[i], span-w.PadsEnd[i]
+		// The Conv over dy must give back exactly the input length.
+		if w.Strides[i] != 1 || b < 0 || e < 0 || ys[i+2]+b+e-span != xs[i+2] {
+			unit = false
+		}
+		pb, pe = append(pb, b), append(pe, e)
+	}
+	if unit {
+		grp := w.Group
+		m, cg := ws[0], ws[1]
+		wt := n.Input[1]
+		var swapped string
+		if grp == 1 {
+			swapped = g.Op1("Transpose", []string{wt}, AInts("perm", perm01(len(ws))...))
+		} else {
+			r := g.Op1("Reshape", []string{wt, g.ConstI(append([]int64{grp, m / grp, cg}, ws[2:]...)...)})
+			p := []int64{0, 2, 1}
+			for i := 0; i < sp; i++ {
+				p = append(p, int64(3+i))
+			}
+			t := g.Op1("Transpose", []string{r}, AInts("perm", p...))
+			swapped = g.Op1("Reshape", []string{t, g.ConstI(append([]int64{grp * cg, m / grp}, ws[2:]...)...)})
+		}
+		// Flip every spatial axis at once: reverse the flattened kernel
+		// index with a Gather (a Slice with negative steps is slow in ONNX
+		// Runtime's CPU provider).
+		kk := numel(w.Kernel)
+		rev := make([]int64, kk)
+		for i := range rev {
+			rev[i] = kk - 1 - int64(i)
+		}
+		flat := g.Op1("Reshape", []string{swapped, g.ConstI(ws[1]*grp, ws[0]/grp, kk)})
+		gathered := g.Op1("Gather", []string{flat, g.ConstI(rev...)}, AInt("axis", 2))
+		flipped := g.Op1("Reshape", []string{gathered, g.ConstI(append([]int64{ws[1] * grp, ws[0] / grp}, w.Kernel...)...)})
+		return g.Op1("Conv", []string{dy, flipped},
+			AInts("strides", w.Strides...), AInts("dilations", w.Dilations...), AInts("pads", append(pb, pe...)...),
+			AInt("group", grp), AInts("kernel_shape", w.Kernel...))
+	}
+	var ops []int64
+	pb, pe = nil, nil
+	for i := 0; i < sp; i++ {
+		b, e, op := transposeGradPads(w, i, xs[i+2], ys[i+2])
+		pb, pe, ops = append(pb, b), append(pe, e), append(ops, op)
+	}
+	return g.Op1("ConvTranspose", []string{dy, n.Input[1]},
+		AInts("strides", w.Strides...), AInts("dilations", w.Dilations...), AInts("pads", append(pb, pe...)...),
+		AInts("output_padding", ops...), AInt("group", w.Group), AInts("kernel_shape", w.Kernel...))
 }
 
 // convWeightGrad is the weight gradient of a Conv as another Conv: the input

@@ -62,6 +62,9 @@ type Options struct {
 	Device         Device
 	IntraOpThreads int // 0: ONNX Runtime's default (one per core)
 	InterOpThreads int // 0: ONNX Runtime's default
+	// ProfilePrefix, when set, makes every session write ONNX Runtime's
+	// per-node profile (JSON) to files starting with it.
+	ProfilePrefix string
 }
 
 // ResolveLibrary returns the ONNX Runtime library to load: flag, then the
@@ -218,6 +221,11 @@ func (r *Runtime) sessionOptions() (*ortgo.SessionOptions, error) {
 	}
 	if err := so.SetGraphOptimizationLevel(ortgo.GraphOptimizationLevelEnableAll); err != nil {
 		return nil, fmt.Errorf("setting graph optimisation level: %w", err)
+	}
+	if r.opts.ProfilePrefix != "" {
+		if err := so.EnableProfiling(r.opts.ProfilePrefix); err != nil {
+			return nil, fmt.Errorf("enabling profiling: %w", err)
+		}
 	}
 	if r.opts.Device.CUDA {
 		if err := appendCUDA(so, r.opts.Device.ID); err != nil {
