@@ -8,6 +8,8 @@ import (
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/proto"
+
+	"unlearnbench/internal/usererr"
 )
 
 // Opset is the ONNX operator set version of every graph this package writes.
@@ -313,4 +315,83 @@ func (g *Graph) PromoteToInput(names ...string) {
 			g.Inputs = append(g.Inputs, name)
 		}
 	}
+}
+
+// Reinfer recomputes every node's output types and shapes, after an input's
+// shape changed (SetInfo).
+func (g *Graph) Reinfer() {
+	g.shapeOf = map[string]string{}
+	for _, n := range g.Nodes {
+		g.Infer(n)
+	}
+}
+
+// Differentiable lists the operators Gradients knows.
+var Differentiable = map[string]bool{
+	"Identity": true, "Dropout": true, "Relu": true, "Add": true, "Sub": true, "Sum": true, "Mul": true, "Div": true,
+	"Neg": true, "Sqrt": true, "Reciprocal": true, "Exp": true, "Log": true, "ReduceSum": true, "ReduceMean": true,
+	"MatMul": true, "Gemm": true, "Flatten": true, "Reshape": true, "Squeeze": true, "Unsqueeze": true,
+	"Transpose": true, "Concat": true, "Softmax": true, "LogSoftmax": true, "GlobalAveragePool": true,
+	"AveragePool": true, "MaxPool": true, "Conv": true, "BatchNormalization": true,
+}
+
+// shapeOnly lists operators accepted off the differentiated path (shape
+// arithmetic as exporters write it).
+var shapeOnly = map[string]bool{
+	"Shape": true, "Gather": true, "Cast": true, "ConstantOfShape": true, "Slice": true, "Size": true,
+	"Equal": true, "Where": true, "Expand": true,
+}
+
+// CheckOps reports every node whose operator is neither differentiable nor
+// shape arithmetic (an operator like Shape or Gather with an integer
+// result), naming the operator and the node.
+func (g *Graph) CheckOps() error {
+	var bad []string
+	for _, n := range g.Nodes {
+		dt := g.info[n.Output[0]].DType
+		if !Differentiable[n.OpType] && !(shapeOnly[n.OpType] && dt != Float && dt != Double) {
+			bad = append(bad, fmt.Sprintf("%s (node %q)", n.OpType, n.Name))
+		}
+	}
+	if len(bad) > 0 {
+		return usererr.Errorf("unsupported operators: %s", strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// Trainable splits the float initializers into parameters (read by a node as
+// a weight, bias, scale or operand) and buffers (batch normalisation's
+// running mean and variance), each sorted by name. Initializers of one
+// element that feed no weight position (ratios, epsilons) are neither.
+func (g *Graph) Trainable() (params, buffers []string) {
+	isParam, isBuf := map[string]bool{}, map[string]bool{}
+	for _, n := range g.Nodes {
+		for k, in := range n.Input {
+			t, ok := g.Inits[in]
+			if !ok || t.DType != Float {
+				continue
+			}
+			switch {
+			case n.OpType == "BatchNormalization" && k >= 3:
+				isBuf[in] = true
+			case n.OpType == "BatchNormalization" && k >= 1,
+				(n.OpType == "Conv" || n.OpType == "Gemm") && k >= 1,
+				n.OpType == "MatMul", n.OpType == "Add", n.OpType == "Sub", n.OpType == "Mul":
+				if t.Size() > 1 || n.OpType == "Conv" || n.OpType == "Gemm" || n.OpType == "BatchNormalization" {
+					isParam[in] = true
+				}
+			}
+		}
+	}
+	for name := range isParam {
+		if !isBuf[name] {
+			params = append(params, name)
+		}
+	}
+	for name := range isBuf {
+		buffers = append(buffers, name)
+	}
+	slices.Sort(params)
+	slices.Sort(buffers)
+	return params, buffers
 }

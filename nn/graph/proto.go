@@ -231,7 +231,12 @@ func Load(path string) (*Graph, error) {
 	return g, nil
 }
 
-// Parse decodes a serialised ONNX model of the default domain at opset 13 to
+// MinOpset is the oldest opset Parse reads. Opsets 13 to 17 (what
+// torch.onnx.export writes) are read as they are; older ones are upgraded
+// node by node for the operators supported here.
+const MinOpset = 6
+
+// Parse decodes a serialised ONNX model of the default domain at opset 6 to
 // 17. Constant nodes become initializers; shapes are inferred from the
 // inputs' declared shapes. Errors are user errors: the input is the user's.
 func Parse(b []byte) (*Graph, error) {
@@ -242,13 +247,15 @@ func Parse(b []byte) (*Graph, error) {
 	if m.Graph == nil {
 		return nil, usererr.Errorf("not an ONNX model: no graph")
 	}
+	opset := int64(0)
 	for _, op := range m.OpsetImport {
 		if op.Domain != "" && op.Domain != "ai.onnx" {
 			return nil, usererr.Errorf("operator domain %q (version %d) is not supported", op.Domain, op.Version)
 		}
-		if op.Version < 13 || op.Version > Opset {
-			return nil, usererr.Errorf("opset %d is not supported (want 13 to %d; re-export with torch.onnx.export(..., opset_version=17))", op.Version, Opset)
+		if op.Version < MinOpset || op.Version > Opset {
+			return nil, usererr.Errorf("opset %d is not supported (want %d to %d; re-export with torch.onnx.export(..., opset_version=17))", op.Version, MinOpset, Opset)
 		}
+		opset = op.Version
 	}
 	gp := m.Graph
 	g := New(gp.Name)
@@ -299,10 +306,19 @@ func Parse(b []byte) (*Graph, error) {
 		if n.Name == "" {
 			n.Name = g.Fresh("n_" + n.OpType)
 		}
+		if opset < 13 {
+			if err := g.upgradeNode(n, opset); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		g.Nodes = append(g.Nodes, n)
 		g.Infer(n)
 	}
 	for _, o := range gp.Output {
+		if _, ok := g.info[o.Name]; !ok {
+			return nil, usererr.Errorf("output %q is not produced by any node", o.Name)
+		}
 		g.Outputs = append(g.Outputs, o.Name)
 	}
 	return g, nil
