@@ -181,6 +181,10 @@ func (r *Runtime) Close() error {
 	envRefs--
 	if envRefs == 0 {
 		envLib = ""
+		if cudaRegistered {
+			ortgo.UnregisterExecutionProviderLibrary("CUDA")
+			cudaRegistered = false
+		}
 		return ortgo.DestroyEnvironment()
 	}
 	return nil
@@ -228,23 +232,11 @@ func (r *Runtime) sessionOptions() (*ortgo.SessionOptions, error) {
 		}
 	}
 	if r.opts.Device.CUDA {
-		if err := appendCUDA(so, r.opts.Device.ID); err != nil {
+		if err := appendCUDA(so, r.lib, r.opts.Device.ID); err != nil {
 			return nil, usererr.Wrap(fmt.Errorf("%w on device %s with library %s: %v; install the CUDA build with scripts/install-ort-cuda.sh (or set %s to a CUDA build of libonnxruntime.so) and make CUDA 13 and cuDNN 9 libraries (libcudart.so.13, libcublas.so.13, libcudnn.so.9) findable through LD_LIBRARY_PATH",
 				ErrCUDA, r.opts.Device, r.lib, err, EnvLib))
 		}
 	}
 	ok = true
 	return so, nil
-}
-
-func appendCUDA(so *ortgo.SessionOptions, id int) error {
-	co, err := ortgo.NewCUDAProviderOptions()
-	if err != nil {
-		return err
-	}
-	defer co.Destroy()
-	if err := co.Update(map[string]string{"device_id": strconv.Itoa(id)}); err != nil {
-		return err
-	}
-	return so.AppendExecutionProviderCUDA(co)
 }

@@ -3,8 +3,12 @@ package ort_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
+
+	ortgo "github.com/yalue/onnxruntime_go"
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn/graph"
@@ -138,4 +142,13 @@ func TestSessionCUDA(t *testing.T) {
 	}
 	defer rt.Close()
 	runAdd(t, rt)
+}
+
+// TestSessionOptionsLayout guards the one assumption the CUDA plugin path
+// makes about onnxruntime_go: SessionOptions holds only the C pointer.
+func TestSessionOptionsLayout(t *testing.T) {
+	typ := reflect.TypeOf(ortgo.SessionOptions{})
+	if typ.NumField() != 1 || typ.Field(0).Type.Kind() != reflect.Pointer || typ.Size() != unsafe.Sizeof(uintptr(0)) {
+		t.Fatalf("onnxruntime_go.SessionOptions changed layout: %d fields", typ.NumField())
+	}
 }
