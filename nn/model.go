@@ -151,3 +151,27 @@ func (b *builder) finish(logits string) *Model {
 	b.g.AddOutput("logits")
 	return b.m
 }
+
+// ForwardFLOPs counts the multiply-adds (as 2 FLOPs each) of one example's
+// forward pass through the model's Conv, Gemm and MatMul nodes, the
+// operators that dominate its cost.
+func (m *Model) ForwardFLOPs() float64 {
+	g := m.Graph
+	var f float64
+	for _, n := range g.Nodes {
+		switch n.OpType {
+		case "Conv":
+			ws, ys := g.Shape(n.Input[1]), g.Shape(n.Output[0])
+			if ws == nil || ys == nil {
+				continue
+			}
+			f += 2 * float64(numel(ws)) * float64(numel(ys[2:]))
+		case "Gemm", "MatMul":
+			ws := g.Shape(n.Input[1])
+			if len(ws) == 2 {
+				f += 2 * float64(ws[0]*ws[1])
+			}
+		}
+	}
+	return f
+}

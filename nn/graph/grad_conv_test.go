@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -140,6 +141,49 @@ func TestGradCrossEntropy(t *testing.T) {
 					})
 				}
 			}
+		}
+	}
+}
+
+// TestBatchNormTrainingStatistics checks the lowered training-mode batch
+// norm's output and running-statistic updates against a direct computation.
+func TestBatchNormTrainingStatistics(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	const n, c, hw = 3, 2, 4
+	f := feedsOf("x", randTensor(rng, Double, -1, 3, n, c, 2, 2),
+		"scale", randTensor(rng, Double, 0.5, 1.5, c), "bias", randTensor(rng, Double, -1, 1, c),
+		"mean", randTensor(rng, Double, -0.5, 0.5, c), "var", randTensor(rng, Double, 0.5, 2, c))
+	g := New("bn")
+	y := g.Op1("BatchNormalization", []string{input(g, f, "x"), input(g, f, "scale"), input(g, f, "bias"),
+		input(g, f, "mean"), input(g, f, "var")}, AFloat("epsilon", 1e-3), AFloat("momentum", 0.8))
+	ups, err := g.LowerBatchNormTraining()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := newSession(t, g, f, []string{y, ups[0].NewMean, ups[0].NewVar}).run(t)
+	x := f["x"].F64
+	for ch := 0; ch < c; ch++ {
+		var vals []float64
+		for i := 0; i < n; i++ {
+			vals = append(vals, x[(i*c+ch)*hw:(i*c+ch+1)*hw]...)
+		}
+		var mu, v float64
+		for _, a := range vals {
+			mu += a / float64(len(vals))
+		}
+		for _, a := range vals {
+			v += (a - mu) * (a - mu) / float64(len(vals))
+		}
+		unbiased := v * float64(len(vals)) / float64(len(vals)-1)
+		wantMean := 0.8*f["mean"].F64[ch] + 0.2*mu
+		wantVar := 0.8*f["var"].F64[ch] + 0.2*unbiased
+		if math.Abs(out[1][ch]-wantMean) > 1e-6 || math.Abs(out[2][ch]-wantVar) > 1e-6 { // momentum is a float32 attribute
+			t.Errorf("channel %d: running (%v, %v), want (%v, %v)", ch, out[1][ch], out[2][ch], wantMean, wantVar)
+		}
+		i0 := ch * hw // first element of example 0, channel ch
+		want := f["scale"].F64[ch]*(x[i0]-mu)/math.Sqrt(v+1e-3) + f["bias"].F64[ch]
+		if math.Abs(out[0][i0]-want) > 1e-9 {
+			t.Errorf("channel %d: y = %v, want %v", ch, out[0][i0], want)
 		}
 	}
 }

@@ -127,7 +127,7 @@ func (g *Graph) Infer(n *onnx.NodeProto) {
 			s[axis] = sizes[i]
 			set(i, x.DType, s)
 		}
-	case "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin":
+	case "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceSumSquare":
 		var axes []int64
 		if n.OpType == "ReduceSum" {
 			if len(n.Input) > 1 {

@@ -6,11 +6,13 @@ type fusedKind int
 
 const fusedBatchNorm fusedKind = iota + 1
 
-// fusedGrad marks a node whose output has a hand-derived gradient with
-// respect to a tensor further up (batch normalisation's normalisation step).
+// fusedGrad marks a node whose gradient is derived by hand over a larger
+// piece of graph: a BatchNormalization fed its own batch statistics.
 type fusedGrad struct {
-	kind         fusedKind
-	x, xhat, inv string
+	kind              fusedKind
+	x, mean, variance string // batch statistics, [C]
+	count             string // examples per channel (scalar)
+	eps               float64
 }
 
 // RunningUpdate names, for one batch-normalisation layer in training mode, the
@@ -25,8 +27,10 @@ type RunningUpdate struct {
 // standard operators, with the running statistics updated as ONNX defines
 // (running = momentum*running + (1-momentum)*batch, the variance unbiased as
 // PyTorch keeps it). ONNX Runtime's release builds do not run
-// BatchNormalization with training_mode=1, hence the rewrite. The gradient
-// of the normalisation is emitted in closed form by Gradients.
+// BatchNormalization with training_mode=1, hence the rewrite: the batch
+// statistics are computed in standard operators and fed to an inference-mode
+// BatchNormalization, whose gradient (through the statistics too) Gradients
+// emits in closed form.
 func (g *Graph) LowerBatchNormTraining() ([]RunningUpdate, error) {
 	old := g.Nodes
 	g.Nodes = nil
@@ -61,24 +65,24 @@ func (g *Graph) lowerBN(n *onnx.NodeProto) (RunningUpdate, error) {
 	eps := float64(FloatAttr(n, "epsilon", 1e-5))
 	mom := float64(FloatAttr(n, "momentum", 0.9))
 	axes := spatialAxes(len(xs))
-	cshape := g.ConstI(channelShape(c, len(xs))...)
+	flat := g.ConstI(c)
+	// Batch statistics: mean, and the biased variance from the deviations
+	// (ReduceSumSquare does not materialise their squares).
 	mean := g.Op1("ReduceMean", []string{x}, AInts("axes", axes...), AInt("keepdims", 1))
 	dev := g.Op1("Sub", []string{x, mean})
-	v := g.Op1("ReduceMean", []string{g.Op1("Mul", []string{dev, dev})}, AInts("axes", axes...), AInt("keepdims", 1))
-	inv := g.Op1("Reciprocal", []string{g.Op1("Sqrt", []string{g.Op1("Add", []string{v, g.ScalarF(dt, eps)})})})
-	xhat := g.Op1("Mul", []string{dev, inv})
-	g.fused[xhat] = fusedGrad{kind: fusedBatchNorm, x: x, xhat: xhat, inv: inv}
-	scaled := g.Op1("Mul", []string{xhat, g.Op1("Reshape", []string{in[1], cshape})})
-	g.OpNamed("Add", []string{scaled, g.Op1("Reshape", []string{in[2], cshape})}, []string{n.Output[0]})
-
-	// Running statistics; the unbiased variance uses n/(n-1), n = size/C.
-	flat := g.ConstI(c)
 	cnt := g.Op1("Div", []string{g.Op1("Cast", []string{g.Op1("Size", []string{x})}, AInt("to", int64(dt))), g.ScalarF(dt, float64(c))})
-	unbias := g.Op1("Div", []string{cnt, g.Op1("Sub", []string{cnt, g.ScalarF(dt, 1)})})
+	ss := g.Op1("ReduceSumSquare", []string{dev}, AInts("axes", axes...), AInt("keepdims", 0))
 	bm := g.Op1("Reshape", []string{mean, flat})
-	bv := g.Op1("Mul", []string{g.Op1("Reshape", []string{v, flat}), unbias})
+	bv := g.Op1("Div", []string{ss, cnt})
+	// Normalisation by them is an inference-mode BatchNormalization: one
+	// pass, whose gradient Gradients emits in closed form.
+	g.OpNamed("BatchNormalization", []string{x, in[1], in[2], bm, bv}, []string{n.Output[0]}, AFloat("epsilon", float32(eps)))
+	g.fused[n.Output[0]] = fusedGrad{kind: fusedBatchNorm, x: x, mean: bm, variance: bv, count: cnt, eps: eps}
+
+	// Running statistics, the variance unbiased: n/(n-1), n = size/C.
+	unbias := g.Op1("Div", []string{cnt, g.Op1("Sub", []string{cnt, g.ScalarF(dt, 1)})})
 	newMean := g.Op1("Add", []string{g.Op1("Mul", []string{in[3], g.ScalarF(dt, mom)}), g.Op1("Mul", []string{bm, g.ScalarF(dt, 1-mom)})})
-	newVar := g.Op1("Add", []string{g.Op1("Mul", []string{in[4], g.ScalarF(dt, mom)}), g.Op1("Mul", []string{bv, g.ScalarF(dt, 1-mom)})})
+	newVar := g.Op1("Add", []string{g.Op1("Mul", []string{in[4], g.ScalarF(dt, mom)}), g.Op1("Mul", []string{g.Op1("Mul", []string{bv, unbias}), g.ScalarF(dt, 1-mom)})})
 	return RunningUpdate{Mean: in[3], Var: in[4], NewMean: newMean, NewVar: newVar}, nil
 }
 

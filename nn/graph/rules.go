@@ -439,12 +439,66 @@ func (d *differ) convInputGrad(n *onnx.NodeProto, dy string, w Window, xs, ws, y
 		AInts("output_padding", ops...), AInt("group", w.Group), AInts("kernel_shape", w.Kernel...))
 }
 
-// convWeightGrad is the weight gradient of a Conv as another Conv: the input
+// convWeightGrad is the weight gradient of a Conv. For ungrouped
+// convolutions it is one GEMM per kernel offset: the output gradient as
+// [M, N·P] times the (padded, transposed) input shifted by that offset and
+// sampled at the strides as [C, N·P], transposed; the k results are stacked
+// into [M, C, k...]. Grouped convolutions use convWeightGradConv.
+func (d *differ) convWeightGrad(n *onnx.NodeProto, dy string, w Window, xs, ws []int64) string {
+	if w.Group != 1 {
+		return d.convWeightGradConv(n, dy, w, xs, ws)
+	}
+	g := d.g
+	x := n.Input[0]
+	sp := len(xs) - 2
+	ys := g.info[n.Output[0]].Shape
+	m, c := ws[0], xs[1]
+	padded := x
+	if slices.Max(append(slices.Clone(w.PadsBegin), w.PadsEnd...)) > 0 {
+		pads := make([]int64, 2*len(xs))
+		for i := 0; i < sp; i++ {
+			pads[i+2], pads[len(xs)+i+2] = w.PadsBegin[i], w.PadsEnd[i]
+		}
+		padded = g.Op1("Pad", []string{x, g.ConstI(pads...)})
+	}
+	xt := g.Op1("Transpose", []string{padded}, AInts("perm", perm01(len(xs))...)) // [C, N, padded...]
+	dyt := g.Op1("Reshape", []string{g.Op1("Transpose", []string{dy}, AInts("perm", perm01(len(xs))...)), g.ConstI(m, -1)})
+	kk := numel(w.Kernel)
+	axes := make([]int64, sp)
+	for i := range axes {
+		axes[i] = int64(i + 2)
+	}
+	var parts []string
+	off := make([]int64, sp)
+	for k := int64(0); k < kk; k++ {
+		r := k
+		for i := sp - 1; i >= 0; i-- {
+			off[i] = r % w.Kernel[i]
+			r /= w.Kernel[i]
+		}
+		starts, ends := make([]int64, sp), make([]int64, sp)
+		for i := 0; i < sp; i++ {
+			starts[i] = off[i] * w.Dilations[i]
+			ends[i] = starts[i] + (ys[i+2]-1)*w.Strides[i] + 1
+		}
+		sl := g.Op1("Slice", []string{xt, g.ConstI(starts...), g.ConstI(ends...), g.ConstI(axes...), g.ConstI(w.Strides...)})
+		flat := g.Op1("Reshape", []string{sl, g.ConstI(c, -1)})
+		prod := g.Op1("Gemm", []string{dyt, flat}, AInt("transB", 1)) // [M, C]
+		parts = append(parts, g.Op1("Unsqueeze", []string{prod, g.ConstI(2)}))
+	}
+	st := parts[0]
+	if len(parts) > 1 {
+		st = g.Op1("Concat", parts, AInt("axis", 2))
+	}
+	return g.Op1("Reshape", []string{st, g.ConstI(ws...)})
+}
+
+// convWeightGradConv is the weight gradient of a Conv as another Conv: the input
 // transposed to [C/g, g*N, ...] is convolved with the output gradient
 // transposed to [M, N, ...] as the kernel, the original strides becoming
 // dilations and the dilations strides; the result [C/g, M, k'...] is
 // transposed to [M, C/g, ...] and cropped to the kernel size.
-func (d *differ) convWeightGrad(n *onnx.NodeProto, dy string, w Window, xs, ws []int64) string {
+func (d *differ) convWeightGradConv(n *onnx.NodeProto, dy string, w Window, xs, ws []int64) string {
 	g := d.g
 	x := n.Input[0]
 	sp := len(xs) - 2
@@ -600,16 +654,40 @@ func (d *differ) fusedRule(n *onnx.NodeProto, f fusedGrad, dy string, need []boo
 	dx := make([]string, len(n.Input))
 	switch f.kind {
 	case fusedBatchNorm:
-		// xhat = (x - mean(x)) * invstd with batch statistics:
-		// dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
-		axes := spatialAxes(len(g.info[f.x].Shape))
-		m1 := g.Op1("ReduceMean", []string{dy}, AInts("axes", axes...), AInt("keepdims", 1))
-		m2 := g.Op1("ReduceMean", []string{g.Op1("Mul", []string{dy, f.xhat})}, AInts("axes", axes...), AInt("keepdims", 1))
-		t := g.Op1("Sub", []string{g.Op1("Sub", []string{dy, m1}), g.Op1("Mul", []string{f.xhat, m2})})
-		grad := g.Op1("Mul", []string{t, f.inv})
-		// The gradient belongs to x, which is not an input of this node:
-		// route it there and give the node's own inputs nothing.
-		d.contrib[f.x] = append(d.contrib[f.x], grad)
+		// y = scale·x̂ + bias, x̂ = (x - μ)·inv, inv = 1/sqrt(σ² + ε), with μ
+		// and σ² the batch's. With m1 = mean(dy) and m2 = mean(dy·x̂) per
+		// channel: dx = scale·inv·(dy - m1 - x̂·m2) = A·dy + B·x + C, where
+		// A = scale·inv, B = -A·inv·m2, C = -A·(m1 - inv·m2·μ); dscale =
+		// n·m2 and dbias = n·m1; mean(dy·x̂) = inv·(mean(dy·x) - μ·m1).
+		// Four full-size operations in all.
+		in := n.Input
+		xs := g.info[f.x].Shape
+		dt := g.info[f.x].DType
+		c := xs[1]
+		axes := spatialAxes(len(xs))
+		cshape := g.ConstI(channelShape(c, len(xs))...)
+		flat := g.ConstI(c)
+		red := func(v string) string {
+			return g.Op1("Reshape", []string{g.Op1("ReduceMean", []string{v}, AInts("axes", axes...), AInt("keepdims", 0)), flat})
+		}
+		inv := g.Op1("Reciprocal", []string{g.Op1("Sqrt", []string{g.Op1("Add", []string{f.variance, g.ScalarF(dt, f.eps)})})})
+		m1 := red(dy)
+		pm := red(g.Op1("Mul", []string{dy, f.x}))
+		m2 := g.Op1("Mul", []string{inv, g.Op1("Sub", []string{pm, g.Op1("Mul", []string{f.mean, m1})})})
+		if need[0] {
+			a := g.Op1("Mul", []string{in[1], inv})
+			b := g.Op1("Neg", []string{g.Op1("Mul", []string{a, g.Op1("Mul", []string{inv, m2})})})
+			cc := g.Op1("Neg", []string{g.Op1("Mul", []string{a, g.Op1("Sub", []string{m1, g.Op1("Mul", []string{g.Op1("Mul", []string{inv, m2}), f.mean})})})})
+			t1 := g.Op1("Mul", []string{dy, g.Op1("Reshape", []string{a, cshape})})
+			t2 := g.Op1("Mul", []string{f.x, g.Op1("Reshape", []string{b, cshape})})
+			dx[0] = g.Op1("Sum", []string{t1, t2, g.Op1("Reshape", []string{cc, cshape})})
+		}
+		if need[1] {
+			dx[1] = g.Op1("Mul", []string{m2, f.count})
+		}
+		if need[2] {
+			dx[2] = g.Op1("Mul", []string{m1, f.count})
+		}
 		return dx, nil
 	}
 	return nil, fmt.Errorf("internal: unknown fused gradient %d", f.kind)
