@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 
+	"unlearnbench/internal/usererr"
+
 	"unlearnbench/nn/ort"
 )
 
@@ -63,6 +65,24 @@ func (e *Evaluator) logits(d *Data, dst []float32) ([]float32, error) {
 		copy(dst[start*c:end*c], b.out[e.m.Output])
 	}
 	return dst, nil
+}
+
+// LogitsBatch returns the logits [n, classes] of one batch of n examples
+// given as NCHW floats (tensors are made once per batch size). The result is the evaluator's buffer, valid until its next
+// call.
+func (e *Evaluator) LogitsBatch(x []float32, n int) ([]float32, error) {
+	b, err := e.r.io(n)
+	if err != nil {
+		return nil, err
+	}
+	if len(x) != len(b.inF[e.m.Input]) {
+		return nil, usererr.Errorf("batch of %d examples has %d values, model %q wants %d (shape %v)", n, len(x), e.m.Graph.Name, len(b.inF[e.m.Input]), e.m.Shape)
+	}
+	copy(b.inF[e.m.Input], x)
+	if err := e.r.run(b); err != nil {
+		return nil, err
+	}
+	return b.out[e.m.Output], nil
 }
 
 // Metrics are a model's mean cross-entropy loss and accuracy on a dataset.

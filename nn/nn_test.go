@@ -1,14 +1,16 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
-	"sort"
+	"strings"
 	"testing"
 
+	"unlearnbench/internal/usererr"
 	"unlearnbench/nn/ort"
 )
 
@@ -198,11 +200,37 @@ func TestOptimizers(t *testing.T) {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	var k []string
-	for s := range m {
-		k = append(k, s)
+// TestTrainStopsOnNaN: a NaN in the third batch stops training there with
+// the epoch and step named, and the model keeps the weights of step 2.
+func TestTrainStopsOnNaN(t *testing.T) {
+	m := MLP([]int64{1, 4, 4}, []int64{8}, 3, 1)
+	d := randomData(2, 32, m.Shape, 3)
+	d.X[2*8*16+5] = float32(math.NaN())
+	batches := func(upto int) EpochBatches {
+		return EpochBatches{Steps: 4, Examples: 32, Epoch: func(_ int, yield func(x []float32, y []int64) bool) {
+			for s := 0; s < upto; s++ {
+				if !yield(d.X[s*8*16:(s+1)*8*16], d.Y[s*8:(s+1)*8]) {
+					return
+				}
+			}
+		}}
 	}
-	sort.Strings(k)
-	return k
+	cfg := TrainConfig{Epochs: 1, BatchSize: 8, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.1}}
+	ref := m.Clone()
+	if _, err := TrainWith(rt, ref, batches(2), nil, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := TrainWith(rt, m, batches(4), nil, cfg, nil)
+	var nf *NonFiniteError
+	if !errors.As(err, &nf) || nf.Epoch != 1 || nf.Step != 3 || !usererr.Is(err) {
+		t.Fatalf("error %v, want a user error for epoch 1, step 3", err)
+	}
+	if !strings.Contains(err.Error(), "epoch 1, step 3") {
+		t.Errorf("message %q does not name the epoch and step", err)
+	}
+	for _, p := range m.Params {
+		if !slices.Equal(m.Param(p), ref.Param(p)) {
+			t.Fatalf("%s differs from the weights after step 2", p)
+		}
+	}
 }

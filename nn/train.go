@@ -101,6 +101,30 @@ func (t *Trainer) Compute(d *Data, idx []int) (StepResult, error) {
 		return StepResult{}, err
 	}
 	d.gather(idx, b.inF[t.m.Input], b.inI["labels"])
+	return t.compute(b)
+}
+
+// ComputeBatch is Compute on a batch given as NCHW floats x and labels y
+// (len(y) examples), such as datasets.Batches yields.
+func (t *Trainer) ComputeBatch(x []float32, y []int64) (StepResult, error) {
+	b, err := t.r.io(len(y))
+	if err != nil {
+		return StepResult{}, err
+	}
+	if len(x) != len(b.inF[t.m.Input]) {
+		return StepResult{}, usererr.Errorf("batch of %d examples has %d values, model %q wants %d (shape %v)", len(y), len(x), t.m.Graph.Name, len(b.inF[t.m.Input]), t.m.Shape)
+	}
+	for i, l := range y {
+		if l < 0 || l >= int64(t.m.Classes) {
+			return StepResult{}, usererr.Errorf("label %d of batch example %d is outside the model's %d classes", l, i, t.m.Classes)
+		}
+	}
+	copy(b.inF[t.m.Input], x)
+	copy(b.inI["labels"], y)
+	return t.compute(b)
+}
+
+func (t *Trainer) compute(b *batchIO) (StepResult, error) {
 	if err := t.r.run(b); err != nil {
 		return StepResult{}, err
 	}
@@ -186,14 +210,52 @@ func (e *NonFiniteError) Error() string {
 	return fmt.Sprintf("training diverged at epoch %d, step %d: loss %v (or a gradient) is not finite; the model keeps the weights from before that step (lower the learning rate?)", e.Epoch, e.Step, e.Loss)
 }
 
+// EpochBatches yields the batches of one epoch (epoch from 0) as NCHW floats
+// and labels; the slices may be reused after yield returns. Steps is the
+// number of batches per epoch (for the schedule) and Examples their total.
+type EpochBatches struct {
+	Steps, Examples int
+	Epoch           func(epoch int, yield func(x []float32, y []int64) bool)
+}
+
 // Train trains m on d for cfg.Epochs epochs with mini-batches drawn in an
-// order fixed by cfg.Seed, evaluating on eval (if not nil) after each epoch
-// and reporting through progress (if not nil). The last partial batch of an
-// epoch is used too.
+// order fixed by cfg.Seed (the last partial batch of an epoch is used too),
+// evaluating on eval (if not nil) after each epoch and reporting through
+// progress (if not nil).
 func Train(rt *ort.Runtime, m *Model, d, eval *Data, cfg TrainConfig, progress func(EpochResult)) ([]EpochResult, error) {
 	if err := d.Check(m); err != nil {
 		return nil, err
 	}
+	if cfg.BatchSize < 1 {
+		return nil, usererr.Errorf("batch size %d: want >= 1", cfg.BatchSize)
+	}
+	if d.Len() == 0 {
+		return nil, usererr.Errorf("no training examples")
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x747261696e))
+	n := d.Len()
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	x := make([]float32, cfg.BatchSize*d.Size())
+	y := make([]int64, cfg.BatchSize)
+	src := EpochBatches{Steps: (n + cfg.BatchSize - 1) / cfg.BatchSize, Examples: n,
+		Epoch: func(_ int, yield func(x []float32, y []int64) bool) {
+			rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+			for s := 0; s < n; s += cfg.BatchSize {
+				idx := order[s:min(n, s+cfg.BatchSize)]
+				d.gather(idx, x, y)
+				if !yield(x[:len(idx)*d.Size()], y[:len(idx)]) {
+					return
+				}
+			}
+		}}
+	return TrainWith(rt, m, src, eval, cfg, progress)
+}
+
+// TrainWith is Train over batches from src (augmented ones, say).
+func TrainWith(rt *ort.Runtime, m *Model, src EpochBatches, eval *Data, cfg TrainConfig, progress func(EpochResult)) ([]EpochResult, error) {
 	if eval != nil {
 		if err := eval.Check(m); err != nil {
 			return nil, err
@@ -202,14 +264,8 @@ func Train(rt *ort.Runtime, m *Model, d, eval *Data, cfg TrainConfig, progress f
 	if cfg.Epochs < 1 {
 		return nil, usererr.Errorf("epochs %d: want >= 1", cfg.Epochs)
 	}
-	if cfg.BatchSize < 1 {
-		return nil, usererr.Errorf("batch size %d: want >= 1", cfg.BatchSize)
-	}
 	if err := cfg.Schedule.Validate(); err != nil {
 		return nil, err
-	}
-	if d.Len() == 0 {
-		return nil, usererr.Errorf("no training examples")
 	}
 	tr, err := NewTrainer(rt, m, cfg.Optimizer, cfg.Loss, cfg.Seed)
 	if err != nil {
@@ -218,43 +274,45 @@ func Train(rt *ort.Runtime, m *Model, d, eval *Data, cfg TrainConfig, progress f
 	defer tr.Close()
 	var ev *Evaluator
 	if eval != nil {
-		if ev, err = NewEvaluator(rt, m, cfg.BatchSize); err != nil {
+		if ev, err = NewEvaluator(rt, m, max(cfg.BatchSize, 1)); err != nil {
 			return nil, err
 		}
 		defer ev.Close()
 	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x747261696e))
-	n := d.Len()
-	perEpoch := (n + cfg.BatchSize - 1) / cfg.BatchSize
-	total := perEpoch * cfg.Epochs
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
+	total := src.Steps * cfg.Epochs
 	var hist []EpochResult
 	for ep := 0; ep < cfg.Epochs; ep++ {
-		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 		res := EpochResult{Epoch: ep + 1}
 		var lossSum float64
-		correct := 0
-		for s := 0; s < perEpoch; s++ {
-			idx := order[s*cfg.BatchSize : min(n, (s+1)*cfg.BatchSize)]
-			sr, err := tr.Compute(d, idx)
+		correct, seen := 0, 0
+		var stepErr error
+		src.Epoch(ep, func(x []float32, y []int64) bool {
+			sr, err := tr.ComputeBatch(x, y)
 			if err != nil {
-				return hist, err
+				stepErr = err
+				return false
 			}
 			if math.IsNaN(sr.Loss) || math.IsInf(sr.Loss, 0) || !tr.GradsFinite() {
-				return hist, usererr.Wrap(&NonFiniteError{Epoch: ep + 1, Step: s + 1, Loss: sr.Loss})
+				stepErr = usererr.Wrap(&NonFiniteError{Epoch: ep + 1, Step: res.Steps + 1, Loss: sr.Loss})
+				return false
 			}
 			lr := cfg.Schedule.LR(cfg.Optimizer.LR, tr.Step, ep, total)
 			tr.Apply(lr)
 			res.LR = lr
-			lossSum += sr.Loss * float64(len(idx))
+			lossSum += sr.Loss * float64(len(y))
 			correct += sr.Correct
+			seen += len(y)
 			res.Steps++
+			return true
+		})
+		if stepErr != nil {
+			return hist, stepErr
 		}
-		res.TrainLoss = lossSum / float64(n)
-		res.TrainAcc = float64(correct) / float64(n)
+		if seen == 0 {
+			return hist, usererr.Errorf("epoch %d: no training batches", ep+1)
+		}
+		res.TrainLoss = lossSum / float64(seen)
+		res.TrainAcc = float64(correct) / float64(seen)
 		if ev != nil {
 			mt, err := ev.Evaluate(eval)
 			if err != nil {
