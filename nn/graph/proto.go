@@ -16,6 +16,25 @@ import (
 	"unlearnbench/internal/usererr"
 )
 
+// minInputs is the number of inputs an operator needs at opset 13 to 17
+// (older opsets pass some of them as attributes).
+var minInputs = map[string]int{
+	"Conv": 2, "ConvTranspose": 2, "Gemm": 2, "MatMul": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2, "Pow": 2,
+	"Reshape": 2, "BatchNormalization": 5, "Expand": 2, "Where": 3, "Equal": 2, "Greater": 2, "Less": 2,
+	"Slice": 3, "OneHot": 3, "Gather": 2, "ScatterElements": 3, "Concat": 1, "Sum": 1,
+}
+
+func checkArity(n *onnx.NodeProto) error {
+	if len(n.Output) == 0 || n.Output[0] == "" {
+		return usererr.Errorf("node %q (%s) has no output", n.Name, n.OpType)
+	}
+	need := max(1, minInputs[n.OpType])
+	if len(n.Input) < need {
+		return usererr.Errorf("node %q (%s) has %d inputs, needs %d", n.Name, n.OpType, len(n.Input), need)
+	}
+	return nil
+}
+
 // FromProto converts an ONNX TensorProto (float, double, int64, int32 or
 // bool; data inline, not external) to a Tensor. int32 and bool become int64.
 func FromProto(tp *onnx.TensorProto) (*Tensor, error) {
@@ -239,7 +258,15 @@ const MinOpset = 6
 // Parse decodes a serialised ONNX model of the default domain at opset 6 to
 // 17. Constant nodes become initializers; shapes are inferred from the
 // inputs' declared shapes. Errors are user errors: the input is the user's.
-func Parse(b []byte) (*Graph, error) {
+func Parse(b []byte) (g *Graph, err error) {
+	cur := ""
+	defer func() {
+		// Shape inference trusts node arity and attributes checked below; a
+		// malformed model that slips past them must not crash the program.
+		if r := recover(); r != nil {
+			g, err = nil, usererr.Errorf("malformed ONNX model at node %q: %v", cur, r)
+		}
+	}()
 	var m onnx.ModelProto
 	if err := proto.Unmarshal(b, &m); err != nil {
 		return nil, usererr.Errorf("not an ONNX model: %v", err)
@@ -258,7 +285,7 @@ func Parse(b []byte) (*Graph, error) {
 		opset = op.Version
 	}
 	gp := m.Graph
-	g := New(gp.Name)
+	g = New(gp.Name)
 	for _, tp := range gp.Initializer {
 		t, err := FromProto(tp)
 		if err != nil {
@@ -305,6 +332,15 @@ func Parse(b []byte) (*Graph, error) {
 		}
 		if n.Name == "" {
 			n.Name = g.Fresh("n_" + n.OpType)
+		}
+		cur = n.Name
+		if err := checkArity(n); err != nil {
+			return nil, err
+		}
+		for _, in := range n.Input {
+			if _, ok := g.info[in]; in != "" && !ok {
+				return nil, usererr.Errorf("node %q (%s): input %q is not produced before it (nodes must be in topological order)", n.Name, n.OpType, in)
+			}
 		}
 		if opset < 13 {
 			if err := g.upgradeNode(n, opset); err != nil {
