@@ -25,12 +25,17 @@ test: setup
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
-# Each fuzzer for a short while; the corpus it grows lands in testdata/fuzz.
+# Each fuzzer for a short while; the inputs it found interesting are copied
+# from the Go build cache into the package's testdata/fuzz, which is committed,
+# so `go test` replays them from then on.
 FUZZTIME ?= 30s
 fuzz: setup
-	@for pkg in $$($(GO) list ./...); do \
+	@cache=$$($(GO) env GOCACHE)/fuzz; \
+	for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzzing $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    if [ -d "$$cache/$$pkg/$$f" ]; then mkdir -p "$$dir/testdata/fuzz/$$f" && cp -n "$$cache/$$pkg/$$f"/* "$$dir/testdata/fuzz/$$f/"; fi; \
 	  done; \
 	done
 

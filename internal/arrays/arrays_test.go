@@ -1,0 +1,286 @@
+package arrays
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"unlearnbench/internal/usererr"
+)
+
+// npyBytes builds a .npy stream the way NumPy's np.save does (version 1.0,
+// header padded with spaces to a multiple of 64 bytes and ended by '\n').
+func npyBytes(dict string, data []byte) []byte {
+	total := 10 + len(dict) + 1
+	pad := (64 - total%64) % 64
+	h := dict + strings.Repeat(" ", pad) + "\n"
+	b := append([]byte("\x93NUMPY\x01\x00"), byte(len(h)), byte(len(h)>>8))
+	b = append(b, h...)
+	return append(b, data...)
+}
+
+func le32(vals ...float32) []byte {
+	var b []byte
+	for _, v := range vals {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+	}
+	return b
+}
+
+func decode(t *testing.T, b []byte) (*Array, error) {
+	t.Helper()
+	return Decode(bytes.NewReader(b), int64(len(b)), "x.npy")
+}
+
+func TestDecodeNumPyLayout(t *testing.T) {
+	b := npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", le32(0, 1, 2, 3, 4, 5))
+	if (len(b)-6*4)%64 != 0 {
+		t.Fatalf("fixture header not 64-aligned: %d", len(b))
+	}
+	a, err := decode(t, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ShapeString() != "(2, 3)" || a.Kind() != "float32" {
+		t.Fatalf("shape %s kind %s", a.ShapeString(), a.Kind())
+	}
+	f, err := a.Float64s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range f {
+		if v != float64(i) {
+			t.Fatalf("element %d = %v", i, v)
+		}
+	}
+	if _, err := a.Ints(); err == nil || !usererr.Is(err) {
+		t.Fatalf("float array read as ints: %v", err)
+	}
+}
+
+func TestDecodeFortranOrderAndBigEndian(t *testing.T) {
+	// A 2x3 array [[0,1,2],[3,4,5]] stored column-major is 0,3,1,4,2,5.
+	var data []byte
+	for _, v := range []float64{0, 3, 1, 4, 2, 5} {
+		data = binary.BigEndian.AppendUint64(data, math.Float64bits(v))
+	}
+	a, err := decode(t, npyBytes("{'descr': '>f8', 'fortran_order': True, 'shape': (2, 3), }", data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := a.Float64s()
+	for i, v := range f {
+		if v != float64(i) {
+			t.Fatalf("element %d = %v, want %d (got %v)", i, v, i, f)
+		}
+	}
+}
+
+func TestIntsOfEveryWidth(t *testing.T) {
+	cases := []struct {
+		descr string
+		data  []byte
+		want  []int64
+	}{
+		{"|u1", []byte{0, 255}, []int64{0, 255}},
+		{"|i1", []byte{0, 255}, []int64{0, -1}},
+		{"|b1", []byte{0, 1}, []int64{0, 1}},
+		{"<i2", []byte{1, 0, 0xff, 0xff}, []int64{1, -1}},
+		{"<u2", []byte{1, 0, 0xff, 0xff}, []int64{1, 65535}},
+		{"<i4", []byte{9, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff}, []int64{9, -2}},
+		{"<i8", binary.LittleEndian.AppendUint64(nil, uint64(1<<40)), []int64{1 << 40}},
+		{">i4", []byte{0, 0, 1, 0}, []int64{256}},
+	}
+	for _, c := range cases {
+		n := len(c.want)
+		a, err := decode(t, npyBytes("{'descr': '"+c.descr+"', 'fortran_order': False, 'shape': ("+strings.Repeat("1", 0)+itoa(n)+",), }", c.data))
+		if err != nil {
+			t.Fatalf("%s: %v", c.descr, err)
+		}
+		got, err := a.Ints()
+		if err != nil {
+			t.Fatalf("%s: %v", c.descr, err)
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Fatalf("%s: got %v want %v", c.descr, got, c.want)
+			}
+		}
+	}
+}
+
+func itoa(n int) string { return string(rune('0' + n)) }
+
+func TestDecodeErrorsNameTheField(t *testing.T) {
+	good := npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", le32(1, 2))
+	cases := []struct {
+		name  string
+		input []byte
+		field string
+		text  string
+	}{
+		{"empty", nil, "magic", "too short"},
+		{"magic", append([]byte("XNUMPY"), good[6:]...), "magic", "want \\x93NUMPY"},
+		{"version", append(append([]byte{}, good[:6]...), append([]byte{9, 0}, good[8:]...)...), "version", "9.0"},
+		{"truncated data", good[:len(good)-1], "data", "truncated"},
+		{"trailing", append(append([]byte{}, good...), 0), "data", "trailing bytes"},
+		{"dtype", npyBytes("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", make([]byte, 8)), "descr", "unsupported dtype"},
+		{"float16", npyBytes("{'descr': '<f2', 'fortran_order': False, 'shape': (1,), }", make([]byte, 2)), "descr", "unsupported dtype"},
+		{"negative dim", npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", nil), "shape", "non-negative"},
+		{"huge shape", npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (100000000, 100000000), }", nil), "data", "needs 40000000000000000 bytes"},
+		{"missing key", npyBytes("{'descr': '<f4', 'shape': (1,), }", le32(1)), "fortran_order", "missing"},
+		{"not a dict", npyBytes("[1, 2]", nil), "header", "dict"},
+		{"header past end", []byte("\x93NUMPY\x01\x00\xff\x00{"), "header", "runs past the end"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := decode(t, c.input)
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v is not a FormatError", err)
+			}
+			if !usererr.Is(err) {
+				t.Fatalf("format error not marked as the user's")
+			}
+			if fe.Field != c.field || !strings.Contains(err.Error(), c.text) || !strings.HasPrefix(err.Error(), "x.npy: offset ") {
+				t.Fatalf("error %q: want field %q and text %q", err, c.field, c.text)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error spans lines: %q", err)
+			}
+		})
+	}
+}
+
+func TestWriteReadRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	logits := Tensor[float32]{Shape: []int{2, 3, 4}, Data: make([]float32, 24)}
+	for i := range logits.Data {
+		logits.Data[i] = float32(i) - 0.5
+	}
+	labels := Tensor[int64]{Shape: []int{3}, Data: []int64{0, 3, 1}}
+	p := filepath.Join(dir, "l.npy")
+	if err := WriteNPY(p, logits); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(p)
+	if (len(raw)-24*4)%64 != 0 {
+		t.Fatalf("data does not start at a multiple of 64: file %d bytes", len(raw))
+	}
+	a, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := a.Float32s()
+	if a.ShapeString() != "(2, 3, 4)" || got[23] != 22.5 {
+		t.Fatalf("round trip: shape %s last %v", a.ShapeString(), got[23])
+	}
+	z := NPZ{}
+	if err := Add(z, "logits", logits); err != nil {
+		t.Fatal(err)
+	}
+	if err := Add(z, "labels", labels); err != nil {
+		t.Fatal(err)
+	}
+	zp := filepath.Join(dir, "pop.npz")
+	if err := WriteNPZ(zp, z); err != nil {
+		t.Fatal(err)
+	}
+	members, err := NPZMembers(zp)
+	if err != nil || strings.Join(members, ",") != "labels,logits" {
+		t.Fatalf("members %v %v", members, err)
+	}
+	if _, err := Load(zp); err == nil || !strings.Contains(err.Error(), "name one as") {
+		t.Fatalf("ambiguous archive: %v", err)
+	}
+	a, err = Load(zp, "confidences", "logits")
+	if err != nil || a.Name != zp+":logits" {
+		t.Fatalf("preferred member: %v %v", a, err)
+	}
+	a, err = Load(zp + ":labels")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ints, _ := a.Ints()
+	if ints[1] != 3 {
+		t.Fatalf("labels %v", ints)
+	}
+	if _, err := Load(zp + ":nope"); err == nil || !strings.Contains(err.Error(), `no member "nope"`) {
+		t.Fatalf("missing member: %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "absent.npy")); err == nil || !usererr.Is(err) {
+		t.Fatalf("missing file: %v", err)
+	}
+	if err := WriteNPY(filepath.Join(dir, "bad.npy"), Tensor[float32]{Shape: []int{5}, Data: make([]float32, 4)}); err == nil {
+		t.Fatal("shape/data mismatch accepted")
+	}
+}
+
+func TestCompressedNPZ(t *testing.T) {
+	// np.savez_compressed stores members with Deflate.
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "conf.npy", Method: zip.Deflate})
+	w.Write(npyBytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", binary.LittleEndian.AppendUint64(nil, math.Float64bits(2.5))))
+	zw.Close()
+	p := filepath.Join(t.TempDir(), "c.npz")
+	os.WriteFile(p, buf.Bytes(), 0o644)
+	a, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := a.Float64s()
+	if f[0] != 2.5 {
+		t.Fatalf("got %v", f)
+	}
+	os.WriteFile(p, buf.Bytes()[:buf.Len()/2], 0o644)
+	if _, err := Load(p); err == nil || !usererr.Is(err) {
+		t.Fatalf("truncated archive: %v", err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", le32(0, 1, 2, 3, 4, 5)))
+	f.Add(npyBytes("{'descr': '<i8', 'fortran_order': True, 'shape': (1, 1), }", make([]byte, 8)))
+	f.Add(npyBytes("{'descr': '|u1', 'fortran_order': False, 'shape': (), }", []byte{7}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := Decode(bytes.NewReader(b), int64(len(b)), "f.npy")
+		if err != nil {
+			if !usererr.Is(err) {
+				t.Fatalf("error not marked as the user's: %v", err)
+			}
+			return
+		}
+		if a.Len()*a.size > len(b) {
+			t.Fatalf("decoded more data than the input holds")
+		}
+		a.Float64s()
+		a.Ints()
+	})
+}
+
+func FuzzNPZ(f *testing.F) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "a.npy", Method: zip.Deflate})
+	w.Write(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", le32(1, 2)))
+	zw.Close()
+	f.Add(buf.Bytes())
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(dir, "f.npz")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(p, "a")
+		if err != nil && !usererr.Is(err) {
+			t.Fatalf("error not marked as the user's: %v", err)
+		}
+	})
+}

@@ -1,0 +1,195 @@
+package popdata
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"unlearnbench/internal/usererr"
+)
+
+// Accuracies holds one retain and one test accuracy per model.
+type Accuracies struct {
+	Name   string
+	Retain []float64
+	Test   []float64
+}
+
+// Column names accepted for the two accuracies, in CSV headers and JSON keys.
+var (
+	retainNames = []string{"retain", "retain_acc", "retain_accuracy", "ra"}
+	testNames   = []string{"test", "test_acc", "test_accuracy", "ta"}
+)
+
+// ReadAccuracies reads per-model accuracies from a CSV file (a header row
+// naming a "retain" and a "test" column, one row per model; other columns
+// are ignored) or a JSON file ({"retain": [...], "test": [...]} or
+// [{"retain": r, "test": t}, ...]). Every accuracy must lie in [0, 1].
+func ReadAccuracies(path string) (*Accuracies, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usererr.Wrap(fmt.Errorf("reading %s: %w", path, err))
+	}
+	var acc *Accuracies
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		acc, err = parseAccuracyCSV(path, data)
+	case ".json":
+		acc, err = parseAccuracyJSON(path, data)
+	default:
+		return nil, usererr.Errorf("%s: unsupported accuracy file type %q; want .csv or .json", path, filepath.Ext(path))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(acc.Retain) == 0 {
+		return nil, usererr.Errorf("%s: no models listed", path)
+	}
+	return acc, nil
+}
+
+func findColumn(header []string, names []string) int {
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(h))
+		for _, n := range names {
+			if h == n {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func parseAccuracyCSV(path string, data []byte) (*Accuracies, error) {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.TrimLeadingSpace = true
+	header, err := r.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, usererr.Errorf("%s: empty file; want a header with retain and test columns", path)
+		}
+		return nil, usererr.Wrap(fmt.Errorf("%s: %w", path, err))
+	}
+	ri, ti := findColumn(header, retainNames), findColumn(header, testNames)
+	if ri < 0 || ti < 0 {
+		return nil, usererr.Errorf("%s: line 1: header %q needs a %q and a %q column", path, strings.Join(header, ","), "retain", "test")
+	}
+	acc := &Accuracies{Name: path}
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, usererr.Wrap(fmt.Errorf("%s: %w", path, err))
+		}
+		line, _ := r.FieldPos(0)
+		for _, col := range []struct {
+			idx   int
+			field string
+			dst   *[]float64
+		}{{ri, header[ri], &acc.Retain}, {ti, header[ti], &acc.Test}} {
+			v, err := parseAccuracy(rec[col.idx])
+			if err != nil {
+				return nil, usererr.Errorf("%s: line %d, field %q: %v", path, line, strings.TrimSpace(col.field), err)
+			}
+			*col.dst = append(*col.dst, v)
+		}
+	}
+	return acc, nil
+}
+
+func parseAccuracy(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return 0, fmt.Errorf("value %q is not a number", s)
+	}
+	return v, checkAccuracy(v)
+}
+
+func checkAccuracy(v float64) error {
+	if math.IsNaN(v) || v < 0 || v > 1 {
+		return fmt.Errorf("value %v is outside [0, 1]", v)
+	}
+	return nil
+}
+
+func parseAccuracyJSON(path string, data []byte) (*Accuracies, error) {
+	acc := &Accuracies{Name: path}
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var rows []map[string]json.RawMessage
+		if err := json.Unmarshal(trimmed, &rows); err != nil {
+			return nil, usererr.Wrap(fmt.Errorf("%s: want a list of {\"retain\": r, \"test\": t} objects: %w", path, err))
+		}
+		for i, row := range rows {
+			for _, col := range []struct {
+				names []string
+				dst   *[]float64
+			}{{retainNames, &acc.Retain}, {testNames, &acc.Test}} {
+				key, raw := lookup(row, col.names)
+				if key == "" {
+					return nil, usererr.Errorf("%s: model %d: no %q field", path, i, col.names[0])
+				}
+				var v float64
+				if err := json.Unmarshal(raw, &v); err != nil {
+					return nil, usererr.Errorf("%s: model %d, field %q: value %s is not a number", path, i, key, raw)
+				}
+				if err := checkAccuracy(v); err != nil {
+					return nil, usererr.Errorf("%s: model %d, field %q: %v", path, i, key, err)
+				}
+				*col.dst = append(*col.dst, v)
+			}
+		}
+		return acc, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &obj); err != nil {
+		return nil, usererr.Wrap(fmt.Errorf("%s: want {\"retain\": [...], \"test\": [...]}: %w", path, err))
+	}
+	for _, col := range []struct {
+		names []string
+		dst   *[]float64
+	}{{retainNames, &acc.Retain}, {testNames, &acc.Test}} {
+		key, raw := lookup(obj, col.names)
+		if key == "" {
+			return nil, usererr.Errorf("%s: no %q field", path, col.names[0])
+		}
+		if err := json.Unmarshal(raw, col.dst); err != nil {
+			return nil, usererr.Errorf("%s: field %q: want a list of numbers: %v", path, key, err)
+		}
+		for i, v := range *col.dst {
+			if err := checkAccuracy(v); err != nil {
+				return nil, usererr.Errorf("%s: field %q, model %d: %v", path, key, i, err)
+			}
+		}
+	}
+	if len(acc.Retain) != len(acc.Test) {
+		return nil, usererr.Errorf("%s: %d retain accuracies but %d test accuracies", path, len(acc.Retain), len(acc.Test))
+	}
+	return acc, nil
+}
+
+// lookup finds the first of names among m's keys, ignoring case; keys are
+// tried in sorted order so that the choice never depends on map order.
+func lookup(m map[string]json.RawMessage, names []string) (string, json.RawMessage) {
+	keys := slices.Sorted(maps.Keys(m))
+	for _, n := range names {
+		for _, k := range keys {
+			if strings.ToLower(k) == n {
+				return k, m[k]
+			}
+		}
+	}
+	return "", nil
+}

@@ -1,0 +1,149 @@
+package popdata
+
+import (
+	"unlearnbench/internal/arrays"
+	"unlearnbench/internal/usererr"
+	"unlearnbench/scoring"
+)
+
+// Values is a population's outputs on a set of examples: confidences
+// (C = 0, Conf set) or logits (C classes, Logits set).
+type Values struct {
+	Name    string // the file (and member) they came from
+	N, E, C int
+	Conf    []float64
+	Logits  *scoring.Logits
+}
+
+// IsLogits reports whether the file held logits rather than confidences.
+func (v *Values) IsLogits() bool { return v.Logits != nil }
+
+// ReadValues reads confidences or logits from spec (see arrays.Load; for an
+// archive without a member named, the first of prefer it holds is used).
+func ReadValues(spec string, prefer ...string) (*Values, error) {
+	a, err := arrays.Load(spec, prefer...)
+	if err != nil {
+		return nil, err
+	}
+	if !a.IsFloat() {
+		return nil, usererr.Errorf("%s: dtype %s (%s) is not supported; want float32 or float64 confidences [N, E] or logits [N, E, C]", a.Name, a.DType, a.Kind())
+	}
+	v := &Values{Name: a.Name}
+	switch len(a.Shape) {
+	case 2:
+		v.N, v.E = a.Shape[0], a.Shape[1]
+		if v.Conf, err = a.Float64s(); err != nil {
+			return nil, err
+		}
+		if err := checkFinite(v.Name, v.Conf, v.E, 1, "confidence"); err != nil {
+			return nil, err
+		}
+	case 3:
+		v.N, v.E, v.C = a.Shape[0], a.Shape[1], a.Shape[2]
+		if v.C < 2 {
+			return nil, usererr.Errorf("%s: shape %s has %d classes; logits need at least 2", a.Name, a.ShapeString(), v.C)
+		}
+		l := &scoring.Logits{N: v.N, E: v.E, C: v.C}
+		if a.Kind() == "float32" {
+			l.F32, err = a.Float32s()
+		} else {
+			l.F64, err = a.Float64s()
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := l.CheckFinite(); err != nil {
+			return nil, usererr.Errorf("%s: %v", a.Name, err)
+		}
+		v.Logits = l
+	default:
+		return nil, usererr.Errorf("%s: shape %s has rank %d; want confidences [N, E] or logits [N, E, C]", a.Name, a.ShapeString(), len(a.Shape))
+	}
+	if v.N == 0 || v.E == 0 {
+		return nil, usererr.Errorf("%s: shape %s is empty", a.Name, a.ShapeString())
+	}
+	return v, nil
+}
+
+func checkFinite(name string, vals []float64, e, c int, what string) error {
+	for i, x := range vals {
+		if x != x || x > 1.7976931348623157e308 || x < -1.7976931348623157e308 {
+			return usererr.Errorf("%s: model %d, example %d: %s is %v", name, i/(e*c), (i/c)%e, what, x)
+		}
+	}
+	return nil
+}
+
+// ReadLabels reads integer class labels [E].
+func ReadLabels(spec string, prefer ...string) ([]int, string, error) {
+	a, err := arrays.Load(spec, prefer...)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(a.Shape) != 1 {
+		return nil, "", usererr.Errorf("%s: shape %s; want labels of shape (E,)", a.Name, a.ShapeString())
+	}
+	if !a.IsInteger() {
+		return nil, "", usererr.Errorf("%s: dtype %s (%s) is not supported; labels must be integers", a.Name, a.DType, a.Kind())
+	}
+	ints, err := a.Ints()
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]int, len(ints))
+	for i, y := range ints {
+		if y < 0 || y > 1<<31 {
+			return nil, "", usererr.Errorf("%s: label %d is %d; labels must be class indices from 0", a.Name, i, y)
+		}
+		out[i] = int(y)
+	}
+	return out, a.Name, nil
+}
+
+// Confidences returns the values as logit-scaled confidences, N x E: as
+// given, or computed from the logits and labels (named by labelsName in
+// errors).
+func (v *Values) Confidences(labels []int, labelsName string) ([]float64, error) {
+	if !v.IsLogits() {
+		return v.Conf, nil
+	}
+	if labels == nil {
+		return nil, usererr.Errorf("%s holds logits %s; labels are needed to compute confidences (--labels)", v.Name, arrays.FormatShape([]int{v.N, v.E, v.C}))
+	}
+	if err := checkLabels(labels, labelsName, v); err != nil {
+		return nil, err
+	}
+	return v.Logits.Confidences(labels)
+}
+
+// Accuracies returns each model's accuracy on these examples: the fraction
+// whose largest logit is the label's. It needs logits.
+func (v *Values) Accuracies(labels []int, labelsName string) ([]float64, error) {
+	if !v.IsLogits() {
+		return nil, usererr.Errorf("%s holds confidences; accuracies need logits [N, E, C]", v.Name)
+	}
+	if err := checkLabels(labels, labelsName, v); err != nil {
+		return nil, err
+	}
+	return v.Logits.Accuracies(labels)
+}
+
+func checkLabels(labels []int, labelsName string, v *Values) error {
+	if len(labels) != v.E {
+		return usererr.Errorf("%s: %d labels, but %s has %d examples", labelsName, len(labels), v.Name, v.E)
+	}
+	for i, y := range labels {
+		if y >= v.C {
+			return usererr.Errorf("%s: label %d is %d, outside the %d classes of %s", labelsName, i, y, v.C, v.Name)
+		}
+	}
+	return nil
+}
+
+// Describe says what the values are, for messages: "logits (512, 100, 10)".
+func (v *Values) Describe() string {
+	if v.IsLogits() {
+		return "logits " + arrays.FormatShape([]int{v.N, v.E, v.C})
+	}
+	return "confidences " + arrays.FormatShape([]int{v.N, v.E})
+}

@@ -1,0 +1,125 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+
+	"github.com/olekukonko/tablewriter"
+
+	"unlearnbench/attack"
+	"unlearnbench/scoring"
+)
+
+// NeedAccuracies is what a score without accuracies says in place of the
+// final score.
+const NeedAccuracies = "needs accuracies (--unlearned-acc/--retrained-acc, or retain/test logits)"
+
+func newTable(w io.Writer, header ...string) *tablewriter.Table {
+	t := tablewriter.NewWriter(w)
+	t.SetHeader(header)
+	t.SetAutoFormatHeaders(false)
+	t.SetAutoWrapText(false)
+	t.SetAlignment(tablewriter.ALIGN_LEFT)
+	t.SetHeaderAlignment(tablewriter.ALIGN_LEFT)
+	return t
+}
+
+// FormatPoints writes a bucket's points as the power of two it is: "1",
+// "1/2", ..., "1/8192"; 0 for none.
+func FormatPoints(p float64) string {
+	switch {
+	case p == 0:
+		return "0"
+	case p == 1:
+		return "1"
+	}
+	inv := 1 / p
+	if inv == math.Trunc(inv) && inv < 1<<53 {
+		return "1/" + strconv.FormatFloat(inv, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(p, 'g', 6, 64)
+}
+
+func g(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+
+// WriteScore renders one method's score as terminal tables: the summary,
+// the bucket counts, and the worst forgotten examples (highest epsilon
+// first, at most worst of them), then its warnings.
+func WriteScore(w io.Writer, m *Method, worst int) error {
+	fmt.Fprintf(w, "%s: N = %d models per population, E = %d forget examples\n", m.Name, m.N, m.E)
+	sum := newTable(w, "metric", "value")
+	sum.Append([]string{"forgetting quality F", g(m.Score.F)})
+	if u := m.Utility; u != nil {
+		sum.Append([]string{"RA_U / RA_R", fmt.Sprintf("%s = %.4f / %.4f", g(u.RetainRatio), u.RetainUnlearned, u.RetainRetrained)})
+		sum.Append([]string{"TA_U / TA_R", fmt.Sprintf("%s = %.4f / %.4f", g(u.TestRatio), u.TestUnlearned, u.TestRetrained)})
+	}
+	if m.Score.Final != nil {
+		sum.Append([]string{"final score", g(*m.Score.Final)})
+	} else {
+		sum.Append([]string{"final score", NeedAccuracies})
+	}
+	sum.Render()
+
+	fmt.Fprintln(w, "\nepsilon buckets")
+	bt := newTable(w, "bucket", "epsilon", "points", "examples")
+	for k, b := range m.Score.Buckets {
+		bt.Append([]string{strconv.Itoa(k), fmt.Sprintf("[%s, %s)", g(b.Lo), g(b.Hi)), FormatPoints(b.Points), strconv.Itoa(b.Count)})
+	}
+	bt.Append([]string{"none", fmt.Sprintf(">= %s", g(m.Score.MaxEpsilon)), "0", strconv.Itoa(m.Score.NoBucket)})
+	bt.Render()
+
+	if worst > 0 {
+		worstExamples(w, m, worst)
+	}
+	for _, warn := range m.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	return nil
+}
+
+// WorstExamples returns the examples ordered by epsilon, highest first, ties
+// by index.
+func WorstExamples(examples []scoring.Example) []scoring.Example {
+	out := append([]scoring.Example(nil), examples...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Epsilon > out[j].Epsilon })
+	return out
+}
+
+func worstExamples(w io.Writer, m *Method, k int) {
+	ex := WorstExamples(m.Examples)
+	k = min(k, len(ex))
+	fmt.Fprintf(w, "\nworst forgotten examples (%d of %d, highest epsilon first)\n", k, len(ex))
+	t := newTable(w, "example", "epsilon", "points", "rule", "positive", "FPR", "FNR", "median U", "median R")
+	for _, e := range ex[:k] {
+		eps := fmt.Sprintf("%.4f", e.Epsilon)
+		rule, pos, fpr, fnr := "-", "-", "-", "-"
+		switch {
+		case e.Peaky:
+			rule = "peaky: spread ratio < 0.01"
+		case e.Rule != nil:
+			rule = describeRule(e.Rule)
+			pos = e.Rule.PositiveIs
+			fpr, fnr = fmt.Sprintf("%.4f", *e.FPR), fmt.Sprintf("%.4f", *e.FNR)
+		}
+		if e.Separated {
+			eps += " (separated)"
+		}
+		t.Append([]string{strconv.Itoa(e.Index), eps, FormatPoints(e.Points), rule, pos, fpr, fnr,
+			fmt.Sprintf("%.4f", e.MedianUnlearned), fmt.Sprintf("%.4f", e.MedianRetrained)})
+	}
+	t.Render()
+}
+
+func describeRule(r *attack.Rule) string {
+	switch r.Family {
+	case attack.FamilyDoubleThreshold:
+		return fmt.Sprintf("%.4f <= c <= %.4f", r.Lower, *r.Upper)
+	case attack.FamilySingleThreshold:
+		return fmt.Sprintf("c >= %.4f", r.Lower)
+	default:
+		return r.Family
+	}
+}

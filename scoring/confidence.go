@@ -1,0 +1,201 @@
+package scoring
+
+import (
+	"fmt"
+	"math"
+)
+
+// confFloor is added to both probabilities before the logarithm, as in the
+// original (and in LiRA's score.py it adapts).
+const confFloor = 1e-45
+
+// Confidence is the logit-scaled confidence of one example under one model:
+// ln(p_y + 1e-45) - ln(sum_{k != y} p_k + 1e-45), with p the softmax of the
+// logits z.
+//
+// The arithmetic follows the original's NumPy code step by step so that
+// ties against the threshold grid fall the same way: the largest logit is
+// subtracted and the exponential taken in the logits' own precision (float32
+// logits stay float32, see ConfidenceFloat32), then the probabilities are
+// normalised in float64, and both sums use NumPy's pairwise summation order.
+// scratch must hold len(z) values; it is overwritten.
+func Confidence(z []float64, y int, scratch []float64) float64 {
+	m := z[0]
+	for _, v := range z[1:] {
+		if v > m {
+			m = v
+		}
+	}
+	p := scratch[:len(z)]
+	for i, v := range z {
+		p[i] = math.Exp(v - m)
+	}
+	return confidenceFromExp(p, y)
+}
+
+// ConfidenceFloat32 is Confidence for float32 logits: the subtraction and
+// the exponential are float32 operations, as NumPy computes them on a
+// float32 array, before the float64 normalisation.
+func ConfidenceFloat32(z []float32, y int, scratch []float64) float64 {
+	m := z[0]
+	for _, v := range z[1:] {
+		if v > m {
+			m = v
+		}
+	}
+	p := scratch[:len(z)]
+	for i, v := range z {
+		p[i] = float64(float32(math.Exp(float64(v - m))))
+	}
+	return confidenceFromExp(p, y)
+}
+
+func confidenceFromExp(p []float64, y int) float64 {
+	s := pairwiseSum(p)
+	for i := range p {
+		p[i] /= s
+	}
+	pc := p[y]
+	p[y] = 0
+	pw := pairwiseSum(p)
+	return math.Log(pc+confFloor) - math.Log(pw+confFloor)
+}
+
+// pairwiseSum adds values in the order NumPy's float64 add-reduction does
+// (numpy/_core/src/umath/loops_utils.h.src, pairwise_sum): below 8 values a
+// plain loop; up to 128, eight interleaved partial sums combined as
+// ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) and then the remainder one by one;
+// beyond, two halves recursively. Floating-point addition is not
+// associative, so the order is part of the result.
+func pairwiseSum(a []float64) float64 {
+	n := len(a)
+	switch {
+	case n < 8:
+		res := 0.0
+		for _, v := range a {
+			res += v
+		}
+		return res
+	case n <= 128:
+		var r [8]float64
+		copy(r[:], a[:8])
+		i := 8
+		for ; i < n-n%8; i += 8 {
+			for j := 0; j < 8; j++ {
+				r[j] += a[i+j]
+			}
+		}
+		res := ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+		for ; i < n; i++ {
+			res += a[i]
+		}
+		return res
+	default:
+		n2 := n / 2
+		n2 -= n2 % 8
+		return pairwiseSum(a[:n2]) + pairwiseSum(a[n2:])
+	}
+}
+
+// Logits is a population's logits on some examples: model i, example e,
+// class k at Data[(i*E+e)*C+k]. Exactly one of F32 and F64 is set.
+type Logits struct {
+	N, E, C int
+	F32     []float32
+	F64     []float64
+}
+
+// At returns model i's logits on example e as float64 (a copy for float32).
+func (l *Logits) at(i, e int, buf []float64) []float64 {
+	off := (i*l.E + e) * l.C
+	if l.F64 != nil {
+		return l.F64[off : off+l.C]
+	}
+	for k := 0; k < l.C; k++ {
+		buf[k] = float64(l.F32[off+k])
+	}
+	return buf[:l.C]
+}
+
+// CheckFinite returns an error naming the first model and example whose
+// logits hold NaN or an infinity.
+func (l *Logits) CheckFinite() error {
+	buf := make([]float64, l.C)
+	for i := 0; i < l.N; i++ {
+		for e := 0; e < l.E; e++ {
+			for k, v := range l.at(i, e, buf) {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return fmt.Errorf("model %d, example %d, class %d: logit is %v", i, e, k, v)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Confidences computes the logit-scaled confidence of every model on every
+// example, N x E row-major. labels has one class per example.
+func (l *Logits) Confidences(labels []int) ([]float64, error) {
+	if len(labels) != l.E {
+		return nil, fmt.Errorf("%d labels for %d examples", len(labels), l.E)
+	}
+	for e, y := range labels {
+		if y < 0 || y >= l.C {
+			return nil, fmt.Errorf("label of example %d is %d, outside [0, %d)", e, y, l.C)
+		}
+	}
+	if err := l.CheckFinite(); err != nil {
+		return nil, err
+	}
+	out := make([]float64, l.N*l.E)
+	scratch := make([]float64, l.C)
+	for i := 0; i < l.N; i++ {
+		for e := 0; e < l.E; e++ {
+			off := (i*l.E + e) * l.C
+			if l.F32 != nil {
+				out[i*l.E+e] = ConfidenceFloat32(l.F32[off:off+l.C], labels[e], scratch)
+			} else {
+				out[i*l.E+e] = Confidence(l.F64[off:off+l.C], labels[e], scratch)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Accuracies returns each model's accuracy: the fraction of examples whose
+// largest logit (the first, on ties, as argmax) is the label's.
+func (l *Logits) Accuracies(labels []int) ([]float64, error) {
+	if len(labels) != l.E {
+		return nil, fmt.Errorf("%d labels for %d examples", len(labels), l.E)
+	}
+	if l.E == 0 {
+		return nil, fmt.Errorf("no examples to measure accuracy on")
+	}
+	for e, y := range labels {
+		if y < 0 || y >= l.C {
+			return nil, fmt.Errorf("label of example %d is %d, outside [0, %d)", e, y, l.C)
+		}
+	}
+	if err := l.CheckFinite(); err != nil {
+		return nil, err
+	}
+	acc := make([]float64, l.N)
+	buf := make([]float64, l.C)
+	for i := 0; i < l.N; i++ {
+		correct := 0
+		for e := 0; e < l.E; e++ {
+			z := l.at(i, e, buf)
+			best := 0
+			for k := 1; k < l.C; k++ {
+				if z[k] > z[best] {
+					best = k
+				}
+			}
+			if best == labels[e] {
+				correct++
+			}
+		}
+		acc[i] = float64(correct) / float64(l.E)
+	}
+	return acc, nil
+}

@@ -1,0 +1,7 @@
+// Package scoring turns attacks' error rates into the NeurIPS 2023 Machine
+// Unlearning competition's numbers, exactly as its evaluation computes them
+// (docs/metric.md; google-deepmind/unlearning_evaluation metric.py):
+// logit-scaled confidence, an epsilon per forget example from any attack's
+// rules, bucket points, the forgetting quality F and the utility-adjusted
+// final score. It computes; it draws nothing and reads no files.
+package scoring
