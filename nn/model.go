@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"unlearnbench/internal/usererr"
 	"unlearnbench/nn/graph"
 )
 
@@ -174,4 +175,51 @@ func (m *Model) ForwardFLOPs() float64 {
 		}
 	}
 	return f
+}
+
+// PrependNormalization makes the model normalise its own input per channel,
+// (x - mean[c]) / std[c], with constant (untrained) nodes at the front of
+// the graph, so that the saved ONNX file takes data as read (pixels in
+// [0, 1]) and nobody has to remember the statistics.
+func (m *Model) PrependNormalization(mean, std []float64) error {
+	g := m.Graph
+	if len(m.Shape) < 1 || int(m.Shape[0]) != len(mean) || len(std) != len(mean) {
+		return usererr.Errorf("normalisation has %d means and %d deviations; model %q has %d channels", len(mean), len(std), g.Name, m.Shape[0])
+	}
+	bshape := make([]int64, len(m.Shape)+1)
+	for i := range bshape {
+		bshape[i] = 1
+	}
+	bshape[1] = m.Shape[0]
+	inv := make([]float64, len(std))
+	for c, s := range std {
+		if !(s > 0) {
+			return usererr.Errorf("normalisation std %v of channel %d: want > 0", s, c)
+		}
+		inv[c] = 1 / s
+	}
+	old := g.Nodes
+	g.Nodes = nil
+	mu := g.AddInit(m.Input+".norm_mean", &graph.Tensor{DType: graph.Float, Dims: bshape, F32: f32s(mean)})
+	is := g.AddInit(m.Input+".norm_inv_std", &graph.Tensor{DType: graph.Float, Dims: bshape, F32: f32s(inv)})
+	normed := g.Fresh(m.Input + "_normalized")
+	g.OpNamed("Mul", []string{g.Op1("Sub", []string{m.Input, mu}), is}, []string{normed})
+	for _, n := range old {
+		for k, in := range n.Input {
+			if in == m.Input {
+				n.Input[k] = normed
+			}
+		}
+	}
+	g.Nodes = append(g.Nodes, old...)
+	g.Reinfer()
+	return nil
+}
+
+func f32s(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
 }

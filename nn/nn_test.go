@@ -234,3 +234,22 @@ func TestTrainStopsOnNaN(t *testing.T) {
 		}
 	}
 }
+
+func TestPrependNormalization(t *testing.T) {
+	m := SmallCNN([]int64{2, 8, 8}, 3, 1)
+	d := randomData(1, 5, m.Shape, 3)
+	mean, std := []float64{0.5, -0.25}, []float64{2, 0.5}
+	nd := &Data{Shape: d.Shape, Y: d.Y, X: slices.Clone(d.X)}
+	for i := range nd.X {
+		c := (i / 64) % 2
+		nd.X[i] = float32((float64(d.X[i]) - mean[c]) / std[c])
+	}
+	want := logitsOf(t, m, nd)
+	if err := m.PrependNormalization(mean, std); err != nil {
+		t.Fatal(err)
+	}
+	assertClose(t, "normalised logits", logitsOf(t, m, d), want, 1e-5)
+	if err := m.PrependNormalization([]float64{1}, []float64{1}); err == nil || !usererr.Is(err) {
+		t.Errorf("wrong channel count: %v", err)
+	}
+}
