@@ -1,52 +1,28 @@
 package nn
 
 import (
-	"compress/gzip"
-	"encoding/binary"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"unlearnbench/datasets"
 )
 
-const fashionDir = "/usr/share/datasets/fashion-mnist"
-
-// readIDX reads a gzipped IDX file (the test's own minimal reader: the
-// datasets package owns the real one).
-func readIDX(t *testing.T, name string) ([]int, []byte) {
+// fashionData converts a datasets part into Data, normalised by nrm.
+func fashionData(t *testing.T, d *datasets.Dataset, nrm datasets.Normalization) *Data {
 	t.Helper()
-	f, err := os.Open(filepath.Join(fashionDir, name))
-	if err != nil {
-		t.Skipf("Fashion-MNIST not installed (make setup installs dataset-fashion-mnist): %v", err)
+	idx := make([]int, d.N)
+	for i := range idx {
+		idx[i] = i
 	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(z)
+	b, err := datasets.NewBatches(d, idx, datasets.BatchOptions{Size: 1000, Norm: &nrm})
 	if err != nil {
 		t.Fatal(err)
 	}
-	nd := int(b[3])
-	dims := make([]int, nd)
-	for i := range dims {
-		dims[i] = int(binary.BigEndian.Uint32(b[4+4*i:]))
+	out := &Data{Shape: []int64{int64(d.C), int64(d.H), int64(d.W)}}
+	for batch := range b.Epoch(0) {
+		out.X = append(out.X, batch.X...)
+		out.Y = append(out.Y, batch.Y...)
 	}
-	return dims, b[4+4*nd:]
-}
-
-func loadFashion(t *testing.T, split string) *Data {
-	dims, px := readIDX(t, split+"-images-idx3-ubyte.gz")
-	_, lb := readIDX(t, split+"-labels-idx1-ubyte.gz")
-	d := &Data{Shape: []int64{1, int64(dims[1]), int64(dims[2])}, X: make([]float32, len(px)), Y: make([]int64, dims[0])}
-	for i, p := range px {
-		d.X[i] = (float32(p)/255 - 0.2860) / 0.3530
-	}
-	for i, l := range lb {
-		d.Y[i] = int64(l)
-	}
-	return d
+	return out
 }
 
 // TestFashionMNISTSmallCNN is the acceptance test: the zoo's small CNN
@@ -56,7 +32,16 @@ func TestFashionMNISTSmallCNN(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for minutes")
 	}
-	train, test := loadFashion(t, "train"), loadFashion(t, "t10k")
+	src, err := datasets.LoadFashionMNIST("")
+	if err != nil {
+		t.Skipf("Fashion-MNIST not installed (make setup installs dataset-fashion-mnist): %v", err)
+	}
+	all := make([]int, src.Train.N)
+	for i := range all {
+		all[i] = i
+	}
+	nrm := datasets.ChannelStats(src.Train, all)
+	train, test := fashionData(t, src.Train, nrm), fashionData(t, src.Test, nrm)
 	m, err := New(ArchCNN, train.Shape, 10, 1)
 	if err != nil {
 		t.Fatal(err)
