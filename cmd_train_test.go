@@ -78,3 +78,26 @@ func TestTrainConfigAndLogits(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainFineTunesImported fine-tunes an ONNX file (as train wrote it,
+// here standing in for a PyTorch export) with --normalize and runs the
+// result through logits with the same normalisation.
+func TestTrainFineTunesImported(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.onnx")
+	if out, code := runCLI(t, "train", "--model", "cnn", "--epochs", "1", "--limit", "256", "--out", base); code != 0 {
+		t.Fatalf("train: exit %d\n%s", code, out)
+	}
+	tuned := filepath.Join(dir, "tuned.onnx")
+	out, code := runCLI(t, "train", "--model", base, "--normalize", "0.1/0.9", "--epochs", "1", "--limit", "256", "--lr", "0.01", "--out", tuned)
+	if code != 0 {
+		t.Fatalf("fine-tune: exit %d\n%s", code, out)
+	}
+	npy := filepath.Join(dir, "l.npy")
+	if out, code := runCLI(t, "logits", "--normalize", "0.1/0.9", "--limit", "64", "--out", npy, base, tuned); code != 0 {
+		t.Fatalf("logits: exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, "train", "--model", base, "--normalize", "0.1,0.2/0.9,0.9", "--out", tuned); code != 2 || !strings.Contains(out, "channels") {
+		t.Errorf("--normalize with 2 channels for 1: exit %d, %s", code, out)
+	}
+}
