@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"unlearnbench/internal/arrays"
+	"unlearnbench/internal/progress"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
 )
@@ -92,6 +93,8 @@ func runLogits(cmd *cobra.Command, f *logitsFlags, paths []string) error {
 	c := models[0].Classes
 	all := make([]float32, 0, len(models)*data.Len()*c)
 	w := cmd.OutOrStdout()
+	bar := progress.New(cmd.ErrOrStderr(), "models", len(models))
+	defer bar.Done()
 	for i, m := range models {
 		ev, err := nn.NewEvaluator(rt, m, f.batch)
 		if err != nil {
@@ -105,6 +108,7 @@ func runLogits(cmd *cobra.Command, f *logitsFlags, paths []string) error {
 		all = append(all, lg...)
 		mt := nn.MetricsOf(lg, data.Y, c)
 		fmt.Fprintf(w, "%s: accuracy %.2f%%, loss %.4f on %d examples (%s)\n", paths[i], 100*mt.Accuracy, mt.Loss, data.Len(), f.part)
+		bar.Set(i + 1)
 	}
 	shape := []int{len(models), data.Len(), c}
 	if err := arrays.WriteNPY(f.out, arrays.Tensor[float32]{Shape: shape, Data: all}); err != nil {

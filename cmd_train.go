@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"unlearnbench/datasets"
+	"unlearnbench/internal/progress"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
 )
@@ -182,10 +183,15 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	}
 	epochs := nn.EpochBatches{Steps: batches.Len(), Examples: len(trainIdx),
 		Epoch: func(e int, yield func(x []float32, y []int64) bool) {
+			bar := progress.New(cmd.ErrOrStderr(), fmt.Sprintf("epoch %d/%d", e+1, s.Epochs), batches.Len())
+			defer bar.Done()
+			step := 0
 			for b := range batches.Epoch(e) {
 				if !yield(b.X, b.Y) {
 					return
 				}
+				step++
+				bar.Set(step)
 			}
 		}}
 	var eval *nn.Data
