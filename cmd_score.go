@@ -86,6 +86,11 @@ type inputs struct {
 	u, r        *scoring.Population
 	uVals, rVal *popdata.Values
 	files       map[string]string
+	// forgetAcc holds each population's per-model forget-set accuracy,
+	// computed while its logits are in memory (nil for confidences).
+	forgetAcc map[string][]float64
+	// forgetDigest identifies the forget set by its labels, when given.
+	forgetDigest string
 }
 
 func (f *scoreFlags) load() (*inputs, error) {
@@ -93,7 +98,7 @@ func (f *scoreFlags) load() (*inputs, error) {
 		return nil, usererr.Errorf("--unlearned and --retrained are both required")
 	}
 	f.fillFromArchives()
-	in := &inputs{files: map[string]string{}}
+	in := &inputs{files: map[string]string{}, forgetAcc: map[string][]float64{}}
 	var labels []int
 	labelsName := ""
 	var err error
@@ -102,6 +107,7 @@ func (f *scoreFlags) load() (*inputs, error) {
 			return nil, err
 		}
 		in.files["labels"] = labelsName
+		in.forgetDigest = reports.LabelsDigest(labels)
 	}
 	// One population at a time, so that only one population's logits are
 	// in memory while its confidences are computed.
@@ -130,6 +136,11 @@ func (f *scoreFlags) load() (*inputs, error) {
 		p := &scoring.Population{N: v.N, E: v.E}
 		if p.Conf, err = v.Confidences(labels, labelsName); err != nil {
 			return nil, usererr.Wrap(err)
+		}
+		if v.IsLogits() {
+			if in.forgetAcc[side.name], err = v.Accuracies(labels, labelsName); err != nil {
+				return nil, usererr.Wrap(err)
+			}
 		}
 		if !f.keepLogits {
 			v.Logits = nil
@@ -201,13 +212,44 @@ func (f *scoreFlags) loadAccuracies(in *inputs) error {
 	return nil
 }
 
+// Examples whose confidences a result keeps for the report's plots.
+const (
+	plotWorst   = 3
+	plotTypical = 3
+)
+
+// result packages a score of the loaded populations as a result file:
+// the score, both populations with their per-model accuracies, the
+// confidences of the examples the report plots, and the forget set's
+// digest.
+func (in *inputs) result(command, method string, res *scoring.Result) *reports.Result {
+	result := reports.New(command)
+	result.Inputs = in.files
+	if in.forgetDigest != "" {
+		result.Data = &reports.DataSplit{Forget: in.u.E, ForgetDigest: in.forgetDigest}
+	}
+	m := reports.NewMethod(method, res)
+	for _, side := range []struct {
+		role string
+		pop  *scoring.Population
+	}{{scoring.Unlearned, in.u}, {scoring.Retrained, in.r}} {
+		p := reports.NewPopulation(side.role, side.pop)
+		p.ForgetAcc = in.forgetAcc[side.role]
+		m.Populations = append(m.Populations, p)
+	}
+	m.KeepDistributions(in.u, in.r, plotWorst, plotTypical)
+	result.Methods = []reports.Method{m}
+	return result
+}
+
 func newScoreCmd() *cobra.Command {
 	var (
-		in      scoreFlags
-		jsonOut string
-		method  string
-		worst   int
-		workers int
+		in        scoreFlags
+		jsonOut   string
+		reportDir string
+		method    string
+		worst     int
+		workers   int
 	)
 	cmd := &cobra.Command{
 		Use:   "score",
@@ -236,15 +278,16 @@ retain and test, with a labels .npz holding the same names.`,
 			if err != nil {
 				return usererr.Wrap(fmt.Errorf("scoring %s against %s: %w", loaded.uVals.Name, loaded.rVal.Name, err))
 			}
-			result := reports.New("score")
-			result.Inputs = loaded.files
-			result.Methods = []reports.Method{reports.NewMethod(method, res)}
+			result := loaded.result("score", method, res)
 			if jsonOut != "" {
 				if err := result.Write(jsonOut); err != nil {
 					return err
 				}
 			}
-			return reports.WriteScore(cmd.OutOrStdout(), &result.Methods[0], worst)
+			if err := reports.WriteScore(cmd.OutOrStdout(), &result.Methods[0], worst); err != nil {
+				return err
+			}
+			return writeReport(cmd, result, reportDir)
 		},
 	}
 	in.register(cmd)
@@ -253,5 +296,6 @@ retain and test, with a labels .npz holding the same names.`,
 	fl.StringVar(&method, "method", "unlearned", "name of the unlearning method, for tables and the result file")
 	fl.IntVar(&worst, "worst", 10, "how many of the worst-forgotten examples to list")
 	fl.IntVar(&workers, "workers", 0, "examples scored in parallel (0: one per core)")
+	addReportFlag(cmd, &reportDir)
 	return cmd
 }

@@ -2,12 +2,17 @@ package reports
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 
+	"unlearnbench/attack"
 	"unlearnbench/internal/atomicfile"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/scoring"
@@ -28,9 +33,53 @@ type Result struct {
 	// Command is the unlearnbench command that wrote the result.
 	Command string `json:"command"`
 	// Inputs names the files the result was computed from.
-	Inputs   map[string]string `json:"inputs,omitempty"`
-	Methods  []Method          `json:"methods"`
-	Warnings []string          `json:"warnings,omitempty"`
+	Inputs map[string]string `json:"inputs,omitempty"`
+	// Config is the resolved configuration of the run that produced the
+	// result, every default written out, as a JSON object; reports show it
+	// as it is.
+	Config json.RawMessage `json:"config,omitempty"`
+	// Data summarises the data split, where the command knows it.
+	Data *DataSplit `json:"data,omitempty"`
+	// Seconds is the wall time of the whole run, when it was measured.
+	Seconds  *float64 `json:"seconds,omitempty"`
+	Methods  []Method `json:"methods"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// DataSplit summarises the data a run used; every field is optional.
+type DataSplit struct {
+	Dataset string `json:"dataset,omitempty"`
+	Classes int    `json:"classes,omitempty"`
+	// Sizes of the splits, in examples.
+	Train      int `json:"train,omitempty"`
+	Retain     int `json:"retain,omitempty"`
+	Forget     int `json:"forget,omitempty"`
+	Validation int `json:"validation,omitempty"`
+	Test       int `json:"test,omitempty"`
+	// ForgetSelection says how the forget set was chosen, in words.
+	ForgetSelection string `json:"forget_selection,omitempty"`
+	// ForgetDigest identifies the forget set, so that compare can refuse
+	// two results of different forget sets: "ids-sha256:HEX" over the
+	// examples' dataset indices where the run knows them, otherwise
+	// "labels-sha256:HEX" over the forget set's labels (which tells
+	// different sets apart only when their labels differ).
+	ForgetDigest string `json:"forget_digest,omitempty"`
+}
+
+// Population is one population of models behind a method's score, with
+// per-model values where they are known (each slice has N entries or none).
+type Population struct {
+	// Role is "unlearned" or "retrained".
+	Role string `json:"role"`
+	N    int    `json:"n"`
+	// Seeds are the models' seeds, Seconds the wall time each model took
+	// to produce (unlearning or retraining).
+	Seeds   []uint64  `json:"seeds,omitempty"`
+	Seconds []float64 `json:"seconds,omitempty"`
+	// Accuracies of each model on the retain, test and forget sets.
+	RetainAcc []float64 `json:"retain_acc,omitempty"`
+	TestAcc   []float64 `json:"test_acc,omitempty"`
+	ForgetAcc []float64 `json:"forget_acc,omitempty"`
 }
 
 // Method is one unlearning method's results: its population against the
@@ -44,6 +93,9 @@ type Method struct {
 	Score Score `json:"score"`
 	// Utility holds the accuracies; nil when they were not given.
 	Utility *scoring.Utility `json:"utility,omitempty"`
+	// Populations describes the unlearned and the retrained population,
+	// with per-model accuracies, seeds and times where known.
+	Populations []Population `json:"populations,omitempty"`
 	// Examples has one entry per forget example, in index order.
 	Examples []scoring.Example `json:"examples"`
 	// Attacks holds the membership-inference attacks run besides the
@@ -163,25 +215,155 @@ func jsonErr(data []byte, err error) error {
 	return fmt.Errorf("line %d: %w", line, err)
 }
 
-// validate checks what the schema cannot: counts that must agree.
+// validate checks what the schema cannot: counts that must agree, values
+// in range, and the score agreeing with its examples, so that a hand-edited
+// file is caught with the field that is wrong.
 func (r *Result) validate() error {
 	if len(r.Methods) == 0 {
-		return errors.New("field \"methods\" is empty")
+		return errors.New("field \"methods\" is empty: the result holds no method")
 	}
+	seen := map[string]bool{}
 	for i, m := range r.Methods {
 		if m.Name == "" {
 			return fmt.Errorf("methods[%d]: field \"name\" is empty", i)
 		}
-		if len(m.Examples) != m.E {
-			return fmt.Errorf("method %q: %d examples listed, field \"e\" says %d", m.Name, len(m.Examples), m.E)
+		if seen[m.Name] {
+			return fmt.Errorf("methods[%d]: method %q is listed twice", i, m.Name)
 		}
-		total := m.Score.NoBucket
-		for _, b := range m.Score.Buckets {
-			total += b.Count
+		seen[m.Name] = true
+		if err := m.validate(); err != nil {
+			return fmt.Errorf("method %q: %w", m.Name, err)
 		}
-		if total != m.E {
-			return fmt.Errorf("method %q: bucket counts add up to %d, field \"e\" says %d", m.Name, total, m.E)
+	}
+	if r.Seconds != nil && !(*r.Seconds >= 0) {
+		return fmt.Errorf("field \"seconds\" is %v; want 0 or more", *r.Seconds)
+	}
+	return nil
+}
+
+func (m *Method) validate() error {
+	if m.N < 3 {
+		return fmt.Errorf("field \"n\" is %d; a score needs at least 3 models per population", m.N)
+	}
+	if len(m.Examples) != m.E {
+		return fmt.Errorf("%d examples listed, field \"e\" says %d", len(m.Examples), m.E)
+	}
+	if m.E == 0 {
+		return errors.New("field \"e\" is 0: no forget examples")
+	}
+	total := m.Score.NoBucket
+	for _, b := range m.Score.Buckets {
+		total += b.Count
+	}
+	if total != m.E {
+		return fmt.Errorf("bucket counts add up to %d, field \"e\" says %d", total, m.E)
+	}
+	sum := 0.0
+	for k, ex := range m.Examples {
+		if ex.Index != k {
+			return fmt.Errorf("examples[%d]: field \"index\" is %d; examples must be listed in index order", k, ex.Index)
+		}
+		if !(ex.Epsilon >= 0) {
+			return fmt.Errorf("examples[%d]: field \"epsilon\" is %v; want 0 or more", k, ex.Epsilon)
+		}
+		if ex.Rule != nil && ex.Rule.Family == attack.FamilyDoubleThreshold && ex.Rule.Upper == nil {
+			return fmt.Errorf("examples[%d]: a double-threshold rule without field \"upper\"", k)
+		}
+		if ex.Bucket < -1 || ex.Bucket >= len(m.Score.Buckets) {
+			return fmt.Errorf("examples[%d]: field \"bucket\" is %d; the score has %d buckets", k, ex.Bucket, len(m.Score.Buckets))
+		}
+		sum += ex.Points
+	}
+	// F is the mean of the points; a hand-edited F or points disagree.
+	if f := sum / float64(m.E); math.Abs(f-m.Score.F) > 1e-9*max(1, math.Abs(f)) {
+		return fmt.Errorf("field \"score.f\" is %v but the examples' points average %v", m.Score.F, f)
+	}
+	roles := map[string]bool{}
+	for i, p := range m.Populations {
+		if err := p.validate(); err != nil {
+			return fmt.Errorf("populations[%d]: %w", i, err)
+		}
+		if roles[p.Role] {
+			return fmt.Errorf("populations[%d]: role %q is listed twice", i, p.Role)
+		}
+		roles[p.Role] = true
+	}
+	for i, d := range m.Distributions {
+		if d.Example < 0 || d.Example >= m.E {
+			return fmt.Errorf("distributions[%d]: field \"example\" is %d; want 0 to %d", i, d.Example, m.E-1)
+		}
+		if len(d.Unlearned) == 0 || len(d.Retrained) == 0 {
+			return fmt.Errorf("distributions[%d]: example %d: a population's values are missing", i, d.Example)
+		}
+	}
+	for i, a := range m.Attacks {
+		if a.Name == "" {
+			return fmt.Errorf("attacks[%d]: field \"name\" is empty", i)
+		}
+		if len(a.Epsilons) != 0 && len(a.Epsilons) != m.E {
+			return fmt.Errorf("attack %q: %d epsilons for %d forget examples", a.Name, len(a.Epsilons), m.E)
+		}
+		for j, p := range a.ROC {
+			if !(p.FPR >= 0 && p.FPR <= 1 && p.TPR >= 0 && p.TPR <= 1) {
+				return fmt.Errorf("attack %q: roc[%d] is (%v, %v); rates lie in [0, 1]", a.Name, j, p.FPR, p.TPR)
+			}
 		}
 	}
 	return nil
+}
+
+func (p *Population) validate() error {
+	if p.Role != scoring.Unlearned && p.Role != scoring.Retrained {
+		return fmt.Errorf("field \"role\" is %q; want %q or %q", p.Role, scoring.Unlearned, scoring.Retrained)
+	}
+	if p.N < 1 {
+		return fmt.Errorf("%s: field \"n\" is %d", p.Role, p.N)
+	}
+	check := func(field string, v []float64, lo, hi float64) error {
+		if len(v) != 0 && len(v) != p.N {
+			return fmt.Errorf("%s: field %q has %d values for n = %d models", p.Role, field, len(v), p.N)
+		}
+		for i, x := range v {
+			if !(x >= lo && x <= hi) {
+				return fmt.Errorf("%s: %s[%d] is %v; want a value in [%g, %g]", p.Role, field, i, x, lo, hi)
+			}
+		}
+		return nil
+	}
+	if len(p.Seeds) != 0 && len(p.Seeds) != p.N {
+		return fmt.Errorf("%s: field \"seeds\" has %d values for n = %d models", p.Role, len(p.Seeds), p.N)
+	}
+	for _, c := range []struct {
+		field  string
+		v      []float64
+		lo, hi float64
+	}{{"seconds", p.Seconds, 0, math.Inf(1)}, {"retain_acc", p.RetainAcc, 0, 1}, {"test_acc", p.TestAcc, 0, 1}, {"forget_acc", p.ForgetAcc, 0, 1}} {
+		if err := check(c.field, c.v, c.lo, c.hi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indentJSON writes raw JSON indented by two spaces.
+func indentJSON(w io.Writer, raw json.RawMessage) error {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return err
+	}
+	_, err := b.WriteTo(w)
+	return err
+}
+
+// LabelsDigest is a DataSplit.ForgetDigest computed from the forget set's
+// labels: "labels-sha256:" and the SHA-256 of the labels as little-endian
+// int64 values, in example order.
+func LabelsDigest(labels []int) string {
+	h := sha256.New()
+	var b [8]byte
+	for _, l := range labels {
+		binary.LittleEndian.PutUint64(b[:], uint64(int64(l)))
+		h.Write(b[:])
+	}
+	return "labels-sha256:" + hex.EncodeToString(h.Sum(nil))
 }

@@ -17,6 +17,42 @@ import (
 // final score.
 const NeedAccuracies = "needs accuracies (--unlearned-acc/--retrained-acc, or retain/test logits)"
 
+// renderTable draws a grid as a terminal table.
+func renderTable(w io.Writer, t grid) {
+	tw := newTable(w, t.header...)
+	tw.AppendBulk(t.rows)
+	tw.Render()
+}
+
+// WriteSummary renders a result's methods as terminal tables: one row per
+// method, then one per population, then the attacks, then the warnings.
+func WriteSummary(w io.Writer, r *Result) error {
+	renderTable(w, summaryGrid(r))
+	if hasPopulationDetail(r) {
+		fmt.Fprintln(w)
+		renderTable(w, populationGrid(r))
+	}
+	if at := attacksGrid(r); len(at.rows) > 0 {
+		fmt.Fprintln(w)
+		renderTable(w, at)
+	}
+	for _, line := range warningLines(r) {
+		fmt.Fprintf(w, "warning: %s\n", line)
+	}
+	return nil
+}
+
+// hasPopulationDetail reports whether any method has accuracies, seeds or
+// times to show per population.
+func hasPopulationDetail(r *Result) bool {
+	for i := range r.Methods {
+		if r.Methods[i].Utility != nil || len(r.Methods[i].Populations) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func newTable(w io.Writer, header ...string) *tablewriter.Table {
 	t := tablewriter.NewWriter(w)
 	t.SetHeader(header)
@@ -64,15 +100,16 @@ func WriteScore(w io.Writer, m *Method, worst int) error {
 	sum.Render()
 
 	fmt.Fprintln(w, "\nepsilon buckets")
-	bt := newTable(w, "bucket", "epsilon", "points", "examples")
-	for k, b := range m.Score.Buckets {
-		bt.Append([]string{strconv.Itoa(k), fmt.Sprintf("[%s, %s)", g(b.Lo), g(b.Hi)), FormatPoints(b.Points), strconv.Itoa(b.Count)})
-	}
-	bt.Append([]string{"none", fmt.Sprintf(">= %s", g(m.Score.MaxEpsilon)), "0", strconv.Itoa(m.Score.NoBucket)})
-	bt.Render()
+	renderTable(w, bucketsGrid(m))
 
 	if worst > 0 {
-		worstExamples(w, m, worst)
+		k := min(worst, len(m.Examples))
+		fmt.Fprintf(w, "\nworst forgotten examples (%d of %d, highest epsilon first)\n", k, len(m.Examples))
+		renderTable(w, worstGrid(m, k))
+	}
+	if len(m.Attacks) > 0 {
+		fmt.Fprintln(w, "\nattacks")
+		renderTable(w, attacksGrid(&Result{Methods: []Method{*m}}))
 	}
 	for _, warn := range m.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
@@ -86,31 +123,6 @@ func WorstExamples(examples []scoring.Example) []scoring.Example {
 	out := append([]scoring.Example(nil), examples...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Epsilon > out[j].Epsilon })
 	return out
-}
-
-func worstExamples(w io.Writer, m *Method, k int) {
-	ex := WorstExamples(m.Examples)
-	k = min(k, len(ex))
-	fmt.Fprintf(w, "\nworst forgotten examples (%d of %d, highest epsilon first)\n", k, len(ex))
-	t := newTable(w, "example", "epsilon", "points", "rule", "positive", "FPR", "FNR", "median U", "median R")
-	for _, e := range ex[:k] {
-		eps := fmt.Sprintf("%.4f", e.Epsilon)
-		rule, pos, fpr, fnr := "-", "-", "-", "-"
-		switch {
-		case e.Peaky:
-			rule = "peaky: spread ratio < 0.01"
-		case e.Rule != nil:
-			rule = describeRule(e.Rule)
-			pos = e.Rule.PositiveIs
-			fpr, fnr = fmt.Sprintf("%.4f", *e.FPR), fmt.Sprintf("%.4f", *e.FNR)
-		}
-		if e.Separated {
-			eps += " (separated)"
-		}
-		t.Append([]string{strconv.Itoa(e.Index), eps, FormatPoints(e.Points), rule, pos, fpr, fnr,
-			fmt.Sprintf("%.4f", e.MedianUnlearned), fmt.Sprintf("%.4f", e.MedianRetrained)})
-	}
-	t.Render()
 }
 
 func describeRule(r *attack.Rule) string {

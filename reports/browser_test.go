@@ -1,0 +1,234 @@
+package reports
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is Debian's Chromium, which scripts/setup.sh installs.
+const chromiumPath = "/usr/bin/chromium"
+
+// chromium returns the browser the HTML test runs, failing the test (never
+// skipping it) when it is missing, with the command that installs it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	path := chromiumPath
+	if p := os.Getenv("UNLEARNBENCH_CHROMIUM"); p != "" {
+		path = p
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		t.Fatalf("the HTML report test needs Chromium at %s (%v): install it with `make setup`, or as root: apt-get update && apt-get install -y chromium", path, err)
+	}
+	return path
+}
+
+// pageReport is what the page says about itself, measured in the browser.
+type pageReport struct {
+	Title    string
+	Sections []struct {
+		ID      string
+		Heading string
+		Height  float64
+	}
+	Plots     []plotInfo
+	Absent    []string
+	WorstRows int
+}
+
+// plotInfo is one plot as the browser drew it.
+type plotInfo struct {
+	ID, Caption      string
+	SVG              bool
+	Width, Height    float64
+	Paths, Texts     int
+	Coloured         int
+	BBoxW, BBoxH     float64
+	NonEmptyPathData int
+}
+
+// measure runs in the page: sections, and for every plot whether it is an
+// SVG, its rendered size, and how many of its paths are drawn in colour (data,
+// not the grey axes and grid).
+const measure = `(() => {
+  const grey = (c) => { const m = c.match(/rgba?\((\d+), (\d+), (\d+)(, ([\d.]+))?\)/); return !m || (m[1] === m[2] && m[2] === m[3]) || m[5] === '0'; };
+  const sections = [...document.querySelectorAll('section[data-section]')].map(s => ({
+    ID: s.id, Heading: (s.querySelector('h2') || {}).textContent || '', Height: s.getBoundingClientRect().height }));
+  const plots = [...document.querySelectorAll('figure.plot')].map(f => {
+    const svg = f.querySelector('svg');
+    const cap = (f.querySelector('figcaption') || {}).textContent || '';
+    if (!svg || !(svg instanceof SVGSVGElement)) return { ID: f.id, Caption: cap, SVG: false };
+    const r = svg.getBoundingClientRect(), b = svg.getBBox();
+    const paths = [...svg.querySelectorAll('path')];
+    const coloured = paths.filter(p => { const s = getComputedStyle(p); return !grey(s.fill) || !grey(s.stroke); }).length;
+    return { ID: f.id, Caption: cap, SVG: true, Width: r.width, Height: r.height, Paths: paths.length,
+      Texts: svg.querySelectorAll('text').length, Coloured: coloured, BBoxW: b.width, BBoxH: b.height,
+      NonEmptyPathData: paths.filter(p => (p.getAttribute('d') || '').length > 2).length };
+  });
+  return { Title: document.title, Sections: sections, Plots: plots,
+    Absent: [...document.querySelectorAll('.absent')].map(p => p.textContent),
+    WorstRows: document.querySelectorAll('#examples table').length ? document.querySelector('#examples table tbody').rows.length : 0 };
+})()`
+
+// TestHTMLReportInChromium opens the reports in real headless Chromium and
+// checks that each loads without an error or a network request, shows every
+// section, and draws every plot as an SVG with coloured marks in it. A
+// screenshot of each page is written under the test's temporary directory.
+func TestHTMLReportInChromium(t *testing.T) {
+	exe := chromium(t)
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1200, 900))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	if _, err := chromedp.Run(browserCtx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	for _, c := range []struct {
+		fixture       string
+		plots         []string // id prefixes every one of which must be drawn
+		absent        int
+		worstRows     int
+		distributions int
+	}{
+		{"full.json", []string{"method-0-epsilons", "method-1-epsilons", "method-0-example-", "method-0-roc", "method-0-roc-loglog", "accuracy-plot", "time-plot"}, 0, ReportWorst, 10},
+		{"minimal.json", []string{"method-0-epsilons"}, 6, ReportWorst, 0},
+	} {
+		t.Run(c.fixture, func(t *testing.T) {
+			dir := t.TempDir()
+			if _, err := WriteDir(readFixture(t, c.fixture), dir); err != nil {
+				t.Fatal(err)
+			}
+			page := "file://" + filepath.Join(dir, HTMLFile)
+			ctx, cancel := chromedp.NewContext(browserCtx)
+			defer cancel()
+			ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+			defer cancelTimeout()
+
+			var mu sync.Mutex
+			var problems []string
+			report := func(format string, args ...any) {
+				mu.Lock()
+				problems = append(problems, fmt.Sprintf(format, args...))
+				mu.Unlock()
+			}
+			console := chromedp.Console(ctx)
+			requests := chromedp.Events(ctx, network.RequestWillBeSent)
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				for m, err := range console {
+					if err != nil {
+						return
+					}
+					if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException || m.Type == chromedp.ConsoleWarning {
+						report("console %s", m)
+					}
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				for ev, err := range requests {
+					if err != nil {
+						return
+					}
+					if ev.Request.URL != page {
+						report("network request to %s: the report must be self-contained", ev.Request.URL)
+					}
+				}
+			}()
+
+			if _, err := chromedp.Run(ctx, chromedp.Navigate(page)); err != nil {
+				t.Fatalf("loading %s: %v", page, err)
+			}
+			raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](measure))
+			if err != nil {
+				t.Fatal(err)
+			}
+			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			png := filepath.Join(dir, "report.png")
+			if err := os.WriteFile(png, shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("screenshot: %s (%d bytes)", png, len(shot))
+			// UNLEARNBENCH_SCREENSHOTS=DIR keeps the page and its screenshot
+			// for a person to look at.
+			if keep := os.Getenv("UNLEARNBENCH_SCREENSHOTS"); keep != "" {
+				name := strings.TrimSuffix(c.fixture, ".json")
+				if _, err := WriteDir(readFixture(t, c.fixture), filepath.Join(keep, name)); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(keep, name, "report.png"), shot, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cancelTimeout()
+			wg.Wait()
+			for _, p := range problems {
+				t.Error(p)
+			}
+
+			var got pageReport
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatalf("%v: %s", err, raw)
+			}
+			if got.Title != "unlearnbench report" {
+				t.Errorf("title %q", got.Title)
+			}
+			var ids []string
+			for _, s := range got.Sections {
+				ids = append(ids, s.ID)
+				if s.Heading == "" || s.Height <= 0 {
+					t.Errorf("section %s: heading %q, height %v", s.ID, s.Heading, s.Height)
+				}
+			}
+			if !slices.Equal(ids, SectionIDs()) {
+				t.Errorf("sections %v, want %v", ids, SectionIDs())
+			}
+			for _, p := range got.Plots {
+				if !p.SVG || p.Width < 100 || p.Height < 100 || p.BBoxW <= 0 || p.BBoxH <= 0 || p.NonEmptyPathData < 5 || p.Texts < 3 || p.Coloured < 1 {
+					t.Errorf("plot %s is not an SVG with drawn content: %+v", p.ID, p)
+				}
+			}
+			for _, prefix := range c.plots {
+				if !slices.ContainsFunc(got.Plots, func(p plotInfo) bool { return strings.HasPrefix(p.ID, prefix) }) {
+					t.Errorf("no plot %s*", prefix)
+				}
+			}
+			dist := 0
+			for _, p := range got.Plots {
+				if strings.Contains(p.ID, "-example-") {
+					dist++
+				}
+			}
+			if dist != c.distributions {
+				t.Errorf("%d distribution plots, want %d", dist, c.distributions)
+			}
+			if len(got.Absent) != c.absent {
+				t.Errorf("%d notes of absent plots, want %d: %q", len(got.Absent), c.absent, got.Absent)
+			}
+			if got.WorstRows != c.worstRows {
+				t.Errorf("the worst-examples table has %d rows, want %d", got.WorstRows, c.worstRows)
+			}
+		})
+	}
+}

@@ -1,0 +1,171 @@
+package reports
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"unlearnbench/internal/usererr"
+)
+
+func compareFixtures(t *testing.T, base, cur string, opt CompareOptions) *Comparison {
+	t.Helper()
+	c, err := Compare(base, readFixture(t, base), cur, readFixture(t, cur), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func row(t *testing.T, c *Comparison, method, metric string) ComparisonRow {
+	t.Helper()
+	for _, r := range c.Rows {
+		if r.Method == method && r.Metric == metric {
+			return r
+		}
+	}
+	t.Fatalf("no row %s / %s", method, metric)
+	return ComparisonRow{}
+}
+
+func TestCompareFindsInjectedRegression(t *testing.T) {
+	c := compareFixtures(t, "full.json", "regressed.json", DefaultCompareOptions)
+	f := row(t, c, "finetune", "forgetting quality F")
+	if f.Verdict != Worse || !f.Regression || !(f.High < 0) || !(f.Low <= f.Change && f.Change <= f.High) {
+		t.Fatalf("finetune F: %+v", f)
+	}
+	if r := row(t, c, "noop", "final score"); r.Verdict != NoChange || r.Regression {
+		t.Fatalf("unchanged noop: %+v", r)
+	}
+	if r := row(t, c, "finetune", "attack lira/offline/fixed-variance: AUC"); r.Verdict != Untested || r.HasInterval {
+		t.Fatalf("single-value row: %+v", r)
+	}
+	if c.RegressionError() == nil {
+		t.Fatal("no regression error")
+	}
+	// The other way round it is an improvement, and no regression.
+	back := compareFixtures(t, "regressed.json", "full.json", DefaultCompareOptions)
+	if r := row(t, back, "finetune", "forgetting quality F"); r.Verdict != Better || r.Regression {
+		t.Fatalf("improvement: %+v", r)
+	}
+	if back.RegressionError() != nil {
+		t.Fatal(back.RegressionError())
+	}
+	// A tolerance larger than the drop lets it pass.
+	opt := DefaultCompareOptions
+	opt.MaxDropScore = 0.1
+	if tolerant := compareFixtures(t, "full.json", "regressed.json", opt); tolerant.RegressionError() != nil {
+		t.Fatalf("drop of %v under --max-drop-score 0.1: %v", f.Change, tolerant.RegressionError())
+	}
+}
+
+func TestCompareSameResultHasNoChange(t *testing.T) {
+	c := compareFixtures(t, "full.json", "full.json", DefaultCompareOptions)
+	for _, r := range c.Rows {
+		if r.Change != 0 || (r.HasInterval && (r.Low != 0 || r.High != 0)) || r.Verdict == Better || r.Verdict == Worse {
+			t.Errorf("%s %s: %+v", r.Method, r.Metric, r)
+		}
+	}
+}
+
+func TestCompareIsReproducible(t *testing.T) {
+	out := func(seed uint64) string {
+		opt := DefaultCompareOptions
+		opt.Seed = seed
+		var b bytes.Buffer
+		if err := compareFixtures(t, "full.json", "regressed.json", opt).WriteTable(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	if out(1) != out(1) {
+		t.Fatal("the same seed gave different output")
+	}
+	if out(1) == out(2) {
+		t.Fatal("different seeds gave the same intervals")
+	}
+}
+
+func TestCompareRefusesIncomparableResults(t *testing.T) {
+	base := readFixture(t, "full.json")
+	cases := []struct {
+		name   string
+		modify func(r *Result)
+		opt    func(o *CompareOptions)
+		want   string
+	}{
+		{"different forget digest", func(r *Result) { r.Data.ForgetDigest = "labels-sha256:00112233445566778899" }, nil,
+			"different forget sets (forget_digest"},
+		{"different E", func(r *Result) {
+			m := &r.Methods[0]
+			m.Examples = m.Examples[:39]
+			m.E = 39
+		}, nil, `method "finetune": base.json has E = 40 forget examples but cur.json has E = 39`},
+		{"different N", func(r *Result) { r.Methods[0].N = 64 }, nil, "N = 32 models per population in base.json but 64 in cur.json"},
+		{"no method in common", func(r *Result) { r.Methods[0].Name, r.Methods[1].Name = "a", "b" }, nil, "no method in common"},
+		{"bad alpha", func(*Result) {}, func(o *CompareOptions) { o.Alpha = 1.5 }, "--alpha is 1.5"},
+		{"negative tolerance", func(*Result) {}, func(o *CompareOptions) { o.MaxDropScore = -1 }, "--max-drop-score is -1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cur := readFixture(t, "full.json")
+			c.modify(cur)
+			opt := DefaultCompareOptions
+			if c.opt != nil {
+				c.opt(&opt)
+			}
+			_, err := Compare("base.json", base, "cur.json", cur, opt)
+			if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v; want a one-line user error containing %q", err, c.want)
+			}
+		})
+	}
+	// Different N is compared, with a warning, when allowed.
+	cur := readFixture(t, "full.json")
+	cur.Methods[0].N = 64
+	opt := DefaultCompareOptions
+	opt.AllowDifferentN = true
+	c, err := Compare("base.json", base, "cur.json", cur, opt)
+	if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "not comparable") {
+		t.Fatalf("err = %v, warnings %q", err, c.Warnings)
+	}
+}
+
+func TestCompareWarnsAboutMissingMethods(t *testing.T) {
+	base := readFixture(t, "full.json")
+	cur := readFixture(t, "full.json")
+	cur.Methods = cur.Methods[:1]
+	c, err := Compare("base.json", base, "cur.json", cur, DefaultCompareOptions)
+	if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], `method "noop" is in base.json only`) {
+		t.Fatalf("err = %v, warnings %q", err, c.Warnings)
+	}
+}
+
+func BenchmarkCompare(b *testing.B) {
+	base, err := Read("testdata/full.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cur, err := Read("testdata/regressed.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Compare("a", base, "b", cur, DefaultCompareOptions); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWriteHTML(b *testing.B) {
+	r, err := Read("testdata/full.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		var buf bytes.Buffer
+		if err := WriteHTML(&buf, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

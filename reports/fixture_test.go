@@ -1,0 +1,238 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"unlearnbench/scoring"
+)
+
+var update = flag.Bool("update", false, "rewrite the fixtures and golden files under testdata/")
+
+// The result files the golden tests render, made by the generators below
+// (go test ./reports -run TestFixtures -update rewrites them). The repository
+// root's testdata/ gets copies for the README's examples.
+var fixtures = map[string]func() *Result{
+	"full.json":      func() *Result { return fullResult(map[string]float64{"finetune": 0.5, "noop": 2.5}) },
+	"regressed.json": func() *Result { return fullResult(map[string]float64{"finetune": 1.5, "noop": 2.5}) },
+	"minimal.json":   minimalResult,
+}
+
+// readmeFixtures are copied to the repository's testdata/results/.
+var readmeFixtures = []string{"full.json", "regressed.json"}
+
+const (
+	fixtureN = 32
+	fixtureE = 40
+)
+
+// synthPopulations simulates both populations on E forget examples: the
+// retrained models' confidence scatters around each example's difficulty;
+// the unlearned models keep memory times the example's memorisation. The
+// same seed gives the same examples and noise whatever the memory, so
+// results of one seed pair example by example.
+func synthPopulations(seed uint64, n, e int, memory float64) (u, r *scoring.Population, forgetAcc map[string][]float64) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	difficulty := make([]float64, e)
+	memorised := make([]float64, e)
+	for j := range e {
+		difficulty[j] = 1.5 + 1.2*rng.NormFloat64()
+		memorised[j] = rng.ExpFloat64()
+	}
+	u = &scoring.Population{N: n, E: e, Conf: make([]float64, n*e)}
+	r = &scoring.Population{N: n, E: e, Conf: make([]float64, n*e)}
+	forgetAcc = map[string][]float64{}
+	for _, p := range []struct {
+		role string
+		pop  *scoring.Population
+		mem  float64
+		ra   float64
+	}{{scoring.Retrained, r, 0, 0.95}, {scoring.Unlearned, u, memory, 0.955 - 0.01*memory}} {
+		for i := range n {
+			correct := 0
+			for j := range e {
+				c := math.Round(1e4*(difficulty[j]+p.mem*memorised[j]+rng.NormFloat64())) / 1e4
+				p.pop.Conf[i*e+j] = c
+				if c > 0 {
+					correct++
+				}
+			}
+			p.pop.RetainAcc = append(p.pop.RetainAcc, math.Round(1e4*min(1, p.ra+0.01*rng.NormFloat64()))/1e4)
+			p.pop.TestAcc = append(p.pop.TestAcc, math.Round(1e4*(0.87+0.01*rng.NormFloat64()))/1e4)
+			forgetAcc[p.role] = append(forgetAcc[p.role], float64(correct)/float64(e))
+		}
+	}
+	return u, r, forgetAcc
+}
+
+// binormalROC is the ROC curve of a score that is N(d, 1) for members and
+// N(0, 1) for non-members, at 60 thresholds.
+func binormalROC(d float64) []ROCPoint {
+	std := distuv.UnitNormal
+	pts := []ROCPoint{{FPR: 0, TPR: 0}}
+	for k := 59; k >= 0; k-- {
+		t := -4 + float64(k)*(8+d)/59
+		pts = append(pts, ROCPoint{FPR: round6(std.Survival(t)), TPR: round6(std.Survival(t - d))})
+	}
+	return append(pts, ROCPoint{FPR: 1, TPR: 1})
+}
+
+func round6(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+
+func ptr(v float64) *float64 { return &v }
+
+// fullResult is a run of several methods with everything a result can hold.
+func fullResult(memory map[string]float64) *Result {
+	res := New("run")
+	res.Config = json.RawMessage(`{"dataset":"fashion-mnist","forget":{"classes":[0],"fraction":0.02},"population":{"n":32},"seed":2023}`)
+	res.Data = &DataSplit{Dataset: "synthetic (reports/fixture_test.go)", Classes: 10, Train: 2000, Retain: 1960, Forget: fixtureE, Validation: 200, Test: 500,
+		ForgetSelection: "40 examples drawn at random, seed 2023", ForgetDigest: LabelsDigest(fixtureLabels())}
+	res.Seconds = ptr(3725)
+	res.Inputs = map[string]string{"config": "configs/small.yaml"}
+	for k, name := range []string{"finetune", "noop"} {
+		mem := memory[name]
+		u, r, forgetAcc := synthPopulations(2023, fixtureN, fixtureE, mem)
+		sc, err := scoring.Score(u, r, scoring.Options{Workers: 1})
+		if err != nil {
+			panic(err)
+		}
+		m := NewMethod(name, sc)
+		secU, secR := 12.0, 95.0
+		if name == "noop" {
+			secU = 0.05
+		}
+		for _, side := range []struct {
+			role string
+			pop  *scoring.Population
+			sec  float64
+			seed uint64
+		}{{scoring.Unlearned, u, secU, 1}, {scoring.Retrained, r, secR, 1001}} {
+			// One retrained population (the oracle) serves every method.
+			noise := rand.New(rand.NewPCG(side.seed+uint64(k)*boolInt(side.role == scoring.Unlearned), 11))
+			p := NewPopulation(side.role, side.pop)
+			p.ForgetAcc = forgetAcc[side.role]
+			for i := range fixtureN {
+				p.Seeds = append(p.Seeds, side.seed+uint64(i))
+				p.Seconds = append(p.Seconds, round6(side.sec*(1+0.05*noise.NormFloat64())))
+			}
+			m.Populations = append(m.Populations, p)
+		}
+		m.KeepDistributions(u, r, 3, 2)
+		d := 0.3 + 0.5*mem
+		lira := AttackResult{Name: "lira/offline/fixed-variance", Kind: "lira", Features: []string{"confidence"},
+			AUC: ptr(round6(distuv.UnitNormal.CDF(d / math.Sqrt2))), Advantage: ptr(round6(2*distuv.UnitNormal.CDF(d/2) - 1)), ROC: binormalROC(d)}
+		for _, fpr := range StandardFPRs {
+			lira.TPRAtFPR = append(lira.TPRAtFPR, TPRPoint{FPR: fpr, TPR: round6(distuv.UnitNormal.Survival(distuv.UnitNormal.Quantile(1-fpr) - d))})
+		}
+		perExample := AttackResult{Name: "logreg/per-example", Kind: "per-example", Features: []string{"confidence", "loss"}, AUC: ptr(round6(0.5 + 0.08*mem))}
+		noise := rand.New(rand.NewPCG(uint64(k), 13))
+		for _, ex := range m.Examples {
+			perExample.Epsilons = append(perExample.Epsilons, round6(max(0, ex.Epsilon*0.9+0.2*noise.NormFloat64())))
+		}
+		simple := AttackResult{Name: "simple-mia", Kind: "single-model", Value: ptr(round6(0.5 + 0.03*mem)), ValueName: "accuracy", Spread: ptr(0.012),
+			Warnings: []string{"2 of 10 folds held fewer than 5 members"}}
+		m.Attacks = []AttackResult{lira, perExample, simple}
+		res.Methods = append(res.Methods, m)
+	}
+	res.Warnings = []string{"synthetic populations: made by the test generator, not by unlearning"}
+	return res
+}
+
+// minimalResult is what score writes without accuracies, from confidences:
+// no accuracies, times, attacks or distributions.
+func minimalResult() *Result {
+	u, r, _ := synthPopulations(7, 16, 12, 1)
+	u.RetainAcc, u.TestAcc, r.RetainAcc, r.TestAcc = nil, nil, nil, nil
+	sc, err := scoring.Score(u, r, scoring.Options{Workers: 1})
+	if err != nil {
+		panic(err)
+	}
+	res := New("score")
+	res.Inputs = map[string]string{"unlearned": "u.npy", "retrained": "r.npy"}
+	res.Methods = []Method{NewMethod("unlearned", sc)}
+	return res
+}
+
+func encode(t *testing.T, r *Result) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := r.Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestFixtures checks that the committed result files are what the
+// generators make, which also pins the JSON encoding of every field.
+func TestFixtures(t *testing.T) {
+	for name, gen := range fixtures {
+		path := filepath.Join("testdata", name)
+		got := encode(t, gen())
+		if *update {
+			if err := os.WriteFile(path, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from its generator; run go test ./reports -run TestFixtures -update", path)
+		}
+		if _, err := Decode(path, want); err != nil {
+			t.Errorf("%s does not read back: %v", path, err)
+		}
+	}
+	for _, name := range readmeFixtures {
+		src := filepath.Join("testdata", name)
+		dst := filepath.Join("..", "testdata", "results", name)
+		want, _ := os.ReadFile(src)
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := os.ReadFile(dst)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s is not a copy of %s; run go test ./reports -run TestFixtures -update", dst, src)
+		}
+	}
+}
+
+// readFixture reads a committed result file.
+func readFixture(t *testing.T, name string) *Result {
+	t.Helper()
+	r, err := Read(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func boolInt(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// fixtureLabels are the synthetic forget set's labels.
+func fixtureLabels() []int {
+	labels := make([]int, fixtureE)
+	for i := range labels {
+		labels[i] = i * 7 % 10
+	}
+	return labels
+}

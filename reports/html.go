@@ -1,0 +1,219 @@
+package reports
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+
+	"gonum.org/v1/plot/vg"
+)
+
+//go:embed report.html.tmpl
+var htmlTemplateText string
+
+var htmlTemplate = template.Must(template.New("report").Parse(htmlTemplateText))
+
+// Plot sizes in the HTML report.
+var (
+	wideW, wideH   = 7 * vg.Inch, 3.2 * vg.Inch
+	smallW, smallH = 4.6 * vg.Inch, 3.2 * vg.Inch
+)
+
+// htmlFigure is a figure ready for the template.
+type htmlFigure struct {
+	ID, Caption string
+	SVG         template.HTML
+}
+
+type htmlTable struct {
+	Header []string
+	Rows   [][]string
+}
+
+type htmlMethod struct {
+	Name, Anchor   string
+	F, Final       string
+	Epsilon        htmlFigure
+	Buckets        htmlTable
+	Worst          htmlTable
+	WorstCount     int
+	E              int
+	All            htmlTable // every example, when there are few enough
+	Distributions  []htmlFigure
+	ROC            []htmlFigure
+	AbsentDist     []string
+	AbsentROC      []string
+	HasAttackTable bool
+}
+
+type htmlReport struct {
+	Headline                    string
+	Summary, Populations        htmlTable
+	Data, Inputs, Attacks       htmlTable
+	Config                      string
+	Methods                     []htmlMethod
+	Accuracy, Time              *htmlFigure
+	AbsentAccuracy, AbsentTime  []string
+	Warnings                    []string
+	AnyDistribution, AnyROC     bool
+	AbsentDistAll, AbsentROCAll []string
+	Sections                    []htmlSection
+}
+
+type htmlSection struct{ ID, Title string }
+
+// Sections of the HTML report, in order; each is always present, saying so
+// when the result has nothing for it.
+var Sections = []htmlSection{
+	{"summary", "Summary"},
+	{"run", "Run"},
+	{"epsilons", "Epsilons per forget example"},
+	{"examples", "Worst-forgotten and typical examples"},
+	{"attacks", "Attacks"},
+	{"accuracy", "Accuracy"},
+	{"time", "Score against time"},
+	{"warnings", "Warnings"},
+}
+
+// SectionIDs lists the HTML report's section ids, in order.
+func SectionIDs() []string {
+	ids := make([]string, len(Sections))
+	for i, s := range Sections {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
+func toHTMLTable(t grid) htmlTable { return htmlTable{Header: t.header, Rows: t.rows} }
+
+func toHTMLFigure(f figure) htmlFigure {
+	// The SVG comes from gonum/plot's SVG canvas with every text escaped by
+	// it, and the caption escaped by svgFigure.
+	return htmlFigure{ID: f.ID, Caption: f.Caption, SVG: template.HTML(f.SVG)}
+}
+
+// maxListedExamples bounds the full per-example table in the HTML report;
+// past it the reader is sent to examples.csv.
+const maxListedExamples = 2000
+
+// WriteHTML renders r as one self-contained HTML page: tables, and plots as
+// inline SVG drawn by gonum/plot, with inline CSS and no script or network
+// access.
+func WriteHTML(w io.Writer, r *Result) error {
+	rep := htmlReport{
+		Headline: headline(r),
+		Summary:  toHTMLTable(summaryGrid(r)),
+		Data:     toHTMLTable(dataGrid(r)),
+		Inputs:   toHTMLTable(inputsGrid(r)),
+		Attacks:  toHTMLTable(attacksGrid(r)),
+		Warnings: warningLines(r),
+		Sections: Sections,
+	}
+	if hasPopulationDetail(r) {
+		rep.Populations = toHTMLTable(populationGrid(r))
+	}
+	if len(r.Config) > 0 {
+		rep.Config = configText(r)
+	}
+	dist, roc, acc, tm := absentPlots(r)
+	rep.AbsentAccuracy, rep.AbsentTime = acc, tm
+	for i := range r.Methods {
+		m := &r.Methods[i]
+		hm := htmlMethod{
+			Name: m.Name, Anchor: fmt.Sprintf("method-%d", i), E: m.E,
+			F: g(m.Score.F), Final: optional(m.Score.Final, g),
+			Buckets: toHTMLTable(bucketsGrid(m)),
+		}
+		hm.WorstCount = min(ReportWorst, m.E)
+		hm.Worst = toHTMLTable(worstGrid(m, hm.WorstCount))
+		if m.E <= maxListedExamples {
+			hm.All = toHTMLTable(worstGrid(m, m.E))
+		}
+		p, err := epsilonPlot(m)
+		if err != nil {
+			return fmt.Errorf("method %q: epsilon histogram: %w", m.Name, err)
+		}
+		f, err := svgFigure(hm.Anchor+"-epsilons", m.Name+": forget examples per epsilon bucket", p, wideW, wideH)
+		if err != nil {
+			return err
+		}
+		hm.Epsilon = toHTMLFigure(f)
+		rank := Rank(m.Examples)
+		for k := range m.Distributions {
+			d := &m.Distributions[k]
+			p, err := distributionPlot(m, d, rank[d.Example])
+			if err != nil {
+				return fmt.Errorf("method %q: example %d: %w", m.Name, d.Example, err)
+			}
+			f, err := svgFigure(fmt.Sprintf("%s-example-%d", hm.Anchor, d.Example), distributionCaption(m, d, rank[d.Example]), p, smallW, smallH)
+			if err != nil {
+				return err
+			}
+			hm.Distributions = append(hm.Distributions, toHTMLFigure(f))
+		}
+		if hasROC(m) {
+			for _, logLog := range []bool{false, true} {
+				p, err := rocPlot(m, logLog)
+				if err != nil {
+					return fmt.Errorf("method %q: ROC: %w", m.Name, err)
+				}
+				id := hm.Anchor + "-roc"
+				if logLog {
+					id += "-loglog"
+				}
+				f, err := svgFigure(id, p.Title.Text, p, smallW, smallW*0.85)
+				if err != nil {
+					return err
+				}
+				hm.ROC = append(hm.ROC, toHTMLFigure(f))
+			}
+		}
+		rep.AnyDistribution = rep.AnyDistribution || len(hm.Distributions) > 0
+		rep.AnyROC = rep.AnyROC || len(hm.ROC) > 0
+		rep.Methods = append(rep.Methods, hm)
+	}
+	rep.AbsentDistAll, rep.AbsentROCAll = dist, roc
+	if groups := accuracyGroups(r); len(groups) > 0 {
+		p, err := accuracyPlot(groups)
+		if err != nil {
+			return fmt.Errorf("accuracy plot: %w", err)
+		}
+		f, err := svgFigure("accuracy-plot", p.Title.Text, p, wideW, wideH)
+		if err != nil {
+			return err
+		}
+		hf := toHTMLFigure(f)
+		rep.Accuracy = &hf
+	}
+	if methods := timeMethods(r); len(methods) > 0 {
+		p, err := timePlot(r, methods)
+		if err != nil {
+			return fmt.Errorf("time plot: %w", err)
+		}
+		f, err := svgFigure("time-plot", p.Title.Text, p, wideW, wideH)
+		if err != nil {
+			return err
+		}
+		hf := toHTMLFigure(f)
+		rep.Time = &hf
+	}
+	return htmlTemplate.Execute(w, rep)
+}
+
+// distributionCaption says which example a distribution plot shows and the
+// rule that reached its epsilon.
+func distributionCaption(m *Method, d *Distribution, rank int) string {
+	ex := m.Examples[d.Example]
+	s := fmt.Sprintf("%s, example %d: epsilon %.4f, rank %d of %d (highest first)", m.Name, d.Example, ex.Epsilon, rank, m.E)
+	switch {
+	case ex.Peaky:
+		s += "; one population's spread is under 1% of the other's, so the example gets the cap without a rule"
+	case ex.Rule != nil:
+		s += "; rule " + ruleText(ex.Rule)
+		if ex.FPR != nil && ex.FNR != nil {
+			s += fmt.Sprintf(" (FPR %.4f, FNR %.4f)", *ex.FPR, *ex.FNR)
+		}
+	}
+	return s
+}

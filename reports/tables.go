@@ -1,0 +1,315 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"unlearnbench/scoring"
+)
+
+// grid is a table before it is rendered: the terminal, Markdown and HTML
+// renderers all draw the same grids, so the three outputs cannot disagree.
+type grid struct {
+	header []string
+	rows   [][]string
+}
+
+func (t *grid) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+// optional formats v, or "-" when the result does not hold it.
+func optional(v *float64, format func(float64) string) string {
+	if v == nil {
+		return "-"
+	}
+	return format(*v)
+}
+
+func f4(v float64) string { return fmt.Sprintf("%.4f", v) }
+
+// spreadString writes mean ± standard deviation, or "-" when unknown.
+func spreadString(s Spread, format func(float64) string) string {
+	switch s.N {
+	case 0:
+		return "-"
+	case 1:
+		return format(s.Mean)
+	}
+	return format(s.Mean) + " ± " + format(s.Std)
+}
+
+func seconds(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64) + " s"
+	case v >= 1:
+		return strconv.FormatFloat(v, 'f', 1, 64) + " s"
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64) + " s"
+}
+
+// summaryGrid has one row per method: sizes, F, final score, utility ratios
+// and time per unlearned model.
+func summaryGrid(r *Result) grid {
+	t := grid{header: []string{"method", "N", "E", "F", "final score", "RA_U / RA_R", "TA_U / TA_R", "time per model", "warnings"}}
+	for i := range r.Methods {
+		m := &r.Methods[i]
+		ra, ta := "-", "-"
+		if u := m.Utility; u != nil {
+			ra, ta = g(u.RetainRatio), g(u.TestRatio)
+		}
+		t.add(m.Name, strconv.Itoa(m.N), strconv.Itoa(m.E), g(m.Score.F), optional(m.Score.Final, g), ra, ta,
+			spreadString(m.SecondsPerModel(scoring.Unlearned), seconds), strconv.Itoa(len(m.Warnings)))
+	}
+	return t
+}
+
+// populationGrid has one row per population of every method: size, seeds,
+// time and accuracies with their spread.
+func populationGrid(r *Result) grid {
+	t := grid{header: []string{"method", "population", "N", "seeds", "time per model", "retain acc", "test acc", "forget acc"}}
+	for i := range r.Methods {
+		m := &r.Methods[i]
+		for _, role := range []string{scoring.Unlearned, scoring.Retrained} {
+			p := m.Population(role)
+			n, seeds := strconv.Itoa(m.N), "-"
+			if p != nil {
+				n = strconv.Itoa(p.N)
+				seeds = seedRange(p.Seeds)
+			}
+			acc := make([]string, len(Accuracies))
+			for k, a := range Accuracies {
+				acc[k] = spreadString(m.AccuracySpread(role, a), f4)
+			}
+			t.add(append([]string{m.Name, role, n, seeds, spreadString(m.SecondsPerModel(role), seconds)}, acc...)...)
+		}
+	}
+	return t
+}
+
+// seedRange writes seeds compactly: "1..128" for a run of consecutive ones.
+func seedRange(s []uint64) string {
+	switch {
+	case len(s) == 0:
+		return "-"
+	case len(s) == 1:
+		return strconv.FormatUint(s[0], 10)
+	}
+	consecutive := true
+	for i := 1; i < len(s); i++ {
+		if s[i] != s[i-1]+1 {
+			consecutive = false
+			break
+		}
+	}
+	if consecutive {
+		return fmt.Sprintf("%d..%d", s[0], s[len(s)-1])
+	}
+	if len(s) <= 4 {
+		parts := make([]string, len(s))
+		for i, v := range s {
+			parts[i] = strconv.FormatUint(v, 10)
+		}
+		return strings.Join(parts, ", ")
+	}
+	return fmt.Sprintf("%d, %d, ..., %d (%d seeds)", s[0], s[1], s[len(s)-1], len(s))
+}
+
+// dataGrid lists the data split, or nothing when the result has none.
+func dataGrid(r *Result) grid {
+	t := grid{header: []string{"field", "value"}}
+	d := r.Data
+	if d == nil {
+		return t
+	}
+	if d.Dataset != "" {
+		t.add("dataset", d.Dataset)
+	}
+	if d.Classes > 0 {
+		t.add("classes", strconv.Itoa(d.Classes))
+	}
+	for _, s := range []struct {
+		name string
+		n    int
+	}{{"train", d.Train}, {"retain", d.Retain}, {"forget", d.Forget}, {"validation", d.Validation}, {"test", d.Test}} {
+		if s.n > 0 {
+			t.add(s.name+" examples", strconv.Itoa(s.n))
+		}
+	}
+	if d.ForgetSelection != "" {
+		t.add("forget set", d.ForgetSelection)
+	}
+	if d.ForgetDigest != "" {
+		t.add("forget set digest", d.ForgetDigest)
+	}
+	return t
+}
+
+// inputsGrid lists the input files in name order.
+func inputsGrid(r *Result) grid {
+	t := grid{header: []string{"input", "file"}}
+	keys := make([]string, 0, len(r.Inputs))
+	for k := range r.Inputs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		t.add(k, r.Inputs[k])
+	}
+	return t
+}
+
+func bucketsGrid(m *Method) grid {
+	t := grid{header: []string{"bucket", "epsilon", "points", "examples"}}
+	for k, b := range m.Score.Buckets {
+		t.add(strconv.Itoa(k), fmt.Sprintf("[%s, %s)", g(b.Lo), g(b.Hi)), FormatPoints(b.Points), strconv.Itoa(b.Count))
+	}
+	t.add("none", fmt.Sprintf(">= %s", g(m.Score.MaxEpsilon)), "0", strconv.Itoa(m.Score.NoBucket))
+	return t
+}
+
+// worstGrid lists the k worst forgotten examples, highest epsilon first.
+func worstGrid(m *Method, k int) grid {
+	t := grid{header: []string{"example", "epsilon", "points", "rule", "positive", "FPR", "FNR", "median U", "median R"}}
+	ex := WorstExamples(m.Examples)
+	for _, e := range ex[:min(k, len(ex))] {
+		eps := fmt.Sprintf("%.4f", e.Epsilon)
+		rule, pos, fpr, fnr := "-", "-", "-", "-"
+		switch {
+		case e.Peaky:
+			rule = "peaky: spread ratio < 0.01"
+		case e.Rule != nil:
+			rule = describeRule(e.Rule)
+			pos = e.Rule.PositiveIs
+			if e.FPR != nil && e.FNR != nil {
+				fpr, fnr = fmt.Sprintf("%.4f", *e.FPR), fmt.Sprintf("%.4f", *e.FNR)
+			}
+		}
+		if e.Separated {
+			eps += " (separated)"
+		}
+		t.add(strconv.Itoa(e.Index), eps, FormatPoints(e.Points), rule, pos, fpr, fnr,
+			fmt.Sprintf("%.4f", e.MedianUnlearned), fmt.Sprintf("%.4f", e.MedianRetrained))
+	}
+	return t
+}
+
+// StandardFPRs are the false-positive rates at which reports give every
+// attack's true-positive rate.
+var StandardFPRs = []float64{0.001, 0.01, 0.1}
+
+func percent(v float64) string {
+	return strconv.FormatFloat(100*v, 'g', 3, 64) + "%"
+}
+
+// TPRAt is the attack's true-positive rate at false-positive rate fpr: the
+// attack's own value when it reported one, otherwise read off its ROC curve
+// (the highest TPR among the points with FPR <= fpr, the rate a threshold
+// reaches without exceeding fpr). ok is false when the attack has neither.
+func (a *AttackResult) TPRAt(fpr float64) (tpr float64, ok bool) {
+	for _, p := range a.TPRAtFPR {
+		if p.FPR == fpr {
+			return p.TPR, true
+		}
+	}
+	if len(a.ROC) == 0 {
+		return 0, false
+	}
+	for _, p := range a.ROC {
+		if p.FPR <= fpr && p.TPR > tpr {
+			tpr = p.TPR
+		}
+		ok = ok || p.FPR <= fpr
+	}
+	return tpr, ok
+}
+
+// AttackF is the forgetting quality of a per-example attack: its own F when
+// it reported one, otherwise computed from its epsilons with the
+// competition's points for n models.
+func (a *AttackResult) AttackF(n int) (float64, bool) {
+	if a.F != nil {
+		return *a.F, true
+	}
+	if len(a.Epsilons) == 0 {
+		return 0, false
+	}
+	f, _, _ := scoring.ForgettingQuality(a.Epsilons, n)
+	return f, true
+}
+
+// attacksGrid has one row per attack of every method, whatever fields the
+// attack filled.
+func attacksGrid(r *Result) grid {
+	t := grid{header: []string{"method", "attack", "kind", "AUC", "advantage", "balanced acc"}}
+	for _, fpr := range StandardFPRs {
+		t.header = append(t.header, "TPR @ "+percent(fpr)+" FPR")
+	}
+	t.header = append(t.header, "F", "value")
+	for i := range r.Methods {
+		m := &r.Methods[i]
+		for j := range m.Attacks {
+			a := &m.Attacks[j]
+			row := []string{m.Name, a.Name, orDash(a.Kind), optional(a.AUC, f4), optional(a.Advantage, f4), optional(a.BalancedAccuracy, f4)}
+			for _, fpr := range StandardFPRs {
+				if tpr, ok := a.TPRAt(fpr); ok {
+					row = append(row, f4(tpr))
+				} else {
+					row = append(row, "-")
+				}
+			}
+			if f, ok := a.AttackF(m.N); ok {
+				row = append(row, g(f))
+			} else {
+				row = append(row, "-")
+			}
+			row = append(row, attackValue(a))
+			t.add(row...)
+		}
+	}
+	return t
+}
+
+func attackValue(a *AttackResult) string {
+	if a.Value == nil {
+		return "-"
+	}
+	s := f4(*a.Value)
+	if a.Spread != nil {
+		s += " ± " + f4(*a.Spread)
+	}
+	if a.ValueName != "" {
+		s = a.ValueName + " " + s
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// warningLines gathers the result's warnings, each prefixed with where it
+// comes from.
+func warningLines(r *Result) []string {
+	var out []string
+	out = append(out, r.Warnings...)
+	for _, m := range r.Methods {
+		for _, w := range m.Warnings {
+			out = append(out, m.Name+": "+w)
+		}
+		for _, a := range m.Attacks {
+			for _, w := range a.Warnings {
+				out = append(out, m.Name+", attack "+a.Name+": "+w)
+			}
+		}
+	}
+	return out
+}
+
+// finite reports whether v is a usable number.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
