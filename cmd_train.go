@@ -1,0 +1,226 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"unlearnbench/datasets"
+	"unlearnbench/internal/progress"
+	"unlearnbench/internal/usererr"
+	"unlearnbench/nn"
+)
+
+func init() { subcommands = append(subcommands, newTrainCmd) }
+
+// trainSettings is what train needs besides the data flags; a --config YAML
+// file sets the same keys, and flags given on the command line win.
+type trainSettings struct {
+	Model          string `yaml:"model"`
+	Out            string `yaml:"out"`
+	Part           string `yaml:"part"`
+	Normalize      string `yaml:"normalize"`
+	AugmentPad     int    `yaml:"augment_pad"`
+	AugmentFlip    bool   `yaml:"augment_flip"`
+	nn.TrainConfig `yaml:",inline"`
+}
+
+type trainFlags struct {
+	config string
+	data   dataFlags
+	rt     runtimeFlags
+	s      trainSettings
+}
+
+func newTrainCmd() *cobra.Command {
+	var f trainFlags
+	cmd := &cobra.Command{
+		Use:   "train --out MODEL.onnx [--model ARCH|FILE.onnx] [flags]",
+		Short: "Train a zoo model, or fine-tune an imported ONNX classifier, and write it as ONNX",
+		Long: `Train a classifier on a data set and write it as a self-contained ONNX file
+that ONNX Runtime, Netron and logits open.
+
+--model is a zoo architecture (` + strings.Join(nn.Archs, ", ") + `), He-initialised
+from --seed, or an ONNX classifier file (PyTorch's torch.onnx.export at
+opset 13-17) whose weights are fine-tuned. Zoo models learn the training
+part's per-channel mean and deviation and normalise their own input, so the
+file takes data as read (pixels in [0, 1]); an imported model gets the data
+normalised by --normalize, and logits must be given the same flag.
+
+The training examples are the data's training part, or with --split the
+split's --part (train = retain + forget); after every epoch the model is
+evaluated on the test part (the split's test set with --split), and one line
+reports loss and accuracy. A loss that turns NaN or infinite stops training
+with the epoch and step named; the model is then not written.
+
+Every flag can also be set in a YAML --config file under the same name with
+underscores (epochs, batch_size, seed, model, optimizer: {name, lr,
+momentum, nesterov, weight_decay}, schedule: {name, step_epochs, gamma,
+warmup_steps}, loss: {label_smoothing, class_weights}, ...).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "", "YAML file with the settings below (flags given override it)")
+	f.data.add(fl)
+	f.rt.add(fl)
+	s := &f.s
+	fl.StringVar(&s.Model, "model", nn.ArchCNN, "zoo architecture ("+strings.Join(nn.Archs, ", ")+") or ONNX file to fine-tune")
+	fl.StringVarP(&s.Out, "out", "o", "", "ONNX file to write (required)")
+	fl.StringVar(&s.Part, "part", "train", "with --split: the examples to train on: train, retain, forget or validation")
+	fl.StringVar(&s.Normalize, "normalize", "", "imported models: none or MEAN,.../STD,... per channel (zoo models normalise themselves)")
+	fl.IntVar(&s.AugmentPad, "augment-pad", 0, "random crop after padding by N pixels (torchvision RandomCrop(padding=N))")
+	fl.BoolVar(&s.AugmentFlip, "augment-flip", false, "random horizontal flips")
+	fl.IntVar(&s.Epochs, "epochs", 10, "passes over the training examples")
+	fl.IntVar(&s.BatchSize, "batch-size", 128, "examples per step")
+	fl.Uint64Var(&s.Seed, "seed", 0, "seed of the initialisation, the batch order, augmentation and dropout")
+	fl.StringVar(&s.Optimizer.Name, "optimizer", "sgd", "sgd or adam")
+	fl.Float64Var(&s.Optimizer.LR, "lr", 0.05, "learning rate")
+	fl.Float64Var(&s.Optimizer.Momentum, "momentum", 0.9, "SGD momentum")
+	fl.BoolVar(&s.Optimizer.Nesterov, "nesterov", false, "SGD with Nesterov momentum")
+	fl.Float64Var(&s.Optimizer.WeightDecay, "weight-decay", 5e-4, "L2 weight decay")
+	fl.StringVar(&s.Schedule.Name, "schedule", "cosine", "learning-rate schedule: constant, step or cosine")
+	fl.IntVar(&s.Schedule.StepEpochs, "step-epochs", 0, "step schedule: epochs between decays")
+	fl.Float64Var(&s.Schedule.Gamma, "gamma", 0.1, "step schedule: decay factor")
+	fl.IntVar(&s.Schedule.WarmupSteps, "warmup-steps", 0, "linear warm-up over the first N steps")
+	fl.Float64Var(&s.Loss.LabelSmoothing, "label-smoothing", 0, "cross-entropy label smoothing")
+	return cmd
+}
+
+// applyConfig reads --config into f.s, then re-applies the flags given on
+// the command line so that they win.
+func applyConfig(cmd *cobra.Command, f *trainFlags) error {
+	if f.config == "" {
+		return nil
+	}
+	given := map[string]string{}
+	cmd.Flags().Visit(func(fl *pflag.Flag) { given[fl.Name] = fl.Value.String() })
+	b, err := os.ReadFile(f.config)
+	if err != nil {
+		return usererr.Wrap(fmt.Errorf("reading --config: %w", err))
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f.s); err != nil {
+		return usererr.Errorf("config %s: %v", f.config, err)
+	}
+	for name, v := range given {
+		if err := cmd.Flags().Set(name, v); err != nil {
+			return usererr.Errorf("--%s %q: %v", name, v, err)
+		}
+	}
+	return nil
+}
+
+func runTrain(cmd *cobra.Command, f *trainFlags) error {
+	if err := applyConfig(cmd, f); err != nil {
+		return err
+	}
+	s := &f.s
+	if s.Out == "" {
+		return usererr.Errorf("train: --out MODEL.onnx is required")
+	}
+	src, split, err := f.data.open()
+	if err != nil {
+		return err
+	}
+	if s.Part == "test" {
+		return usererr.Errorf("--part test: train on train, retain, forget or validation")
+	}
+	trainDS, trainIdx, err := f.data.part(src, split, s.Part)
+	if err != nil {
+		return err
+	}
+	if len(trainIdx) == 0 {
+		return usererr.Errorf("no training examples in %s (--part %s)", trainDS.Name, s.Part)
+	}
+	var evalDS *datasets.Dataset
+	var evalIdx []int
+	if split != nil || src.Test != nil {
+		if evalDS, evalIdx, err = f.data.part(src, split, "test"); err != nil {
+			return err
+		}
+	}
+	shape := []int64{int64(trainDS.C), int64(trainDS.H), int64(trainDS.W)}
+
+	var m *nn.Model
+	var norm *datasets.Normalization
+	if strings.HasSuffix(strings.ToLower(s.Model), ".onnx") {
+		if m, err = nn.Import(s.Model); err != nil {
+			return err
+		}
+		if m.Classes != trainDS.Classes {
+			return usererr.Errorf("model %s has %d classes, %s has %d", s.Model, m.Classes, trainDS.Name, trainDS.Classes)
+		}
+		if norm, err = parseNormalize(s.Normalize, trainDS.C); err != nil {
+			return err
+		}
+	} else {
+		if s.Normalize != "" {
+			return usererr.Errorf("--normalize is for imported models; zoo models normalise their own input")
+		}
+		if m, err = nn.New(s.Model, shape, trainDS.Classes, s.Seed); err != nil {
+			return err
+		}
+		st := datasets.ChannelStats(trainDS, trainIdx)
+		if err := m.PrependNormalization(st.Mean, st.Std); err != nil {
+			return err
+		}
+	}
+	probe := &nn.Data{Shape: shape}
+	if err := probe.Check(m); err != nil {
+		return err
+	}
+	batches, err := datasets.NewBatches(trainDS, trainIdx, datasets.BatchOptions{
+		Size: s.BatchSize, Shuffle: true, Seed: s.Seed, Norm: norm,
+		Augment: datasets.Augment{Pad: s.AugmentPad, Flip: s.AugmentFlip}})
+	if err != nil {
+		return err
+	}
+	epochs := nn.EpochBatches{Steps: batches.Len(), Examples: len(trainIdx),
+		Epoch: func(e int, yield func(x []float32, y []int64) bool) {
+			bar := progress.New(cmd.ErrOrStderr(), fmt.Sprintf("epoch %d/%d", e+1, s.Epochs), batches.Len())
+			defer bar.Done()
+			step := 0
+			for b := range batches.Epoch(e) {
+				if !yield(b.X, b.Y) {
+					return
+				}
+				step++
+				bar.Set(step)
+			}
+		}}
+	var eval *nn.Data
+	if evalDS != nil {
+		if eval, err = loadNN(evalDS, evalIdx, norm); err != nil {
+			return err
+		}
+	}
+	rt, err := f.rt.open()
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "training %s (%d parameters) on %d examples of %s for %d epochs\n", m.Graph.Name, m.NumParams(), len(trainIdx), trainDS.Name, s.Epochs)
+	_, err = nn.TrainWith(rt, m, epochs, eval, s.TrainConfig, func(r nn.EpochResult) {
+		line := fmt.Sprintf("epoch %d/%d: lr %.4g, train loss %.4f, accuracy %.2f%%", r.Epoch, s.Epochs, r.LR, r.TrainLoss, 100*r.TrainAcc)
+		if r.Eval != nil {
+			line += fmt.Sprintf("; test loss %.4f, accuracy %.2f%%", r.Eval.Loss, 100*r.Eval.Accuracy)
+		}
+		fmt.Fprintln(w, line)
+	})
+	if err != nil {
+		return err
+	}
+	if err := m.Save(s.Out); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s\n", s.Out)
+	return nil
+}

@@ -1,0 +1,214 @@
+package graph
+
+import (
+	"slices"
+
+	"github.com/advancedclimatesystems/gonnx/onnx"
+)
+
+// squaredRule handles a node with a parameter input in SquaredPerExample
+// mode: data inputs get their ordinary gradient, parameters the batch sum of
+// their squared per-example gradients.
+func (d *differ) squaredRule(n *onnx.NodeProto, dy []string, need []bool) ([]string, error) {
+	g := d.g
+	in := n.Input
+	plain := slices.Clone(need)
+	var params []int
+	for k, name := range in {
+		if k < len(need) && need[k] && d.isWrt[name] {
+			plain[k] = false
+			params = append(params, k)
+		}
+	}
+	d.sq = false
+	dx, err := d.node(n, dy, plain)
+	d.sq = true
+	if err != nil {
+		return nil, err
+	}
+	unsupported := func(why string) error {
+		return &UnsupportedOpError{Op: n.OpType, Node: n.Name, Why: "per-example squared gradient: " + why}
+	}
+	sq := func(v string) string { return g.Op1("Mul", []string{v, v}) }
+	sumBatch := func(v string) string {
+		return g.Op1("ReduceSum", []string{v, g.ConstI(0)}, AInt("keepdims", 0))
+	}
+	g0 := dy[0]
+	for _, k := range params {
+		p := in[k]
+		ps := g.info[p].Shape
+		switch n.OpType {
+		case "Gemm":
+			if IntAttr(n, "transA", 0) != 0 || k == 0 {
+				return nil, unsupported("the data must be the untransposed first operand")
+			}
+			alpha, beta := float64(FloatAttr(n, "alpha", 1)), float64(FloatAttr(n, "beta", 1))
+			dt := g.info[p].DType
+			if k == 1 {
+				a2, d2 := sq(in[0]), sq(g0)
+				var r string
+				if IntAttr(n, "transB", 0) != 0 {
+					r = g.Op1("Gemm", []string{d2, a2}, AInt("transA", 1))
+				} else {
+					r = g.Op1("Gemm", []string{a2, d2}, AInt("transA", 1))
+				}
+				if alpha != 1 {
+					r = g.Op1("Mul", []string{r, g.ScalarF(dt, alpha*alpha)})
+				}
+				dx[k] = r
+			} else {
+				r := g.reduceTo(sumBatch(sq(g0)), p)
+				if len(ps) != 1 {
+					return nil, unsupported("the bias must be a vector")
+				}
+				if beta != 1 {
+					r = g.Op1("Mul", []string{r, g.ScalarF(dt, beta*beta)})
+				}
+				dx[k] = r
+			}
+		case "MatMul":
+			if k != 1 {
+				return nil, unsupported("the parameter must be the second operand")
+			}
+			as := g.info[in[0]].Shape
+			if len(ps) != 2 || len(as) < 2 {
+				return nil, unsupported("the parameter must be a matrix")
+			}
+			if len(as) == 2 {
+				dx[k] = g.Op1("MatMul", []string{g.Op1("Transpose", []string{sq(in[0])}), sq(g0)})
+			} else {
+				at := g.Op1("Transpose", []string{in[0]}, AInts("perm", swapLast(len(as))...))
+				per := g.Op1("MatMul", []string{at, g0})
+				if len(as) > 3 {
+					per = g.Op1("Reshape", []string{per, g.ConstI(append([]int64{0, -1}, ps...)...)})
+					per = g.Op1("ReduceSum", []string{per, g.ConstI(1)}, AInt("keepdims", 0))
+				}
+				dx[k] = sumBatch(sq(per))
+			}
+		case "Conv":
+			v, err := d.convSquared(n, g0, k)
+			if err != nil {
+				return nil, err
+			}
+			dx[k] = v
+		case "BatchNormalization":
+			xs := g.info[in[0]].Shape
+			if k > 2 {
+				return nil, unsupported("running statistics are not parameters")
+			}
+			axes := g.ConstI(spatialAxes(len(xs))[1:]...)
+			var per string
+			if k == 2 {
+				per = g.Op1("ReduceSum", []string{g0, axes}, AInt("keepdims", 0))
+			} else {
+				dt := g.info[in[0]].DType
+				cshape := g.ConstI(channelShape(ps[0], len(xs))...)
+				inv := g.Op1("Reciprocal", []string{g.Op1("Sqrt", []string{g.Op1("Add", []string{in[4], g.ScalarF(dt, float64(FloatAttr(n, "epsilon", 1e-5)))})})})
+				xhat := g.Op1("Mul", []string{
+					g.Op1("Sub", []string{in[0], g.Op1("Reshape", []string{in[3], cshape})}),
+					g.Op1("Reshape", []string{inv, cshape})})
+				per = g.Op1("ReduceSum", []string{g.Op1("Mul", []string{g0, xhat}), axes}, AInt("keepdims", 0))
+			}
+			dx[k] = sumBatch(sq(per))
+		case "Add", "Sub", "Mul":
+			v := g0
+			switch {
+			case n.OpType == "Sub" && k == 1:
+				v = g.Op1("Neg", []string{v})
+			case n.OpType == "Mul":
+				v = g.Op1("Mul", []string{v, in[1-k]})
+			}
+			per, err := g.perExampleReduce(v, p)
+			if err != nil {
+				return nil, unsupported(err.Error())
+			}
+			dx[k] = g.reshapeLike(sumBatch(sq(per)), p)
+		default:
+			return nil, unsupported("operator not supported for parameters")
+		}
+	}
+	return dx, nil
+}
+
+// perExampleReduce sums v (shaped like the batch-first broadcast result) over
+// the axes along which p was broadcast, keeping axis 0: the per-example
+// gradients of p, shaped [N, p's broadcast shape without leading ones].
+func (g *Graph) perExampleReduce(v, p string) (string, error) {
+	vs, ps := g.info[v].Shape, g.info[p].Shape
+	if vs == nil || ps == nil || len(ps) > len(vs) {
+		return "", errUnknownShape
+	}
+	lead := len(vs) - len(ps)
+	if lead == 0 && ps[0] != 1 {
+		return "", errBatchParam
+	}
+	var axes []int64
+	for i := 1; i < len(vs); i++ {
+		if i < lead || ps[i-lead] == 1 && vs[i] != 1 {
+			axes = append(axes, int64(i))
+		}
+	}
+	if len(axes) == 0 {
+		return v, nil
+	}
+	return g.Op1("ReduceSum", []string{v, g.ConstI(axes...)}, AInt("keepdims", 1)), nil
+}
+
+type constErr string
+
+func (e constErr) Error() string { return string(e) }
+
+const (
+	errUnknownShape = constErr("shapes must be known")
+	errBatchParam   = constErr("the parameter spans the batch axis")
+)
+
+// convSquared: per-example Conv weight gradients G_i = dy_i U_iᵀ, with U the
+// input unfolded by a fixed one-hot depthwise Conv, squared and summed.
+func (d *differ) convSquared(n *onnx.NodeProto, dy string, k int) (string, error) {
+	g := d.g
+	x := n.Input[0]
+	xs, ok := g.knownSpatial(x)
+	w, okw := g.WindowOf(n)
+	ws := g.info[n.Input[1]].Shape
+	unsupported := func(why string) error {
+		return &UnsupportedOpError{Op: "Conv", Node: n.Name, Why: "per-example squared gradient: " + why}
+	}
+	if !ok || !okw {
+		return "", unsupported("shapes must be known")
+	}
+	ys := g.info[n.Output[0]].Shape
+	sq := func(v string) string { return g.Op1("Mul", []string{v, v}) }
+	sp := len(xs) - 2
+	m := ws[0]
+	p := numel(ys[2:])
+	dyr := g.Op1("Reshape", []string{dy, g.ConstI(0, m, p)})
+	if k == 2 {
+		per := g.Op1("ReduceSum", []string{dyr, g.ConstI(2)}, AInt("keepdims", 0))
+		return g.Op1("ReduceSum", []string{sq(per), g.ConstI(0)}, AInt("keepdims", 0)), nil
+	}
+	if k == 0 {
+		return "", unsupported("the data must be the first input")
+	}
+	if w.Group != 1 {
+		return "", unsupported("grouped convolutions")
+	}
+	c := xs[1]
+	kk := numel(w.Kernel)
+	dt := g.info[x].DType
+	eye := make([]float64, c*kk*kk)
+	for ch := int64(0); ch < c; ch++ {
+		for j := int64(0); j < kk; j++ {
+			eye[(ch*kk+j)*kk+j] = 1
+		}
+	}
+	unfold := g.Op1("Conv", []string{x, g.ConstF(dt, append([]int64{c * kk, 1}, w.Kernel...), eye...)},
+		AInts("strides", w.Strides...), AInts("dilations", w.Dilations...),
+		AInts("pads", append(slices.Clone(w.PadsBegin), w.PadsEnd...)...), AInt("group", c), AInts("kernel_shape", w.Kernel...))
+	_ = sp
+	u := g.Op1("Reshape", []string{unfold, g.ConstI(0, c*kk, p)})
+	ut := g.Op1("Transpose", []string{u}, AInts("perm", 0, 2, 1))
+	per := g.Op1("MatMul", []string{dyr, ut}) // [N, M, C*kk]
+	s := g.Op1("ReduceSum", []string{sq(per), g.ConstI(0)}, AInt("keepdims", 0))
+	return g.Op1("Reshape", []string{s, g.ConstI(ws...)}), nil
+}

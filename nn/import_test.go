@@ -1,0 +1,181 @@
+package nn
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"unlearnbench/internal/usererr"
+	"unlearnbench/nn/graph"
+)
+
+func logitsOf(t *testing.T, m *Model, d *Data) []float32 {
+	t.Helper()
+	ev, err := NewEvaluator(rt, m, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	lg, err := ev.Logits(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lg
+}
+
+func assertClose(t *testing.T, what string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if math.Abs(float64(got[i]-want[i])) > tol*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("%s[%d] = %v, want %v", what, i, got[i], want[i])
+		}
+	}
+}
+
+// foldBatchNorm returns m's graph with every Conv → BatchNormalization pair
+// folded into one Conv with a bias, as torch.onnx.export does in eval mode.
+func foldBatchNorm(t *testing.T, m *Model) []byte {
+	g := m.Graph.Clone()
+	prod := map[string]int{}
+	for i, n := range g.Nodes {
+		prod[n.Output[0]] = i
+	}
+	var keep []int
+	drop := map[int]bool{}
+	for i, n := range g.Nodes {
+		if n.OpType != "BatchNormalization" {
+			continue
+		}
+		ci, ok := prod[n.Input[0]]
+		if !ok || g.Nodes[ci].OpType != "Conv" {
+			t.Fatal("BatchNormalization not after a Conv")
+		}
+		conv := g.Nodes[ci]
+		w := g.Inits[conv.Input[1]]
+		scale, bias := g.Inits[n.Input[1]].F32, g.Inits[n.Input[2]].F32
+		mean, vr := g.Inits[n.Input[3]].F32, g.Inits[n.Input[4]].F32
+		eps := graph.FloatAttr(n, "epsilon", 1e-5)
+		nw := &graph.Tensor{DType: graph.Float, Dims: w.Dims, F32: make([]float32, len(w.F32))}
+		nb := &graph.Tensor{DType: graph.Float, Dims: []int64{w.Dims[0]}, F32: make([]float32, w.Dims[0])}
+		per := len(w.F32) / int(w.Dims[0])
+		for c := range nb.F32 {
+			s := scale[c] / float32(math.Sqrt(float64(vr[c]+eps)))
+			for j := 0; j < per; j++ {
+				nw.F32[c*per+j] = w.F32[c*per+j] * s
+			}
+			nb.F32[c] = bias[c] - mean[c]*s
+		}
+		g.AddInit(conv.Input[1]+".folded", nw)
+		g.AddInit(conv.Input[1]+".bias_folded", nb)
+		conv.Input = []string{conv.Input[0], conv.Input[1] + ".folded", conv.Input[1] + ".bias_folded"}
+		conv.Output = []string{n.Output[0]}
+		drop[i] = true
+	}
+	for i := range g.Nodes {
+		if !drop[i] {
+			keep = append(keep, i)
+		}
+	}
+	nodes := g.Nodes
+	g.Nodes = nil
+	for _, i := range keep {
+		g.Nodes = append(g.Nodes, nodes[i])
+	}
+	g.Outputs = []string{m.Output}
+	b, err := g.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestImportFineTuneExport imports a ResNet-18 in torchvision's layout (as
+// exported, and with batch norm folded), fine-tunes it, exports it and runs
+// the export in ONNX Runtime.
+func TestImportFineTuneExport(t *testing.T) {
+	orig := ResNet18([]int64{3, 16, 16}, 10, false, 3)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "resnet18.onnx")
+	if err := orig.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	d := randomData(9, 16, orig.Shape, 10)
+	// Let the running statistics differ from their initial values.
+	if _, err := Train(rt, orig, d, nil, TrainConfig{Epochs: 1, BatchSize: 8, Seed: 1, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.01}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := orig.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	folded := filepath.Join(dir, "resnet18_folded.onnx")
+	if err := os.WriteFile(folded, foldBatchNorm(t, orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := logitsOf(t, orig, d)
+	for _, p := range []string{path, folded} {
+		m, err := Import(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Classes != 10 || len(m.Params) == 0 {
+			t.Fatalf("%s: %d classes, %d params", p, m.Classes, len(m.Params))
+		}
+		assertClose(t, filepath.Base(p)+" logits", logitsOf(t, m, d), want, 1e-3)
+		hist, err := Train(rt, m, d, d, TrainConfig{Epochs: 2, BatchSize: 8, Seed: 2, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.01, Momentum: 0.9}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hist[1].TrainLoss >= hist[0].TrainLoss*1.5 {
+			t.Errorf("%s: fine-tuning loss went from %v to %v", p, hist[0].TrainLoss, hist[1].TrainLoss)
+		}
+		out := filepath.Join(dir, "tuned.onnx")
+		if err := m.Save(out); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Import(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertClose(t, "exported logits", logitsOf(t, back, d), logitsOf(t, m, d), 1e-5)
+	}
+}
+
+func TestImportRejects(t *testing.T) {
+	conv := "/usr/share/libonnx-testdata/data/pytorch-converted/test_Conv2d/model.onnx"
+	if _, err := os.Stat(conv); err != nil {
+		t.Skip("libonnx-testdata is not installed")
+	}
+	_, err := Import(conv)
+	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "logits") {
+		t.Errorf("Conv2d as a classifier: error %v, want one about logits", err)
+	}
+	_, err = Import("/usr/share/libonnx-testdata/data/pytorch-converted/test_ELU/model.onnx")
+	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "Elu") {
+		t.Errorf("ELU: error %v, want one naming Elu", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.onnx")
+	os.WriteFile(bad, []byte("garbage"), 0o644)
+	if _, err := Import(bad); err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), bad) {
+		t.Errorf("garbage: error %v, want a user error naming the file", err)
+	}
+	lin, err := Import("/usr/share/libonnx-testdata/data/pytorch-converted/test_Linear/model.onnx")
+	if err != nil {
+		t.Fatalf("Linear as a classifier: %v", err)
+	}
+	if len(lin.Params) != 2 {
+		t.Errorf("Linear: params %v", lin.Params)
+	}
+	d := randomData(1, 3, lin.Shape, lin.Classes)
+	if err := d.Check(lin); err != nil {
+		t.Fatal(err)
+	}
+	wrong := randomData(1, 3, []int64{lin.Shape[0] + 1}, lin.Classes)
+	if err := wrong.Check(lin); err == nil || !usererr.Is(err) {
+		t.Errorf("mismatched data: %v", err)
+	}
+}

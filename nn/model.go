@@ -1,0 +1,225 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"unlearnbench/internal/usererr"
+	"unlearnbench/nn/graph"
+)
+
+// Model is a classifier as an ONNX inference graph: input [N, C, H, W]
+// float32, output logits [N, classes]. Its parameters and buffers are the
+// graph's float32 initializers and live in Go memory (Graph.Inits[name].F32),
+// which training updates in place.
+type Model struct {
+	Graph   *graph.Graph
+	Input   string  // name of the image input
+	Output  string  // name of the logits output
+	Shape   []int64 // input shape without the batch axis, [C, H, W]
+	Classes int
+	Params  []string // trainable initializers, in a fixed order
+	Buffers []string // batch-norm running statistics: updated by training, not trained
+}
+
+// Param returns the data of parameter or buffer name.
+func (m *Model) Param(name string) []float32 { return m.Graph.Inits[name].F32 }
+
+// NumParams counts the trainable scalars.
+func (m *Model) NumParams() int {
+	n := 0
+	for _, p := range m.Params {
+		n += len(m.Param(p))
+	}
+	return n
+}
+
+// Clone copies the model, weights included.
+func (m *Model) Clone() *Model {
+	c := *m
+	c.Graph = m.Graph.Clone()
+	for _, name := range append(slices.Clone(m.Params), m.Buffers...) {
+		t := *m.Graph.Inits[name]
+		t.F32 = slices.Clone(t.F32)
+		c.Graph.Inits[name] = &t
+	}
+	c.Shape = slices.Clone(m.Shape)
+	c.Params = slices.Clone(m.Params)
+	c.Buffers = slices.Clone(m.Buffers)
+	return &c
+}
+
+// CopyWeightsFrom overwrites m's parameters and buffers with src's (same
+// architecture).
+func (m *Model) CopyWeightsFrom(src *Model) error {
+	for _, name := range append(slices.Clone(m.Params), m.Buffers...) {
+		s, ok := src.Graph.Inits[name]
+		if !ok || len(s.F32) != len(m.Param(name)) {
+			return fmt.Errorf("copying weights: %q missing or of another size in the source model", name)
+		}
+		copy(m.Param(name), s.F32)
+	}
+	return nil
+}
+
+// Save writes the model as a self-contained inference ONNX file (weights as
+// initializers), atomically.
+func (m *Model) Save(path string) error {
+	g := m.Graph.Clone()
+	g.Outputs = []string{m.Output}
+	return g.Save(path)
+}
+
+// builder helps the zoo constructors: names in PyTorch's style and He
+// initialisation from one seeded source.
+type builder struct {
+	g   *graph.Graph
+	rng *rand.Rand
+	m   *Model
+}
+
+func newBuilder(name string, shape []int64, classes int, seed uint64) *builder {
+	g := graph.New(name)
+	m := &Model{Graph: g, Input: "input", Output: "logits", Shape: slices.Clone(shape), Classes: classes}
+	g.AddInput("input", graph.Float, append([]int64{-1}, shape...)...)
+	return &builder{g: g, rng: rand.New(rand.NewPCG(seed, 0x6e6e)), m: m}
+}
+
+func (b *builder) param(name string, dims []int64, fill func(i int) float32) string {
+	t := &graph.Tensor{DType: graph.Float, Dims: dims, F32: make([]float32, numel(dims))}
+	for i := range t.F32 {
+		t.F32[i] = fill(i)
+	}
+	b.g.AddInit(name, t)
+	b.m.Params = append(b.m.Params, name)
+	return name
+}
+
+func (b *builder) buffer(name string, dims []int64, v float32) string {
+	t := &graph.Tensor{DType: graph.Float, Dims: dims, F32: make([]float32, numel(dims))}
+	for i := range t.F32 {
+		t.F32[i] = v
+	}
+	b.g.AddInit(name, t)
+	b.m.Buffers = append(b.m.Buffers, name)
+	return name
+}
+
+// he draws N(0, 2/fanIn) (He et al. 2015, for ReLU networks).
+func (b *builder) he(fanIn int64) func(int) float32 {
+	std := math.Sqrt(2 / float64(fanIn))
+	return func(int) float32 { return float32(b.rng.NormFloat64() * std) }
+}
+
+func zero(int) float32 { return 0 }
+func one(int) float32  { return 1 }
+
+func numel(d []int64) int64 {
+	n := int64(1)
+	for _, v := range d {
+		n *= v
+	}
+	return n
+}
+
+func (b *builder) conv(name, x string, cin, cout, k, stride, pad int64, bias bool) string {
+	ins := []string{x, b.param(name+".weight", []int64{cout, cin, k, k}, b.he(cin*k*k))}
+	if bias {
+		ins = append(ins, b.param(name+".bias", []int64{cout}, zero))
+	}
+	return b.g.Op1("Conv", ins, graph.AInts("kernel_shape", k, k), graph.AInts("strides", stride, stride),
+		graph.AInts("pads", pad, pad, pad, pad))
+}
+
+func (b *builder) bn(name, x string, c int64) string {
+	return b.g.Op1("BatchNormalization", []string{x,
+		b.param(name+".weight", []int64{c}, one), b.param(name+".bias", []int64{c}, zero),
+		b.buffer(name+".running_mean", []int64{c}, 0), b.buffer(name+".running_var", []int64{c}, 1)},
+		graph.AFloat("epsilon", 1e-5), graph.AFloat("momentum", 0.9))
+}
+
+func (b *builder) relu(x string) string { return b.g.Op1("Relu", []string{x}) }
+
+func (b *builder) linear(name, x string, in, out int64) string {
+	return b.g.Op1("Gemm", []string{x, b.param(name+".weight", []int64{out, in}, b.he(in)), b.param(name+".bias", []int64{out}, zero)},
+		graph.AInt("transB", 1))
+}
+
+func (b *builder) finish(logits string) *Model {
+	b.g.OpNamed("Identity", []string{logits}, []string{"logits"})
+	b.g.AddOutput("logits")
+	return b.m
+}
+
+// ForwardFLOPs counts the multiply-adds (as 2 FLOPs each) of one example's
+// forward pass through the model's Conv, Gemm and MatMul nodes, the
+// operators that dominate its cost.
+func (m *Model) ForwardFLOPs() float64 {
+	g := m.Graph
+	var f float64
+	for _, n := range g.Nodes {
+		switch n.OpType {
+		case "Conv":
+			ws, ys := g.Shape(n.Input[1]), g.Shape(n.Output[0])
+			if ws == nil || ys == nil {
+				continue
+			}
+			f += 2 * float64(numel(ws)) * float64(numel(ys[2:]))
+		case "Gemm", "MatMul":
+			ws := g.Shape(n.Input[1])
+			if len(ws) == 2 {
+				f += 2 * float64(ws[0]*ws[1])
+			}
+		}
+	}
+	return f
+}
+
+// PrependNormalization makes the model normalise its own input per channel,
+// (x - mean[c]) / std[c], with constant (untrained) nodes at the front of
+// the graph, so that the saved ONNX file takes data as read (pixels in
+// [0, 1]) and nobody has to remember the statistics.
+func (m *Model) PrependNormalization(mean, std []float64) error {
+	g := m.Graph
+	if len(m.Shape) < 1 || int(m.Shape[0]) != len(mean) || len(std) != len(mean) {
+		return usererr.Errorf("normalisation has %d means and %d deviations; model %q has %d channels", len(mean), len(std), g.Name, m.Shape[0])
+	}
+	bshape := make([]int64, len(m.Shape)+1)
+	for i := range bshape {
+		bshape[i] = 1
+	}
+	bshape[1] = m.Shape[0]
+	inv := make([]float64, len(std))
+	for c, s := range std {
+		if !(s > 0) {
+			return usererr.Errorf("normalisation std %v of channel %d: want > 0", s, c)
+		}
+		inv[c] = 1 / s
+	}
+	old := g.Nodes
+	g.Nodes = nil
+	mu := g.AddInit(m.Input+".norm_mean", &graph.Tensor{DType: graph.Float, Dims: bshape, F32: f32s(mean)})
+	is := g.AddInit(m.Input+".norm_inv_std", &graph.Tensor{DType: graph.Float, Dims: bshape, F32: f32s(inv)})
+	normed := g.Fresh(m.Input + "_normalized")
+	g.OpNamed("Mul", []string{g.Op1("Sub", []string{m.Input, mu}), is}, []string{normed})
+	for _, n := range old {
+		for k, in := range n.Input {
+			if in == m.Input {
+				n.Input[k] = normed
+			}
+		}
+	}
+	g.Nodes = append(g.Nodes, old...)
+	g.Reinfer()
+	return nil
+}
+
+func f32s(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+package ort
+
+import (
+	"fmt"
+
+	ortgo "github.com/yalue/onnxruntime_go"
+)
+
+// Value is an ONNX Runtime value (a tensor) passed to or returned by Run.
+type Value = ortgo.Value
+
+// Tensor is a typed ONNX Runtime tensor whose data is a Go slice: writing the
+// slice changes what the next Run reads, and outputs are written into it.
+type Tensor[T ortgo.TensorData] = ortgo.Tensor[T]
+
+// Owner collects C-side objects (tensors, sessions) so that one Close
+// releases all of them. Use one Owner per long-lived user (a trainer, an
+// evaluator) and `defer owner.Close()`.
+type Owner struct {
+	objs []interface{ Destroy() error }
+}
+
+// Close destroys everything the owner holds, newest first, and forgets it.
+func (o *Owner) Close() error {
+	var first error
+	for i := len(o.objs) - 1; i >= 0; i-- {
+		if err := o.objs[i].Destroy(); err != nil && first == nil {
+			first = err
+		}
+	}
+	o.objs = nil
+	return first
+}
+
+func (o *Owner) add(x interface{ Destroy() error }) { o.objs = append(o.objs, x) }
+
+// NewTensor creates a tensor of the given shape over data (not copied; len(data)
+// must be at least the shape's size), owned by o.
+func NewTensor[T ortgo.TensorData](o *Owner, shape []int64, data []T) (*Tensor[T], error) {
+	t, err := ortgo.NewTensor(ortgo.NewShape(shape...), data)
+	if err != nil {
+		return nil, fmt.Errorf("creating tensor of shape %v: %w", shape, err)
+	}
+	o.add(t)
+	return t, nil
+}
+
+// ZeroTensor creates a zero-filled tensor of the given shape, owned by o.
+func ZeroTensor[T ortgo.TensorData](o *Owner, shape []int64) (*Tensor[T], error) {
+	n := int64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	return NewTensor(o, shape, make([]T, n))
+}
+
+// Session runs one ONNX graph with fixed input and output names. Create it
+// once and call Run for every batch: creating sessions is expensive.
+type Session struct {
+	s       *ortgo.DynamicAdvancedSession
+	Inputs  []string
+	Outputs []string
+}
+
+// NewSession compiles an ONNX model (serialised ModelProto) for this runtime's
+// device, owned by o.
+func (r *Runtime) NewSession(o *Owner, model []byte, inputs, outputs []string) (*Session, error) {
+	so, err := r.sessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer so.Destroy()
+	s, err := ortgo.NewDynamicAdvancedSessionWithONNXData(model, inputs, outputs, so)
+	if err != nil {
+		return nil, fmt.Errorf("creating ONNX Runtime session (inputs %v, outputs %v): %w", inputs, outputs, err)
+	}
+	o.add(s)
+	return &Session{s: s, Inputs: inputs, Outputs: outputs}, nil
+}
+
+// Run executes the graph. Outputs are preallocated tensors of the right
+// shape; a nil output is allocated by ONNX Runtime and then owned by o.
+func (s *Session) Run(o *Owner, inputs, outputs []Value) error {
+	var nils []int
+	for i, v := range outputs {
+		if v == nil {
+			nils = append(nils, i)
+		}
+	}
+	if err := s.s.Run(inputs, outputs); err != nil {
+		return fmt.Errorf("running graph (outputs %v): %w", s.Outputs, err)
+	}
+	for _, i := range nils {
+		if outputs[i] != nil {
+			o.add(outputs[i])
+		}
+	}
+	return nil
+}

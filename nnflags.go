@@ -1,0 +1,182 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"unlearnbench/datasets"
+	"unlearnbench/internal/usererr"
+	"unlearnbench/nn"
+	"unlearnbench/nn/ort"
+)
+
+// Flags shared by the commands that run models (train, logits).
+
+// runtimeFlags choose the ONNX Runtime library, device and threads.
+type runtimeFlags struct {
+	lib     string
+	device  string
+	threads int
+}
+
+func (r *runtimeFlags) add(fl *pflag.FlagSet) {
+	fl.StringVar(&r.lib, "ort-lib", "", "ONNX Runtime library (default: $"+ort.EnvLib+", then third_party/onnxruntime from `make setup`)")
+	fl.StringVar(&r.device, "device", "cpu", "cpu, cuda or cuda:N (cuda needs scripts/install-ort-cuda.sh)")
+	fl.IntVar(&r.threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
+}
+
+func (r *runtimeFlags) open() (*ort.Runtime, error) {
+	dev, err := ort.ParseDevice(r.device)
+	if err != nil {
+		return nil, err
+	}
+	if r.threads < 0 {
+		return nil, usererr.Errorf("--threads %d: want >= 0", r.threads)
+	}
+	return ort.Init(ort.Options{Lib: r.lib, Device: dev, IntraOpThreads: r.threads})
+}
+
+// dataFlags name the data set, an optional saved split and the part of it
+// to use.
+type dataFlags struct {
+	spec      datasets.Spec
+	imageSize string
+	split     string
+	limit     int
+	normalize string
+}
+
+func (d *dataFlags) add(fl *pflag.FlagSet) {
+	fl.StringVar(&d.spec.Name, "dataset", "fashion-mnist", "data set: "+strings.Join(datasets.Names, ", "))
+	fl.StringVar(&d.spec.Data, "data", "", "folder or file holding the data (default for fashion-mnist: "+datasets.FashionMNISTDir+")")
+	fl.StringVar(&d.imageSize, "image-size", "32x32", "folder data: size HxW every image is resized to")
+	fl.IntVar(&d.spec.Channels, "channels", 3, "folder data: 3 (RGB) or 1 (grey)")
+	fl.StringVar(&d.spec.Mapping, "mapping", "", "folder data: CSV with columns file and label and/or group")
+	fl.StringVar(&d.spec.LabelColumn, "label-column", "label", "csv data: the label column")
+	fl.StringVar(&d.split, "split", "", "folder of a saved split (`unlearnbench split`); without it: the data's own train and test parts")
+	fl.IntVar(&d.limit, "limit", 0, "use only the first N examples of each part (0: all), for quick runs")
+}
+
+func (d *dataFlags) open() (*datasets.Source, *datasets.Split, error) {
+	if h, w, ok := strings.Cut(strings.ToLower(d.imageSize), "x"); ok {
+		d.spec.Height, _ = strconv.Atoi(h)
+		d.spec.Width, _ = strconv.Atoi(w)
+	}
+	if d.spec.Height <= 0 || d.spec.Width <= 0 {
+		return nil, nil, usererr.Errorf("--image-size %q: want HxW, e.g. 32x32", d.imageSize)
+	}
+	if d.limit < 0 {
+		return nil, nil, usererr.Errorf("--limit %d: want >= 0", d.limit)
+	}
+	src, err := datasets.Open(d.spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.split == "" {
+		return src, nil, nil
+	}
+	s, err := datasets.LoadSplit(d.split)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.Check(src); err != nil {
+		return nil, nil, err
+	}
+	return src, s, nil
+}
+
+// partNames are the parts --part accepts.
+var partNames = []string{"train", "retain", "forget", "validation", "test"}
+
+// part returns the dataset and indices of one part: with a split its sets
+// (train = retain ∪ forget), without one the data's training or test part.
+func (d *dataFlags) part(src *datasets.Source, s *datasets.Split, name string) (*datasets.Dataset, []int, error) {
+	var ds *datasets.Dataset
+	var idx []int
+	all := func(x *datasets.Dataset) []int {
+		out := make([]int, x.N)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	switch {
+	case s != nil && name == "train":
+		ds, idx = src.Train, s.Train()
+	case s != nil && name == "retain":
+		ds, idx = src.Train, s.Retain
+	case s != nil && name == "forget":
+		ds, idx = src.Train, s.Forget
+	case s != nil && name == "validation":
+		ds, idx = src.Train, s.Validation
+	case s != nil && name == "test":
+		ds, idx = s.TestSet(src), s.Test
+	case s == nil && name == "train":
+		ds, idx = src.Train, all(src.Train)
+	case s == nil && name == "test":
+		if src.Test == nil {
+			return nil, nil, usererr.Errorf("%s has no test part; make a split with `unlearnbench split` and pass --split", src.Name)
+		}
+		ds, idx = src.Test, all(src.Test)
+	case s == nil && slices.Contains(partNames, name):
+		return nil, nil, usererr.Errorf("--part %s needs --split", name)
+	default:
+		return nil, nil, usererr.Errorf("--part %q: want one of %s", name, strings.Join(partNames, ", "))
+	}
+	if d.limit > 0 && len(idx) > d.limit {
+		idx = idx[:d.limit]
+	}
+	return ds, idx, nil
+}
+
+// parseNormalize reads --normalize: "none", or "M1,M2,.../S1,S2,..." (one
+// mean and one standard deviation per channel, of values in [0, 1]).
+func parseNormalize(s string, channels int) (*datasets.Normalization, error) {
+	if s == "" || s == "none" {
+		return nil, nil
+	}
+	ms, ss, ok := strings.Cut(s, "/")
+	if !ok {
+		return nil, usererr.Errorf("--normalize %q: want none or MEAN,.../STD,...", s)
+	}
+	var n datasets.Normalization
+	for i, part := range []string{ms, ss} {
+		for _, f := range strings.Split(part, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil {
+				return nil, usererr.Errorf("--normalize %q: %q is not a number", s, f)
+			}
+			if i == 0 {
+				n.Mean = append(n.Mean, v)
+			} else {
+				n.Std = append(n.Std, v)
+			}
+		}
+	}
+	if len(n.Mean) != channels || len(n.Std) != channels {
+		return nil, usererr.Errorf("--normalize %q: %d means and %d deviations for %d channels", s, len(n.Mean), len(n.Std), channels)
+	}
+	return &n, nil
+}
+
+// loadNN copies the examples idx of ds, normalised by norm (nil: as read),
+// into an nn.Data.
+func loadNN(ds *datasets.Dataset, idx []int, norm *datasets.Normalization) (*nn.Data, error) {
+	out := &nn.Data{Shape: []int64{int64(ds.C), int64(ds.H), int64(ds.W)}, X: make([]float32, 0, len(idx)*ds.Size()), Y: make([]int64, 0, len(idx))}
+	if len(idx) == 0 {
+		return out, nil
+	}
+	b, err := datasets.NewBatches(ds, idx, datasets.BatchOptions{Size: min(len(idx), 1024), Norm: norm})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ds.Name, err)
+	}
+	for batch := range b.Epoch(0) {
+		out.X = append(out.X, batch.X...)
+		out.Y = append(out.Y, batch.Y...)
+	}
+	return out, nil
+}
