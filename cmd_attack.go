@@ -22,6 +22,7 @@ type attackFlags struct {
 	in         scoreFlags
 	original   string
 	jsonOut    string
+	reportDir  string
 	method     string
 	folds      int
 	seed       uint64
@@ -74,6 +75,7 @@ example and a forgetting quality F exactly as the competition's rules do.`,
 	fl.IntVar(&f.maxTrain, "pooled-max-train", 4000, "training rows per fold of the pooled kNN and random forest (a seeded sample; 0: all)")
 	fl.IntVar(&f.miaSplits, "mia-splits", 10, "stratified shuffle splits of the simple MIA")
 	fl.IntVar(&f.workers, "workers", 0, "parallel workers (0: one per core)")
+	addReportFlag(cmd, &f.reportDir)
 	return cmd
 }
 
@@ -149,7 +151,10 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 			return err
 		}
 	}
-	return reports.WriteAttackTable(cmd.OutOrStdout(), &result.Methods[0])
+	if err := reports.WriteAttackTable(cmd.OutOrStdout(), &result.Methods[0]); err != nil {
+		return err
+	}
+	return writeReport(cmd, result, f.reportDir)
 }
 
 // suiteInputs gathers what the attacks read: the populations with their

@@ -26,7 +26,7 @@ func exampleAttackArgs(extra ...string) []string {
 func TestAttackExampleJSON(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "attack.json")
-	code, text := runCmd(exampleAttackArgs("--json", out)...)
+	code, text := runCmd(exampleAttackArgs("--json", out, "--report", filepath.Join(dir, "report"))...)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, text)
 	}
@@ -62,6 +62,19 @@ func TestAttackExampleJSON(t *testing.T) {
 	for _, s := range []string{"| decision-rules ", "| simple-mia/retrained ", "not run: lira/online/per-example-var: needs"} {
 		if !strings.Contains(text, s) {
 			t.Errorf("output lacks %q:\n%s", s, text)
+		}
+	}
+	// --report renders the attacks into every format, the one not run
+	// saying why.
+	for _, f := range []string{reports.MarkdownFile, reports.HTMLFile, reports.AttacksCSV} {
+		b, err := os.ReadFile(filepath.Join(dir, "report", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"lira/offline/fixed-var", "simple-mia/retrained", "needs the original models"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s lacks %q", f, want)
+			}
 		}
 	}
 	// The same inputs give the same bytes, whatever the parallelism.

@@ -3,10 +3,7 @@ package reports
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
-
-	"unlearnbench/attack"
 )
 
 // AttackResult is one membership-inference attack's outcome on a method's
@@ -91,45 +88,25 @@ type Distribution struct {
 }
 
 // WriteAttackTable renders a method's attacks for a terminal: a line naming
-// the method, one row per attack that ran (AUC, TPR at the FPR targets,
-// balanced accuracy, advantage, F, and the value with its spread), then the
-// attacks that did not run with what they need, then the warnings, each
-// printed once with the attacks that share it.
+// the method, one row per attack that ran (the columns of every other
+// format's attack table), then the attacks that did not run with what they
+// need, then the warnings, each printed once with the attacks that share it.
 func WriteAttackTable(w io.Writer, m *Method) error {
 	fmt.Fprintf(w, "%s: N = %d models per population, E = %d forget examples\n", m.Name, m.N, m.E)
-	header := []string{"attack", "AUC"}
-	for _, t := range attack.FPRTargets {
-		header = append(header, "TPR@"+strconv.FormatFloat(100*t, 'g', -1, 64)+"%")
-	}
-	header = append(header, "bal. acc.", "advantage", "F", "value")
-	t := newTable(w, header...)
+	// The kind column repeats what the name's prefix says; a terminal is
+	// narrow, so it goes.
+	drop := func(cells []string) []string { return append(cells[:1:1], cells[2:]...) }
+	t := grid{header: drop(attackHeader())}
 	var skipped []string
-	for _, a := range m.Attacks {
+	for i := range m.Attacks {
+		a := &m.Attacks[i]
 		if a.Skipped != "" {
 			skipped = append(skipped, fmt.Sprintf("%s: %s", a.Name, a.Skipped))
 			continue
 		}
-		row := []string{a.Name, optionalNum(a.AUC, 3)}
-		for _, target := range attack.FPRTargets {
-			cell := "-"
-			for _, p := range a.TPRAtFPR {
-				if p.FPR == target {
-					cell = strconv.FormatFloat(p.TPR, 'f', 3, 64)
-				}
-			}
-			row = append(row, cell)
-		}
-		value := "-"
-		if a.Value != nil {
-			value = strconv.FormatFloat(*a.Value, 'f', 4, 64)
-			if a.Spread != nil {
-				value += " ± " + strconv.FormatFloat(*a.Spread, 'f', 4, 64)
-			}
-		}
-		row = append(row, optionalNum(a.BalancedAccuracy, 3), optionalNum(a.Advantage, 3), optionalNum(a.F, 4), value)
-		t.Append(row)
+		t.add(drop(attackRow(m, a))...)
 	}
-	t.Render()
+	renderTable(w, t)
 	for _, s := range skipped {
 		fmt.Fprintf(w, "not run: %s\n", s)
 	}
@@ -148,11 +125,4 @@ func WriteAttackTable(w io.Writer, m *Method) error {
 		fmt.Fprintf(w, "warning: %s: %s\n", strings.Join(who[warn], ", "), warn)
 	}
 	return nil
-}
-
-func optionalNum(v *float64, prec int) string {
-	if v == nil {
-		return "-"
-	}
-	return strconv.FormatFloat(*v, 'f', prec, 64)
 }

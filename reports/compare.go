@@ -329,6 +329,7 @@ func Compare(baseName string, base *Result, curName string, cur *Result, opt Com
 			return nil, err
 		}
 		shared++
+		c.Warnings = append(c.Warnings, attackCoverage(bm, cm, baseName, curName)...)
 		rows, usedModels := compareMethod(bm, cm, opt, rng)
 		anyModels = anyModels || usedModels
 		c.Rows = append(c.Rows, rows...)
@@ -470,4 +471,34 @@ func samePopulation(a, b *Population) bool {
 	return a != nil && b != nil && a.N == b.N &&
 		slices.Equal(a.Seeds, b.Seeds) && slices.Equal(a.Seconds, b.Seconds) &&
 		slices.Equal(a.RetainAcc, b.RetainAcc) && slices.Equal(a.TestAcc, b.TestAcc) && slices.Equal(a.ForgetAcc, b.ForgetAcc)
+}
+
+// attackCoverage names the attacks of a method that ran in one result but
+// not in the other (absent, or skipped for want of an input): a gate that
+// silently lost an attack would pass on less evidence than its baseline.
+func attackCoverage(base, cur *Method, baseName, curName string) []string {
+	ran := func(m *Method, name string) (bool, string) {
+		i := slices.IndexFunc(m.Attacks, func(a AttackResult) bool { return a.Name == name })
+		switch {
+		case i < 0:
+			return false, "absent"
+		case m.Attacks[i].Skipped != "":
+			return false, "not run: " + m.Attacks[i].Skipped
+		}
+		return true, ""
+	}
+	var out []string
+	check := func(from, to *Method, fromName, toName string) {
+		for _, a := range from.Attacks {
+			if a.Skipped != "" {
+				continue
+			}
+			if ok, why := ran(to, a.Name); !ok {
+				out = append(out, fmt.Sprintf("method %q: attack %s ran in %s but not in %s (%s)", base.Name, a.Name, fromName, toName, why))
+			}
+		}
+	}
+	check(base, cur, baseName, curName)
+	check(cur, base, curName, baseName)
+	return out
 }

@@ -37,7 +37,7 @@ func TestCompareFindsInjectedRegression(t *testing.T) {
 	if r := row(t, c, "noop", "final score"); r.Verdict != NoChange || r.Regression {
 		t.Fatalf("unchanged noop: %+v", r)
 	}
-	if r := row(t, c, "finetune", "attack lira/offline/fixed-variance: AUC"); r.Verdict != Untested || r.HasInterval {
+	if r := row(t, c, "finetune", "attack lira/offline/fixed-var: AUC"); r.Verdict != Untested || r.HasInterval {
 		t.Fatalf("single-value row: %+v", r)
 	}
 	if c.RegressionError() == nil {
@@ -168,4 +168,47 @@ func BenchmarkWriteHTML(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// A gate must say when an attack that ran in the baseline did not run in
+// the current result, instead of silently comparing less.
+func TestCompareWarnsOfLostAttacks(t *testing.T) {
+	base := readFixture(t, "full.json")
+	cur := readFixture(t, "full.json")
+	m := &cur.Methods[0]
+	lost := m.Attacks[0].Name
+	m.Attacks[0] = AttackResult{Name: lost, Kind: m.Attacks[0].Kind, Skipped: "needs the test set's logits"}
+	c, err := Compare("base.json", base, "cur.json", cur, DefaultCompareOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "attack " + lost + " ran in base.json but not in cur.json (not run: needs the test set's logits)"
+	found := false
+	for _, w := range c.Warnings {
+		found = found || strings.Contains(w, want)
+	}
+	if !found {
+		t.Fatalf("warnings %q lack %q", c.Warnings, want)
+	}
+	for _, r := range c.Rows {
+		if strings.HasPrefix(r.Metric, "attack "+lost+":") && r.Method == m.Name {
+			t.Fatalf("row for the attack that did not run: %+v", r)
+		}
+	}
+	// Both ways round, and nothing when both ran.
+	if c, _ := Compare("cur.json", cur, "base.json", base, DefaultCompareOptions); !slicesContainsSubstring(c.Warnings, "ran in base.json but not in cur.json") {
+		t.Fatalf("reverse: %q", c.Warnings)
+	}
+	if c, _ := Compare("a", base, "b", base, DefaultCompareOptions); slicesContainsSubstring(c.Warnings, "but not in") {
+		t.Fatalf("same result: %q", c.Warnings)
+	}
+}
+
+func slicesContainsSubstring(list []string, sub string) bool {
+	for _, s := range list {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }

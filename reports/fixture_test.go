@@ -127,7 +127,7 @@ func fullResult(memory map[string]float64) *Result {
 		}
 		m.KeepDistributions(u, r, 3, 2)
 		d := 0.3 + 0.5*mem
-		lira := AttackResult{Name: "lira/offline/fixed-variance", Kind: "lira", Features: []string{"confidence"},
+		lira := AttackResult{Name: "lira/offline/fixed-var", Kind: "lira", Features: []string{"confidence"},
 			AUC: ptr(round6(distuv.UnitNormal.CDF(d / math.Sqrt2))), Advantage: ptr(round6(2*distuv.UnitNormal.CDF(d/2) - 1)), ROC: binormalROC(d)}
 		for _, fpr := range StandardFPRs {
 			lira.TPRAtFPR = append(lira.TPRAtFPR, TPRPoint{FPR: fpr, TPR: round6(distuv.UnitNormal.Survival(distuv.UnitNormal.Quantile(1-fpr) - d))})
@@ -139,7 +139,8 @@ func fullResult(memory map[string]float64) *Result {
 		}
 		simple := AttackResult{Name: "simple-mia", Kind: "single-model", Value: ptr(round6(0.5 + 0.03*mem)), ValueName: "accuracy", Spread: ptr(0.012),
 			Warnings: []string{"2 of 10 folds held fewer than 5 members"}}
-		m.Attacks = []AttackResult{lira, perExample, simple}
+		online := AttackResult{Name: "lira/online/fixed-var", Kind: "lira", Skipped: "needs the original models (--original)"}
+		m.Attacks = []AttackResult{lira, perExample, simple, online}
 		res.Methods = append(res.Methods, m)
 	}
 	res.Warnings = []string{"synthetic populations: made by the test generator, not by unlearning"}

@@ -318,13 +318,14 @@ func WriteExamplesCSV(w io.Writer, r *Result) error {
 }
 
 // WriteAttacksCSV writes one row per method and attack with every summary
-// the attack has (TPR at the standard FPRs read as in the tables).
+// the attack has (TPR at the standard FPRs read as in the tables); an
+// attack that did not run has empty numbers and says why under skipped.
 func WriteAttacksCSV(w io.Writer, r *Result) error {
 	header := []string{"method", "attack", "kind", "features", "auc", "advantage", "balanced_accuracy"}
 	for _, fpr := range StandardFPRs {
 		header = append(header, "tpr_at_fpr_"+csvFloat(fpr))
 	}
-	header = append(header, "f", "value_name", "value", "spread", "warnings")
+	header = append(header, "f", "value_name", "value", "spread", "population", "skipped", "warnings")
 	var rows [][]string
 	for i := range r.Methods {
 		m := &r.Methods[i]
@@ -342,7 +343,7 @@ func WriteAttacksCSV(w io.Writer, r *Result) error {
 			if v, ok := a.AttackF(m.N); ok {
 				f = csvFloat(v)
 			}
-			row = append(row, f, a.ValueName, csvOptional(a.Value), csvOptional(a.Spread), strings.Join(a.Warnings, "; "))
+			row = append(row, f, a.ValueName, csvOptional(a.Value), csvOptional(a.Spread), a.Population, a.Skipped, strings.Join(a.Warnings, "; "))
 			rows = append(rows, row)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"unlearnbench/attack"
 	"unlearnbench/scoring"
 )
 
@@ -198,7 +199,7 @@ func worstGrid(m *Method, k int) grid {
 
 // StandardFPRs are the false-positive rates at which reports give every
 // attack's true-positive rate.
-var StandardFPRs = []float64{0.001, 0.01, 0.1}
+var StandardFPRs = attack.FPRTargets
 
 func percent(v float64) string {
 	return strconv.FormatFloat(100*v, 'g', 3, 64) + "%"
@@ -241,35 +242,47 @@ func (a *AttackResult) AttackF(n int) (float64, bool) {
 }
 
 // attacksGrid has one row per attack of every method, whatever fields the
-// attack filled.
+// attack filled; an attack that did not run says why in the value column.
 func attacksGrid(r *Result) grid {
-	t := grid{header: []string{"method", "attack", "kind", "AUC", "advantage", "balanced acc"}}
-	for _, fpr := range StandardFPRs {
-		t.header = append(t.header, "TPR @ "+percent(fpr)+" FPR")
-	}
-	t.header = append(t.header, "F", "value")
+	t := grid{header: append([]string{"method"}, attackHeader()...)}
 	for i := range r.Methods {
 		m := &r.Methods[i]
 		for j := range m.Attacks {
-			a := &m.Attacks[j]
-			row := []string{m.Name, a.Name, orDash(a.Kind), optional(a.AUC, f4), optional(a.Advantage, f4), optional(a.BalancedAccuracy, f4)}
-			for _, fpr := range StandardFPRs {
-				if tpr, ok := a.TPRAt(fpr); ok {
-					row = append(row, f4(tpr))
-				} else {
-					row = append(row, "-")
-				}
-			}
-			if f, ok := a.AttackF(m.N); ok {
-				row = append(row, g(f))
-			} else {
-				row = append(row, "-")
-			}
-			row = append(row, attackValue(a))
-			t.add(row...)
+			t.add(append([]string{m.Name}, attackRow(m, &m.Attacks[j])...)...)
 		}
 	}
 	return t
+}
+
+// attackHeader names the columns of attackRow.
+func attackHeader() []string {
+	h := []string{"attack", "kind", "AUC", "advantage", "balanced acc"}
+	for _, fpr := range StandardFPRs {
+		h = append(h, "TPR @ "+percent(fpr)+" FPR")
+	}
+	return append(h, "F", "value")
+}
+
+// attackRow is one attack's cells under attackHeader, the same in every
+// format so that a terminal, Markdown, HTML and CSV agree.
+func attackRow(m *Method, a *AttackResult) []string {
+	row := []string{a.Name, orDash(a.Kind), optional(a.AUC, f4), optional(a.Advantage, f4), optional(a.BalancedAccuracy, f4)}
+	for _, fpr := range StandardFPRs {
+		if tpr, ok := a.TPRAt(fpr); ok {
+			row = append(row, f4(tpr))
+		} else {
+			row = append(row, "-")
+		}
+	}
+	if f, ok := a.AttackF(m.N); ok {
+		row = append(row, g(f))
+	} else {
+		row = append(row, "-")
+	}
+	if a.Skipped != "" {
+		return append(row, "not run: "+a.Skipped)
+	}
+	return append(row, attackValue(a))
 }
 
 func attackValue(a *AttackResult) string {
