@@ -455,6 +455,9 @@ func (d *differ) convWeightGrad(n *onnx.NodeProto, dy string, w Window, xs, ws [
 	x := n.Input[0]
 	sp := len(xs) - 2
 	ys := g.info[n.Output[0]].Shape
+	if stackedWeightGradFits(w, xs, ws, ys) {
+		return d.convWeightGradStacked(n, dy, w, xs, ws, ys)
+	}
 	m, c := ws[0], xs[1]
 	padded := x
 	if slices.Max(append(slices.Clone(w.PadsBegin), w.PadsEnd...)) > 0 {
@@ -494,6 +497,93 @@ func (d *differ) convWeightGrad(n *onnx.NodeProto, dy string, w Window, xs, ws [
 		st = g.Op1("Concat", parts, AInt("axis", 2))
 	}
 	return g.Op1("Reshape", []string{st, g.ConstI(ws...)})
+}
+
+// stackedWeightGradFits reports whether convWeightGradStacked applies and is
+// likely the faster form: a 2-D ungrouped Conv with unit strides whose input
+// is at least as large as its output (per example) and whose row padding
+// adds at most a quarter to the output height.
+func stackedWeightGradFits(w Window, xs, ws, ys []int64) bool {
+	if len(xs) != 4 || len(ys) != 4 || w.Group != 1 || w.Strides[0] != 1 || w.Strides[1] != 1 {
+		return false
+	}
+	hp := xs[2] + w.PadsBegin[0] + w.PadsEnd[0]
+	ho, wo := ys[2], ys[3]
+	if ho < 1 || wo < 1 || hp-(w.Kernel[0]-1)*w.Dilations[0] != ho ||
+		xs[3]+w.PadsBegin[1]+w.PadsEnd[1]-(w.Kernel[1]-1)*w.Dilations[1] != wo {
+		return false
+	}
+	return xs[1]*xs[2]*xs[3] >= ws[0]*ho*wo && 4*hp <= 5*ho
+}
+
+// convWeightGradStacked is the weight gradient of a 2-D Conv with unit
+// strides as one Conv whose GEMM is well shaped, with no per-offset copies:
+//
+//	dW[m, c, a, b] = Σ_{n,i,j} dy[n, m, i, j] · xpad[n, c, i + a·dh, j + b·dw]
+//
+// The input is x with its rows padded, its channels stacked along the height
+// ([1, N, C·Hp, W]: batch as input channels); the kernel is dy transposed to
+// [M, N, H', W'] stacked kh times along the output channels, copy a shifted
+// down by a·dh rows (so its height is Hp). A vertical stride of Hp visits
+// every channel once; horizontal offsets b are the output columns (stride dw,
+// the Conv's own column padding). The output [1, kh·M, C, kw] is dW
+// reordered. ONNX Runtime unfolds the input inside its Conv, in a third of
+// the copies the per-offset Slices of convWeightGrad need.
+func (d *differ) convWeightGradStacked(n *onnx.NodeProto, dy string, w Window, xs, ws, ys []int64) string {
+	g := d.g
+	x := n.Input[0]
+	dt := g.info[x].DType
+	c, h, wd := xs[1], xs[2], xs[3]
+	m, kh, kw := ws[0], w.Kernel[0], w.Kernel[1]
+	ho, wo := ys[2], ys[3]
+	pt, pb := w.PadsBegin[0], w.PadsEnd[0]
+	hp := h + pt + pb
+	batch := g.Op1("Slice", []string{g.Op1("Shape", []string{x}), g.ConstI(0), g.ConstI(1)})
+	// zeros has shape dims with the batch size at axis bAxis.
+	zeros := func(dims []int64, bAxis int) string {
+		var parts []string
+		for i, v := range dims {
+			if i == bAxis {
+				parts = append(parts, batch)
+			} else {
+				parts = append(parts, g.ConstI(v))
+			}
+		}
+		z := g.Op1("ConstantOfShape", []string{g.Op1("Concat", parts, AInt("axis", 0))}, zeroValue(dt))
+		s := slices.Clone(dims)
+		s[bAxis] = -1
+		g.info[z] = Info{DType: dt, Shape: s}
+		return z
+	}
+	// padRows concatenates top and bottom zero rows (axis 2) around v.
+	padRows := func(v string, top, bottom int64, d0, d1, width int64, bAxis int) string {
+		parts := []string{v}
+		if top > 0 {
+			parts = append([]string{zeros([]int64{d0, d1, top, width}, bAxis)}, parts...)
+		}
+		if bottom > 0 {
+			parts = append(parts, zeros([]int64{d0, d1, bottom, width}, bAxis))
+		}
+		if len(parts) == 1 {
+			return v
+		}
+		return g.Op1("Concat", parts, AInt("axis", 2))
+	}
+	in := g.Op1("Reshape", []string{padRows(x, pt, pb, -1, c, wd, 0), g.ConstI(1, -1, c*hp, wd)})
+	dyt := g.Op1("Transpose", []string{dy}, AInts("perm", 1, 0, 2, 3)) // [M, N, H', W']
+	blocks := make([]string, kh)
+	for a := int64(0); a < kh; a++ {
+		top := a * w.Dilations[0]
+		blocks[a] = padRows(dyt, top, hp-ho-top, m, -1, wo, 1)
+	}
+	k := blocks[0]
+	if kh > 1 {
+		k = g.Op1("Concat", blocks, AInt("axis", 0))
+	}
+	out := g.Op1("Conv", []string{in, k}, AInts("strides", hp, w.Dilations[1]),
+		AInts("pads", 0, w.PadsBegin[1], 0, w.PadsEnd[1]), AInts("kernel_shape", hp, wo))
+	r := g.Op1("Reshape", []string{out, g.ConstI(kh, m, c, kw)})
+	return g.Op1("Transpose", []string{r}, AInts("perm", 1, 2, 0, 3))
 }
 
 // convWeightGradConv is the weight gradient of a Conv as another Conv: the input
