@@ -28,6 +28,10 @@ func TestGradConv(t *testing.T) {
 		// gradient (asymmetric pads, dilation along either axis).
 		{x: []int64{2, 4, 10, 9}, w: []int64{3, 4, 3, 2}, strides: []int64{1, 1}, pads: []int64{1, 0, 1, 1}, dilations: []int64{1, 2}, group: 1, bias: true},
 		{x: []int64{2, 3, 12, 7}, w: []int64{2, 3, 2, 3}, strides: []int64{1, 1}, pads: []int64{1, 1, 2, 1}, dilations: []int64{2, 1}, group: 1},
+		// Strided, with pads and kernels of several shapes.
+		{x: []int64{2, 3, 8, 6}, w: []int64{4, 3, 3, 3}, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, dilations: []int64{1, 1}, group: 1, bias: true},
+		{x: []int64{2, 3, 6, 4}, w: []int64{5, 3, 1, 1}, strides: []int64{2, 2}, pads: []int64{0, 0, 0, 0}, dilations: []int64{1, 1}, group: 1},
+		{x: []int64{1, 2, 9, 9}, w: []int64{3, 2, 5, 4}, strides: []int64{3, 3}, pads: []int64{2, 1, 1, 1}, dilations: []int64{1, 1}, group: 1},
 	}
 	for _, c := range cfgs {
 		f := feedsOf("x", randTensor(rng, Float, -1, 1, c.x...), "w", randTensor(rng, Float, -1, 1, c.w...))

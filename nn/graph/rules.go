@@ -417,16 +417,14 @@ func (d *differ) convInputGrad(n *onnx.NodeProto, dy string, w Window, xs, ws, y
 			swapped = g.Op1("Reshape", []string{t, g.ConstI(append([]int64{grp * cg, m / grp}, ws[2:]...)...)})
 		}
 		// Flip every spatial axis at once: reverse the flattened kernel
-		// index with a Gather (a Slice with negative steps is slow in ONNX
-		// Runtime's CPU provider).
+		// index (see selectTaps).
 		kk := numel(w.Kernel)
 		rev := make([]int64, kk)
 		for i := range rev {
 			rev[i] = kk - 1 - int64(i)
 		}
 		flat := g.Op1("Reshape", []string{swapped, g.ConstI(ws[1]*grp, ws[0]/grp, kk)})
-		gathered := g.Op1("Gather", []string{flat, g.ConstI(rev...)}, AInt("axis", 2))
-		flipped := g.Op1("Reshape", []string{gathered, g.ConstI(append([]int64{ws[1] * grp, ws[0] / grp}, w.Kernel...)...)})
+		flipped := g.Op1("Reshape", []string{d.selectTaps(flat, kk, rev), g.ConstI(append([]int64{ws[1] * grp, ws[0] / grp}, w.Kernel...)...)})
 		return g.Op1("Conv", []string{dy, flipped},
 			AInts("strides", w.Strides...), AInts("dilations", w.Dilations...), AInts("pads", append(pb, pe...)...),
 			AInt("group", grp), AInts("kernel_shape", w.Kernel...))
@@ -440,6 +438,19 @@ func (d *differ) convInputGrad(n *onnx.NodeProto, dy string, w Window, xs, ws, y
 	return g.Op1("ConvTranspose", []string{dy, n.Input[1]},
 		AInts("strides", w.Strides...), AInts("dilations", w.Dilations...), AInts("pads", append(pb, pe...)...),
 		AInts("output_padding", ops...), AInt("group", w.Group), AInts("kernel_shape", w.Kernel...))
+}
+
+// selectTaps picks kernel taps from flat ([..., kk], the flattened kernel
+// last): the result's last axis holds flat's entries idx. A MatMul by a 0/1
+// selection matrix: ONNX Runtime's Gather along the innermost axis is several
+// times slower.
+func (d *differ) selectTaps(flat string, kk int64, idx []int64) string {
+	g := d.g
+	sel := make([]float64, kk*int64(len(idx)))
+	for j, i := range idx {
+		sel[i*int64(len(idx))+int64(j)] = 1
+	}
+	return g.Op1("MatMul", []string{flat, g.ConstF(g.info[flat].DType, []int64{kk, int64(len(idx))}, sel...)})
 }
 
 // convWeightGrad is the weight gradient of a Conv. For ungrouped
