@@ -455,9 +455,10 @@ func (d *differ) selectTaps(flat string, kk int64, idx []int64) string {
 
 // convWeightGrad is the weight gradient of a Conv. For ungrouped
 // convolutions it is one GEMM per kernel offset: the output gradient as
-// [M, N·P] times the (padded, transposed) input shifted by that offset and
-// sampled at the strides as [C, N·P], transposed; the k results are stacked
-// into [M, C, k...]. Grouped convolutions use convWeightGradConv.
+// [M, P·N] times the (padded, transposed) input shifted by that offset and
+// sampled at the strides as [C, P·N], transposed; the k results are stacked
+// into [M, C, k...]. Unit-stride 2-D convolutions where it pays use
+// convWeightGradStacked, grouped ones convWeightGradConv.
 func (d *differ) convWeightGrad(n *onnx.NodeProto, dy string, w Window, xs, ws []int64) string {
 	if w.Group != 1 {
 		return d.convWeightGradConv(n, dy, w, xs, ws)
@@ -470,20 +471,35 @@ func (d *differ) convWeightGrad(n *onnx.NodeProto, dy string, w Window, xs, ws [
 		return d.convWeightGradStacked(n, dy, w, xs, ws, ys)
 	}
 	m, c := ws[0], xs[1]
-	padded := x
-	if slices.Max(append(slices.Clone(w.PadsBegin), w.PadsEnd...)) > 0 {
-		pads := make([]int64, 2*len(xs))
-		for i := 0; i < sp; i++ {
-			pads[i+2], pads[len(xs)+i+2] = w.PadsBegin[i], w.PadsEnd[i]
-		}
-		padded = g.Op1("Pad", []string{x, g.ConstI(pads...)})
+	// Batch innermost ([C, spatial..., N], padded by concatenated zeros):
+	// every Slice below copies runs of at least N values, even with strides.
+	all := make([]int64, len(xs))
+	for i := range all {
+		all[i] = int64(i + 1)
 	}
-	xt := g.Op1("Transpose", []string{padded}, AInts("perm", perm01(len(xs))...)) // [C, N, padded...]
-	dyt := g.Op1("Reshape", []string{g.Op1("Transpose", []string{dy}, AInts("perm", perm01(len(xs))...)), g.ConstI(m, -1)})
+	all[len(xs)-1] = 0
+	xt := g.Op1("Transpose", []string{x}, AInts("perm", all...))
+	for i := 0; i < sp; i++ {
+		dims := slices.Clone(g.info[xt].Shape)
+		var parts []string
+		if p := w.PadsBegin[i]; p > 0 {
+			dims[i+1] = p
+			parts = append(parts, d.batchZeros(x, dims, len(xs)-1))
+		}
+		parts = append(parts, xt)
+		if p := w.PadsEnd[i]; p > 0 {
+			dims[i+1] = p
+			parts = append(parts, d.batchZeros(x, dims, len(xs)-1))
+		}
+		if len(parts) > 1 {
+			xt = g.Op1("Concat", parts, AInt("axis", int64(i+1)))
+		}
+	}
+	dyt := g.Op1("Reshape", []string{g.Op1("Transpose", []string{dy}, AInts("perm", all...)), g.ConstI(m, -1)})
 	kk := numel(w.Kernel)
 	axes := make([]int64, sp)
 	for i := range axes {
-		axes[i] = int64(i + 2)
+		axes[i] = int64(i + 1)
 	}
 	var parts []string
 	off := make([]int64, sp)
@@ -508,6 +524,27 @@ func (d *differ) convWeightGrad(n *onnx.NodeProto, dy string, w Window, xs, ws [
 		st = g.Op1("Concat", parts, AInt("axis", 2))
 	}
 	return g.Op1("Reshape", []string{st, g.ConstI(ws...)})
+}
+
+// batchZeros returns zeros of shape dims, except that axis bAxis has the
+// batch size of ref (its axis 0), known only when the graph runs.
+func (d *differ) batchZeros(ref string, dims []int64, bAxis int) string {
+	g := d.g
+	batch := g.Op1("Slice", []string{g.Op1("Shape", []string{ref}), g.ConstI(0), g.ConstI(1)})
+	var parts []string
+	for i, v := range dims {
+		if i == bAxis {
+			parts = append(parts, batch)
+		} else {
+			parts = append(parts, g.ConstI(v))
+		}
+	}
+	dt := g.info[ref].DType
+	z := g.Op1("ConstantOfShape", []string{g.Op1("Concat", parts, AInt("axis", 0))}, zeroValue(dt))
+	s := slices.Clone(dims)
+	s[bAxis] = -1
+	g.info[z] = Info{DType: dt, Shape: s}
+	return z
 }
 
 // stackedWeightGradFits reports whether convWeightGradStacked applies and is
@@ -543,29 +580,12 @@ func stackedWeightGradFits(w Window, xs, ws, ys []int64) bool {
 func (d *differ) convWeightGradStacked(n *onnx.NodeProto, dy string, w Window, xs, ws, ys []int64) string {
 	g := d.g
 	x := n.Input[0]
-	dt := g.info[x].DType
 	c, h, wd := xs[1], xs[2], xs[3]
 	m, kh, kw := ws[0], w.Kernel[0], w.Kernel[1]
 	ho, wo := ys[2], ys[3]
 	pt, pb := w.PadsBegin[0], w.PadsEnd[0]
 	hp := h + pt + pb
-	batch := g.Op1("Slice", []string{g.Op1("Shape", []string{x}), g.ConstI(0), g.ConstI(1)})
-	// zeros has shape dims with the batch size at axis bAxis.
-	zeros := func(dims []int64, bAxis int) string {
-		var parts []string
-		for i, v := range dims {
-			if i == bAxis {
-				parts = append(parts, batch)
-			} else {
-				parts = append(parts, g.ConstI(v))
-			}
-		}
-		z := g.Op1("ConstantOfShape", []string{g.Op1("Concat", parts, AInt("axis", 0))}, zeroValue(dt))
-		s := slices.Clone(dims)
-		s[bAxis] = -1
-		g.info[z] = Info{DType: dt, Shape: s}
-		return z
-	}
+	zeros := func(dims []int64, bAxis int) string { return d.batchZeros(x, dims, bAxis) }
 	// padRows concatenates top and bottom zero rows (axis 2) around v.
 	padRows := func(v string, top, bottom int64, d0, d1, width int64, bAxis int) string {
 		parts := []string{v}
