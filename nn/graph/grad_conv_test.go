@@ -209,3 +209,43 @@ func TestBatchNormTrainingStatistics(t *testing.T) {
 		}
 	}
 }
+
+// TestGradConvBatchNormTraining checks Conv followed by a training-mode
+// batch normalisation, whose per-channel input-gradient factor the Conv's
+// backward takes on its weight (stacked, per-offset and strided forms). ONNX
+// Runtime's CPU Conv is float32 only: no ReLU after, so that the finite
+// differences stay clear of kinks.
+func TestGradConvBatchNormTraining(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, c := range []convCfg{
+		{x: []int64{3, 3, 16, 6}, w: []int64{3, 3, 3, 3}, strides: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, dilations: []int64{1, 1}},
+		{x: []int64{3, 2, 6, 6}, w: []int64{4, 2, 3, 3}, strides: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, dilations: []int64{1, 1}, bias: true},
+		{x: []int64{3, 2, 8, 8}, w: []int64{4, 2, 3, 3}, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, dilations: []int64{1, 1}},
+	} {
+		m := c.w[0]
+		f := feedsOf("x", randTensor(rng, Float, -1, 1, c.x...), "w", randTensor(rng, Float, -1, 1, c.w...),
+			"scale", randTensor(rng, Float, 0.5, 1.5, m), "bias", randTensor(rng, Float, -1, 1, m),
+			"mean", randTensor(rng, Float, -0.5, 0.5, m), "var", randTensor(rng, Float, 0.5, 2, m))
+		wrt := []string{"x", "w", "scale", "bias"}
+		if c.bias {
+			f["b"] = randTensor(rng, Float, -1, 1, m)
+			wrt = append(wrt, "b")
+		}
+		checkGradients(t, rng, gradCase{
+			name: fmt.Sprintf("Conv+BatchNormalization%+v", c), dt: Float, feeds: f, wrt: wrt,
+			build: func(g *Graph) string {
+				ins := []string{input(g, f, "x"), input(g, f, "w")}
+				if c.bias {
+					ins = append(ins, input(g, f, "b"))
+				}
+				y := g.Op1("Conv", ins, AInts("strides", c.strides...), AInts("pads", c.pads...), AInts("dilations", c.dilations...))
+				z := g.Op1("BatchNormalization", []string{y, input(g, f, "scale"), input(g, f, "bias"),
+					input(g, f, "mean"), input(g, f, "var")}, AFloat("epsilon", 1e-3))
+				if _, err := g.LowerBatchNormTraining(); err != nil {
+					t.Fatal(err)
+				}
+				return z
+			},
+		})
+	}
+}

@@ -86,7 +86,7 @@ func swapLast(rank int) []int64 {
 
 // node emits the backward of one node: given the gradients of its outputs
 // (empty where none), the gradients of its inputs where need says so.
-func (d *differ) node(n *onnx.NodeProto, dy []string, need []bool) ([]string, error) {
+func (d *differ) node(n *onnx.NodeProto, dy []string, need []bool, scale string) ([]string, error) {
 	g := d.g
 	dx := make([]string, len(n.Input))
 	in := n.Input
@@ -313,7 +313,7 @@ func (d *differ) node(n *onnx.NodeProto, dy []string, need []bool) ([]string, er
 		}
 		dx[0] = v
 	case "Conv":
-		return d.conv(n, dy[0], need)
+		return d.conv(n, dy[0], need, scale)
 	case "BatchNormalization":
 		if IntAttr(n, "training_mode", 0) != 0 {
 			return nil, unsupported("training-mode BatchNormalization must be lowered first (LowerBatchNormTraining)")
@@ -357,7 +357,11 @@ func transposeGradPads(w Window, i int, in, out int64) (pb, pe, op int64) {
 	return pb, pe + (base - in), 0
 }
 
-func (d *differ) conv(n *onnx.NodeProto, dy string, need []bool) ([]string, error) {
+// conv emits a Conv's backward. A non-empty scale ([M]) means the output
+// gradient is dy times scale along the channels (see scaledGrad): the scale is
+// applied to the weight for the input gradient and to the (weight-sized)
+// results, never to a full-size tensor.
+func (d *differ) conv(n *onnx.NodeProto, dy string, need []bool, scale string) ([]string, error) {
 	g := d.g
 	in := n.Input
 	dx := make([]string, len(in))
@@ -368,14 +372,25 @@ func (d *differ) conv(n *onnx.NodeProto, dy string, need []bool) ([]string, erro
 		return nil, &UnsupportedOpError{Op: "Conv", Node: n.Name, Why: "input channels, spatial sizes and weight shape must be known"}
 	}
 	ys := g.info[n.Output[0]].Shape
+	byM := func(v string, rank int) string {
+		if scale == "" {
+			return v
+		}
+		s := make([]int64, rank)
+		for i := range s {
+			s[i] = 1
+		}
+		s[0] = ws[0]
+		return g.Op1("Mul", []string{v, g.Op1("Reshape", []string{scale, g.ConstI(s...)})})
+	}
 	if need[0] {
-		dx[0] = d.convInputGrad(n, dy, w, xs, ws, ys)
+		dx[0] = d.convInputGrad(n, byM(in[1], len(ws)), dy, w, xs, ws, ys)
 	}
 	if need[1] {
-		dx[1] = d.convWeightGrad(n, dy, w, xs, ws)
+		dx[1] = byM(d.convWeightGrad(n, dy, w, xs, ws), len(ws))
 	}
 	if len(in) > 2 && in[2] != "" && need[2] {
-		dx[2] = g.Op1("ReduceSum", []string{dy, g.ConstI(spatialAxes(len(xs))...)}, AInt("keepdims", 0))
+		dx[2] = byM(g.Op1("ReduceSum", []string{dy, g.ConstI(spatialAxes(len(xs))...)}, AInt("keepdims", 0)), 1)
 	}
 	return dx, nil
 }
@@ -386,7 +401,7 @@ func (d *differ) conv(n *onnx.NodeProto, dy string, need []bool) ([]string, erro
 // ONNX Runtime runs that as fast as the forward Conv. Otherwise (or when
 // that padding would be negative) it is a ConvTranspose with the forward
 // weight.
-func (d *differ) convInputGrad(n *onnx.NodeProto, dy string, w Window, xs, ws, ys []int64) string {
+func (d *differ) convInputGrad(n *onnx.NodeProto, wt, dy string, w Window, xs, ws, ys []int64) string {
 	g := d.g
 	sp := len(xs) - 2
 	unit := true
@@ -403,7 +418,6 @@ func (d *differ) convInputGrad(n *onnx.NodeProto, dy string, w Window, xs, ws, y
 	if unit {
 		grp := w.Group
 		m, cg := ws[0], ws[1]
-		wt := n.Input[1]
 		var swapped string
 		if grp == 1 {
 			swapped = g.Op1("Transpose", []string{wt}, AInts("perm", perm01(len(ws))...))
@@ -435,7 +449,7 @@ func (d *differ) convInputGrad(n *onnx.NodeProto, dy string, w Window, xs, ws, y
 		b, e, op := transposeGradPads(w, i, xs[i+2], ys[i+2])
 		pb, pe, ops = append(pb, b), append(pe, e), append(ops, op)
 	}
-	return g.Op1("ConvTranspose", []string{dy, n.Input[1]},
+	return g.Op1("ConvTranspose", []string{dy, wt},
 		AInts("strides", w.Strides...), AInts("dilations", w.Dilations...), AInts("pads", append(pb, pe...)...),
 		AInts("output_padding", ops...), AInt("group", w.Group), AInts("kernel_shape", w.Kernel...))
 }
@@ -802,7 +816,6 @@ func (d *differ) fusedRule(n *onnx.NodeProto, f fusedGrad, dy string, need []boo
 		dt := g.info[f.x].DType
 		c := xs[1]
 		axes := spatialAxes(len(xs))
-		cshape := g.ConstI(channelShape(c, len(xs))...)
 		flat := g.ConstI(c)
 		red := func(v string) string {
 			return g.Op1("Reshape", []string{g.Op1("ReduceMean", []string{v}, AInts("axes", axes...), AInt("keepdims", 0)), flat})
@@ -812,19 +825,23 @@ func (d *differ) fusedRule(n *onnx.NodeProto, f fusedGrad, dy string, need []boo
 		pm := red(g.Op1("Mul", []string{dy, f.x}))
 		m2 := g.Op1("Mul", []string{inv, g.Op1("Sub", []string{pm, g.Op1("Mul", []string{f.mean, m1})})})
 		if need[0] {
+			// dx = A·u with u = dy + B'·x + C', B' = -inv·m2 and C' =
+			// -(m1 - inv·m2·μ); B'·x + C' as an inference-mode
+			// BatchNormalization (mean 0, variance 1, epsilon 0): one fast
+			// pass, where a Mul and a broadcasting Sum are two slow ones.
+			// The per-channel factor A is left to the consumer where it can
+			// take it (a Conv scales its weight instead, see scaledGrad).
 			a := g.Op1("Mul", []string{in[1], inv})
-			b := g.Op1("Neg", []string{g.Op1("Mul", []string{a, g.Op1("Mul", []string{inv, m2})})})
-			cc := g.Op1("Neg", []string{g.Op1("Mul", []string{a, g.Op1("Sub", []string{m1, g.Op1("Mul", []string{g.Op1("Mul", []string{inv, m2}), f.mean})})})})
-			t1 := g.Op1("Mul", []string{dy, g.Op1("Reshape", []string{a, cshape})})
-			// B·x + C as an inference-mode BatchNormalization (mean 0,
-			// variance 1, epsilon 0): one fast pass, where a Mul and a
-			// broadcasting Sum of three are two slow ones.
+			b := g.Op1("Neg", []string{g.Op1("Mul", []string{inv, m2})})
+			cc := g.Op1("Neg", []string{g.Op1("Sub", []string{m1, g.Op1("Mul", []string{g.Op1("Mul", []string{inv, m2}), f.mean})})})
 			zero, one := make([]float64, c), make([]float64, c)
 			for i := range one {
 				one[i] = 1
 			}
 			t2 := g.Op1("BatchNormalization", []string{f.x, b, cc, g.ConstF(dt, []int64{c}, zero...), g.ConstF(dt, []int64{c}, one...)}, AFloat("epsilon", 0))
-			dx[0] = g.Op1("Add", []string{t1, t2})
+			u := g.Op1("Add", []string{dy, t2})
+			d.scaled[u] = pendingScale{factor: a, c: c, rank: len(xs)}
+			dx[0] = u
 		}
 		if need[1] {
 			dx[1] = g.Op1("Mul", []string{m2, f.count})
