@@ -2,7 +2,9 @@
 # `make test` runs every test. Both install what they need first.
 GO ?= go
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
-export UNLEARNBENCH_ORT_LIB ?= $(ROOT)/third_party/onnxruntime/cpu/libonnxruntime.so.1
+# The ONNX Runtime library is not named here: the binary and the tests find
+# third_party/onnxruntime/{cpu,cuda} by walking up, so --device cuda picks
+# the CUDA build and a user's UNLEARNBENCH_ORT_LIB still wins.
 BIN := $(ROOT)/bin/unlearnbench
 
 .PHONY: setup build demo test bench fuzz race

@@ -17,8 +17,7 @@ func init() { subcommands = append(subcommands, newSplitCmd) }
 
 // splitFlags holds one invocation's flags (commands are rebuilt per run).
 type splitFlags struct {
-	spec             datasets.Spec
-	imageSize        string
+	source           sourceFlags
 	seed             uint64
 	test, validation string
 	random           string
@@ -50,14 +49,9 @@ Data sets: ` + strings.Join(datasets.Names, ", ") + `. fashion-mnist reads
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSplit(cmd, &f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.spec.Name, "dataset", "fashion-mnist", "data set: "+strings.Join(datasets.Names, ", "))
-	fl.StringVar(&f.spec.Data, "data", "", "folder or file holding the data (default for fashion-mnist: "+datasets.FashionMNISTDir+")")
-	fl.StringVar(&f.imageSize, "image-size", "32x32", "folder data: size HxW every image is resized to")
-	fl.IntVar(&f.spec.Channels, "channels", 3, "folder data: 3 (RGB) or 1 (grey)")
-	fl.StringVar(&f.spec.Mapping, "mapping", "", "folder data: CSV with columns file and label and/or group")
-	fl.StringVar(&f.spec.LabelColumn, "label-column", "label", "csv data: the label column")
-	fl.StringVar(&f.spec.GroupColumn, "group-column", "", "csv data: the group column")
-	fl.StringVar(&f.spec.GroupsFile, "groups", "", "`.npy` of group ids, one per training example, for data without groups")
+	f.source.add(fl)
+	fl.StringVar(&f.source.spec.GroupColumn, "group-column", "", "csv data: the group column")
+	fl.StringVar(&f.source.spec.GroupsFile, "groups", "", "`.npy` of group ids, one per training example, for data without groups")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of every random choice")
 	fl.StringVar(&f.test, "test", "", "test size carved from data without a test part (default 0.1 for those)")
 	fl.StringVar(&f.validation, "validation", "0.1", "validation size (count or fraction)")
@@ -83,14 +77,7 @@ func runSplit(cmd *cobra.Command, f *splitFlags) error {
 	if cfg.Validation, err = datasets.ParseAmount(f.validation); err != nil {
 		return usererr.Wrap(fmt.Errorf("--validation: %w", err))
 	}
-	if h, w, ok := strings.Cut(strings.ToLower(f.imageSize), "x"); ok {
-		f.spec.Height, _ = strconv.Atoi(h)
-		f.spec.Width, _ = strconv.Atoi(w)
-	}
-	if f.spec.Height <= 0 || f.spec.Width <= 0 {
-		return usererr.Errorf("--image-size %q: want HxW, e.g. 32x32", f.imageSize)
-	}
-	src, err := datasets.Open(f.spec)
+	src, err := f.source.open()
 	if err != nil {
 		return err
 	}

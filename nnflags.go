@@ -43,36 +43,51 @@ func (r *runtimeFlags) open() (*ort.Runtime, error) {
 // dataFlags name the data set, an optional saved split and the part of it
 // to use.
 type dataFlags struct {
-	spec      datasets.Spec
-	imageSize string
+	source    sourceFlags
 	split     string
 	limit     int
 	normalize string
 }
 
+// sourceFlags name a data set and how to read it, the flags split, train
+// and logits share.
+type sourceFlags struct {
+	spec      datasets.Spec
+	imageSize string
+}
+
+func (s *sourceFlags) add(fl *pflag.FlagSet) {
+	fl.StringVar(&s.spec.Name, "dataset", "fashion-mnist", "data set: "+strings.Join(datasets.Names, ", "))
+	fl.StringVar(&s.spec.Data, "data", "", "folder or file holding the data (default for fashion-mnist: "+datasets.FashionMNISTDir+")")
+	fl.StringVar(&s.imageSize, "image-size", "32x32", "folder data: size HxW every image is resized to")
+	fl.IntVar(&s.spec.Channels, "channels", 3, "folder data: 3 (RGB) or 1 (grey)")
+	fl.StringVar(&s.spec.Mapping, "mapping", "", "folder data: CSV with columns file and label and/or group")
+	fl.StringVar(&s.spec.LabelColumn, "label-column", "label", "csv data: the label column")
+}
+
+// open parses --image-size into the spec and opens the data.
+func (s *sourceFlags) open() (*datasets.Source, error) {
+	if h, w, ok := strings.Cut(strings.ToLower(s.imageSize), "x"); ok {
+		s.spec.Height, _ = strconv.Atoi(h)
+		s.spec.Width, _ = strconv.Atoi(w)
+	}
+	if s.spec.Height <= 0 || s.spec.Width <= 0 {
+		return nil, usererr.Errorf("--image-size %q: want HxW, e.g. 32x32", s.imageSize)
+	}
+	return datasets.Open(s.spec)
+}
+
 func (d *dataFlags) add(fl *pflag.FlagSet) {
-	fl.StringVar(&d.spec.Name, "dataset", "fashion-mnist", "data set: "+strings.Join(datasets.Names, ", "))
-	fl.StringVar(&d.spec.Data, "data", "", "folder or file holding the data (default for fashion-mnist: "+datasets.FashionMNISTDir+")")
-	fl.StringVar(&d.imageSize, "image-size", "32x32", "folder data: size HxW every image is resized to")
-	fl.IntVar(&d.spec.Channels, "channels", 3, "folder data: 3 (RGB) or 1 (grey)")
-	fl.StringVar(&d.spec.Mapping, "mapping", "", "folder data: CSV with columns file and label and/or group")
-	fl.StringVar(&d.spec.LabelColumn, "label-column", "label", "csv data: the label column")
+	d.source.add(fl)
 	fl.StringVar(&d.split, "split", "", "folder of a saved split (`unlearnbench split`); without it: the data's own train and test parts")
 	fl.IntVar(&d.limit, "limit", 0, "use only the first N examples of each part (0: all), for quick runs")
 }
 
 func (d *dataFlags) open() (*datasets.Source, *datasets.Split, error) {
-	if h, w, ok := strings.Cut(strings.ToLower(d.imageSize), "x"); ok {
-		d.spec.Height, _ = strconv.Atoi(h)
-		d.spec.Width, _ = strconv.Atoi(w)
-	}
-	if d.spec.Height <= 0 || d.spec.Width <= 0 {
-		return nil, nil, usererr.Errorf("--image-size %q: want HxW, e.g. 32x32", d.imageSize)
-	}
 	if d.limit < 0 {
 		return nil, nil, usererr.Errorf("--limit %d: want >= 0", d.limit)
 	}
-	src, err := datasets.Open(d.spec)
+	src, err := d.source.open()
 	if err != nil {
 		return nil, nil, err
 	}

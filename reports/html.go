@@ -122,7 +122,7 @@ func WriteHTML(w io.Writer, r *Result) error {
 		m := &r.Methods[i]
 		hm := htmlMethod{
 			Name: m.Name, Anchor: fmt.Sprintf("method-%d", i), E: m.E,
-			F: g(m.Score.F), Final: optional(m.Score.Final, g),
+			F: g(m.Score.F), Final: finalOrWhy(m),
 			Buckets: toHTMLTable(bucketsGrid(m)),
 		}
 		hm.WorstCount = min(ReportWorst, m.E)

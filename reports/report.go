@@ -179,7 +179,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	}
 	for i := range r.Methods {
 		m := &r.Methods[i]
-		fmt.Fprintf(w, "\n## %s\n\nF = %s, final score %s.\n\n", m.Name, g(m.Score.F), optional(m.Score.Final, g))
+		fmt.Fprintf(w, "\n## %s\n\nF = %s, final score %s.\n\n", m.Name, g(m.Score.F), finalOrWhy(m))
 		fmt.Fprintln(w, "Forget examples per epsilon bucket:")
 		fmt.Fprintln(w)
 		mdTable(w, bucketsGrid(m))

@@ -17,6 +17,14 @@ import (
 // final score.
 const NeedAccuracies = "needs accuracies (--unlearned-acc/--retrained-acc, or retain/test logits)"
 
+// finalOrWhy is a method's final score, or what it needs when it has none.
+func finalOrWhy(m *Method) string {
+	if m.Score.Final == nil {
+		return "needs accuracies"
+	}
+	return g(*m.Score.Final)
+}
+
 // renderTable draws a grid as a terminal table.
 func renderTable(w io.Writer, t grid) {
 	tw := newTable(w, t.header...)

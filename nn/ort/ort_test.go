@@ -128,7 +128,7 @@ func TestSessionCUDA(t *testing.T) {
 	if _, err := os.Stat("/dev/nvidia0"); err != nil {
 		t.Skip("no NVIDIA GPU (/dev/nvidia0)")
 	}
-	// The Makefile points UNLEARNBENCH_ORT_LIB at the CPU build; the CUDA
+	// The tests may point UNLEARNBENCH_ORT_LIB at the CPU build; the CUDA
 	// build is found in third_party/onnxruntime/cuda or named by
 	// UNLEARNBENCH_ORT_CUDA_LIB.
 	t.Setenv(ort.EnvLib, "")
