@@ -49,7 +49,7 @@ func (g *Graph) Gradients(y string, wrt []string, opts GradOptions) (map[string]
 	for _, w := range wrt {
 		isWrt[w] = true
 	}
-	d := &differ{g: g, contrib: map[string][]string{}, sq: opts.SquaredPerExample, isWrt: isWrt, dep: dep}
+	d := &differ{g: g, contrib: map[string][]string{}, sq: opts.SquaredPerExample, isWrt: isWrt, dep: dep, scaled: map[string]pendingScale{}}
 	seed := opts.Seed
 	if seed == "" {
 		yi := g.info[y]
@@ -75,9 +75,14 @@ func (g *Graph) Gradients(y string, wrt []string, opts GradOptions) (map[string]
 		}
 		dys := make([]string, len(n.Output))
 		any := false
+		scale := ""
 		for k, o := range n.Output {
 			if o != "" && len(d.contrib[o]) > 0 {
-				dys[k] = d.total(o)
+				if c := d.contrib[o]; n.OpType == "Conv" && k == 0 && len(c) == 1 && d.scaled[c[0]].factor != "" {
+					dys[k], scale = c[0], d.scaled[c[0]].factor
+				} else {
+					dys[k] = d.total(o)
+				}
 				any = true
 			}
 		}
@@ -88,7 +93,7 @@ func (g *Graph) Gradients(y string, wrt []string, opts GradOptions) (map[string]
 		for k, in := range n.Input {
 			need[k] = in != "" && dep[in]
 		}
-		dxs, err := d.node(n, dys, need)
+		dxs, err := d.node(n, dys, need, scale)
 		if err != nil {
 			return nil, err
 		}
@@ -169,14 +174,45 @@ type differ struct {
 	sq      bool
 	isWrt   map[string]bool
 	dep     map[string]bool
+	// scaled marks contributions that still lack a per-channel factor
+	// (axis 1): the gradient is the tensor times scaled[name]. A Conv
+	// consuming it alone applies the factor to its weight-sized operands;
+	// total multiplies it in for everything else.
+	scaled map[string]pendingScale
+}
+
+// pendingScale is a per-channel factor ([c]) not yet applied to a gradient of
+// the given rank.
+type pendingScale struct {
+	factor string
+	c      int64
+	rank   int
+}
+
+// scaledGrad returns v with its pending per-channel factor applied.
+func (d *differ) scaledGrad(v string) string {
+	s, ok := d.scaled[v]
+	if !ok {
+		return v
+	}
+	g := d.g
+	return g.Op1("Mul", []string{v, g.Op1("Reshape", []string{s.factor, g.ConstI(channelShape(s.c, s.rank)...)})})
 }
 
 func (d *differ) total(name string) string {
 	c := d.contrib[name]
+	for i, v := range c {
+		c[i] = d.scaledGrad(v)
+	}
 	if len(c) == 1 {
 		return c[0]
 	}
-	s := d.g.Op1("Sum", c)
+	// A chain of Adds: ONNX Runtime's Sum of two full-size tensors takes
+	// about twice as long as their Add.
+	s := c[0]
+	for _, v := range c[1:] {
+		s = d.g.Op1("Add", []string{s, v})
+	}
 	d.contrib[name] = []string{s}
 	return s
 }

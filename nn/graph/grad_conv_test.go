@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -13,6 +14,7 @@ type convCfg struct {
 	dilations     []int64
 	group         int64
 	bias          bool
+	dynBatch      bool // declare the batch size unknown (-1)
 }
 
 func TestGradConv(t *testing.T) {
@@ -24,6 +26,15 @@ func TestGradConv(t *testing.T) {
 		{x: []int64{2, 4, 6, 6}, w: []int64{4, 1, 3, 3}, strides: []int64{1, 1}, pads: []int64{0, 0, 0, 0}, dilations: []int64{1, 1}, group: 4, bias: true},
 		{x: []int64{2, 3, 10}, w: []int64{5, 3, 4}, strides: []int64{2}, pads: []int64{1, 2}, dilations: []int64{1}, group: 1, bias: true},
 		{x: []int64{3, 2, 5, 5}, w: []int64{3, 2, 1, 1}, strides: []int64{2, 2}, pads: []int64{0, 0, 0, 0}, dilations: []int64{1, 1}, group: 1},
+		// Unit strides, input no smaller than output: the stacked weight
+		// gradient (asymmetric pads, dilation along either axis).
+		// Batch size declared unknown, as in training graphs.
+		{x: []int64{2, 4, 16, 9}, w: []int64{3, 4, 3, 2}, strides: []int64{1, 1}, pads: []int64{1, 0, 1, 1}, dilations: []int64{1, 2}, group: 1, bias: true, dynBatch: true},
+		{x: []int64{2, 3, 20, 7}, w: []int64{2, 3, 2, 3}, strides: []int64{1, 1}, pads: []int64{1, 1, 2, 1}, dilations: []int64{2, 1}, group: 1},
+		// Strided, with pads and kernels of several shapes.
+		{x: []int64{2, 3, 8, 6}, w: []int64{4, 3, 3, 3}, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, dilations: []int64{1, 1}, group: 1, bias: true, dynBatch: true},
+		{x: []int64{2, 3, 6, 4}, w: []int64{5, 3, 1, 1}, strides: []int64{2, 2}, pads: []int64{0, 0, 0, 0}, dilations: []int64{1, 1}, group: 1},
+		{x: []int64{1, 2, 9, 9}, w: []int64{3, 2, 5, 4}, strides: []int64{3, 3}, pads: []int64{2, 1, 1, 1}, dilations: []int64{1, 1}, group: 1},
 	}
 	for _, c := range cfgs {
 		f := feedsOf("x", randTensor(rng, Float, -1, 1, c.x...), "w", randTensor(rng, Float, -1, 1, c.w...))
@@ -35,12 +46,23 @@ func TestGradConv(t *testing.T) {
 		checkGradients(t, rng, gradCase{
 			name: fmt.Sprintf("Conv%+v", c), dt: Float, feeds: f, wrt: wrt,
 			build: func(g *Graph) string {
-				ins := []string{input(g, f, "x"), input(g, f, "w")}
+				x := f["x"]
+				dims := slices.Clone(x.Dims)
+				if c.dynBatch {
+					dims[0] = -1
+				}
+				ins := []string{g.AddInput("x", x.DType, dims...), input(g, f, "w")}
 				if c.bias {
 					ins = append(ins, input(g, f, "b"))
 				}
-				return g.Op1("Conv", ins, AInts("strides", c.strides...), AInts("pads", c.pads...),
+				y := g.Op1("Conv", ins, AInts("strides", c.strides...), AInts("pads", c.pads...),
 					AInts("dilations", c.dilations...), AInt("group", c.group))
+				if c.dynBatch { // the harness needs the output's shape
+					ys := slices.Clone(g.Shape(y))
+					ys[0] = x.Dims[0]
+					y = g.Op1("Reshape", []string{y, g.ConstI(ys...)})
+				}
+				return y
 			},
 		})
 	}
@@ -185,5 +207,45 @@ func TestBatchNormTrainingStatistics(t *testing.T) {
 		if math.Abs(out[0][i0]-want) > 1e-9 {
 			t.Errorf("channel %d: y = %v, want %v", ch, out[0][i0], want)
 		}
+	}
+}
+
+// TestGradConvBatchNormTraining checks Conv followed by a training-mode
+// batch normalisation, whose per-channel input-gradient factor the Conv's
+// backward takes on its weight (stacked, per-offset and strided forms). ONNX
+// Runtime's CPU Conv is float32 only: no ReLU after, so that the finite
+// differences stay clear of kinks.
+func TestGradConvBatchNormTraining(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, c := range []convCfg{
+		{x: []int64{3, 3, 16, 6}, w: []int64{3, 3, 3, 3}, strides: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, dilations: []int64{1, 1}},
+		{x: []int64{3, 2, 6, 6}, w: []int64{4, 2, 3, 3}, strides: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, dilations: []int64{1, 1}, bias: true},
+		{x: []int64{3, 2, 8, 8}, w: []int64{4, 2, 3, 3}, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, dilations: []int64{1, 1}},
+	} {
+		m := c.w[0]
+		f := feedsOf("x", randTensor(rng, Float, -1, 1, c.x...), "w", randTensor(rng, Float, -1, 1, c.w...),
+			"scale", randTensor(rng, Float, 0.5, 1.5, m), "bias", randTensor(rng, Float, -1, 1, m),
+			"mean", randTensor(rng, Float, -0.5, 0.5, m), "var", randTensor(rng, Float, 0.5, 2, m))
+		wrt := []string{"x", "w", "scale", "bias"}
+		if c.bias {
+			f["b"] = randTensor(rng, Float, -1, 1, m)
+			wrt = append(wrt, "b")
+		}
+		checkGradients(t, rng, gradCase{
+			name: fmt.Sprintf("Conv+BatchNormalization%+v", c), dt: Float, feeds: f, wrt: wrt,
+			build: func(g *Graph) string {
+				ins := []string{input(g, f, "x"), input(g, f, "w")}
+				if c.bias {
+					ins = append(ins, input(g, f, "b"))
+				}
+				y := g.Op1("Conv", ins, AInts("strides", c.strides...), AInts("pads", c.pads...), AInts("dilations", c.dilations...))
+				z := g.Op1("BatchNormalization", []string{y, input(g, f, "scale"), input(g, f, "bias"),
+					input(g, f, "mean"), input(g, f, "var")}, AFloat("epsilon", 1e-3))
+				if _, err := g.LowerBatchNormTraining(); err != nil {
+					t.Fatal(err)
+				}
+				return z
+			},
+		})
 	}
 }

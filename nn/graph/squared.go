@@ -21,7 +21,7 @@ func (d *differ) squaredRule(n *onnx.NodeProto, dy []string, need []bool) ([]str
 		}
 	}
 	d.sq = false
-	dx, err := d.node(n, dy, plain)
+	dx, err := d.node(n, dy, plain, "")
 	d.sq = true
 	if err != nil {
 		return nil, err
