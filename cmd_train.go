@@ -1,9 +1,15 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -30,10 +36,13 @@ type trainSettings struct {
 }
 
 type trainFlags struct {
-	config string
-	data   dataFlags
-	rt     runtimeFlags
-	s      trainSettings
+	config     string
+	data       dataFlags
+	rt         runtimeFlags
+	s          trainSettings
+	checkpoint string // default: --out + ".ckpt"
+	resume     bool
+	keepCkpt   bool
 }
 
 func newTrainCmd() *cobra.Command {
@@ -57,6 +66,15 @@ evaluated on the test part (the split's test set with --split), and one line
 reports loss and accuracy. A loss that turns NaN or infinite stops training
 with the epoch and step named; the model is then not written.
 
+After every epoch the run is saved to a checkpoint (--checkpoint, default
+MODEL.onnx.ckpt): weights, batch-norm statistics, optimiser state and the
+settings that determine the run. Ctrl-C or SIGTERM stops training between
+two steps without writing the model (exit 130); --resume continues from the
+last completed epoch, refusing if a setting differs, and ends with the same
+model file as an uninterrupted run. Once the model is written the checkpoint
+is removed, unless --keep-checkpoint; a run without --resume refuses to
+overwrite an existing checkpoint.
+
 Every flag can also be set in a YAML --config file under the same name with
 underscores (epochs, batch_size, seed, model, optimizer: {name, lr,
 momentum, nesterov, weight_decay}, schedule: {name, step_epochs, gamma,
@@ -71,6 +89,9 @@ warmup_steps}, loss: {label_smoothing, class_weights}, ...).`,
 	s := &f.s
 	fl.StringVar(&s.Model, "model", nn.ArchCNN, "zoo architecture ("+strings.Join(nn.Archs, ", ")+") or ONNX file to fine-tune")
 	fl.StringVarP(&s.Out, "out", "o", "", "ONNX file to write (required)")
+	fl.StringVar(&f.checkpoint, "checkpoint", "", "checkpoint file written after every epoch (default: --out with .ckpt appended)")
+	fl.BoolVar(&f.resume, "resume", false, "continue an interrupted run from its checkpoint")
+	fl.BoolVar(&f.keepCkpt, "keep-checkpoint", false, "keep the checkpoint after the model is written")
 	fl.StringVar(&s.Part, "part", "train", "with --split: the examples to train on: train, retain, forget or validation")
 	fl.StringVar(&s.Normalize, "normalize", "", "imported models: none or MEAN,.../STD,... per channel (zoo models normalise themselves)")
 	fl.IntVar(&s.AugmentPad, "augment-pad", 0, "random crop after padding by N pixels (torchvision RandomCrop(padding=N))")
@@ -124,6 +145,16 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if s.Out == "" {
 		return usererr.Errorf("train: --out MODEL.onnx is required")
 	}
+	ckpt := f.checkpoint
+	if ckpt == "" {
+		ckpt = s.Out + ".ckpt"
+	}
+	switch _, err := os.Stat(ckpt); {
+	case f.resume && errors.Is(err, fs.ErrNotExist):
+		return usererr.Errorf("--resume: no checkpoint %s (train writes it after every epoch and removes it once the model is written)", ckpt)
+	case !f.resume && err == nil:
+		return usererr.Errorf("checkpoint %s exists: pass --resume to continue that run, or remove it to start over", ckpt)
+	}
 	src, split, err := f.data.open()
 	if err != nil {
 		return err
@@ -149,8 +180,12 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 
 	var m *nn.Model
 	var norm *datasets.Normalization
+	modelDigest := ""
 	if strings.HasSuffix(strings.ToLower(s.Model), ".onnx") {
 		if m, err = nn.Import(s.Model); err != nil {
+			return err
+		}
+		if modelDigest, err = fileDigest(s.Model); err != nil {
 			return err
 		}
 		if m.Classes != trainDS.Classes {
@@ -206,15 +241,41 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	}
 	defer rt.Close()
 
+	run := f.fingerprint(len(trainIdx), modelDigest)
+	var resume *nn.TrainState
+	if f.resume {
+		if resume, err = restoreCheckpoint(ckpt, m, run); err != nil {
+			return err
+		}
+	}
+
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "training %s (%d parameters) on %d examples of %s for %d epochs\n", m.Graph.Name, m.NumParams(), len(trainIdx), trainDS.Name, s.Epochs)
-	_, err = nn.TrainWith(rt, m, epochs, eval, s.TrainConfig, func(r nn.EpochResult) {
-		line := fmt.Sprintf("epoch %d/%d: lr %.4g, train loss %.4f, accuracy %.2f%%", r.Epoch, s.Epochs, r.LR, r.TrainLoss, 100*r.TrainAcc)
-		if r.Eval != nil {
-			line += fmt.Sprintf("; test loss %.4f, accuracy %.2f%%", r.Eval.Loss, 100*r.Eval.Accuracy)
+	if resume != nil {
+		fmt.Fprintf(w, "resuming from %s after epoch %d\n", ckpt, resume.Epochs)
+		for _, r := range resume.History {
+			fmt.Fprintln(w, epochLine(r, s.Epochs))
 		}
-		fmt.Fprintln(w, line)
+	}
+	// The first SIGINT or SIGTERM cancels ctx, and training stops between
+	// two steps; stop() then restores the default handling, so a second
+	// signal kills at once.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); stop() }()
+	_, err = nn.TrainRun(rt, m, epochs, eval, s.TrainConfig, nn.RunOptions{
+		Context:    ctx,
+		Resume:     resume,
+		Progress:   func(r nn.EpochResult) { fmt.Fprintln(w, epochLine(r, s.Epochs)) },
+		Checkpoint: func(st *nn.TrainState) error { return nn.SaveCheckpoint(ckpt, m, st, run) },
 	})
+	if ie := (*nn.InterruptedError)(nil); errors.As(err, &ie) {
+		next := fmt.Sprintf("rerun with --resume to continue from epoch %d", ie.Epoch)
+		if _, serr := os.Stat(ckpt); serr != nil {
+			next = "no epoch was completed, so there is no checkpoint to resume from"
+		}
+		return &exitCodeError{code: exitInterrupted, err: fmt.Errorf("%w; %s", err, next)}
+	}
 	if err != nil {
 		return err
 	}
@@ -222,5 +283,110 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s\n", s.Out)
+	if !f.keepCkpt {
+		if err := os.Remove(ckpt); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing checkpoint %s after writing %s: %w", ckpt, s.Out, err)
+		}
+	}
 	return nil
+}
+
+func epochLine(r nn.EpochResult, epochs int) string {
+	line := fmt.Sprintf("epoch %d/%d: lr %.4g, train loss %.4f, accuracy %.2f%%", r.Epoch, epochs, r.LR, r.TrainLoss, 100*r.TrainAcc)
+	if r.Eval != nil {
+		line += fmt.Sprintf("; test loss %.4f, accuracy %.2f%%", r.Eval.Loss, 100*r.Eval.Accuracy)
+	}
+	return line
+}
+
+// runSetting is one setting that determines a training run, as its flag
+// name and value; a checkpoint records them all so that --resume can name
+// the one that changed.
+type runSetting struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// fingerprint lists the resolved settings that determine the weights a run
+// ends with: the data, the model (with the file's digest when fine-tuning),
+// the number of training examples and every training setting. The runtime
+// flags (--device, --threads) are left out on purpose: they change speed,
+// not the run.
+func (f *trainFlags) fingerprint(examples int, modelDigest string) []runSetting {
+	s, d := &f.s, &f.data
+	c := s.TrainConfig
+	var out []runSetting
+	add := func(name string, v any) { out = append(out, runSetting{name, fmt.Sprint(v)}) }
+	add("dataset", d.source.spec.Name)
+	add("data", d.source.spec.Data)
+	add("image-size", d.source.imageSize)
+	add("channels", d.source.spec.Channels)
+	add("mapping", d.source.spec.Mapping)
+	add("label-column", d.source.spec.LabelColumn)
+	add("split", d.split)
+	add("part", s.Part)
+	add("limit", d.limit)
+	add("training examples", examples)
+	add("model", s.Model)
+	add("model digest", modelDigest)
+	add("normalize", s.Normalize)
+	add("augment-pad", s.AugmentPad)
+	add("augment-flip", s.AugmentFlip)
+	add("epochs", c.Epochs)
+	add("batch-size", c.BatchSize)
+	add("seed", c.Seed)
+	add("optimizer", c.Optimizer.Name)
+	add("lr", c.Optimizer.LR)
+	add("momentum", c.Optimizer.Momentum)
+	add("nesterov", c.Optimizer.Nesterov)
+	add("weight-decay", c.Optimizer.WeightDecay)
+	add("beta1", c.Optimizer.Beta1)
+	add("beta2", c.Optimizer.Beta2)
+	add("eps", c.Optimizer.Eps)
+	add("schedule", c.Schedule.Name)
+	add("step-epochs", c.Schedule.StepEpochs)
+	add("gamma", c.Schedule.Gamma)
+	add("warmup-steps", c.Schedule.WarmupSteps)
+	add("label-smoothing", c.Loss.LabelSmoothing)
+	add("class-weights", c.Loss.ClassWeights)
+	return out
+}
+
+// restoreCheckpoint reads the checkpoint at path, refuses it when a setting
+// of run differs from the one it was written with, and loads its weights
+// into m.
+func restoreCheckpoint(path string, m *nn.Model, run []runSetting) (*nn.TrainState, error) {
+	c, err := nn.ReadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	var was []runSetting
+	if err := json.Unmarshal(c.Run, &was); err != nil {
+		return nil, usererr.Errorf("--resume: checkpoint %s: run settings: %v", path, err)
+	}
+	old := map[string]string{}
+	for _, r := range was {
+		old[r.Name] = r.Value
+	}
+	shown := func(v string) string {
+		if v == "" {
+			return "(none)"
+		}
+		return v
+	}
+	for _, r := range run {
+		if v, ok := old[r.Name]; !ok || v != r.Value {
+			return nil, usererr.Errorf("--resume: checkpoint %s was written with %s %s, this run has %s %s", path, r.Name, shown(v), r.Name, shown(r.Value))
+		}
+	}
+	return c.Restore(m)
+}
+
+// fileDigest is the SHA-256 of a file, in hex.
+func fileDigest(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", usererr.Wrap(fmt.Errorf("reading %s: %w", path, err))
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b)), nil
 }

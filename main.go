@@ -8,10 +8,11 @@
 // executed by readme_test.go, so they show real output.
 //
 // Exit codes: 0 success, 1 internal failure, 2 the user's input is wrong,
-// 3 compare found a significant regression.
+// 3 compare found a significant regression, 130 train was interrupted.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,9 @@ const (
 	exitInternal   = 1
 	exitUser       = 2
 	exitRegression = 3
+	// exitInterrupted is the shell's code for a command ended by SIGINT
+	// (128 + 2), which train returns after stopping cleanly on a signal.
+	exitInterrupted = 130
 )
 
 // subcommands holds one constructor per command; each cmd_*.go file appends
@@ -68,11 +72,17 @@ answer exactly as the NeurIPS 2023 Machine Unlearning competition did.`,
 // run executes one command line and returns its exit code; errors are printed
 // as one line on stderr.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext is run with a context that commands see as cmd.Context(), so
+// that tests can interrupt a command without sending signals.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -18,7 +19,7 @@ type LossConfig struct {
 }
 
 // Trainer runs a model's training step: forward in training mode (batch
-// statistics, dropout on), mean cross-entropy, and the gradients of every
+// statistics, dropout on with masks drawn from the seed and step), mean cross-entropy, and the gradients of every
 // parameter, in one ONNX Runtime session compiled once, reading and writing
 // the model's memory. Compute fills the gradients; Apply steps the optimiser.
 // Methods that need more than a plain step read Grad between the two.
@@ -32,6 +33,8 @@ type Trainer struct {
 	opt     *optimizer
 	cur     *batchIO
 	lossOut string
+	masks   []graph.DropoutMask
+	seed    uint64
 	// Step counts Apply calls.
 	Step int
 }
@@ -52,7 +55,10 @@ func NewTrainer(rt *ort.Runtime, m *Model, opt OptimizerConfig, loss LossConfig,
 	if err != nil {
 		return nil, err
 	}
-	g.EnableDropoutTraining(int64(seed & 0x7fffffff))
+	masks, err := g.FeedDropoutMasks()
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", m.Graph.Name, err)
+	}
 	labels := g.AddInput("labels", graph.Int64, -1)
 	ce := graph.CrossEntropy{LabelSmoothing: loss.LabelSmoothing}
 	if loss.ClassWeights != nil {
@@ -71,11 +77,15 @@ func NewTrainer(rt *ort.Runtime, m *Model, opt OptimizerConfig, loss LossConfig,
 	for _, u := range ups {
 		outs = append(outs, u.NewMean, u.NewVar)
 	}
-	r, err := newRunner(rt, m, g, []string{m.Input, labels}, m.fixedNames(), outs)
+	ioNames := []string{m.Input, labels}
+	for _, mk := range masks {
+		ioNames = append(ioNames, mk.Input)
+	}
+	r, err := newRunner(rt, m, g, ioNames, m.fixedNames(), outs)
 	if err != nil {
 		return nil, err
 	}
-	t := &Trainer{m: m, r: r, ups: ups, gradOf: grads, lossOut: lossOut}
+	t := &Trainer{m: m, r: r, ups: ups, gradOf: grads, lossOut: lossOut, masks: masks, seed: seed}
 	for _, p := range m.Params {
 		t.params = append(t.params, m.Param(p))
 	}
@@ -124,7 +134,29 @@ func (t *Trainer) ComputeBatch(x []float32, y []int64) (StepResult, error) {
 	return t.compute(b)
 }
 
+// drawMasks fills the dropout masks of batch b from the seed and the step
+// alone, so that a resumed run draws what an uninterrupted one does (every
+// Compute before the same Apply draws the same masks).
+func (t *Trainer) drawMasks(b *batchIO) {
+	if len(t.masks) == 0 {
+		return
+	}
+	rng := rand.New(rand.NewPCG(t.seed^0x64726f706f7574, uint64(t.Step)))
+	for _, mk := range t.masks {
+		keep := float32(1 / (1 - mk.Ratio))
+		buf := b.inF[mk.Input]
+		for i := range buf {
+			if rng.Float64() < mk.Ratio {
+				buf[i] = 0
+			} else {
+				buf[i] = keep
+			}
+		}
+	}
+}
+
 func (t *Trainer) compute(b *batchIO) (StepResult, error) {
+	t.drawMasks(b)
 	if err := t.r.run(b); err != nil {
 		return StepResult{}, err
 	}
@@ -219,29 +251,40 @@ type EpochBatches struct {
 }
 
 // Train trains m on d for cfg.Epochs epochs with mini-batches drawn in an
-// order fixed by cfg.Seed (the last partial batch of an epoch is used too),
-// evaluating on eval (if not nil) after each epoch and reporting through
-// progress (if not nil).
+// order fixed by cfg.Seed and the epoch alone, so that a resumed run draws
+// the same batches as an uninterrupted one (the last partial batch of an
+// epoch is used too), evaluating on eval (if not nil) after each epoch and
+// reporting through progress (if not nil).
 func Train(rt *ort.Runtime, m *Model, d, eval *Data, cfg TrainConfig, progress func(EpochResult)) ([]EpochResult, error) {
-	if err := d.Check(m); err != nil {
+	src, err := dataBatches(m, d, cfg)
+	if err != nil {
 		return nil, err
 	}
+	return TrainWith(rt, m, src, eval, cfg, progress)
+}
+
+// dataBatches is Train's batch source: epoch e shuffles 0..n-1 with an RNG
+// seeded by (cfg.Seed, e).
+func dataBatches(m *Model, d *Data, cfg TrainConfig) (EpochBatches, error) {
+	if err := d.Check(m); err != nil {
+		return EpochBatches{}, err
+	}
 	if cfg.BatchSize < 1 {
-		return nil, usererr.Errorf("batch size %d: want >= 1", cfg.BatchSize)
+		return EpochBatches{}, usererr.Errorf("batch size %d: want >= 1", cfg.BatchSize)
 	}
 	if d.Len() == 0 {
-		return nil, usererr.Errorf("no training examples")
+		return EpochBatches{}, usererr.Errorf("no training examples")
 	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x747261696e))
 	n := d.Len()
 	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
 	x := make([]float32, cfg.BatchSize*d.Size())
 	y := make([]int64, cfg.BatchSize)
-	src := EpochBatches{Steps: (n + cfg.BatchSize - 1) / cfg.BatchSize, Examples: n,
-		Epoch: func(_ int, yield func(x []float32, y []int64) bool) {
+	return EpochBatches{Steps: (n + cfg.BatchSize - 1) / cfg.BatchSize, Examples: n,
+		Epoch: func(ep int, yield func(x []float32, y []int64) bool) {
+			for i := range order {
+				order[i] = i
+			}
+			rng := rand.New(rand.NewPCG(cfg.Seed^0x747261696e, uint64(ep)))
 			rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 			for s := 0; s < n; s += cfg.BatchSize {
 				idx := order[s:min(n, s+cfg.BatchSize)]
@@ -250,12 +293,97 @@ func Train(rt *ort.Runtime, m *Model, d, eval *Data, cfg TrainConfig, progress f
 					return
 				}
 			}
-		}}
-	return TrainWith(rt, m, src, eval, cfg, progress)
+		}}, nil
 }
 
 // TrainWith is Train over batches from src (augmented ones, say).
 func TrainWith(rt *ort.Runtime, m *Model, src EpochBatches, eval *Data, cfg TrainConfig, progress func(EpochResult)) ([]EpochResult, error) {
+	return TrainRun(rt, m, src, eval, cfg, RunOptions{Progress: progress})
+}
+
+// RunOptions are TrainRun's hooks around the epochs of a run.
+type RunOptions struct {
+	// Progress, when set, receives each epoch's result.
+	Progress func(EpochResult)
+	// Checkpoint, when set, receives the run's state after every epoch
+	// (the model then holds that epoch's weights); an error stops training.
+	Checkpoint func(*TrainState) error
+	// Resume continues a run from its state after st.Epochs epochs; the
+	// model must hold the weights saved with it (Checkpoint.Restore).
+	Resume *TrainState
+	// Context, when set and done, stops training between two steps with an
+	// *InterruptedError; the model then holds a partly trained epoch.
+	Context context.Context
+}
+
+// TrainState is where a run stands after its last completed epoch: with
+// the model's weights and buffers, everything that continuing it needs
+// (batch order and augmentation are functions of the seed and the epoch,
+// dropout masks of the seed and the step).
+type TrainState struct {
+	Epochs  int           `json:"epochs"`   // completed epochs
+	Step    int           `json:"step"`     // the trainer's global step
+	OptStep int           `json:"opt_step"` // the optimiser's step count t
+	History []EpochResult `json:"history"`  // the completed epochs' results
+	// V and S are the optimiser's per-parameter momentum or Adam first
+	// moments and Adam second moments (nil when it keeps none).
+	V, S [][]float32 `json:"-"`
+}
+
+// InterruptedError reports a run stopped by RunOptions.Context during
+// Epoch (from 1) after Step of Steps steps.
+type InterruptedError struct {
+	Epoch, Step, Steps int
+	Err                error // the context's error
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("interrupted during epoch %d (step %d of %d)", e.Epoch, e.Step, e.Steps)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// state captures the trainer's part of a TrainState (copies of the moments).
+func (t *Trainer) state(epochs int, hist []EpochResult) *TrainState {
+	clone := func(vs [][]float32) [][]float32 {
+		var out [][]float32
+		for _, v := range vs {
+			out = append(out, slices.Clone(v))
+		}
+		return out
+	}
+	return &TrainState{Epochs: epochs, Step: t.Step, OptStep: t.opt.t, History: slices.Clone(hist), V: clone(t.opt.v), S: clone(t.opt.s)}
+}
+
+// restore sets the trainer's step and optimiser state from st.
+func (t *Trainer) restore(st *TrainState) error {
+	for _, c := range []struct {
+		name       string
+		have, want [][]float32
+	}{{"momentum", st.V, t.opt.v}, {"second moments", st.S, t.opt.s}} {
+		if len(c.have) != len(c.want) {
+			return usererr.Errorf("resume: the state holds %d %s arrays, the optimiser keeps %d", len(c.have), c.name, len(c.want))
+		}
+		for k := range c.want {
+			if len(c.have[k]) != len(c.want[k]) {
+				return usererr.Errorf("resume: %s of parameter %s has %d values, want %d", c.name, t.m.Params[k], len(c.have[k]), len(c.want[k]))
+			}
+		}
+	}
+	for k := range t.opt.v {
+		copy(t.opt.v[k], st.V[k])
+	}
+	for k := range t.opt.s {
+		copy(t.opt.s[k], st.S[k])
+	}
+	t.Step, t.opt.t = st.Step, st.OptStep
+	return nil
+}
+
+// TrainRun is TrainWith with a checkpoint after every epoch, resuming and
+// interruption (opt). It returns the results of every epoch, those of a
+// resumed state's included.
+func TrainRun(rt *ort.Runtime, m *Model, src EpochBatches, eval *Data, cfg TrainConfig, opt RunOptions) ([]EpochResult, error) {
 	if eval != nil {
 		if err := eval.Check(m); err != nil {
 			return nil, err
@@ -272,6 +400,17 @@ func TrainWith(rt *ort.Runtime, m *Model, src EpochBatches, eval *Data, cfg Trai
 		return nil, err
 	}
 	defer tr.Close()
+	first := 0
+	var hist []EpochResult
+	if st := opt.Resume; st != nil {
+		if st.Epochs < 0 || st.Epochs > cfg.Epochs || len(st.History) != st.Epochs {
+			return nil, usererr.Errorf("resume: state after %d epochs with %d results, for a run of %d epochs", st.Epochs, len(st.History), cfg.Epochs)
+		}
+		if err := tr.restore(st); err != nil {
+			return nil, err
+		}
+		first, hist = st.Epochs, slices.Clone(st.History)
+	}
 	var ev *Evaluator
 	if eval != nil {
 		if ev, err = NewEvaluator(rt, m, max(cfg.BatchSize, 1)); err != nil {
@@ -280,13 +419,16 @@ func TrainWith(rt *ort.Runtime, m *Model, src EpochBatches, eval *Data, cfg Trai
 		defer ev.Close()
 	}
 	total := src.Steps * cfg.Epochs
-	var hist []EpochResult
-	for ep := 0; ep < cfg.Epochs; ep++ {
+	for ep := first; ep < cfg.Epochs; ep++ {
 		res := EpochResult{Epoch: ep + 1}
 		var lossSum float64
 		correct, seen := 0, 0
 		var stepErr error
 		src.Epoch(ep, func(x []float32, y []int64) bool {
+			if opt.Context != nil && opt.Context.Err() != nil {
+				stepErr = &InterruptedError{Epoch: ep + 1, Step: res.Steps, Steps: src.Steps, Err: opt.Context.Err()}
+				return false
+			}
 			sr, err := tr.ComputeBatch(x, y)
 			if err != nil {
 				stepErr = err
@@ -321,8 +463,13 @@ func TrainWith(rt *ort.Runtime, m *Model, src EpochBatches, eval *Data, cfg Trai
 			res.Eval = &mt
 		}
 		hist = append(hist, res)
-		if progress != nil {
-			progress(res)
+		if opt.Checkpoint != nil {
+			if err := opt.Checkpoint(tr.state(ep+1, hist)); err != nil {
+				return hist, err
+			}
+		}
+		if opt.Progress != nil {
+			opt.Progress(res)
 		}
 	}
 	return hist, nil

@@ -1,6 +1,11 @@
 package graph
 
-import "github.com/advancedclimatesystems/gonnx/onnx"
+import (
+	"fmt"
+	"slices"
+
+	"github.com/advancedclimatesystems/gonnx/onnx"
+)
 
 type fusedKind int
 
@@ -86,39 +91,53 @@ func (g *Graph) lowerBN(n *onnx.NodeProto) (RunningUpdate, error) {
 	return RunningUpdate{Mean: in[3], Var: in[4], NewMean: newMean, NewVar: newVar}, nil
 }
 
-// EnableDropoutTraining turns every Dropout node into training mode with a
-// mask output (for the gradient), its random draws seeded per node from
-// seed. ONNX Runtime draws a fresh mask on every run.
-func (g *Graph) EnableDropoutTraining(seed int64) {
-	on := ""
-	for i, n := range g.Nodes {
+// DropoutMask names a graph input that FeedDropoutMasks made: a training
+// step fills it with 0 (dropped) or 1/(1-Ratio) (kept) for every element.
+type DropoutMask struct {
+	Input string
+	Ratio float64
+}
+
+// FeedDropoutMasks turns every Dropout node into training mode with its
+// mask fed as a graph input, y = x · mask. Dropout's own seed attribute
+// would not do for resumable training: ONNX Runtime seeds a kernel's
+// generator once per session, so a new session (a resumed run) replays the
+// first masks instead of drawing those an uninterrupted run would; masks
+// the caller draws from its seed and step have no such history.
+func (g *Graph) FeedDropoutMasks() ([]DropoutMask, error) {
+	var masks []DropoutMask
+	users := g.Consumers()
+	for _, n := range g.Nodes {
 		if n.OpType != "Dropout" {
 			continue
 		}
-		if on == "" {
-			on = g.AddInit(g.Fresh("training_mode"), &Tensor{DType: Bool, Dims: []int64{}, I64: []int64{1}})
-		}
-		for len(n.Input) < 2 {
-			n.Input = append(n.Input, "")
-		}
-		if n.Input[1] == "" {
-			n.Input[1] = g.ScalarF(g.info[n.Input[0]].DType, 0.5)
-		}
-		if len(n.Input) < 3 {
-			n.Input = append(n.Input, on)
-		} else {
-			n.Input[2] = on
-		}
-		if len(n.Output) < 2 {
-			n.Output = append(n.Output, g.Fresh("dropout_mask"))
-		}
-		var attrs []*onnx.AttributeProto
-		for _, a := range n.Attribute {
-			if a.Name != "seed" {
-				attrs = append(attrs, a)
+		x := n.Input[0]
+		ratio := 0.5
+		if len(n.Input) > 1 && n.Input[1] != "" {
+			t, ok := g.Inits[n.Input[1]]
+			switch {
+			case ok && len(t.F32) == 1:
+				ratio = float64(t.F32[0])
+			case ok && len(t.F64) == 1:
+				ratio = t.F64[0]
+			default:
+				return nil, fmt.Errorf("dropout %s: the ratio must be a constant", n.Name)
 			}
 		}
-		n.Attribute = append(attrs, AInt("seed", seed+int64(i)))
+		if !(ratio >= 0 && ratio < 1) {
+			return nil, fmt.Errorf("dropout %s: ratio %v, want [0, 1)", n.Name, ratio)
+		}
+		if len(n.Output) > 1 && n.Output[1] != "" && len(users[n.Output[1]]) > 0 {
+			return nil, fmt.Errorf("dropout %s: its mask output is used", n.Name)
+		}
+		info := g.info[x]
+		if info.DType != Float || len(info.Shape) == 0 || info.Shape[0] >= 0 || slices.ContainsFunc(info.Shape[1:], func(d int64) bool { return d < 0 }) {
+			return nil, fmt.Errorf("dropout %s: input %s is %v of shape %v; want float32 with only the batch axis unknown", n.Name, x, info.DType, info.Shape)
+		}
+		mask := g.AddInput(g.Fresh("dropout_mask"), Float, info.Shape...)
+		masks = append(masks, DropoutMask{Input: mask, Ratio: ratio})
+		n.OpType, n.Input, n.Output, n.Attribute = "Mul", []string{x, mask}, n.Output[:1], nil
 		g.Infer(n)
 	}
+	return masks, nil
 }
