@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -120,7 +121,16 @@ func TestTrainResume(t *testing.T) {
 func TestTrainSIGINT(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "m.onnx")
-	w := &tripWriter{mark: "epoch 1/3:", trip: func() { syscall.Kill(os.Getpid(), syscall.SIGINT) }}
+	// trip returns only once the runtime has taken the signal in, so the
+	// command's handler sees it while two epochs of steps remain, however
+	// loaded the machine.
+	w := &tripWriter{mark: "epoch 1/3:", trip: func() {
+		seen := make(chan os.Signal, 1)
+		signal.Notify(seen, syscall.SIGINT)
+		defer signal.Stop(seen)
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		<-seen
+	}}
 	code := run([]string{"train", "--model", "mlp", "--limit", "1000", "--epochs", "3", "--batch-size", "32", "--out", out}, w, w)
 	if code != exitInterrupted || !regexp.MustCompile(`interrupted during epoch [23] \(step \d+ of 32\)`).MatchString(w.String()) {
 		t.Fatalf("exit %d, output\n%s", code, w.String())
