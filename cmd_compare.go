@@ -74,6 +74,7 @@ appended to it either way.`,
 	fl.IntVar(&opt.Resamples, "resamples", opt.Resamples, "bootstrap resamples")
 	fl.Uint64Var(&opt.Seed, "seed", opt.Seed, "seed of the bootstrap")
 	fl.BoolVar(&opt.AllowDifferentN, "allow-different-n", false, "compare methods whose populations differ in size (with a warning) instead of refusing")
+	fl.BoolVar(&opt.RequireAttacks, "require-attacks", false, "fail (exit 3) when an attack that ran in the baseline did not run in the current result, instead of warning")
 	fl.StringVar(&format, "format", "table", "output format: table or markdown")
 	return cmd
 }

@@ -159,3 +159,26 @@ func TestCompareGatesInjectedRegression(t *testing.T) {
 		t.Fatal("the same seed gave different output")
 	}
 }
+
+// TestCompareRequireAttacks: a current result that lost an attack passes
+// with a warning, and fails with exit 3 under --require-attacks.
+func TestCompareRequireAttacks(t *testing.T) {
+	res, err := reports.Read("testdata/results/full.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &res.Methods[0].Attacks[0]
+	*a = reports.AttackResult{Name: a.Name, Kind: a.Kind, Skipped: "needs the original models (--original)"}
+	cur := filepath.Join(t.TempDir(), "lost.json")
+	if err := res.Write(cur); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runCmd("compare", "testdata/results/full.json", cur)
+	if code != 0 || !strings.Contains(out, "warning: method \""+res.Methods[0].Name+"\": attack "+a.Name+" ran in") {
+		t.Fatalf("without --require-attacks: exit %d\n%s", code, out)
+	}
+	code, out = runCmd("compare", "testdata/results/full.json", cur, "--require-attacks")
+	if code != exitRegression || !strings.Contains(out, "(--require-attacks): "+res.Methods[0].Name+": "+a.Name) {
+		t.Fatalf("with --require-attacks: exit %d\n%s", code, out)
+	}
+}

@@ -29,6 +29,10 @@ type CompareOptions struct {
 	// AllowDifferentN compares methods whose populations differ in size,
 	// with a warning, instead of refusing.
 	AllowDifferentN bool
+	// RequireAttacks makes an attack that ran in the baseline but not in
+	// the current result a regression instead of a warning: a gate that
+	// lost an attack (say, its test logits were not passed) checks less.
+	RequireAttacks bool
 }
 
 // DefaultCompareOptions are benchstat's conventions: alpha 0.05.
@@ -67,6 +71,9 @@ type Comparison struct {
 	// Resampled says what the intervals resample, in words.
 	Resampled string
 	Warnings  []string
+	// LostAttacks names, as "method: attack", the attacks that ran in the
+	// baseline but not in the current result (each also a warning).
+	LostAttacks []string
 }
 
 // Regressions are the rows that make compare fail.
@@ -329,7 +336,9 @@ func Compare(baseName string, base *Result, curName string, cur *Result, opt Com
 			return nil, err
 		}
 		shared++
-		c.Warnings = append(c.Warnings, attackCoverage(bm, cm, baseName, curName)...)
+		warnings, lost := attackCoverage(bm, cm, baseName, curName)
+		c.Warnings = append(c.Warnings, warnings...)
+		c.LostAttacks = append(c.LostAttacks, lost...)
 		rows, usedModels := compareMethod(bm, cm, opt, rng)
 		anyModels = anyModels || usedModels
 		c.Rows = append(c.Rows, rows...)
@@ -474,9 +483,9 @@ func samePopulation(a, b *Population) bool {
 }
 
 // attackCoverage names the attacks of a method that ran in one result but
-// not in the other (absent, or skipped for want of an input): a gate that
-// silently lost an attack would pass on less evidence than its baseline.
-func attackCoverage(base, cur *Method, baseName, curName string) []string {
+// not in the other (absent, or skipped for want of an input), as warnings,
+// and returns those lost from baseline to current as "method: attack" too.
+func attackCoverage(base, cur *Method, baseName, curName string) (warnings, lost []string) {
 	ran := func(m *Method, name string) (bool, string) {
 		i := slices.IndexFunc(m.Attacks, func(a AttackResult) bool { return a.Name == name })
 		switch {
@@ -487,18 +496,19 @@ func attackCoverage(base, cur *Method, baseName, curName string) []string {
 		}
 		return true, ""
 	}
-	var out []string
-	check := func(from, to *Method, fromName, toName string) {
+	check := func(from, to *Method, fromName, toName string) (names []string) {
 		for _, a := range from.Attacks {
 			if a.Skipped != "" {
 				continue
 			}
 			if ok, why := ran(to, a.Name); !ok {
-				out = append(out, fmt.Sprintf("method %q: attack %s ran in %s but not in %s (%s)", base.Name, a.Name, fromName, toName, why))
+				warnings = append(warnings, fmt.Sprintf("method %q: attack %s ran in %s but not in %s (%s)", base.Name, a.Name, fromName, toName, why))
+				names = append(names, base.Name+": "+a.Name)
 			}
 		}
+		return names
 	}
-	check(base, cur, baseName, curName)
+	lost = check(base, cur, baseName, curName)
 	check(cur, base, curName, baseName)
-	return out
+	return warnings, lost
 }

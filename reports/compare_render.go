@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -45,11 +46,16 @@ func (c *Comparison) preamble() string {
 func (c *Comparison) legend() []string {
 	lines := []string{fmt.Sprintf("~: no significant change at alpha = %g (the interval contains 0); n/a: one value per result, nothing to resample.", c.Options.Alpha)}
 	regs := c.Regressions()
-	if len(regs) == 0 {
+	if c.RegressionError() == nil {
 		lines = append(lines, fmt.Sprintf("No significant regression (score drops tolerated up to --max-drop-score %g).", c.Options.MaxDropScore))
 	}
 	for _, r := range regs {
 		lines = append(lines, "regression: "+r.describe(c.Options))
+	}
+	if c.Options.RequireAttacks {
+		for _, a := range c.LostAttacks {
+			lines = append(lines, "regression: "+a+" ran in the baseline but not in the current result (--require-attacks)")
+		}
 	}
 	for _, w := range c.Warnings {
 		lines = append(lines, "warning: "+w)
@@ -62,17 +68,24 @@ func (r ComparisonRow) describe(opt CompareOptions) string {
 		r.Method, r.Metric, g(r.Baseline), g(r.Current), signed(r.Change), signed(r.Low), signed(r.High), opt.MaxDropScore)
 }
 
-// RegressionError says in one line what regressed.
+// RegressionError says in one line what regressed: the gated rows, and
+// with RequireAttacks the attacks the current result lost.
 func (c *Comparison) RegressionError() error {
-	regs := c.Regressions()
-	if len(regs) == 0 {
-		return nil
+	var parts []string
+	for _, r := range c.Regressions() {
+		parts = append(parts, fmt.Sprintf("%s %s %s", r.Method, r.Metric, signed(r.Change)))
 	}
-	parts := make([]string, len(regs))
-	for i, r := range regs {
-		parts[i] = fmt.Sprintf("%s %s %s", r.Method, r.Metric, signed(r.Change))
+	if len(parts) > 0 {
+		msg := fmt.Sprintf("significant regression (beyond --max-drop-score %g): %s", c.Options.MaxDropScore, strings.Join(parts, ", "))
+		if c.Options.RequireAttacks && len(c.LostAttacks) > 0 {
+			msg += "; attacks not run (--require-attacks): " + strings.Join(c.LostAttacks, ", ")
+		}
+		return errors.New(msg)
 	}
-	return fmt.Errorf("significant regression (beyond --max-drop-score %g): %s", c.Options.MaxDropScore, strings.Join(parts, ", "))
+	if c.Options.RequireAttacks && len(c.LostAttacks) > 0 {
+		return fmt.Errorf("attacks that ran in the baseline did not run in the current result (--require-attacks): %s", strings.Join(c.LostAttacks, ", "))
+	}
+	return nil
 }
 
 // WriteTable renders the comparison as a terminal table with its legend.
@@ -89,7 +102,7 @@ func (c *Comparison) WriteTable(w io.Writer) error {
 // pull request or $GITHUB_STEP_SUMMARY.
 func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	verdict := "no significant regression"
-	if len(c.Regressions()) > 0 {
+	if c.RegressionError() != nil {
 		verdict = "significant regression"
 	}
 	fmt.Fprintf(w, "### unlearnbench compare: %s\n\n%s\n\n", verdict, c.preamble())

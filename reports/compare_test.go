@@ -195,6 +195,27 @@ func TestCompareWarnsOfLostAttacks(t *testing.T) {
 			t.Fatalf("row for the attack that did not run: %+v", r)
 		}
 	}
+	// A warning by default; with RequireAttacks a failure naming the attack.
+	if c.RegressionError() != nil {
+		t.Fatalf("lost attack without RequireAttacks: %v", c.RegressionError())
+	}
+	strict := DefaultCompareOptions
+	strict.RequireAttacks = true
+	cs, err := Compare("base.json", base, "cur.json", cur, strict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.RegressionError(); err == nil || !strings.Contains(err.Error(), m.Name+": "+lost) {
+		t.Fatalf("RequireAttacks: error %v, want one naming %s: %s", err, m.Name, lost)
+	}
+	var md bytes.Buffer
+	if err := cs.WriteMarkdown(&md); err != nil || !strings.Contains(md.String(), "significant regression") {
+		t.Fatalf("Markdown verdict with a lost attack under RequireAttacks:\n%s", md.String())
+	}
+	// Gaining an attack is no failure.
+	if cs, _ := Compare("cur.json", cur, "base.json", base, strict); cs.RegressionError() != nil {
+		t.Fatalf("gained attack under RequireAttacks: %v", cs.RegressionError())
+	}
 	// Both ways round, and nothing when both ran.
 	if c, _ := Compare("cur.json", cur, "base.json", base, DefaultCompareOptions); !slicesContainsSubstring(c.Warnings, "ran in base.json but not in cur.json") {
 		t.Fatalf("reverse: %q", c.Warnings)
