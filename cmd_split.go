@@ -51,7 +51,7 @@ Data sets: ` + strings.Join(datasets.Names, ", ") + `. fashion-mnist reads
 	fl := cmd.Flags()
 	f.source.add(fl)
 	fl.StringVar(&f.source.spec.GroupColumn, "group-column", "", "csv data: the group column")
-	fl.StringVar(&f.source.spec.GroupsFile, "groups", "", "`.npy` of group ids, one per training example, for data without groups")
+	fl.StringVar(&f.source.spec.GroupsFile, "groups", "", "`FILE` (.npy) of group ids, one per training example, for data without groups")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of every random choice")
 	fl.StringVar(&f.test, "test", "", "test size carved from data without a test part (default 0.1 for those)")
 	fl.StringVar(&f.validation, "validation", "0.1", "validation size (count or fraction)")

@@ -24,7 +24,7 @@ type runtimeFlags struct {
 }
 
 func (r *runtimeFlags) add(fl *pflag.FlagSet) {
-	fl.StringVar(&r.lib, "ort-lib", "", "ONNX Runtime library (default: $"+ort.EnvLib+", then third_party/onnxruntime from `make setup`)")
+	fl.StringVar(&r.lib, "ort-lib", "", "ONNX Runtime `FILE` (default: $"+ort.EnvLib+", then third_party/onnxruntime from make setup)")
 	fl.StringVar(&r.device, "device", "cpu", "cpu, cuda or cuda:N (cuda needs scripts/install-ort-cuda.sh)")
 	fl.IntVar(&r.threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 }
@@ -79,7 +79,7 @@ func (s *sourceFlags) open() (*datasets.Source, error) {
 
 func (d *dataFlags) add(fl *pflag.FlagSet) {
 	d.source.add(fl)
-	fl.StringVar(&d.split, "split", "", "folder of a saved split (`unlearnbench split`); without it: the data's own train and test parts")
+	fl.StringVar(&d.split, "split", "", "`DIR` of a saved split (from unlearnbench split); without it: the data's own train and test parts")
 	fl.IntVar(&d.limit, "limit", 0, "use only the first N examples of each part (0: all), for quick runs")
 }
 
