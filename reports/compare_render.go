@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -75,17 +74,13 @@ func (c *Comparison) RegressionError() error {
 	for _, r := range c.Regressions() {
 		parts = append(parts, fmt.Sprintf("%s %s %s", r.Method, r.Metric, signed(r.Change)))
 	}
-	if len(parts) > 0 {
-		msg := fmt.Sprintf("significant regression (beyond --max-drop-score %g): %s", c.Options.MaxDropScore, strings.Join(parts, ", "))
-		if c.Options.RequireAttacks && len(c.LostAttacks) > 0 {
-			msg += "; attacks not run (--require-attacks): " + strings.Join(c.LostAttacks, ", ")
-		}
-		return errors.New(msg)
-	}
 	if c.Options.RequireAttacks && len(c.LostAttacks) > 0 {
-		return fmt.Errorf("attacks that ran in the baseline did not run in the current result (--require-attacks): %s", strings.Join(c.LostAttacks, ", "))
+		parts = append(parts, "attacks not run (--require-attacks): "+strings.Join(c.LostAttacks, ", "))
 	}
-	return nil
+	if len(parts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("significant regression (beyond --max-drop-score %g): %s", c.Options.MaxDropScore, strings.Join(parts, ", "))
 }
 
 // WriteTable renders the comparison as a terminal table with its legend.

@@ -78,7 +78,10 @@ func (g *Graph) Gradients(y string, wrt []string, opts GradOptions) (map[string]
 		scale := ""
 		for k, o := range n.Output {
 			if o != "" && len(d.contrib[o]) > 0 {
-				if c := d.contrib[o]; n.OpType == "Conv" && k == 0 && len(c) == 1 && d.scaled[c[0]].factor != "" {
+				// A Conv takes a lone contribution's pending factor on
+				// its weight (see differ.scaled); in SquaredPerExample mode
+				// squaredRule would drop it, so total applies it there.
+				if c := d.contrib[o]; !d.sq && n.OpType == "Conv" && k == 0 && len(c) == 1 && d.scaled[c[0]].factor != "" {
 					dys[k], scale = c[0], d.scaled[c[0]].factor
 				} else {
 					dys[k] = d.total(o)
