@@ -5,111 +5,18 @@
 // epsilons, points, a forgetting quality and a utility-adjusted final score.
 //
 // See README.md for every command with an example; the examples there are
-// executed by readme_test.go, so they show real output.
+// executed by cli/readme_test.go, so they show real output.
 //
 // Exit codes: 0 success, 1 internal failure, 2 the user's input is wrong,
 // 3 compare found a significant regression, 130 train was interrupted.
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
 	"os"
 
-	"github.com/spf13/cobra"
-
-	"unlearnbench/internal/usererr"
+	"unlearnbench/cli"
 )
-
-// Exit codes shared by every command.
-const (
-	exitOK         = 0
-	exitInternal   = 1
-	exitUser       = 2
-	exitRegression = 3
-	// exitInterrupted is the shell's code for a command ended by SIGINT
-	// (128 + 2), which train returns after stopping cleanly on a signal.
-	exitInterrupted = 130
-)
-
-// subcommands holds one constructor per command; each cmd_*.go file appends
-// its own in init, so that adding a command touches no other file. The tree is
-// rebuilt for every invocation so that flag values never leak between runs
-// (the README test runs many commands in one process).
-var subcommands []func() *cobra.Command
-
-// exitCodeError carries an exit code other than the default for its error
-// (compare uses it for a regression).
-type exitCodeError struct {
-	code int
-	err  error
-}
-
-func (e *exitCodeError) Error() string { return e.err.Error() }
-func (e *exitCodeError) Unwrap() error { return e.err }
-
-func newRootCmd() *cobra.Command {
-	root := &cobra.Command{
-		Use:   "unlearnbench",
-		Short: "Membership-inference evaluation of machine unlearning, scored as in the NeurIPS 2023 competition",
-		Long: `unlearnbench tells whether a population of unlearned models can be told
-apart from a population retrained without the forget set, and scores the
-answer exactly as the NeurIPS 2023 Machine Unlearning competition did.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return usererr.Wrap(err)
-	})
-	for _, mk := range subcommands {
-		root.AddCommand(mk())
-	}
-	return root
-}
-
-// run executes one command line and returns its exit code; errors are printed
-// as one line on stderr.
-func run(args []string, stdout, stderr io.Writer) int {
-	return runContext(context.Background(), args, stdout, stderr)
-}
-
-// runContext is run with a context that commands see as cmd.Context(), so
-// that tests can interrupt a command without sending signals.
-func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd()
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "unlearnbench: %v\n", err)
-	var ec *exitCodeError
-	switch {
-	case errors.As(err, &ec):
-		return ec.code
-	case usererr.Is(err), isCobraUsageError(err):
-		return exitUser
-	default:
-		return exitInternal
-	}
-}
-
-// isCobraUsageError recognises cobra's own argument errors (unknown command,
-// wrong number of arguments), which it does not type.
-func isCobraUsageError(err error) bool {
-	msg := err.Error()
-	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "requires at most", "required flag"} {
-		if len(msg) >= len(prefix) && msg[:len(prefix)] == prefix {
-			return true
-		}
-	}
-	return false
-}
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(cli.Run(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"unlearnbench/attack/suite"
 	"unlearnbench/internal/progress"
 	"unlearnbench/internal/usererr"
-	"unlearnbench/popdata"
+	"unlearnbench/population"
 	"unlearnbench/reports"
 	"unlearnbench/scoring"
 )
@@ -186,7 +186,7 @@ func (f *attackFlags) suiteInputs(loaded *inputs) (*suite.Inputs, error) {
 		v := loaded.heldOut[s.pop+"-"+s.part]
 		if v == nil {
 			var err error
-			if v, err = popdata.ReadValues(s.spec); err != nil {
+			if v, err = population.ReadValues(s.spec); err != nil {
 				return nil, err
 			}
 		}
@@ -204,7 +204,7 @@ func (f *attackFlags) suiteInputs(loaded *inputs) (*suite.Inputs, error) {
 			return nil, usererr.Errorf("%s logits were given (%s) without --%s-labels", s.part, v.Name, s.part)
 		}
 		if labels[s.part] == nil {
-			l, name, err := popdata.ReadLabels(labelSpec, s.part, "labels")
+			l, name, err := population.ReadLabels(labelSpec, s.part, "labels")
 			if err != nil {
 				return nil, err
 			}
@@ -225,7 +225,7 @@ func (f *attackFlags) suiteInputs(loaded *inputs) (*suite.Inputs, error) {
 	}
 	in.RetainLabels, in.TestLabels = labels["retain"], labels["test"]
 	if f.original != "" {
-		v, err := popdata.ReadValues(f.original, forgetMembers...)
+		v, err := population.ReadValues(f.original, forgetMembers...)
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package popdata
+package population
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -19,8 +19,12 @@ func init() {
 		return
 	}
 	if wd, err := os.Getwd(); err == nil {
-		if p := filepath.Join(wd, ort.CPULibRel); fileExists(p) {
-			os.Setenv(ort.EnvLib, p)
+		// init runs before TestMain moves to the repository root.
+		for _, root := range []string{wd, filepath.Dir(wd)} {
+			if p := filepath.Join(root, ort.CPULibRel); fileExists(p) {
+				os.Setenv(ort.EnvLib, p)
+				break
+			}
 		}
 	}
 }

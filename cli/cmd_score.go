@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 	"unlearnbench/internal/arrays"
 	"unlearnbench/internal/progress"
 	"unlearnbench/internal/usererr"
-	"unlearnbench/popdata"
+	"unlearnbench/population"
 	"unlearnbench/reports"
 	"unlearnbench/scoring"
 )
@@ -84,7 +84,7 @@ var forgetMembers = []string{"forget", "confidences", "logits", "labels"}
 // inputs are the loaded populations.
 type inputs struct {
 	u, r        *scoring.Population
-	uVals, rVal *popdata.Values
+	uVals, rVal *population.Values
 	files       map[string]string
 	// labels are the forget set's labels (nil when not given), and
 	// labelsName where they came from.
@@ -92,7 +92,7 @@ type inputs struct {
 	labelsName string
 	// heldOut keeps the retain/test logits read for accuracies, keyed
 	// "unlearned-retain" etc., when keepLogits is set.
-	heldOut map[string]*popdata.Values
+	heldOut map[string]*population.Values
 	// forgetAcc holds each population's per-model forget-set accuracy,
 	// computed while its logits are in memory (nil for confidences).
 	forgetAcc map[string][]float64
@@ -110,7 +110,7 @@ func (f *scoreFlags) load() (*inputs, error) {
 	labelsName := ""
 	var err error
 	if f.labels != "" {
-		if labels, labelsName, err = popdata.ReadLabels(f.labels, forgetMembers...); err != nil {
+		if labels, labelsName, err = population.ReadLabels(f.labels, forgetMembers...); err != nil {
 			return nil, err
 		}
 		in.files["labels"] = labelsName
@@ -122,10 +122,10 @@ func (f *scoreFlags) load() (*inputs, error) {
 	for _, side := range []struct {
 		name string
 		spec string
-		vals **popdata.Values
+		vals **population.Values
 		pop  **scoring.Population
 	}{{"unlearned", f.unlearned, &in.uVals, &in.u}, {"retrained", f.retrained, &in.rVal, &in.r}} {
-		v, err := popdata.ReadValues(side.spec, forgetMembers...)
+		v, err := population.ReadValues(side.spec, forgetMembers...)
 		if err != nil {
 			return nil, err
 		}
@@ -175,7 +175,7 @@ func (f *scoreFlags) loadAccuracies(in *inputs) error {
 	for _, s := range sides {
 		switch {
 		case s.accFile != "":
-			acc, err := popdata.ReadAccuracies(s.accFile)
+			acc, err := population.ReadAccuracies(s.accFile)
 			if err != nil {
 				return err
 			}
@@ -192,14 +192,14 @@ func (f *scoreFlags) loadAccuracies(in *inputs) error {
 				if part.labels == "" {
 					return usererr.Errorf("%s logits were given (%s) without --%s-labels", part.field, part.spec, part.field)
 				}
-				vals, err := popdata.ReadValues(part.spec)
+				vals, err := population.ReadValues(part.spec)
 				if err != nil {
 					return err
 				}
 				if vals.N != s.pop.N {
 					return usererr.Errorf("%s has N = %d models, but the %s population has N = %d", vals.Name, vals.N, s.name, s.pop.N)
 				}
-				labels, labelsName, err := popdata.ReadLabels(part.labels, part.field, "labels")
+				labels, labelsName, err := population.ReadLabels(part.labels, part.field, "labels")
 				if err != nil {
 					return err
 				}
@@ -208,7 +208,7 @@ func (f *scoreFlags) loadAccuracies(in *inputs) error {
 				}
 				if f.keepLogits {
 					if in.heldOut == nil {
-						in.heldOut = map[string]*popdata.Values{}
+						in.heldOut = map[string]*population.Values{}
 					}
 					in.heldOut[s.name+"-"+part.field] = vals
 				}
