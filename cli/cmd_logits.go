@@ -57,6 +57,9 @@ func runLogits(cmd *cobra.Command, f *logitsFlags, paths []string) error {
 	if f.batch < 1 {
 		return usererr.Errorf("--batch-size %d: want >= 1", f.batch)
 	}
+	if _, err := parseNormalize(f.normalize, 0); err != nil {
+		return err
+	}
 	src, split, err := f.data.open()
 	if err != nil {
 		return err

@@ -145,6 +145,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if s.Out == "" {
 		return usererr.Errorf("train: --out MODEL.onnx is required")
 	}
+	if err := f.checkFloats(cmd); err != nil {
+		return err
+	}
 	ckpt := f.checkpoint
 	if ckpt == "" {
 		ckpt = s.Out + ".ckpt"
@@ -289,6 +292,45 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		}
 	}
 	return nil
+}
+
+// checkFloats refuses a NaN, infinite or out-of-range number among the
+// settings before any data is read, naming the flag, or the config field
+// when the value came from --config: a NaN weight decay used to pass and
+// surface only as a diverged loss after step 1.
+func (f *trainFlags) checkFloats(cmd *cobra.Command) error {
+	s := &f.s
+	name := func(flag, field string) string {
+		if f.config != "" && (flag == "" || !cmd.Flags().Changed(flag)) {
+			return fmt.Sprintf("config %s: %s", f.config, field)
+		}
+		return "--" + flag
+	}
+	for _, c := range []struct {
+		flag, field string
+		v           float64
+		r           floatRange
+	}{
+		{"lr", "optimizer.lr", s.Optimizer.LR, positive},
+		{"momentum", "optimizer.momentum", s.Optimizer.Momentum, unitHalf},
+		{"weight-decay", "optimizer.weight_decay", s.Optimizer.WeightDecay, nonNegative},
+		{"", "optimizer.beta1", s.Optimizer.Beta1, unitHalf},
+		{"", "optimizer.beta2", s.Optimizer.Beta2, unitHalf},
+		{"", "optimizer.eps", s.Optimizer.Eps, nonNegative},
+		{"gamma", "schedule.gamma", s.Schedule.Gamma, positive},
+		{"label-smoothing", "loss.label_smoothing", s.Loss.LabelSmoothing, unitHalf},
+	} {
+		if err := checkFloat(name(c.flag, c.field), c.v, c.r); err != nil {
+			return err
+		}
+	}
+	for i, w := range s.Loss.ClassWeights {
+		if err := checkFloat(name("", fmt.Sprintf("loss.class_weights[%d]", i)), float64(w), nonNegative); err != nil {
+			return err
+		}
+	}
+	_, err := parseNormalize(s.Normalize, 0)
+	return err
 }
 
 func epochLine(r nn.EpochResult, epochs int) string {

@@ -125,7 +125,10 @@ func (d *dataFlags) part(src *datasets.Source, s *datasets.Split, name string) (
 }
 
 // parseNormalize reads --normalize: "none", or "M1,M2,.../S1,S2,..." (one
-// mean and one standard deviation per channel, of values in [0, 1]).
+// mean and one standard deviation per channel, of values in [0, 1]). Every
+// value must be finite and every deviation positive; channels > 0 also
+// checks the count (commands parse the flag before reading the data, then
+// again with the data's channels).
 func parseNormalize(s string, channels int) (*datasets.Normalization, error) {
 	if s == "" || s == "none" {
 		return nil, nil
@@ -142,13 +145,19 @@ func parseNormalize(s string, channels int) (*datasets.Normalization, error) {
 				return nil, usererr.Errorf("--normalize %q: %q is not a number", s, f)
 			}
 			if i == 0 {
+				if !finite(v) {
+					return nil, usererr.Errorf("--normalize %q: mean %v is not finite", s, v)
+				}
 				n.Mean = append(n.Mean, v)
 			} else {
+				if !positive.contains(v) {
+					return nil, usererr.Errorf("--normalize %q: deviation %v; want a finite number > 0", s, v)
+				}
 				n.Std = append(n.Std, v)
 			}
 		}
 	}
-	if len(n.Mean) != channels || len(n.Std) != channels {
+	if channels > 0 && (len(n.Mean) != channels || len(n.Std) != channels) {
 		return nil, usererr.Errorf("--normalize %q: %d means and %d deviations for %d channels", s, len(n.Mean), len(n.Std), channels)
 	}
 	return &n, nil

@@ -74,3 +74,35 @@ func runCLI(t *testing.T, args ...string) (string, int) {
 	code := run(args, &out, &out)
 	return out.String(), code
 }
+
+// refusal is one bad command line and how it must fail: its exit code, one
+// line naming each of want, and none of the files in absent left behind.
+type refusal struct {
+	name   string
+	args   []string
+	code   int
+	want   []string
+	absent []string
+}
+
+func (c refusal) check(t *testing.T) {
+	t.Helper()
+	code, text := runCmd(c.args...)
+	if code != c.code {
+		t.Fatalf("exit %d, want %d:\n%s", code, c.code, text)
+	}
+	text = strings.TrimRight(text, "\n")
+	if strings.Count(text, "\n") != 0 {
+		t.Fatalf("error is not one line:\n%s", text)
+	}
+	for _, s := range c.want {
+		if !strings.Contains(text, s) {
+			t.Errorf("error %q does not mention %q", text, s)
+		}
+	}
+	for _, p := range c.absent {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s exists after the error", p)
+		}
+	}
+}
