@@ -1,9 +1,17 @@
 package cli
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+
+	"unlearnbench/reports"
 )
 
 // Class 1 of issue 14: every float flag and config value is finite and in
@@ -59,4 +67,94 @@ func TestBadNumbers(t *testing.T) {
 			t.Errorf("compare %v: exit %d, want 3:\n%s", args, code, text)
 		}
 	}
+}
+
+// failingWriter fails every write, as a closed pipe or a full disk does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// Class 4 of issue 14: every output path is checked before any work, with
+// exit 2 naming it; several outputs are all written or none; a lost
+// standard output is an error.
+func TestBadOutputs(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	folder := filepath.Join(dir, "a-folder")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const ex = "examples/finetune/"
+	score := func(args ...string) []string {
+		return append([]string{"score", "--unlearned", ex + "unlearned.npz", "--retrained", ex + "retrained.npz", "--labels", ex + "labels.npy"}, args...)
+	}
+	attack := func(args ...string) []string {
+		return append([]string{"attack", "--unlearned", ex + "unlearned.npz", "--retrained", ex + "retrained.npz", "--labels", ex + "labels.npy"}, args...)
+	}
+	json, report := filepath.Join(dir, "r.json"), filepath.Join(dir, "report")
+	blocked := filepath.Join(dir, "blocked") // a report folder whose report.md is a folder
+	if err := os.MkdirAll(filepath.Join(blocked, "report.md"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "m.onnx")
+	unwritable := "/proc/unlearnbench-test.json" // no one, root included, creates files there
+	for _, c := range []refusal{
+		{"json is a directory", score("--json", folder), 2, []string{"--json", "a-folder: is a directory; want a file"}, nil},
+		{"report is a file", score("--json", json, "--report", file), 2, []string{"--report", "a-file: is a file; want a directory"}, []string{json}},
+		{"parent is a file", score("--json", filepath.Join(file, "sub", "r.json")), 2, []string{"a-file is a file, not a directory"}, nil},
+		{"unwritable json", score("--json", unwritable, "--report", report), 2, []string{"--json " + unwritable, "cannot create files in /proc"}, []string{report}},
+		{"json inside the report", score("--report", report, "--json", filepath.Join(report, "report.md")), 2, []string{"report.md: the same path as --json"}, []string{report}},
+		{"report file is a directory", score("--json", json, "--report", blocked), 2, []string{"--report", "report.md: is a directory; want a file"}, []string{json, filepath.Join(blocked, "report.html")}},
+		{"attack json", attack("--json", folder), 2, []string{"--json", "is a directory"}, nil},
+		{"report out", []string{"report", "testdata/results/full.json", "--out", file}, 2, []string{"--out", "is a file; want a directory"}, nil},
+		{"logits out", []string{"logits", "--out", folder, "m.onnx"}, 2, []string{"--out", "is a directory; want a file"}, nil},
+		{"split out", []string{"split", "--forget-random", "10", "--out", file}, 2, []string{"--out", "is a file; want a directory"}, nil},
+		{"train out", []string{"train", "--model", "mlp", "--out", folder}, 2, []string{"--out", "is a directory"}, nil},
+		{"train checkpoint", []string{"train", "--model", "mlp", "--out", model, "--checkpoint", "/proc/m.ckpt"}, 2, []string{"--checkpoint /proc/m.ckpt", "cannot create"}, []string{model}},
+		{"train out and checkpoint the same", []string{"train", "--model", "mlp", "--out", model, "--checkpoint", model}, 2, []string{"the same path as --out"}, []string{model}},
+	} {
+		t.Run(c.name, c.check)
+	}
+	t.Run("summary is a directory", func(t *testing.T) {
+		t.Setenv("GITHUB_STEP_SUMMARY", folder)
+		refusal{"", []string{"compare", "testdata/results/full.json", "testdata/results/full.json"}, 2, []string{"$GITHUB_STEP_SUMMARY", "is a directory"}, nil}.check(t)
+	})
+	t.Run("standard output lost", func(t *testing.T) {
+		var stderr bytes.Buffer
+		if code := run(score(), failingWriter{}, &stderr); code != 2 || !strings.Contains(stderr.String(), "writing to standard output: no space left on device") {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	})
+	t.Run("all or none", func(t *testing.T) {
+		result, err := reports.Read("testdata/results/full.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The report is written first; the JSON then fails (its parent
+		// is a file, which checkResultOutputs would have refused), and
+		// the report's files and the folder created for them go.
+		cmd := &cobra.Command{}
+		cmd.SetOut(io.Discard)
+		err = writeResult(cmd, result, filepath.Join(file, "r.json"), report)
+		if err == nil {
+			t.Fatal("no error")
+		}
+		if _, err := os.Lstat(report); !os.IsNotExist(err) {
+			t.Fatalf("%s left behind after the JSON failed", report)
+		}
+		if err := writeResult(cmd, result, json, report); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range append([]string{json}, reportFiles...) {
+			if f != json {
+				f = filepath.Join(report, f)
+			}
+			if _, err := os.Stat(f); err != nil {
+				t.Error(err)
+			}
+		}
+	})
 }

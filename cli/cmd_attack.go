@@ -96,6 +96,9 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if f.features != "" {
 		opt.Features = splitList(f.features)
 	}
+	if err := checkResultOutputs(f.jsonOut, "--report", f.reportDir); err != nil {
+		return err
+	}
 	f.in.keepLogits = true
 	loaded, err := f.in.load()
 	if err != nil {
@@ -122,13 +125,8 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 		return err
 	}
 	result := loaded.result("attack", m)
-	if f.jsonOut != "" {
-		if err := result.Write(f.jsonOut); err != nil {
-			return err
-		}
-	}
 	if err := reports.WriteAttackTable(cmd.OutOrStdout(), &result.Methods[0]); err != nil {
 		return err
 	}
-	return writeReport(cmd, result, f.reportDir)
+	return writeResult(cmd, result, f.jsonOut, f.reportDir)
 }

@@ -41,6 +41,9 @@ appended to it either way.`,
 			if err := checkGate(opt); err != nil {
 				return err
 			}
+			if err := checkOutputs(output{flag: "$GITHUB_STEP_SUMMARY", path: os.Getenv("GITHUB_STEP_SUMMARY")}); err != nil {
+				return err
+			}
 			base, err := reports.Read(args[0])
 			if err != nil {
 				return err

@@ -60,6 +60,9 @@ func runLogits(cmd *cobra.Command, f *logitsFlags, paths []string) error {
 	if _, err := parseNormalize(f.normalize, 0); err != nil {
 		return err
 	}
+	if err := checkOutputs(output{flag: "--out", path: f.out}); err != nil {
+		return err
+	}
 	src, split, err := f.data.open()
 	if err != nil {
 		return err

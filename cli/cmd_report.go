@@ -24,6 +24,9 @@ When $GITHUB_STEP_SUMMARY is set, the Markdown is appended to it.`,
 			if out == "" {
 				return usererr.Errorf("--out is required: the directory to write the report into")
 			}
+			if err := checkResultOutputs("", "--out", out); err != nil {
+				return err
+			}
 			result, err := reports.Read(args[0])
 			if err != nil {
 				return err
@@ -31,7 +34,7 @@ When $GITHUB_STEP_SUMMARY is set, the Markdown is appended to it.`,
 			if err := reports.WriteSummary(cmd.OutOrStdout(), result); err != nil {
 				return err
 			}
-			return writeReport(cmd, result, out)
+			return writeResult(cmd, result, "", out)
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "directory to write the report into (created if needed)")

@@ -36,6 +36,9 @@ retain and test, with a labels .npz holding the same names.`,
 			if worst < 0 {
 				return usererr.Errorf("--worst is %d; want 0 or more", worst)
 			}
+			if err := checkResultOutputs(jsonOut, "--report", reportDir); err != nil {
+				return err
+			}
 			loaded, err := in.load()
 			if err != nil {
 				return err
@@ -47,15 +50,10 @@ retain and test, with a labels .npz holding the same names.`,
 				return err
 			}
 			result := loaded.result("score", m)
-			if jsonOut != "" {
-				if err := result.Write(jsonOut); err != nil {
-					return err
-				}
-			}
 			if err := reports.WriteScore(cmd.OutOrStdout(), &result.Methods[0], worst); err != nil {
 				return err
 			}
-			return writeReport(cmd, result, reportDir)
+			return writeResult(cmd, result, jsonOut, reportDir)
 		},
 	}
 	in.register(cmd)

@@ -152,6 +152,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if ckpt == "" {
 		ckpt = s.Out + ".ckpt"
 	}
+	if err := checkOutputs(output{flag: "--out", path: s.Out}, output{flag: "--checkpoint", path: ckpt}); err != nil {
+		return err
+	}
 	switch _, err := os.Stat(ckpt); {
 	case f.resume && errors.Is(err, fs.ErrNotExist):
 		return usererr.Errorf("--resume: no checkpoint %s (train writes it after every epoch and removes it once the model is written)", ckpt)

@@ -71,9 +71,13 @@ func run(args []string, stdout, stderr io.Writer) int { return Run(args, stdout,
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
-	root.SetOut(stdout)
+	out := &errWriter{w: stdout}
+	root.SetOut(out)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if err == nil && out.err != nil {
+		err = usererr.Wrap(fmt.Errorf("writing to standard output: %w", out.err))
+	}
 	if err == nil {
 		return exitOK
 	}
