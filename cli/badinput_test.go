@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"unlearnbench/internal/arrays"
 	"unlearnbench/reports"
 )
 
@@ -157,4 +159,89 @@ func TestBadOutputs(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Class 2 of issue 14: inputs that disagree with each other are refused, or
+// kept with a warning in the result when they fit but are not all used.
+func TestInputsThatDisagree(t *testing.T) {
+	dir := t.TempDir()
+	const ex = "examples/finetune/"
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	logits := func(name string, c int) string {
+		p := filepath.Join(dir, name)
+		data := make([]float32, 8*3*c)
+		for i := range data {
+			data[i] = float32(math.Sin(float64(i*7 + c)))
+		}
+		if err := arrays.WriteNPY(p, arrays.Tensor[float32]{Shape: []int{8, 3, c}, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	labels := filepath.Join(dir, "labels.npy")
+	if err := arrays.WriteNPY(labels, arrays.Tensor[int64]{Shape: []int{3}, Data: []int64{0, 1, 2}}); err != nil {
+		t.Fatal(err)
+	}
+	c4, c5 := logits("c4.npy", 4), logits("c5.npy", 5)
+	u := writeConf(t, filepath.Join(dir, "u.npy"), 8, 3, spreadConf(0.5))
+	r := writeConf(t, filepath.Join(dir, "r.npy"), 8, 3, spreadConf(0))
+	json := filepath.Join(dir, "r.json")
+	pops := []string{"--unlearned", ex + "unlearned.npz", "--retrained", ex + "retrained.npz", "--labels", ex + "labels.npy", "--json", json}
+	accs := []string{"--unlearned-acc", ex + "unlearned_acc.csv", "--retrained-acc", ex + "retrained_acc.csv"}
+	cmd := func(name string, args ...[]string) []string {
+		out := []string{name}
+		for _, a := range args {
+			out = append(out, a...)
+		}
+		return out
+	}
+	dupCSV := write("dup.csv", "retain,test,Retain_Acc\n"+strings.Repeat("0.9,0.8,0.7\n", 128))
+	aliasJSON := write("alias.json", `{"retain": [0.9], "retain_acc": [0.8], "test": [0.7]}`)
+	model := filepath.Join(dir, "zoo.onnx")
+	if out, code := runCLI(t, "train", "--model", "mlp", "--limit", "64", "--epochs", "1", "--out", model); code != 0 {
+		t.Fatalf("train: exit %d\n%s", code, out)
+	}
+	npy := filepath.Join(dir, "logits.npy")
+	for _, c := range []refusal{
+		{"same file twice", []string{"score", "--unlearned", ex + "unlearned.npz", "--retrained", ex + "unlearned.npz", "--labels", ex + "labels.npy", "--json", json}, 2, []string{"unlearned.npz:forget and", "hold the same values", "F = 1"}, []string{json}},
+		{"same values in two files", []string{"score", "--unlearned", u, "--retrained", writeConf(t, filepath.Join(dir, "u2.npy"), 8, 3, spreadConf(0.5)), "--json", json}, 2, []string{"u.npy and", "u2.npy hold the same values"}, []string{json}},
+		{"class counts differ", []string{"score", "--unlearned", c4, "--retrained", c5, "--labels", labels, "--json", json}, 2, []string{"c4.npy has 4 classes but", "c5.npy has 5"}, []string{json}},
+		{"class counts differ, attack", []string{"attack", "--unlearned", c4, "--retrained", c5, "--labels", labels, "--json", json}, 2, []string{"c4.npy has 4 classes"}, []string{json}},
+		{"labels of another E with confidences", []string{"score", "--unlearned", u, "--retrained", r, "--labels", ex + "labels.npy", "--json", json}, 2, []string{"labels.npy: 100 labels", "E = 3"}, []string{json}},
+		{"duplicated CSV column", cmd("score", pops, []string{"--unlearned-acc", dupCSV, "--retrained-acc", ex + "retrained_acc.csv"}), 2, []string{"dup.csv", "columns 1 (\"retain\") and 3 (\"Retain_Acc\")"}, []string{json}},
+		{"two JSON keys of one accuracy", cmd("score", pops, []string{"--unlearned-acc", aliasJSON, "--retrained-acc", ex + "retrained_acc.csv"}), 2, []string{"alias.json", `"retain" and "retain_acc"`}, []string{json}},
+		{"accuracies twice, score", cmd("score", pops, accs, []string{"--unlearned-retain", ex + "unlearned_retain.npy", "--unlearned-test", ex + "unlearned_test.npy"}), 2, []string{"--unlearned-acc and --unlearned-retain/--unlearned-test"}, []string{json}},
+		{"even knn-k", []string{"attack", "--unlearned", u, "--retrained", r, "--knn-k", "4", "--json", json}, 2, []string{"--knn-k is 4", "odd"}, []string{json}},
+		{"normalize on a zoo model", []string{"logits", "--limit", "10", "--normalize", "0.5/0.5", "--out", npy, model}, 2, []string{"--normalize", "zoo.onnx normalises its own input"}, []string{npy}},
+	} {
+		t.Run(c.name, c.check)
+	}
+	// Inputs that fit but are not all used: the result says so.
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"labels with confidences", []string{"score", "--unlearned", u, "--retrained", r, "--labels", labels}, "labels.npy: both populations hold confidences, so the labels compute nothing"},
+		{"accuracies twice, attack", cmd("attack", pops[:6], accs, []string{"--unlearned-retain", ex + "unlearned_retain.npy", "--retain-labels", ex + "retain_labels.npy", "--classifiers", "none", "--pooled", "none"}), "unlearned population: accuracies from examples/finetune/unlearned_acc.csv; its retain and test logits serve the single-model attacks only"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if code, text := runCmd(append(c.args, "--json", json)...); code != 0 {
+				t.Fatalf("exit %d\n%s", code, text)
+			}
+			res, err := reports.Read(json)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(strings.Join(res.Methods[0].Warnings, "\n"), c.want) {
+				t.Errorf("warnings %q lack %q", res.Methods[0].Warnings, c.want)
+			}
+		})
+	}
 }

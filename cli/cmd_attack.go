@@ -88,6 +88,10 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	switch {
 	case f.neighbours < 1:
 		return usererr.Errorf("--knn-k is %d; want at least 1", f.neighbours)
+	case f.neighbours%2 == 0:
+		// kNN would raise it to the next odd number (two classes could
+		// tie); a setting is used as given or refused, never changed.
+		return usererr.Errorf("--knn-k is %d; want an odd number, so that two classes cannot tie (e.g. %d)", f.neighbours, f.neighbours+1)
 	case f.trees < 1:
 		return usererr.Errorf("--trees is %d; want at least 1", f.trees)
 	case f.maxTrain < 0:
@@ -116,7 +120,7 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	}
 	sbar, abar := newLazyBar(cmd.ErrOrStderr(), "scoring"), newLazyBar(cmd.ErrOrStderr(), "attacks")
 	m, err := evaluate.Method(loaded.u, loaded.r, loaded.labels, evaluate.Options{
-		Method: f.method, Attacks: &opt, Original: original, Workers: f.workers,
+		Method: f.method, Attacks: &opt, Original: original, Workers: f.workers, Warnings: loaded.warnings,
 		ScoreProgress: sbar.set, AttackProgress: func(done, total int) { sbar.done(); abar.set(done, total) },
 	})
 	sbar.done()

@@ -87,6 +87,9 @@ func runLogits(cmd *cobra.Command, f *logitsFlags, paths []string) error {
 		if models[i].Classes != models[0].Classes {
 			return usererr.Errorf("%s has %d classes but %s has %d; one logits array needs the same classes", p, models[i].Classes, paths[0], models[0].Classes)
 		}
+		if err := selfNormalizing(norm, models[i], p); err != nil {
+			return err
+		}
 		if err := data.Check(models[i]); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}

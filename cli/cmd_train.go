@@ -200,6 +200,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		if norm, err = parseNormalize(s.Normalize, trainDS.C); err != nil {
 			return err
 		}
+		if err := selfNormalizing(norm, m, s.Model); err != nil {
+			return err
+		}
 	} else {
 		if s.Normalize != "" {
 			return usererr.Errorf("--normalize is for imported models; zoo models normalise their own input")

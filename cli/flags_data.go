@@ -163,6 +163,16 @@ func parseNormalize(s string, channels int) (*datasets.Normalization, error) {
 	return &n, nil
 }
 
+// selfNormalizing refuses --normalize (norm non-nil) for a model that
+// normalises its own input, as every model of unlearnbench's zoo does: its
+// input would be normalised twice and its logits silently wrong.
+func selfNormalizing(norm *datasets.Normalization, m *nn.Model, path string) error {
+	if norm != nil && m.Graph.Inits[m.Input+".norm_mean"] != nil {
+		return usererr.Errorf("--normalize: %s normalises its own input (a model of unlearnbench's zoo takes the data as read); drop --normalize", path)
+	}
+	return nil
+}
+
 // loadNN copies the examples idx of ds, normalised by norm (nil: as read),
 // into an nn.Data.
 func loadNN(ds *datasets.Dataset, idx []int, norm *datasets.Normalization) (*nn.Data, error) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -89,6 +90,8 @@ type populations struct {
 	files map[string]string
 	// forgetDigest identifies the forget set by its labels, when given.
 	forgetDigest string
+	// warnings are about inputs that fit but are not all used.
+	warnings []string
 }
 
 // popSide is one population's flags.
@@ -111,8 +114,29 @@ func (f *populationFlags) load() (*populations, error) {
 	if f.unlearned == "" || f.retrained == "" {
 		return nil, usererr.Errorf("--unlearned and --retrained are both required")
 	}
-	f.fillFromArchives()
 	in := &populations{files: map[string]string{}, labels: &population.Labels{}}
+	// Accuracies given twice: score reads held-out logits only for
+	// accuracies, so both is a contradiction; attack also attacks with
+	// them, so the file's accuracies win with a warning. Archive members
+	// filled in below get the warning too.
+	for _, s := range f.sides() {
+		if s.accFile == "" || (s.retain == "" && s.test == "") {
+			continue
+		}
+		if !f.keepLogits {
+			return nil, usererr.Errorf("--%s-acc and --%s-retain/--%s-test both give the %s population's accuracies; give one of them", s.name, s.name, s.name, s.name)
+		}
+	}
+	f.fillFromArchives()
+	for _, s := range f.sides() {
+		if s.accFile != "" && (s.retain != "" || s.test != "") {
+			use := "are not read"
+			if f.keepLogits {
+				use = "serve the single-model attacks only"
+			}
+			in.warnings = append(in.warnings, fmt.Sprintf("%s population: accuracies from %s; its retain and test logits %s", s.name, s.accFile, use))
+		}
+	}
 	if f.labels != "" {
 		labels, name, err := population.ReadLabels(f.labels, forgetMembers...)
 		if err != nil {

@@ -3,6 +3,7 @@ package evaluate
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"unlearnbench/attack/suite"
 	"unlearnbench/internal/usererr"
@@ -24,6 +25,9 @@ type Options struct {
 	Original *population.Values
 	// Workers bounds the parallelism (0: one per core).
 	Workers int
+	// Warnings about the inputs that the caller found (say, two sources
+	// of the same accuracies) go first among the method's warnings.
+	Warnings []string
 	// ScoreProgress and AttackProgress, when set, are called with the work
 	// done and its total while scoring and while attacking; ScoreProgress
 	// may be called from several goroutines.
@@ -52,7 +56,7 @@ type side struct {
 // labels, missing accuracies of one side) are user errors naming the file.
 // Neither population is modified.
 func Method(u, r *population.Population, labels *population.Labels, opt Options) (*reports.Method, error) {
-	sides, err := prepare(u, r, labels)
+	sides, warnings, err := prepare(u, r, labels)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +76,9 @@ func Method(u, r *population.Population, labels *population.Labels, opt Options)
 		return nil, usererr.Wrap(fmt.Errorf("scoring %s against %s: %w", u.Forget.Name, r.Forget.Name, err))
 	}
 	m := reports.NewMethod(opt.Method, res)
+	if w := append(slices.Clone(opt.Warnings), warnings...); len(w) > 0 {
+		m.Warnings = append(w, m.Warnings...)
+	}
 	for _, s := range sides {
 		p := reports.NewPopulation(s.role, s.pop)
 		p.ForgetAcc = s.forgetAcc
@@ -99,45 +106,58 @@ func Method(u, r *population.Population, labels *population.Labels, opt Options)
 }
 
 // prepare checks that the populations fit each other and computes their
-// confidences and accuracies.
-func prepare(u, r *population.Population, labels *population.Labels) ([2]*side, error) {
-	sides := [2]*side{{role: scoring.Unlearned, p: u}, {role: scoring.Retrained, p: r}}
+// confidences and accuracies; it warns about inputs that fit but do less
+// than their giver may think.
+func prepare(u, r *population.Population, labels *population.Labels) (sides [2]*side, warnings []string, err error) {
+	sides = [2]*side{{role: scoring.Unlearned, p: u}, {role: scoring.Retrained, p: r}}
 	for i, s := range sides {
 		if s.p == nil || s.p.Forget == nil {
-			return sides, fmt.Errorf("evaluate: the %s population has no values on the forget set", s.role)
+			return sides, nil, fmt.Errorf("evaluate: the %s population has no values on the forget set", s.role)
 		}
 		v := s.p.Forget
 		if i == 1 {
 			first := u.Forget
 			if first.N != v.N {
-				return sides, usererr.Errorf("%s has N = %d models but %s has N = %d; the score compares populations of the same size", first.Name, first.N, v.Name, v.N)
+				return sides, nil, usererr.Errorf("%s has N = %d models but %s has N = %d; the score compares populations of the same size", first.Name, first.N, v.Name, v.N)
 			}
 			if first.E != v.E {
-				return sides, usererr.Errorf("%s has E = %d forget examples but %s has E = %d", first.Name, first.E, v.Name, v.E)
+				return sides, nil, usererr.Errorf("%s has E = %d forget examples but %s has E = %d", first.Name, first.E, v.Name, v.E)
+			}
+			// Confidences keep the class count of the logits they
+			// came from (population.Compact), so this holds for both.
+			if first.C != 0 && v.C != 0 && first.C != v.C {
+				return sides, nil, usererr.Errorf("%s has %d classes but %s has %d; both populations must be the same task's models", first.Name, first.C, v.Name, v.C)
 			}
 		}
 		if v.N < 3 {
-			return sides, usererr.Errorf("%s: N = %d models; the score needs at least 3 per population", v.Name, v.N)
+			return sides, nil, usererr.Errorf("%s: N = %d models; the score needs at least 3 per population", v.Name, v.N)
 		}
 		s.pop = &scoring.Population{N: v.N, E: v.E}
-		var err error
 		if s.pop.Conf, err = s.p.Confidences(labels); err != nil {
-			return sides, err
+			return sides, nil, err
 		}
 		if s.forgetAcc, err = s.p.ForgetAccuracies(labels); err != nil {
-			return sides, err
+			return sides, nil, err
 		}
+	}
+	if slices.Equal(sides[0].pop.Conf, sides[1].pop.Conf) {
+		return sides, nil, usererr.Errorf("%s and %s hold the same values: a population scored against itself has F = 1 and says nothing; give the retrained population as --retrained", u.Forget.Name, r.Forget.Name)
+	}
+	if l, _ := labelsOf(labels); l != nil && u.Forget.C == 0 && r.Forget.C == 0 {
+		if len(l) != u.Forget.E {
+			return sides, nil, usererr.Errorf("%s: %d labels, but the populations have E = %d forget examples", labels.ForgetName, len(l), u.Forget.E)
+		}
+		warnings = append(warnings, fmt.Sprintf("%s: both populations hold confidences, so the labels compute nothing; they only identify the forget set (forget_digest)", labels.ForgetName))
 	}
 	for _, s := range sides {
 		if err := s.p.CheckSizes(s.role); err != nil {
-			return sides, err
+			return sides, nil, err
 		}
-		var err error
 		if s.pop.RetainAcc, s.pop.TestAcc, err = s.p.HeldOutAccuracies(labels); err != nil {
-			return sides, err
+			return sides, nil, err
 		}
 		if len(s.pop.RetainAcc) != len(s.pop.TestAcc) {
-			return sides, usererr.Errorf("%d retain accuracies but %d test accuracies for the %s population", len(s.pop.RetainAcc), len(s.pop.TestAcc), s.role)
+			return sides, nil, usererr.Errorf("%d retain accuracies but %d test accuracies for the %s population", len(s.pop.RetainAcc), len(s.pop.TestAcc), s.role)
 		}
 	}
 	if su, sr := sides[0].pop, sides[1].pop; (su.RetainAcc == nil) != (sr.RetainAcc == nil) {
@@ -145,9 +165,9 @@ func prepare(u, r *population.Population, labels *population.Labels) ([2]*side, 
 		if su.RetainAcc == nil {
 			missing = scoring.Unlearned
 		}
-		return sides, usererr.Errorf("accuracies were given for one population only; give the %s population's too", missing)
+		return sides, nil, usererr.Errorf("accuracies were given for one population only; give the %s population's too", missing)
 	}
-	return sides, nil
+	return sides, warnings, nil
 }
 
 // attackInputs gathers what the attacks read: the populations with their
@@ -162,9 +182,6 @@ func attackInputs(sides [2]*side, labels *population.Labels, original *populatio
 		N: u.pop.N, E: u.pop.E, Labels: labels.Forget,
 		Unlearned: suite.Population{Conf: u.pop.Conf, Forget: u.p.Forget.Logits},
 		Retrained: suite.Population{Conf: r.pop.Conf, Forget: r.p.Forget.Logits},
-	}
-	if a, b := u.p.Forget, r.p.Forget; a.IsLogits() && b.IsLogits() && a.C != b.C {
-		return nil, usererr.Errorf("%s has %d classes but %s has %d", a.Name, a.C, b.Name, b.C)
 	}
 	sets := []struct {
 		part   string
@@ -223,4 +240,12 @@ func attackInputs(sides [2]*side, labels *population.Labels, original *populatio
 		in.M = v.N
 	}
 	return in, nil
+}
+
+// labelsOf returns the forget set's labels and their name; l may be nil.
+func labelsOf(l *population.Labels) ([]int, string) {
+	if l == nil {
+		return nil, ""
+	}
+	return l.Forget, l.ForgetName
 }
