@@ -245,3 +245,33 @@ func TestInputsThatDisagree(t *testing.T) {
 		})
 	}
 }
+
+// Class 8 of issue 14: a mistyped command or config field is one line with
+// the closest valid name, the file and the line.
+func TestOneLineErrors(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.onnx")
+	config := func(name, body string) []string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"train", "--config", p, "--out", model}
+	}
+	out := []string{model, model + ".ckpt"}
+	for _, c := range []refusal{
+		{"command", []string{"scroe", "--unlearned", "x"}, 2, []string{`unknown command "scroe"`, `did you mean "score"?`}, nil},
+		{"command swap", []string{"atatck"}, 2, []string{`did you mean "attack"?`}, nil},
+		{"command far off", []string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`, "the commands are attack, compare"}, nil},
+		{"field", config("a.yaml", "optimizer:\n  lr: 0.1\n  momentun: 0.9\n"), 2, []string{"a.yaml: line 3", `unknown field "optimizer.momentun"`, `did you mean "optimizer.momentum"?`}, out},
+		{"section", config("b.yaml", "epochs: 2\noptimiser:\n  lr: 0.1\n"), 2, []string{"b.yaml: line 2", `"optimiser"`, `did you mean "optimizer"?`}, out},
+		{"far-off field", config("c.yaml", "zzzzqqq: 1\n"), 2, []string{"c.yaml: line 1", `unknown field "zzzzqqq"`, "known: augment_flip"}, out},
+		{"wrong kind", config("d.yaml", "optimizer:\n  lr: fast\n"), 2, []string{"d.yaml: line 2", `optimizer.lr: want a number, got "fast"`}, out},
+		{"fraction for an integer", config("e.yaml", "epochs: 1.5\n"), 2, []string{"e.yaml: line 1", `epochs: want an integer, got "1.5"`}, out},
+		{"list item", config("f.yaml", "loss:\n  class_weights: [1, x]\n"), 2, []string{"f.yaml: line 2", "loss.class_weights[1]: want a number"}, out},
+		{"syntax", config("g.yaml", "epochs: [1\n"), 2, []string{"g.yaml: line 1", "did not find expected"}, out},
+		{"not a mapping", config("h.yaml", "- 1\n"), 2, []string{"h.yaml: line 1", "want a mapping"}, out},
+	} {
+		t.Run(c.name, c.check)
+	}
+}

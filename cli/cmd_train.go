@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"go.yaml.in/yaml/v3"
 
 	"unlearnbench/datasets"
 	"unlearnbench/internal/progress"
@@ -124,10 +123,8 @@ func applyConfig(cmd *cobra.Command, f *trainFlags) error {
 	if err != nil {
 		return usererr.Wrap(fmt.Errorf("reading --config: %w", err))
 	}
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f.s); err != nil {
-		return usererr.Errorf("config %s: %v", f.config, err)
+	if err := decodeConfig(f.config, b, &f.s); err != nil {
+		return err
 	}
 	for name, v := range given {
 		if err := cmd.Flags().Set(name, v); err != nil {
