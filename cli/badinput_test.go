@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	stdjson "encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -273,5 +274,77 @@ func TestOneLineErrors(t *testing.T) {
 		{"not a mapping", config("h.yaml", "- 1\n"), 2, []string{"h.yaml: line 1", "want a mapping"}, out},
 	} {
 		t.Run(c.name, c.check)
+	}
+}
+
+// Class 3 of issue 14: a result file that contradicts itself is refused by
+// report and compare with exit 2 naming the field, and nothing is written.
+func TestInconsistentResults(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/results/full.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(name string, change func(m map[string]any)) string {
+		var doc map[string]any
+		if err := stdjson.Unmarshal(data, &doc); err != nil {
+			t.Fatal(err)
+		}
+		change(doc["methods"].([]any)[0].(map[string]any))
+		b, err := stdjson.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	obj := func(m map[string]any, path ...any) map[string]any {
+		var v any = m
+		for _, k := range path {
+			switch k := k.(type) {
+			case string:
+				v = v.(map[string]any)[k]
+			case int:
+				v = v.([]any)[k]
+			}
+		}
+		return v.(map[string]any)
+	}
+	for _, c := range []struct {
+		name   string
+		change func(m map[string]any)
+		want   []string
+	}{
+		{"final", func(m map[string]any) { obj(m, "score")["final"] = 0.5 }, []string{`"score.final" is 0.5`, "F × RA_U/RA_R × TA_U/TA_R"}},
+		{"bucket", func(m map[string]any) { obj(m, "examples", 0)["bucket"] = 3 }, []string{`examples[0]: field "bucket" is 3`, "falls in bucket 2"}},
+		{"points", func(m map[string]any) {
+			obj(m, "examples", 0)["points"] = 0.125
+			obj(m, "score")["f"] = obj(m, "score")["f"].(float64) - 0.125/float64(len(m["examples"].([]any)))
+		}, []string{`examples[0]: field "points" is 0.125`, "earns 0.25"}},
+		{"bucket count", func(m map[string]any) {
+			obj(m, "score", "buckets", 2)["count"] = 16
+			obj(m, "score", "buckets", 3)["count"] = 15
+		}, []string{`score.buckets[2]: field "count" is 16`, "17 examples"}},
+		{"population size", func(m map[string]any) {
+			p := obj(m, "populations", 0)
+			p["n"] = 63
+			for _, k := range []string{"seeds", "seconds", "retain_acc", "test_acc", "forget_acc"} {
+				delete(p, k)
+			}
+		}, []string{`populations[0]: field "n" is 63`}},
+		{"missing epsilon", func(m map[string]any) { delete(obj(m, "examples", 5), "epsilon") }, []string{`examples[5]: field "epsilon" is missing`}},
+		{"AUC above 1", func(m map[string]any) { obj(m, "attacks", 0)["auc"] = 1.2 }, []string{`attack "lira/offline/fixed-var": field "auc" is 1.2`}},
+		{"rate above 1", func(m map[string]any) { obj(m, "examples", 0)["fpr"] = 1.5 }, []string{`examples[0]: field "fpr" is 1.5`}},
+		{"ratio", func(m map[string]any) { obj(m, "utility")["retain_ratio"] = 2 }, []string{`"utility.retain_ratio" is 2`}},
+		{"accuracies against utility", func(m map[string]any) { obj(m, "utility")["retain_unlearned"] = 0.5 }, []string{"utility"}},
+		{"attack F", func(m map[string]any) { obj(m, "attacks", 1)["f"] = 0.9 }, []string{`attack "logreg/per-example": field "f" is 0.9`, "its epsilons give"}},
+	} {
+		file := edit(strings.ReplaceAll(c.name, " ", "-"), c.change)
+		out := filepath.Join(dir, "report-"+strings.ReplaceAll(c.name, " ", "-"))
+		t.Run("report "+c.name, refusal{"", []string{"report", file, "--out", out}, 2, append([]string{filepath.Base(file)}, c.want...), []string{out}}.check)
+		t.Run("compare "+c.name, refusal{"", []string{"compare", "testdata/results/full.json", file}, 2, c.want, nil}.check)
 	}
 }

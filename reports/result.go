@@ -191,6 +191,9 @@ func Decode(name string, data []byte) (*Result, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, usererr.Errorf("%s: %v", name, jsonErr(data, err))
 	}
+	if err := requireExampleFields(data); err != nil {
+		return nil, usererr.Errorf("%s: %v", name, err)
+	}
 	if err := r.validate(); err != nil {
 		return nil, usererr.Errorf("%s: %v", name, err)
 	}
@@ -309,7 +312,7 @@ func (m *Method) validate() error {
 			}
 		}
 	}
-	return nil
+	return m.checkConsistency()
 }
 
 func (p *Population) validate() error {
