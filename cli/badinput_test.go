@@ -348,3 +348,34 @@ func TestInconsistentResults(t *testing.T) {
 		t.Run("compare "+c.name, refusal{"", []string{"compare", "testdata/results/full.json", file}, 2, c.want, nil}.check)
 	}
 }
+
+// Class 5 of issue 14: an empty method name is refused up front; values
+// whose spread would overflow float64 are refused where they are read.
+func TestEmptyAndOverflowingValues(t *testing.T) {
+	dir := t.TempDir()
+	json := filepath.Join(dir, "r.json")
+	conf := func(name string, scale float64) string {
+		return writeConf(t, filepath.Join(dir, name), 8, 3, func(i, j int) float64 { return scale * spreadConf(0)(i, j) })
+	}
+	u, r := conf("u.npy", 1), conf("r.npy", 0.5)
+	bigU := filepath.Join(dir, "big.npy")
+	data := make([]float64, 24)
+	for i := range data {
+		data[i] = math.Sin(float64(i)) * 1e308
+	}
+	if err := arrays.WriteNPY(bigU, arrays.Tensor[float64]{Shape: []int{8, 3}, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	bigLogits := filepath.Join(dir, "logits.npy")
+	if err := arrays.WriteNPY(bigLogits, arrays.Tensor[float64]{Shape: []int{8, 3, 1}, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []refusal{
+		{"empty method", []string{"score", "--unlearned", u, "--retrained", r, "--method", "", "--json", json}, 2, []string{"--method is empty"}, []string{json}},
+		{"blank method, attack", []string{"attack", "--unlearned", u, "--retrained", r, "--method", "  ", "--json", json}, 2, []string{"--method is empty"}, []string{json}},
+		{"overflowing confidences", []string{"score", "--unlearned", bigU, "--retrained", r, "--json", json}, 2, []string{"big.npy: model 0, example 1", "beyond ±1e+150"}, []string{json}},
+		{"overflowing confidences, attack", []string{"attack", "--unlearned", u, "--retrained", bigU, "--json", json}, 2, []string{"big.npy", "beyond ±1e+150"}, []string{json}},
+	} {
+		t.Run(c.name, c.check)
+	}
+}

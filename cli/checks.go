@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"unlearnbench/internal/usererr"
 )
@@ -59,4 +60,13 @@ func checkFloat(name string, v float64, r floatRange) error {
 		return nil
 	}
 	return usererr.Errorf("%s is %v; want a finite number %s", name, v, r)
+}
+
+// checkMethodName refuses an empty --method before any work: the name
+// labels every table and the result, which cannot hold a nameless method.
+func checkMethodName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return usererr.Errorf("--method is empty; name the unlearning method (it labels tables and the result)")
+	}
+	return nil
 }

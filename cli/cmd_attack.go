@@ -85,6 +85,9 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if f.maxTrain == 0 {
 		opt.PooledMaxTrain = -1
 	}
+	if err := checkMethodName(f.method); err != nil {
+		return err
+	}
 	switch {
 	case f.neighbours < 1:
 		return usererr.Errorf("--knn-k is %d; want at least 1", f.neighbours)

@@ -36,6 +36,9 @@ retain and test, with a labels .npz holding the same names.`,
 			if worst < 0 {
 				return usererr.Errorf("--worst is %d; want 0 or more", worst)
 			}
+			if err := checkMethodName(method); err != nil {
+				return err
+			}
 			if err := checkResultOutputs(jsonOut, "--report", reportDir); err != nil {
 				return err
 			}

@@ -1,9 +1,11 @@
 package evaluate
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"unlearnbench/attack/suite"
 	"unlearnbench/internal/usererr"
@@ -56,6 +58,9 @@ type side struct {
 // labels, missing accuracies of one side) are user errors naming the file.
 // Neither population is modified.
 func Method(u, r *population.Population, labels *population.Labels, opt Options) (*reports.Method, error) {
+	if strings.TrimSpace(opt.Method) == "" {
+		return nil, usererr.Errorf("the method's name is empty; it labels tables and the result")
+	}
 	sides, warnings, err := prepare(u, r, labels)
 	if err != nil {
 		return nil, err
@@ -101,6 +106,11 @@ func Method(u, r *population.Population, labels *population.Labels, opt Options)
 			}
 			return nil, err
 		}
+	}
+	// A result file holds finite numbers only; values that overflowed
+	// float64 somewhere are the inputs' fault, said before any output.
+	if _, err := json.Marshal(&m); err != nil {
+		return nil, usererr.Errorf("scoring %s against %s: the result holds a number that is not finite (%v): the inputs' values overflow float64 arithmetic", u.Forget.Name, r.Forget.Name, err)
 	}
 	return &m, nil
 }

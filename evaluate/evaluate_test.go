@@ -3,6 +3,7 @@ package evaluate
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,5 +207,25 @@ func TestMethodRefusesInputsThatDisagree(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Values that overflow float64 arithmetic (population's readers refuse
+// them; a caller that builds populations in memory may not) give a user
+// error, never a result that cannot be encoded.
+func TestMethodOverflow(t *testing.T) {
+	huge := func(name string, f func(float64) float64) *population.Population {
+		v := &population.Values{Name: name, N: 8, E: 3}
+		for i := range v.N * v.E {
+			v.Conf = append(v.Conf, f(float64(i))*1e308)
+		}
+		return &population.Population{Forget: v}
+	}
+	_, err := Method(huge("u", math.Sin), huge("r", math.Cos), nil, Options{Method: "m"})
+	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "not finite") {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := Method(huge("u", math.Sin), huge("r", math.Cos), nil, Options{Method: " "}); err == nil || !strings.Contains(err.Error(), "name is empty") {
+		t.Fatalf("empty name: %v", err)
 	}
 }

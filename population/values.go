@@ -1,6 +1,8 @@
 package population
 
 import (
+	"math"
+
 	"unlearnbench/internal/arrays"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/scoring"
@@ -55,6 +57,11 @@ func ReadValues(spec string, prefer ...string) (*Values, error) {
 		if err := l.CheckFinite(); err != nil {
 			return nil, usererr.Errorf("%s: %v", a.Name, err)
 		}
+		if l.F64 != nil {
+			if err := checkFinite(a.Name, l.F64, v.E, v.C, "a logit"); err != nil {
+				return nil, err
+			}
+		}
 		v.Logits = l
 	default:
 		return nil, usererr.Errorf("%s: shape %s has rank %d; want confidences [N, E] or logits [N, E, C]", a.Name, a.ShapeString(), len(a.Shape))
@@ -65,10 +72,20 @@ func ReadValues(spec string, prefer ...string) (*Values, error) {
 	return v, nil
 }
 
+// MaxMagnitude bounds every confidence and logit read: logit-scaled
+// confidences of float64 probabilities lie within about ±745, and beyond
+// 1e150 the score's and the attacks' arithmetic (spreads, medians, squares
+// and their sums) would overflow float64 into infinities that no result
+// file can hold.
+const MaxMagnitude = 1e150
+
 func checkFinite(name string, vals []float64, e, c int, what string) error {
 	for i, x := range vals {
 		if x != x || x > 1.7976931348623157e308 || x < -1.7976931348623157e308 {
 			return usererr.Errorf("%s: model %d, example %d: %s is %v", name, i/(e*c), (i/c)%e, what, x)
+		}
+		if math.Abs(x) > MaxMagnitude {
+			return usererr.Errorf("%s: model %d, example %d: %s is %v, beyond ±%g (confidences lie within about ±745; larger values overflow the score's arithmetic)", name, i/(e*c), (i/c)%e, what, x, MaxMagnitude)
 		}
 	}
 	return nil
