@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"archive/zip"
 	"bytes"
 	stdjson "encoding/json"
 	"errors"
@@ -375,6 +376,51 @@ func TestEmptyAndOverflowingValues(t *testing.T) {
 		{"blank method, attack", []string{"attack", "--unlearned", u, "--retrained", r, "--method", "  ", "--json", json}, 2, []string{"--method is empty"}, []string{json}},
 		{"overflowing confidences", []string{"score", "--unlearned", bigU, "--retrained", r, "--json", json}, 2, []string{"big.npy: model 0, example 1", "beyond ±1e+150"}, []string{json}},
 		{"overflowing confidences, attack", []string{"attack", "--unlearned", u, "--retrained", bigU, "--json", json}, 2, []string{"big.npy", "beyond ±1e+150"}, []string{json}},
+	} {
+		t.Run(c.name, c.check)
+	}
+}
+
+// Class 6 of issue 14: an archive member whose header declares more data
+// than memory holds, or than the other inputs can use, is refused from its
+// header before it is inflated.
+func TestDeclaredSizes(t *testing.T) {
+	dir := t.TempDir()
+	// bomb writes an .npz whose member forget.npy is only the header of a
+	// float32 array of shape dims, its zip entry declaring the full size.
+	bomb := func(name, dims string, n uint64) string {
+		dict := "{'descr': '<f4', 'fortran_order': False, 'shape': " + dims + ", }"
+		h := dict + strings.Repeat(" ", (64-(11+len(dict))%64)%64) + "\n"
+		hdr := append([]byte("\x93NUMPY\x01\x00"), byte(len(h)), byte(len(h)>>8))
+		hdr = append(hdr, h...)
+		var b bytes.Buffer
+		zw := zip.NewWriter(&b)
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: "forget.npy", Method: zip.Store, CompressedSize64: uint64(len(hdr)), UncompressedSize64: uint64(len(hdr)) + 4*n})
+		if err == nil {
+			_, err = w.Write(hdr)
+		}
+		if err == nil {
+			err = zw.Close()
+		}
+		p := filepath.Join(dir, name)
+		if err == nil {
+			err = os.WriteFile(p, b.Bytes(), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	u := writeConf(t, filepath.Join(dir, "u.npy"), 8, 3, spreadConf(0.5))
+	json := filepath.Join(dir, "r.json")
+	const ex = "examples/finetune/"
+	for _, c := range []refusal{
+		{"more than memory", []string{"score", "--unlearned", u, "--retrained", bomb("huge.npz", "(65536, 67108864)", 1<<42), "--json", json}, 2, []string{"huge.npz:forget", "declares 17592186044416 bytes", "refused before reading it"}, []string{json}},
+		{"more models than the other population", []string{"score", "--unlearned", u, "--retrained", bomb("models.npz", "(1000000, 3)", 3000000), "--json", json}, 2, []string{"models.npz:forget: shape (1000000, 3) declares N = 1000000 models", "u.npy has N = 8"}, []string{json}},
+		{"more examples than the forget set", []string{"score", "--unlearned", u, "--retrained", bomb("examples.npz", "(8, 1000000)", 8000000), "--json", json}, 2, []string{"declares E = 1000000 examples", "u.npy has E = 3"}, []string{json}},
+		{"retain logits of more models", []string{"score", "--unlearned", ex + "unlearned.npz", "--retrained", ex + "retrained.npz", "--labels", ex + "labels.npy",
+			"--unlearned-retain", bomb("retain.npz", "(100000, 100, 10)", 100000000), "--unlearned-test", ex + "unlearned_test.npy", "--retrained-acc", ex + "retrained_acc.csv",
+			"--retain-labels", ex + "retain_labels.npy", "--test-labels", ex + "test_labels.npy", "--json", json}, 2, []string{"retain.npz:forget", "declares N = 100000 models", "has N = 128"}, []string{json}},
 	} {
 		t.Run(c.name, c.check)
 	}

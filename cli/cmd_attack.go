@@ -113,7 +113,8 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	}
 	var original *population.Values
 	if f.original != "" {
-		if original, err = population.ReadValues(f.original, forgetMembers...); err != nil {
+		like := population.Like{E: loaded.u.Forget.E, Of: loaded.u.Forget.Name}
+		if original, err = population.ReadValuesLike(f.original, like, forgetMembers...); err != nil {
 			return err
 		}
 		loaded.files["original"] = original.Name

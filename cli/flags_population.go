@@ -150,7 +150,12 @@ func (f *populationFlags) load() (*populations, error) {
 	// population's logits are in memory while it is compacted.
 	var pops []*population.Population
 	for _, s := range f.sides() {
-		v, err := population.ReadValues(s.spec, forgetMembers...)
+		like := population.Like{}
+		if len(pops) > 0 {
+			first := pops[0].Forget
+			like = population.Like{N: first.N, E: first.E, Of: first.Name}
+		}
+		v, err := population.ReadValuesLike(s.spec, like, forgetMembers...)
 		if err != nil {
 			return nil, err
 		}
@@ -209,13 +214,13 @@ func (f *populationFlags) loadHeldOut(in *populations, s popSide, p *population.
 		if part.labelSpec == "" {
 			return usererr.Errorf("%s logits were given (%s) without --%s-labels", part.field, part.spec, part.field)
 		}
-		vals, err := population.ReadValues(part.spec)
+		vals, err := population.ReadValuesLike(part.spec, population.Like{N: p.Forget.N, Of: p.Forget.Name})
 		if err != nil {
 			return err
 		}
 		*part.dst = vals
 		if *part.labels == nil {
-			labels, name, err := population.ReadLabels(part.labelSpec, part.field, "labels")
+			labels, name, err := population.ReadLabelsLike(part.labelSpec, vals.E, vals.Name, part.field, "labels")
 			if err != nil {
 				return err
 			}

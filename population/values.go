@@ -20,10 +20,36 @@ type Values struct {
 // IsLogits reports whether the file held logits rather than confidences.
 func (v *Values) IsLogits() bool { return v.Logits != nil }
 
+// Like is what the inputs read before say an array must hold: N models
+// (its first dimension) and E examples (its second); a zero field is not
+// checked, and Of names the input that set them. Readers check it from the
+// array's header, before inflating data that could not be used.
+type Like struct {
+	N, E int
+	Of   string
+}
+
+// check is an arrays.Check for l.
+func (l Like) check(name string, shape []int, _ string) error {
+	if l.N > 0 && len(shape) >= 1 && shape[0] != l.N {
+		return usererr.Errorf("%s: shape %s declares N = %d models, but %s has N = %d", name, arrays.FormatShape(shape), shape[0], l.Of, l.N)
+	}
+	if l.E > 0 && len(shape) >= 2 && shape[1] != l.E {
+		return usererr.Errorf("%s: shape %s declares E = %d examples, but %s has E = %d", name, arrays.FormatShape(shape), shape[1], l.Of, l.E)
+	}
+	return nil
+}
+
 // ReadValues reads confidences or logits from spec (see arrays.Load; for an
 // archive without a member named, the first of prefer it holds is used).
 func ReadValues(spec string, prefer ...string) (*Values, error) {
-	a, err := arrays.Load(spec, prefer...)
+	return ReadValuesLike(spec, Like{}, prefer...)
+}
+
+// ReadValuesLike is ReadValues refusing, from the header, an array that
+// does not fit like.
+func ReadValuesLike(spec string, like Like, prefer ...string) (*Values, error) {
+	a, err := arrays.LoadChecked(spec, like.check, prefer...)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +119,19 @@ func checkFinite(name string, vals []float64, e, c int, what string) error {
 
 // ReadLabels reads integer class labels [E].
 func ReadLabels(spec string, prefer ...string) ([]int, string, error) {
-	a, err := arrays.Load(spec, prefer...)
+	return ReadLabelsLike(spec, 0, "", prefer...)
+}
+
+// ReadLabelsLike is ReadLabels refusing, from the header, labels of another
+// count than e (0: any), the examples of the input named of.
+func ReadLabelsLike(spec string, e int, of string, prefer ...string) ([]int, string, error) {
+	check := func(name string, shape []int, _ string) error {
+		if e > 0 && len(shape) == 1 && shape[0] != e {
+			return usererr.Errorf("%s: %d labels, but %s has %d examples", name, shape[0], of, e)
+		}
+		return nil
+	}
+	a, err := arrays.LoadChecked(spec, check, prefer...)
 	if err != nil {
 		return nil, "", err
 	}
