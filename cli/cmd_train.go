@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -18,6 +20,7 @@ import (
 	"unlearnbench/internal/progress"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
+	"unlearnbench/nn/ort"
 )
 
 func init() { subcommands = append(subcommands, newTrainCmd) }
@@ -241,19 +244,20 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			return err
 		}
 	}
+	// The checkpoint is checked before the runtime is loaded: a resume
+	// on another device is refused whether or not that device works.
+	run := f.fingerprint(len(trainIdx), modelDigest)
+	var resume *nn.TrainState
+	if f.resume {
+		if resume, err = restoreCheckpoint(ckpt, m, run, s.Epochs, batches.Len()); err != nil {
+			return err
+		}
+	}
 	rt, err := f.rt.open()
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
-
-	run := f.fingerprint(len(trainIdx), modelDigest)
-	var resume *nn.TrainState
-	if f.resume {
-		if resume, err = restoreCheckpoint(ckpt, m, run); err != nil {
-			return err
-		}
-	}
 
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "training %s (%d parameters) on %d examples of %s for %d epochs\n", m.Graph.Name, m.NumParams(), len(trainIdx), trainDS.Name, s.Epochs)
@@ -354,9 +358,11 @@ type runSetting struct {
 
 // fingerprint lists the resolved settings that determine the weights a run
 // ends with: the data, the model (with the file's digest when fine-tuning),
-// the number of training examples and every training setting. The runtime
-// flags (--device, --threads) are left out on purpose: they change speed,
-// not the run.
+// the number of training examples, every training setting, and the device
+// and ONNX Runtime's intra-op thread count, which change how reductions are
+// split and so the last bits of every step (a resume with other --threads
+// ended with another model). --threads 0 is recorded with the core count it
+// resolves to, so a resume on a machine of other cores is refused too.
 func (f *trainFlags) fingerprint(examples int, modelDigest string) []runSetting {
 	s, d := &f.s, &f.data
 	c := s.TrainConfig
@@ -394,13 +400,25 @@ func (f *trainFlags) fingerprint(examples int, modelDigest string) []runSetting 
 	add("warmup-steps", c.Schedule.WarmupSteps)
 	add("label-smoothing", c.Loss.LabelSmoothing)
 	add("class-weights", c.Loss.ClassWeights)
+	// cuda and cuda:0 are one device; an unparsable name fails later.
+	if d, err := ort.ParseDevice(f.rt.device); err == nil {
+		add("device", d)
+	} else {
+		add("device", f.rt.device)
+	}
+	threads := strconv.Itoa(f.rt.threads)
+	if f.rt.threads == 0 {
+		threads = fmt.Sprintf("0 (one per core: %d cores)", runtime.NumCPU())
+	}
+	add("threads", threads)
 	return out
 }
 
 // restoreCheckpoint reads the checkpoint at path, refuses it when a setting
-// of run differs from the one it was written with, and loads its weights
-// into m.
-func restoreCheckpoint(path string, m *nn.Model, run []runSetting) (*nn.TrainState, error) {
+// of run differs from the one it was written with or when its recorded
+// epochs and step do not fit a run of epochs epochs of steps steps, and
+// loads its weights into m.
+func restoreCheckpoint(path string, m *nn.Model, run []runSetting, epochs, steps int) (*nn.TrainState, error) {
 	c, err := nn.ReadCheckpoint(path)
 	if err != nil {
 		return nil, err
@@ -424,7 +442,15 @@ func restoreCheckpoint(path string, m *nn.Model, run []runSetting) (*nn.TrainSta
 			return nil, usererr.Errorf("--resume: checkpoint %s was written with %s %s, this run has %s %s", path, r.Name, shown(v), r.Name, shown(r.Value))
 		}
 	}
-	return c.Restore(m)
+	st, err := c.Restore(m)
+	if err != nil {
+		return nil, err
+	}
+	// A checkpoint is written after whole epochs only.
+	if st.Epochs < 1 || st.Epochs > epochs || st.Step != st.Epochs*steps || len(st.History) != st.Epochs {
+		return nil, usererr.Errorf("--resume: checkpoint %s records step %d after %d epochs (%d results), which does not fit this run of %d epochs of %d steps", path, st.Step, st.Epochs, len(st.History), epochs, steps)
+	}
+	return st, nil
 }
 
 // fileDigest is the SHA-256 of a file, in hex.
