@@ -35,6 +35,12 @@ type Trainer struct {
 	lossOut string
 	masks   []graph.DropoutMask
 	seed    uint64
+	// update holds SetUpdateMask's factors per parameter (nil: none).
+	update [][]float32
+	// acc is Accumulate's running sum (allocated on first use); accN
+	// counts the Accumulate calls since the last ApplyAccumulated.
+	acc  [][]float32
+	accN int
 	// Step counts Apply calls.
 	Step int
 }
@@ -90,7 +96,46 @@ func NewTrainer(rt *ort.Runtime, m *Model, opt OptimizerConfig, loss LossConfig,
 		t.params = append(t.params, m.Param(p))
 	}
 	t.opt = newOptimizer(opt, t.params)
+	t.update = make([][]float32, len(t.params))
 	return t, nil
+}
+
+// paramIndex is the position of parameter name in the model's Params.
+func (t *Trainer) paramIndex(name string) (int, error) {
+	k := slices.Index(t.m.Params, name)
+	if k < 0 {
+		return 0, usererr.Errorf("model %q has no trainable parameter %q", t.m.Graph.Name, name)
+	}
+	return k, nil
+}
+
+// SetUpdateMask sets a per-element factor on parameter param's gradient for
+// every later Apply and ApplyAccumulated: the optimiser sees
+// scale[i]·(gradient + weight decay) instead of the plain sum. An element
+// whose factor is 0 is frozen exactly: the optimiser skips it, so that
+// neither weight decay nor its momentum or Adam moments move it, and its
+// bits never change (SalUn's public code let momentum and decay move its
+// masked weights: its issue #32). 1 is the plain update. scale is copied;
+// nil removes the mask.
+func (t *Trainer) SetUpdateMask(param string, scale []float32) error {
+	k, err := t.paramIndex(param)
+	if err != nil {
+		return err
+	}
+	if scale == nil {
+		t.update[k] = nil
+		return nil
+	}
+	if len(scale) != len(t.params[k]) {
+		return usererr.Errorf("update mask of %q has %d factors, the parameter has %d elements", param, len(scale), len(t.params[k]))
+	}
+	for i, v := range scale {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return usererr.Errorf("update mask of %q: factor %v at element %d is not finite", param, v, i)
+		}
+	}
+	t.update[k] = slices.Clone(scale)
+	return nil
 }
 
 // Close releases the session and its tensors.
@@ -207,7 +252,7 @@ func (t *Trainer) Apply(lr float64) {
 		copy(t.m.Param(u.Mean), t.cur.out[u.NewMean])
 		copy(t.m.Param(u.Var), t.cur.out[u.NewVar])
 	}
-	t.opt.step(t.params, t.grads, lr)
+	t.opt.step(t.params, t.grads, t.update, lr)
 	t.Step++
 }
 
