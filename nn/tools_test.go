@@ -138,3 +138,94 @@ func TestUpdateMaskScales(t *testing.T) {
 		}
 	}
 }
+
+// TestAccumulate: gradients of two batches accumulated with factors a and b
+// and one step equal the step on a·g_A + b·g_B (from Grad); the running
+// statistics are those of the latest batch; the accumulator is cleared, and
+// Accumulate(1) then ApplyAccumulated is Apply bit for bit.
+func TestAccumulate(t *testing.T) {
+	m := SmallCNN([]int64{1, 8, 8}, 3, 1)
+	d := randomData(5, 16, m.Shape, 3)
+	const lr, wd, a, b = 0.2, 0.01, 0.7, -0.4
+	opt := OptimizerConfig{Name: "sgd", LR: lr, WeightDecay: wd}
+	ref := m.Clone()
+	tr, err := NewTrainer(rt, m, opt, LossConfig{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	grads := func() map[string][]float32 {
+		g := map[string][]float32{}
+		for _, p := range m.Params {
+			g[p] = slices.Clone(tr.Grad(p))
+		}
+		return g
+	}
+	if _, err := tr.Compute(d, seqIdx(0, 8)); err != nil {
+		t.Fatal(err)
+	}
+	gA := grads()
+	tr.Accumulate(a)
+	if _, err := tr.Compute(d, seqIdx(8, 8)); err != nil {
+		t.Fatal(err)
+	}
+	gB := grads()
+	tr.Accumulate(b)
+	stats := map[string][]float32{}
+	for _, u := range tr.ups {
+		stats[u.Mean] = slices.Clone(tr.cur.out[u.NewMean])
+		stats[u.Var] = slices.Clone(tr.cur.out[u.NewVar])
+	}
+	before := map[string][]float32{}
+	for _, p := range m.Params {
+		before[p] = slices.Clone(m.Param(p))
+	}
+	tr.ApplyAccumulated(lr)
+	if tr.Step != 1 {
+		t.Errorf("Step = %d after one ApplyAccumulated", tr.Step)
+	}
+	for _, p := range m.Params {
+		for i, v := range m.Param(p) {
+			w0 := float64(before[p][i])
+			want := w0 - lr*(a*float64(gA[p][i])+b*float64(gB[p][i])+wd*w0)
+			if math.Abs(float64(v)-want) > 1e-6*(1+math.Abs(want)) {
+				t.Fatalf("%s[%d] = %v, want %v", p, i, v, want)
+			}
+		}
+	}
+	for name, want := range stats {
+		if !slices.Equal(m.Param(name), want) {
+			t.Errorf("%s is not the latest batch's running statistic", name)
+		}
+	}
+	after := m.Clone()
+	tr.ApplyAccumulated(lr) // cleared: nothing to apply
+	for _, p := range m.Params {
+		if !slices.Equal(m.Param(p), after.Param(p)) {
+			t.Fatalf("a second ApplyAccumulated moved %s", p)
+		}
+	}
+
+	// Accumulate(1) and ApplyAccumulated is Apply, bit for bit.
+	if err := ref.CopyWeightsFrom(m); err != nil {
+		t.Fatal(err)
+	}
+	tr2, err := NewTrainer(rt, ref, opt, LossConfig{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr2.Close()
+	for _, x := range []*Trainer{tr, tr2} {
+		if _, err := x.Compute(d, seqIdx(4, 8)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr.Accumulate(1)
+	tr.ApplyAccumulated(lr)
+	tr2.Apply(lr)
+	for _, p := range append(slices.Clone(m.Params), m.Buffers...) {
+		if !slices.Equal(m.Param(p), ref.Param(p)) {
+			t.Errorf("%s: Accumulate(1)+ApplyAccumulated differs from Apply", p)
+		}
+	}
+}

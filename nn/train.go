@@ -256,6 +256,51 @@ func (t *Trainer) Apply(lr float64) {
 	t.Step++
 }
 
+// Accumulate adds scale × the pending gradients (of the latest Compute) to
+// an accumulator, so that the gradients of several batches, each with its
+// own sign and weight, make one optimiser step (ApplyAccumulated). The
+// pending gradients stay as they are.
+func (t *Trainer) Accumulate(scale float64) {
+	if t.cur == nil {
+		return
+	}
+	if t.acc == nil {
+		for _, p := range t.params {
+			t.acc = append(t.acc, make([]float32, len(p)))
+		}
+	}
+	for k, g := range t.grads {
+		a := t.acc[k]
+		if t.accN == 0 {
+			for i, v := range g {
+				a[i] = float32(scale * float64(v))
+			}
+			continue
+		}
+		for i, v := range g {
+			a[i] += float32(scale * float64(v))
+		}
+	}
+	t.accN++
+}
+
+// ApplyAccumulated steps the optimiser once, with learning rate lr, on the
+// gradient accumulated since the last ApplyAccumulated (update masks
+// apply), commits the running batch-norm statistics of the latest Compute
+// and clears the accumulator. Without an Accumulate since, it does nothing.
+func (t *Trainer) ApplyAccumulated(lr float64) {
+	if t.accN == 0 || t.cur == nil {
+		return
+	}
+	for _, u := range t.ups {
+		copy(t.m.Param(u.Mean), t.cur.out[u.NewMean])
+		copy(t.m.Param(u.Var), t.cur.out[u.NewVar])
+	}
+	t.opt.step(t.params, t.acc, t.update, lr)
+	t.accN = 0
+	t.Step++
+}
+
 // TrainConfig configures Train.
 type TrainConfig struct {
 	Epochs    int             `yaml:"epochs"`
