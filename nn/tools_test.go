@@ -493,3 +493,88 @@ func checkGradientsOf(t *testing.T, m *Model, loss func() (float64, error), grad
 		}
 	}
 }
+
+// TestReinit: He normal from the fan-in (Conv: input channels × kernel;
+// Gemm: input features), zeros for biases and batch-norm shifts, ones for
+// batch-norm scales; the same seed gives the same bits, another seed other
+// values; a mask re-draws only its elements, with the values an unmasked
+// re-draw gives them.
+func TestReinit(t *testing.T) {
+	m := SmallCNN([]int64{1, 28, 28}, 10, 1)
+	for _, c := range []struct {
+		p      string
+		fanIn  float64
+		minLen int
+	}{{"conv2.weight", 16 * 9, 4000}, {"fc1.weight", 32 * 7 * 7, 100000}} {
+		w := m.Param(c.p)
+		if len(w) < c.minLen {
+			t.Fatalf("%s has %d elements", c.p, len(w))
+		}
+		if err := m.Reinit(c.p, nil, 3); err != nil {
+			t.Fatal(err)
+		}
+		var s, ss float64
+		for _, v := range w {
+			s += float64(v)
+			ss += float64(v) * float64(v)
+		}
+		n := float64(len(w))
+		mean, std, want := s/n, math.Sqrt(ss/n-(s/n)*(s/n)), math.Sqrt(2/c.fanIn)
+		if math.Abs(mean) > 4*want/math.Sqrt(n) || math.Abs(std/want-1) > 5/math.Sqrt(n)+0.01 {
+			t.Errorf("%s: mean %.4g, std %.4g; want 0 and %.4g (He, fan-in %v)", c.p, mean, std, want, c.fanIn)
+		}
+	}
+	w := m.Param("fc2.weight")
+	if err := m.Reinit("fc2.weight", nil, 7); err != nil {
+		t.Fatal(err)
+	}
+	first := slices.Clone(w)
+	if err := m.Reinit("fc2.weight", nil, 7); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(w, first) {
+		t.Error("the same seed gave other values")
+	}
+	if err := m.Reinit("fc2.weight", nil, 8); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(w, first) {
+		t.Error("another seed gave the same values")
+	}
+	other := slices.Clone(w)
+	mask := make([]bool, len(w))
+	for i := range mask {
+		mask[i] = i%4 == 1
+	}
+	if err := m.Reinit("fc2.weight", mask, 7); err != nil {
+		t.Fatal(err)
+	}
+	for i := range w {
+		want := other[i]
+		if mask[i] {
+			want = first[i]
+		}
+		if math.Float32bits(w[i]) != math.Float32bits(want) {
+			t.Fatalf("fc2.weight[%d] = %v, want %v (masked %v)", i, w[i], want, mask[i])
+		}
+	}
+	for p, want := range map[string]float32{"fc1.bias": 0, "bn1.weight": 1, "bn1.bias": 0} {
+		fill(m.Param(p), 0.25)
+		if err := m.Reinit(p, nil, 1); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range m.Param(p) {
+			if v != want {
+				t.Fatalf("%s[%d] = %v after Reinit, want %v", p, i, v, want)
+			}
+		}
+	}
+	for _, bad := range []struct {
+		p    string
+		mask []bool
+	}{{"nope", nil}, {"bn1.running_mean", nil}, {"fc2.weight", make([]bool, 3)}} {
+		if err := m.Reinit(bad.p, bad.mask, 1); err == nil || !usererr.Is(err) {
+			t.Errorf("Reinit(%q, %d mask elements): %v, want a user error", bad.p, len(bad.mask), err)
+		}
+	}
+}
