@@ -84,6 +84,11 @@ type Graph struct {
 	info    map[string]Info
 	shapeOf map[string]string // value produced by Shape(x) -> x
 	fused   map[string]fusedGrad
+	// memo holds values computed from forward values only (the unfolded
+	// input of a Conv, the squared input of a Gemm), by a key naming the
+	// value and how it was derived, so that several Gradients calls on one
+	// graph (the true Fisher's one per class) share them.
+	memo    map[string]string
 	counter int
 }
 
@@ -103,12 +108,27 @@ func (g *Graph) Clone() *Graph {
 		info:    maps.Clone(g.info),
 		shapeOf: maps.Clone(g.shapeOf),
 		fused:   maps.Clone(g.fused),
+		memo:    maps.Clone(g.memo),
 		counter: g.counter,
 	}
 	for _, n := range g.Nodes {
 		c.Nodes = append(c.Nodes, proto.Clone(n).(*onnx.NodeProto))
 	}
 	return c
+}
+
+// memoised returns the value memoised under key, building it with build on
+// first use.
+func (g *Graph) memoised(key string, build func() string) string {
+	if v, ok := g.memo[key]; ok {
+		return v
+	}
+	if g.memo == nil {
+		g.memo = map[string]string{}
+	}
+	v := build()
+	g.memo[key] = v
+	return v
 }
 
 // Info returns what is known about value name.
