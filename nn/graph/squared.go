@@ -202,9 +202,38 @@ func (d *differ) convSquared(n *onnx.NodeProto, dy string, k int) (string, error
 		u := g.Op1("Reshape", []string{g.unfold(x, w, xs, ys), g.ConstI(0, c*kk, p)})
 		return g.Op1("Transpose", []string{u}, AInts("perm", 0, 2, 1))
 	})
+	if p*p < m && p <= 8 {
+		return g.Op1("Reshape", []string{d.convSquaredOuter(dyr, ut, key, m, c*kk, p), g.ConstI(ws...)}), nil
+	}
 	per := g.Op1("MatMul", []string{dyr, ut}) // [N, M, C*kk]
 	s := g.Op1("ReduceSum", []string{sq(per), g.ConstI(0)}, AInt("keepdims", 0))
 	return g.Op1("Reshape", []string{s, g.ConstI(ws...)}), nil
+}
+
+// convSquaredOuter is Σ_i (dy_i U_iᵀ)² for few output positions P, without
+// the per-example gradients [N, M, K] (for ResNet-18's last layers, larger
+// than the batch's activations): (Σ_p a_p b_p)² = Σ_{p,q} a_p a_q b_p b_q,
+// so it is one MatMul of the pairwise products, [M, N·P²] × [N·P², K] (for
+// P = 1 the Gemm rule's (dy∘dy)ᵀ(u∘u)). dyr is dy [N, M, P], ut the
+// unfolded input [N, P, K] (memoised under key); the products of ut are
+// memoised too, for the true Fisher's per-class passes.
+func (d *differ) convSquaredOuter(dyr, ut, key string, m, k, p int64) string {
+	g := d.g
+	if p == 1 {
+		b := g.memoised("outer|"+key, func() string {
+			u := g.Op1("Reshape", []string{ut, g.ConstI(-1, k)})
+			return g.Op1("Mul", []string{u, u})
+		})
+		a := g.Op1("Reshape", []string{dyr, g.ConstI(-1, m)})
+		return g.Op1("Gemm", []string{g.Op1("Mul", []string{a, a}), b}, AInt("transA", 1))
+	}
+	b := g.memoised("outer|"+key, func() string {
+		pq := g.Op1("Mul", []string{g.Op1("Unsqueeze", []string{ut, g.ConstI(2)}), g.Op1("Unsqueeze", []string{ut, g.ConstI(1)})}) // [N, P, P, K]
+		return g.Op1("Reshape", []string{pq, g.ConstI(-1, k)})
+	})
+	a := g.Op1("Mul", []string{g.Op1("Unsqueeze", []string{dyr, g.ConstI(3)}), g.Op1("Unsqueeze", []string{dyr, g.ConstI(2)})}) // [N, M, P, P]
+	a = g.Op1("Reshape", []string{g.Op1("Transpose", []string{a}, AInts("perm", 1, 0, 2, 3)), g.ConstI(m, -1)})
+	return g.Op1("MatMul", []string{a, b})
 }
 
 // unfold returns x [N, C, spatial...] unfolded for Conv window w: [N, C,
