@@ -124,7 +124,54 @@ func New(name string, given map[string]any) (Unlearner, Params, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return u, p, nil
+	return &checked{spec: s, u: u}, p, nil
+}
+
+// checked is what New returns: the method behind the checks every method
+// shares, so that each reports bad inputs the same way.
+type checked struct {
+	spec *Spec
+	u    Unlearner
+}
+
+func (c *checked) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
+	if err := c.spec.CheckInputs(in); err != nil {
+		return nil, err
+	}
+	m, err := c.u.Unlearn(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("method %s: %w", c.spec.Name, err)
+	}
+	return m, nil
+}
+
+// CheckInputs verifies what every method needs: a model and a runtime,
+// data that fits the model, and a forget set when the method reads one.
+func (s *Spec) CheckInputs(in *Inputs) error {
+	if in == nil || in.Original == nil {
+		return fmt.Errorf("method %s: no original model", s.Name)
+	}
+	if in.Runtime == nil {
+		return fmt.Errorf("method %s: no ONNX Runtime", s.Name)
+	}
+	for _, d := range []struct {
+		name string
+		d    *nn.Data
+	}{{"retain", in.Retain}, {"forget", in.Forget}, {"validation", in.Validation}} {
+		if d.d == nil {
+			continue
+		}
+		if err := d.d.Check(in.Original); err != nil {
+			return fmt.Errorf("method %s: %s set: %w", s.Name, d.name, err)
+		}
+	}
+	if in.Retain == nil || in.Retain.Len() == 0 {
+		return usererr.Errorf("method %s: the retain set is empty", s.Name)
+	}
+	if s.NeedsForget && (in.Forget == nil || in.Forget.Len() == 0) {
+		return usererr.Errorf("method %s: the forget set is empty, and this method learns from it", s.Name)
+	}
+	return nil
 }
 
 // Resolve checks given against the method's parameters and fills in the
@@ -202,4 +249,10 @@ func convert(v, def any) (any, error) {
 		return nil, fmt.Errorf("want a string, got %T", v)
 	}
 	return nil, fmt.Errorf("parameter of unsupported type %T", def)
+}
+
+// paramErr is a user error about parameter key's value v; the method's
+// name is added by the wrapper New returns.
+func paramErr(key string, v any, format string, args ...any) error {
+	return usererr.Errorf("parameter %s = %v: %s", key, v, fmt.Sprintf(format, args...))
 }

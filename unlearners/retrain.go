@@ -1,0 +1,153 @@
+package unlearners
+
+import (
+	"context"
+	"math"
+	"slices"
+
+	"unlearnbench/internal/usererr"
+	"unlearnbench/nn"
+	"unlearnbench/nn/graph"
+)
+
+func init() {
+	Register(&Spec{
+		Name:    "retrain",
+		Summary: "trains from scratch on the retain set with the original's recipe: the reference and the upper bound",
+		Source:  "exact unlearning; the NeurIPS 2023 competition's reference population (512 models retrained without the forget set)",
+		Build:   func(Params) (Unlearner, error) { return retrain{}, nil },
+	})
+}
+
+// retrain is exact unlearning, the reference every other method is
+// compared with (the NeurIPS 2023 Machine Unlearning competition retrains
+// 512 models): the original's architecture, freshly initialised from the
+// run's seed, trained by Inputs.Recipe (with the run's seed for the batch
+// order and dropout) on the retain set. Nothing of the original's weights
+// or running statistics is read: a zoo model (graph named after its
+// architecture, with the zoo's parameters) gets exactly the zoo's
+// initialisation for that seed; any other model gets the zoo's
+// initialisers tensor by tensor (freshInit). The input normalisation
+// nodes a zoo model carries are kept as the original has them.
+type retrain struct{}
+
+func (retrain) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
+	cfg := in.Recipe
+	if cfg.Epochs < 1 || cfg.BatchSize < 1 || cfg.Optimizer.Name == "" {
+		return nil, usererr.Errorf("no training recipe (Inputs.Recipe: epochs %d, batch size %d, optimizer %q): retrain repeats the original's training", cfg.Epochs, cfg.BatchSize, cfg.Optimizer.Name)
+	}
+	cfg.Seed = in.Seed
+	m := in.Original.Clone()
+	if err := freshInit(m, in.Seed); err != nil {
+		return nil, err
+	}
+	d := in.Retain
+	n, bs := d.Len(), cfg.BatchSize
+	x := make([]float32, bs*d.Size())
+	y := make([]int64, bs)
+	src := nn.EpochBatches{Steps: steps(n, bs), Examples: n,
+		Epoch: func(ep int, yield func(x []float32, y []int64) bool) {
+			for _, idx := range batchesOf(order(in.Seed, streamOrder, ep, n), bs) {
+				gatherTo(d, nil, idx, x, y)
+				if !yield(x[:len(idx)*d.Size()], y[:len(idx)]) {
+					return
+				}
+			}
+		}}
+	opt := nn.RunOptions{Context: ctx}
+	if in.Progress != nil {
+		opt.Progress = func(r nn.EpochResult) { in.Progress(r.Epoch*src.Steps, cfg.Epochs*src.Steps) }
+	}
+	if _, err := nn.TrainRun(in.Runtime, m, src, nil, cfg, opt); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// zooArchs maps the graph names of the zoo's models to their
+// architectures.
+var zooArchs = map[string]string{"mlp": nn.ArchMLP, "cnn": nn.ArchCNN, "resnet18": nn.ArchResNet18, "resnet18_cifar": nn.ArchResNet18CIFAR}
+
+// freshInit replaces every parameter and buffer of m by a fresh
+// initialisation from seed: the zoo's own when m is a zoo model (same
+// graph name, parameter names and sizes), else the zoo's initialisers per
+// tensor (reinitAll).
+func freshInit(m *nn.Model, seed uint64) error {
+	if arch, ok := zooArchs[m.Graph.Name]; ok {
+		z, err := nn.New(arch, m.Shape, m.Classes, seed)
+		if err == nil && slices.Equal(z.Params, m.Params) && slices.Equal(z.Buffers, m.Buffers) {
+			if err := m.CopyWeightsFrom(z); err == nil {
+				return nil
+			}
+		}
+	}
+	reinitAll(m, seed)
+	return nil
+}
+
+// reinitAll draws every parameter of m with the zoo's initialisers (He
+// normal with the fan-in for weights of rank >= 2, zeros for biases, ones
+// for batch-norm scales, zeros for batch-norm shifts) and resets the
+// batch-norm running statistics (mean 0, variance 1), each tensor from
+// its own stream of seed.
+func reinitAll(m *nn.Model, seed uint64) {
+	g := m.Graph
+	role := map[string]string{}
+	fanIn := map[string]int64{}
+	for _, n := range g.Nodes {
+		for k, in := range n.Input {
+			t, ok := g.Inits[in]
+			if !ok {
+				continue
+			}
+			switch {
+			case n.OpType == "BatchNormalization" && k == 1:
+				role[in] = "one"
+			case n.OpType == "BatchNormalization" && k == 3:
+				role[in] = "zero"
+			case n.OpType == "BatchNormalization" && k == 4:
+				role[in] = "one"
+			case (n.OpType == "Conv" || n.OpType == "Gemm" || n.OpType == "MatMul") && k == 1 && len(t.Dims) >= 2:
+				role[in] = "he"
+				switch {
+				case n.OpType == "Gemm" && graph.IntAttr(n, "transB", 0) == 1:
+					fanIn[in] = t.Dims[1]
+				case n.OpType == "Gemm" || n.OpType == "MatMul":
+					fanIn[in] = t.Dims[len(t.Dims)-2]
+				default:
+					fanIn[in] = 1
+					for _, d := range t.Dims[1:] {
+						fanIn[in] *= d
+					}
+				}
+			}
+		}
+	}
+	names := append(slices.Clone(m.Params), m.Buffers...)
+	for k, name := range names {
+		t := g.Inits[name]
+		w := m.Param(name)
+		r := role[name]
+		if r == "" && len(t.Dims) >= 2 {
+			r = "he"
+			fanIn[name] = 1
+			for _, d := range t.Dims[1:] {
+				fanIn[name] *= d
+			}
+		}
+		switch r {
+		case "he":
+			rng := rngFor(seed^uint64(k)*0x9e3779b97f4a7c15, streamInit)
+			std := math.Sqrt(2 / float64(max(fanIn[name], 1)))
+			for i := range w {
+				w[i] = float32(rng.NormFloat64() * std)
+			}
+		case "one":
+			for i := range w {
+				w[i] = 1
+			}
+		default:
+			clear(w)
+		}
+	}
+}
