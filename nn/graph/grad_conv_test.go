@@ -249,3 +249,42 @@ func TestGradConvBatchNormTraining(t *testing.T) {
 		})
 	}
 }
+
+// TestGradWeightedLosses: the cross-entropy with per-example factors (some
+// negative), alone and with class weights, and the distillation term at
+// several temperatures, against finite differences in float64; the
+// teacher's logits get a gradient too (the term is differentiable in both).
+func TestGradWeightedLosses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	const n, c = 5, 4
+	labels := &Tensor{DType: Int64, Dims: []int64{n}}
+	for i := int64(0); i < n; i++ {
+		labels.I64 = append(labels.I64, rng.Int64N(c))
+	}
+	for _, weighted := range []bool{false, true} {
+		f := feedsOf("z", randTensor(rng, Double, -2, 2, n, c), "y", labels, "e", randTensor(rng, Double, -1.5, 1.5, n))
+		if weighted {
+			f["w"] = randTensor(rng, Double, 0.2, 2, c)
+		}
+		checkGradients(t, rng, gradCase{
+			name: fmt.Sprintf("CrossEntropy(example weights, class weights=%v)", weighted),
+			dt:   Double, feeds: f, wrt: []string{"z", "e"}, scalar: true,
+			build: func(g *Graph) string {
+				ce := CrossEntropy{ExampleWeights: input(g, f, "e")}
+				z, y := input(g, f, "z"), input(g, f, "y")
+				if weighted {
+					ce.Weights = input(g, f, "w")
+				}
+				_, mean := g.CrossEntropyLoss(z, y, ce)
+				return mean
+			},
+		})
+	}
+	for _, temp := range []float64{1, 4} {
+		f := feedsOf("z", randTensor(rng, Double, -2, 2, n, c), "t", randTensor(rng, Double, -3, 3, n, c))
+		checkGradients(t, rng, gradCase{
+			name: fmt.Sprintf("DistillKL(T=%v)", temp), dt: Double, feeds: f, wrt: []string{"z", "t"},
+			build: func(g *Graph) string { return g.DistillKL(input(g, f, "z"), input(g, f, "t"), temp) },
+		})
+	}
+}
