@@ -23,10 +23,13 @@ var small = map[string]map[string]any{
 	"randlabel": {"epochs": 1},
 	"fisher":    nil,
 	"ssd":       {"alpha": 2.0}, // the forget set is 1/6 of the data: I_f <= 6*I_D
+	"salun":     {"epochs": 1},
+	"scrub":     {"epochs": 2, "max_epochs": 1, "lr": 0.01},
+	"reinit":    {"epochs": 1, "target": "weights", "select": "random-layers"},
 }
 
 // readsForget says which methods must depend on the forget set's images.
-var readsForget = map[string]bool{"neggrad": true, "neggrad+": true, "randlabel": true, "ssd": true}
+var readsForget = map[string]bool{"neggrad": true, "neggrad+": true, "randlabel": true, "ssd": true, "salun": true, "scrub": true}
 
 func methods() []string {
 	var out []string
@@ -256,7 +259,7 @@ func TestCancelled(t *testing.T) {
 	w := getWorld(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	for _, name := range []string{"finetune", "neggrad+", "randlabel", "retrain", "fisher"} {
+	for _, name := range []string{"finetune", "neggrad+", "randlabel", "retrain", "fisher", "scrub", "salun", "reinit"} {
 		u, _, _ := New(name, small[name])
 		if _, err := u.Unlearn(ctx, w.inputs(1)); !errors.Is(err, context.Canceled) {
 			t.Errorf("%s with a cancelled context: %v", name, err)

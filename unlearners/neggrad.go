@@ -84,7 +84,6 @@ func (u *neggradPlus) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error
 	defer r.close()
 	var forget [][]int
 	fEpoch, fNext := 0, 0
-	var saved [][]float32
 	for ep := 0; ep < epochs; ep++ {
 		r.epoch = ep
 		for _, idx := range batchesOf(order(in.Seed, streamOrder, ep, n), bs) {
@@ -97,22 +96,19 @@ func (u *neggradPlus) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error
 			if err != nil {
 				return nil, err
 			}
-			saved = r.saveGrads(saved, float32(-(1 - a)))
+			if err := r.finite(fr.Loss); err != nil {
+				return nil, err
+			}
+			r.tr.Accumulate(-(1 - a))
 			rr, err := r.compute(in.Retain, idx)
 			if err != nil {
 				return nil, err
 			}
-			fa := float32(a)
-			k := 0
-			r.editGrads(func(_ string, _, g []float32) {
-				for i := range g {
-					g[i] = fa*g[i] + saved[k][i]
-				}
-				k++
-			})
-			if err := r.apply(a*rr.Loss - (1-a)*fr.Loss); err != nil {
+			if err := r.finite(rr.Loss); err != nil {
 				return nil, err
 			}
+			r.tr.Accumulate(a)
+			r.applyAccumulated()
 		}
 	}
 	return r.m, nil

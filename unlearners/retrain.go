@@ -2,12 +2,10 @@ package unlearners
 
 import (
 	"context"
-	"math"
 	"slices"
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
-	"unlearnbench/nn/graph"
 )
 
 func init() {
@@ -71,7 +69,8 @@ var zooArchs = map[string]string{"mlp": nn.ArchMLP, "cnn": nn.ArchCNN, "resnet18
 // freshInit replaces every parameter and buffer of m by a fresh
 // initialisation from seed: the zoo's own when m is a zoo model (same
 // graph name, parameter names and sizes), else the zoo's initialisers per
-// tensor (reinitAll).
+// tensor (nn.Model.Reinit) with the batch-norm running statistics reset to
+// mean 0, variance 1.
 func freshInit(m *nn.Model, seed uint64) error {
 	if arch, ok := zooArchs[m.Graph.Name]; ok {
 		z, err := nn.New(arch, m.Shape, m.Classes, seed)
@@ -81,73 +80,28 @@ func freshInit(m *nn.Model, seed uint64) error {
 			}
 		}
 	}
-	reinitAll(m, seed)
+	for _, p := range m.Params {
+		if err := m.Reinit(p, nil, seed); err != nil {
+			return err
+		}
+	}
+	resetRunningStats(m)
 	return nil
 }
 
-// reinitAll draws every parameter of m with the zoo's initialisers (He
-// normal with the fan-in for weights of rank >= 2, zeros for biases, ones
-// for batch-norm scales, zeros for batch-norm shifts) and resets the
-// batch-norm running statistics (mean 0, variance 1), each tensor from
-// its own stream of seed.
-func reinitAll(m *nn.Model, seed uint64) {
-	g := m.Graph
-	role := map[string]string{}
-	fanIn := map[string]int64{}
-	for _, n := range g.Nodes {
-		for k, in := range n.Input {
-			t, ok := g.Inits[in]
-			if !ok {
-				continue
-			}
-			switch {
-			case n.OpType == "BatchNormalization" && k == 1:
-				role[in] = "one"
-			case n.OpType == "BatchNormalization" && k == 3:
-				role[in] = "zero"
-			case n.OpType == "BatchNormalization" && k == 4:
-				role[in] = "one"
-			case (n.OpType == "Conv" || n.OpType == "Gemm" || n.OpType == "MatMul") && k == 1 && len(t.Dims) >= 2:
-				role[in] = "he"
-				switch {
-				case n.OpType == "Gemm" && graph.IntAttr(n, "transB", 0) == 1:
-					fanIn[in] = t.Dims[1]
-				case n.OpType == "Gemm" || n.OpType == "MatMul":
-					fanIn[in] = t.Dims[len(t.Dims)-2]
-				default:
-					fanIn[in] = 1
-					for _, d := range t.Dims[1:] {
-						fanIn[in] *= d
-					}
+// resetRunningStats sets every batch-norm running mean to 0 and running
+// variance to 1, as a fresh PyTorch BatchNorm has them.
+func resetRunningStats(m *nn.Model) {
+	for _, n := range m.Graph.Nodes {
+		if n.OpType != "BatchNormalization" || len(n.Input) < 5 {
+			continue
+		}
+		for k, v := range map[int]float32{3: 0, 4: 1} {
+			if t, ok := m.Graph.Inits[n.Input[k]]; ok && t.F32 != nil {
+				for i := range t.F32 {
+					t.F32[i] = v
 				}
 			}
-		}
-	}
-	names := append(slices.Clone(m.Params), m.Buffers...)
-	for k, name := range names {
-		t := g.Inits[name]
-		w := m.Param(name)
-		r := role[name]
-		if r == "" && len(t.Dims) >= 2 {
-			r = "he"
-			fanIn[name] = 1
-			for _, d := range t.Dims[1:] {
-				fanIn[name] *= d
-			}
-		}
-		switch r {
-		case "he":
-			rng := rngFor(seed^uint64(k)*0x9e3779b97f4a7c15, streamInit)
-			std := math.Sqrt(2 / float64(max(fanIn[name], 1)))
-			for i := range w {
-				w[i] = float32(rng.NormFloat64() * std)
-			}
-		case "one":
-			for i := range w {
-				w[i] = 1
-			}
-		default:
-			clear(w)
 		}
 	}
 }

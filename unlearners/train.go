@@ -175,44 +175,47 @@ func (r *run) compute(d *nn.Data, idx []int) (nn.StepResult, error) {
 	return r.tr.Compute(d, idx)
 }
 
-// apply steps the optimiser with the pending (possibly edited) gradients,
-// refusing a non-finite loss or gradient: the model then keeps the
-// weights from before the step.
-func (r *run) apply(loss float64) error {
+// finite refuses a non-finite loss or pending gradient: the model then
+// keeps the weights from before the step.
+func (r *run) finite(loss float64) error {
 	if math.IsNaN(loss) || math.IsInf(loss, 0) || !r.tr.GradsFinite() {
 		return usererr.Wrap(&nn.NonFiniteError{Epoch: r.epoch + 1, Step: r.done + 1, Loss: loss})
-	}
-	r.tr.Apply(r.sched.LR(r.lr, r.tr.Step, r.epoch, r.total))
-	r.done++
-	if r.in.Progress != nil {
-		r.in.Progress(r.done, r.total)
 	}
 	return nil
 }
 
-// addToGrads adds f(param, weights, gradient) to every pending gradient.
+// lrNow is the learning rate of the next step.
+func (r *run) lrNow() float64 { return r.sched.LR(r.lr, r.tr.Step, r.epoch, r.total) }
+
+// apply steps the optimiser with the pending (possibly edited) gradients,
+// after checking that they and the loss are finite.
+func (r *run) apply(loss float64) error {
+	if err := r.finite(loss); err != nil {
+		return err
+	}
+	r.tr.Apply(r.lrNow())
+	r.stepped()
+	return nil
+}
+
+// applyAccumulated steps the optimiser with the accumulated gradients.
+func (r *run) applyAccumulated() {
+	r.tr.ApplyAccumulated(r.lrNow())
+	r.stepped()
+}
+
+func (r *run) stepped() {
+	r.done++
+	if r.in.Progress != nil {
+		r.in.Progress(r.done, r.total)
+	}
+}
+
+// editGrads adds f(param, weights, gradient) to every pending gradient.
 func (r *run) editGrads(f func(name string, w, g []float32)) {
 	for _, name := range r.m.Params {
 		f(name, r.m.Param(name), r.tr.Grad(name))
 	}
-}
-
-// saveGrads copies the pending gradients, scaled by s, into dst (allocated
-// when nil).
-func (r *run) saveGrads(dst [][]float32, s float32) [][]float32 {
-	if dst == nil {
-		dst = make([][]float32, len(r.m.Params))
-	}
-	for k, name := range r.m.Params {
-		g := r.tr.Grad(name)
-		if dst[k] == nil {
-			dst[k] = make([]float32, len(g))
-		}
-		for i, v := range g {
-			dst[k][i] = s * v
-		}
-	}
-	return dst
 }
 
 // gatherTo copies examples idx of d into x and y (labels from labels when
