@@ -60,10 +60,19 @@ func (g *Graph) Gradients(y string, wrt []string, opts GradOptions) (map[string]
 	}
 	d.contrib[y] = []string{seed}
 	if d.sq {
-		cons := g.Consumers()
+		// Uses on the path to y only: the backward nodes of an earlier
+		// Gradients call on the same graph read the parameters too.
+		uses := map[string]int{}
+		for n := range active {
+			for _, in := range n.Input {
+				if isWrt[in] {
+					uses[in]++
+				}
+			}
+		}
 		for _, w := range wrt {
-			if len(cons[w]) > 1 {
-				return nil, fmt.Errorf("gradients: %q is used by %d nodes; per-example squared gradients need one use", w, len(cons[w]))
+			if uses[w] > 1 {
+				return nil, fmt.Errorf("gradients: %q is used by %d nodes; per-example squared gradients need one use", w, uses[w])
 			}
 		}
 	}
