@@ -189,29 +189,9 @@ func computeFisher(in *Inputs, m *nn.Model, d *nn.Data, e FisherEstimator, batch
 	case "empirical":
 		sum, err = fc.Compute(d, nn.FisherEmpirical, fisherSeed)
 	case "mc":
-		// The mean over K independent one-sample estimates: per example,
-		// the mean over its K labels of the squared gradient.
-		for k := 0; k < e.Samples; k++ {
-			s, err := fc.Compute(d, nn.FisherMC, fisherSeed+uint64(k))
-			if err != nil {
-				return nil, err
-			}
-			if sum == nil {
-				sum = s
-				continue
-			}
-			for p, v := range s {
-				acc := sum[p]
-				for i := range v {
-					acc[i] += v[i]
-				}
-			}
-		}
-		for _, v := range sum {
-			for i := range v {
-				v[i] /= float64(e.Samples)
-			}
-		}
+		// Per example, the mean over its K sampled labels of the squared
+		// gradient.
+		sum, err = fc.ComputeK(d, nn.FisherMC, e.Samples, fisherSeed)
 	default:
 		return nil, fmt.Errorf("Fisher estimator %q", e.Kind)
 	}
