@@ -18,7 +18,7 @@ func init() {
 		Summary: "fine-tunes on the retain set only, with weight decay and an optional L2 pull toward the original weights",
 		Source:  "FT of Golatkar et al. 2020 and of the competition's starting kit; the pull is the seed project's third strategy",
 		Params: append(sgdParams(10, 0.01, "public CIFAR-10 repositories: 10 epochs at 0.01"),
-			Param{Key: "l2_pull", Default: 0.0, Meaning: "mu: adds mu*(w - w_original) to every gradient, an L2 pull toward the original; 0 off", Check: nonNegative}),
+			Param{Key: "l2_pull", Default: 0.0, Meaning: "mu: adds mu*(w - w_original) to every gradient, an L2 pull toward the original weights; 0 turns it off", Source: "the seed project's third strategy", Check: nonNegative}),
 		Build: func(p Params) (Unlearner, error) { return &finetune{p: p, pull: p.Float("l2_pull")}, nil },
 	})
 	Register(&Spec{
@@ -26,7 +26,7 @@ func init() {
 		Summary: "fine-tunes on the retain set with an added gamma_t*||w||_1, gamma_t decaying linearly to 0 over the epochs",
 		Source:  "Jia et al., Model Sparsity Can Simplify Machine Unlearning, NeurIPS 2023 (Unlearn-Sparse, FT_prune / FT_l1)",
 		Params: append(sgdParams(10, 0.01, "Unlearn-Sparse: 10 epochs at 0.01"),
-			Param{Key: "gamma", Default: 1e-4, Meaning: "L1 weight at the first epoch, gamma*(1 - epoch/epochs) after (SalUn's CIFAR-10 script: --alpha 0.0001)", Check: nonNegative}),
+			Param{Key: "gamma", Default: 1e-4, Meaning: "L1 weight gamma_t = gamma*(1 - epoch/epochs) on ||w||_1, decaying linearly to 0", Source: "SalUn's CIFAR-10 script (--alpha 0.0001); methods.md's 0.2 is not what the scripts run", Check: nonNegative}),
 		Build: func(p Params) (Unlearner, error) { return &finetune{p: p, gamma: p.Float("gamma")}, nil },
 	})
 }

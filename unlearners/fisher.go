@@ -18,12 +18,12 @@ func init() {
 		Summary: "Fisher forgetting: Gaussian noise scaled by the inverse diagonal Fisher of the retain set (no training)",
 		Source:  "Golatkar, Achille, Soatto, Eternal Sunshine of the Spotless Net, CVPR 2020, and the authors' notebook (Forgetting.ipynb)",
 		Params: []Param{
-			{Key: "alpha", Default: 1e-6, Meaning: "noise scale: var = alpha/(F + 1e-8) (notebook default 1e-6; sweeps 1e-8 to 1e-5)", Check: positive},
-			{Key: "exponent", Default: 0.5, Meaning: "noise std ~ F^-exponent: 0.5 as in the notebook (var = alpha/F), 0.25 as in the paper (var = alpha/sqrt(F))", Check: fisherExponent},
-			{Key: "estimator", Default: "true", Meaning: "Fisher labels: true (every class weighted by the softmax, the notebook's), mc (samples labels drawn from the softmax), empirical (the true label)", Check: oneOf("true", "mc", "empirical")},
-			{Key: "samples", Default: 1, Meaning: "mc: labels drawn per example", Check: positive},
-			{Key: "class_forgetting", Default: false, Meaning: "the forget set is whole classes: their classifier rows get mean 0 and variance 1e-4 (then x10 with the classifier, notebook step 6)"},
-			{Key: "batch_size", Default: 64, Meaning: "examples per batched per-example-gradient pass of the Fisher (speed only)", Check: positive},
+			{Key: "alpha", Default: 1e-6, Meaning: "noise scale: var = alpha/(F + 1e-8) before the notebook's clamps and factors", Source: "the notebook's 1e-6 (sweeps 1e-8 to 1e-5)", Check: positive},
+			{Key: "exponent", Default: 0.5, Meaning: "noise std ~ F^-exponent: 0.5 gives var = alpha/F, 0.25 gives var = alpha/sqrt(F)", Source: "0.5: the notebook; 0.25: the paper", Check: fisherExponent},
+			{Key: "estimator", Default: "true", Meaning: "Fisher labels: true (every class weighted by the softmax), mc (samples labels drawn from the softmax), empirical (the true label)", Source: "true: the notebook's hessian()", Check: oneOf("true", "mc", "empirical")},
+			{Key: "samples", Default: 1, Meaning: "mc: labels drawn per example, squares averaged over them", Source: "ours", Check: positive},
+			{Key: "class_forgetting", Default: false, Meaning: "the forget set is whole classes: their classifier rows get mean 0 and variance 1e-4 (x10 with the classifier at step 6)", Source: "the notebook (class_to_forget)"},
+			{Key: "batch_size", Default: 64, Meaning: "examples per batched pass of per-example gradients (speed only, same Fisher)", Source: "ours", Check: positive},
 		},
 		Build: func(p Params) (Unlearner, error) { return &fisher{p: p}, nil },
 	})

@@ -226,8 +226,8 @@ func TestResolvedParametersWriteEveryDefault(t *testing.T) {
 			t.Errorf("%s: no source or summary", name)
 		}
 		for _, par := range s.Params {
-			if par.Meaning == "" {
-				t.Errorf("%s: parameter %s undocumented", name, par.Key)
+			if par.Meaning == "" || par.Source == "" {
+				t.Errorf("%s: parameter %s has no meaning or no source", name, par.Key)
 			}
 			if par.Check != nil {
 				if err := par.Check(par.Default); err != nil {

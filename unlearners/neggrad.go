@@ -21,7 +21,7 @@ func init() {
 		Source:      "Kurmanji et al., Towards Unbounded Machine Unlearning, NeurIPS 2023 (NegGrad+, SCRUB's repository)",
 		NeedsForget: true,
 		Params: append(sgdParams(10, 0.01, "SCRUB's repository: 10 epochs at 0.01"),
-			Param{Key: "alpha", Default: 0.95, Meaning: "weight of the retain loss; the forget loss gets 1 - alpha", Check: unitClosed}),
+			Param{Key: "alpha", Default: 0.95, Meaning: "weight of the retain loss; the forget loss gets 1 - alpha", Source: "SCRUB's repository (0.95)", Check: unitClosed}),
 		Build: func(p Params) (Unlearner, error) { return &neggradPlus{p: p}, nil },
 	})
 	Register(&Spec{

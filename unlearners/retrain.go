@@ -74,7 +74,9 @@ var zooArchs = map[string]string{"mlp": nn.ArchMLP, "cnn": nn.ArchCNN, "resnet18
 func freshInit(m *nn.Model, seed uint64) error {
 	if arch, ok := zooArchs[m.Graph.Name]; ok {
 		z, err := nn.New(arch, m.Shape, m.Classes, seed)
-		if err == nil && slices.Equal(z.Params, m.Params) && slices.Equal(z.Buffers, m.Buffers) {
+		sorted := func(v []string) []string { return slices.Sorted(slices.Values(v)) }
+		// An imported zoo model lists its parameters in another order.
+		if err == nil && slices.Equal(sorted(z.Params), sorted(m.Params)) && slices.Equal(sorted(z.Buffers), sorted(m.Buffers)) {
 			if err := m.CopyWeightsFrom(z); err == nil {
 				return nil
 			}

@@ -16,7 +16,7 @@ func init() {
 		Source:      "Fan et al., SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency, ICLR 2024 (generate_mask.py, RL with --mask)",
 		NeedsForget: true,
 		Params: append(sgdParams(10, 0.013, "SalUn's CIFAR-10 setting: 10 epochs at 0.013"),
-			Param{Key: "ratio", Default: 0.5, Meaning: "share of all weights in the saliency mask: those with the largest |gradient of CE(forget)| (SalUn's 0.5)", Check: unitOpenLow}),
+			Param{Key: "ratio", Default: 0.5, Meaning: "share of all weights in the saliency mask: those with the largest |gradient of CE(forget)|", Source: "SalUn's 0.5", Check: unitOpenLow}),
 		Build: func(p Params) (Unlearner, error) { return &salun{p: p}, nil },
 	})
 }

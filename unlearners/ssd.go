@@ -13,11 +13,11 @@ func init() {
 		Source:      "Foster, Schoepf, Brintrup, Fast Machine Unlearning Without Retraining Through Selective Synaptic Dampening, AAAI 2024",
 		NeedsForget: true,
 		Params: []Param{
-			{Key: "alpha", Default: 10.0, Meaning: "selection weighting: a parameter is dampened where I_forget > alpha*I_train (the paper's 10); as I_forget <= I_train/share for a forget set that is that share of the training data, alpha must be below 1/share to dampen anything", Check: positive},
-			{Key: "lambda", Default: 1.0, Meaning: "dampening constant: the factor is min(lambda*I_train/I_forget, 1) (the paper's 1; a public port uses 10)", Check: positive},
-			{Key: "estimator", Default: "empirical", Meaning: "Fisher labels for the importances: empirical (the paper's), true or mc", Check: oneOf("empirical", "true", "mc")},
-			{Key: "samples", Default: 1, Meaning: "mc: labels drawn per example", Check: positive},
-			{Key: "batch_size", Default: 64, Meaning: "examples per batched per-example-gradient pass (speed only)", Check: positive},
+			{Key: "alpha", Default: 10.0, Meaning: "selection weighting: a parameter is dampened where I_forget > alpha*I_train; since I_forget <= I_train/share for a forget set that is that share of the training data, alpha must be below 1/share to dampen anything", Source: "the paper's 10", Check: positive},
+			{Key: "lambda", Default: 1.0, Meaning: "dampening constant: the factor is min(lambda*I_train/I_forget, 1)", Source: "the paper's 1 (a public port uses 10)", Check: positive},
+			{Key: "estimator", Default: "empirical", Meaning: "Fisher labels for the importances: empirical (the true label), true or mc", Source: "empirical: the paper's", Check: oneOf("empirical", "true", "mc")},
+			{Key: "samples", Default: 1, Meaning: "mc: labels drawn per example", Source: "ours", Check: positive},
+			{Key: "batch_size", Default: 64, Meaning: "examples per batched pass of per-example gradients (speed only)", Source: "ours", Check: positive},
 		},
 		Build: func(p Params) (Unlearner, error) { return &ssd{p: p}, nil },
 	})

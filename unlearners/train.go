@@ -106,12 +106,12 @@ func oneOf(allowed ...string) func(any) error {
 // with momentum, as the baselines' public code runs it.
 func sgdParams(epochs int, lr float64, src string) []Param {
 	return []Param{
-		{Key: "epochs", Default: epochs, Meaning: "passes over the method's data", Check: positive},
-		{Key: "lr", Default: lr, Meaning: "SGD learning rate (" + src + ")", Check: positive},
-		{Key: "momentum", Default: 0.9, Meaning: "SGD momentum", Check: momentumRange},
-		{Key: "weight_decay", Default: 5e-4, Meaning: "L2 weight decay added to the gradient (PyTorch's SGD)", Check: nonNegative},
-		{Key: "batch_size", Default: 0, Meaning: "examples per step; 0: the recipe's batch size (128 without one)", Check: nonNegative},
-		{Key: "schedule", Default: "constant", Meaning: "learning-rate schedule over the run: constant or cosine", Check: oneOf("constant", "cosine")},
+		{Key: "epochs", Default: epochs, Meaning: "passes over the method's data", Source: src, Check: positive},
+		{Key: "lr", Default: lr, Meaning: "SGD learning rate", Source: src, Check: positive},
+		{Key: "momentum", Default: 0.9, Meaning: "SGD momentum", Source: "the baselines' public code", Check: momentumRange},
+		{Key: "weight_decay", Default: 5e-4, Meaning: "L2 weight decay added to the gradient (PyTorch's SGD)", Source: "the baselines' public code", Check: nonNegative},
+		{Key: "batch_size", Default: 0, Meaning: "examples per step; 0: the recipe's batch size (128 without one)", Source: "ours", Check: nonNegative},
+		{Key: "schedule", Default: "constant", Meaning: "learning-rate schedule over the run: constant or cosine", Source: "ours", Check: oneOf("constant", "cosine")},
 	}
 }
 

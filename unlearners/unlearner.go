@@ -53,6 +53,9 @@ type Param struct {
 	Key     string
 	Default any // float64, int, bool or string: the value's type
 	Meaning string
+	// Source says where the default comes from ("SalUn's 0.5"; "ours"
+	// where no source fixes it).
+	Source string
 	// Check, when set, validates a value of the right type; its error
 	// says what is wanted ("want (0, 1]").
 	Check func(v any) error
