@@ -288,3 +288,52 @@ func TestFinetunePull(t *testing.T) {
 		t.Errorf("squared distance to the original: %.4g with the pull, %.4g without; want less than half", pulled, plain)
 	}
 }
+
+// TestForgetTermsOff: with its forget term switched off, a method that
+// reads the forget set no longer depends on it (neggrad+ at alpha 1,
+// scrub without max steps), so the dependence TestForgetSetDependence
+// sees comes from the forget term.
+func TestForgetTermsOff(t *testing.T) {
+	w := getWorld(t)
+	for _, c := range []struct {
+		method string
+		params map[string]any
+	}{
+		{"neggrad+", map[string]any{"epochs": 1, "alpha": 1.0}},
+		{"scrub", map[string]any{"epochs": 1, "max_epochs": 0, "lr": 0.01}},
+	} {
+		a := unlearn(t, c.method, c.params, w.inputs(2))
+		in := w.inputs(2)
+		in.Forget = w.noiseForget
+		if !sameWeights(a, unlearn(t, c.method, c.params, in)) {
+			t.Errorf("%s %v depends on the forget set's images", c.method, c.params)
+		}
+	}
+}
+
+// TestSSDOnlyDampens: SSD selects nothing when alpha is huge, and
+// otherwise only shrinks weights toward zero, never grows or flips them.
+func TestSSDOnlyDampens(t *testing.T) {
+	w := getWorld(t)
+	if m := unlearn(t, "ssd", map[string]any{"alpha": 1e9}, w.inputs(1)); !sameWeights(m, w.original) {
+		t.Error("ssd with alpha 1e9 changed weights")
+	}
+	m := unlearn(t, "ssd", map[string]any{"alpha": 1.5, "lambda": 0.5}, w.inputs(1))
+	changed := 0
+	for _, name := range m.Params {
+		a, b := m.Param(name), w.original.Param(name)
+		for i := range a {
+			if a[i] == b[i] {
+				continue
+			}
+			changed++
+			if math.Abs(float64(a[i])) > math.Abs(float64(b[i])) || a[i]*b[i] < 0 {
+				t.Fatalf("%s[%d]: %v became %v, not a dampening", name, i, b[i], a[i])
+			}
+		}
+	}
+	if changed == 0 {
+		t.Error("ssd with alpha 1.5 dampened nothing")
+	}
+	t.Logf("ssd dampened %d weights", changed)
+}
