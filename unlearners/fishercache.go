@@ -19,7 +19,8 @@ import (
 
 // FisherSums is a model's diagonal Fisher over a data set, as sums over
 // its N examples of the (label-weighted) squared per-example gradients of
-// the cross-entropy, per parameter; Mean divides by N.
+// the cross-entropy, per parameter; Mean divides by N. Fisher shares one
+// value among its callers: read it, never modify it.
 type FisherSums struct {
 	N   int
 	Sum map[string][]float64
@@ -102,7 +103,9 @@ type fisherEntry struct {
 	err  error
 }
 
-// Fisher returns the diagonal Fisher of m over d with estimator e,
+// Fisher returns the diagonal Fisher of m over d with estimator e (in
+// inference mode, batch examples per pass), using in.Runtime, in.Cache and
+// in.Warn,
 // computing it at most once per process and key and, when in.Cache is
 // set, once per cache directory: it is read from and written (atomically)
 // to <in.Cache>/fisher/<key>.npz. A cache file that cannot be read, or

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -336,4 +337,31 @@ func TestSSDOnlyDampens(t *testing.T) {
 		t.Error("ssd with alpha 1.5 dampened nothing")
 	}
 	t.Logf("ssd dampened %d weights", changed)
+}
+
+// TestRetrainInitialisesAZooModelAsTheZoo: an original saved to ONNX and
+// imported again (as unlearn reads it) is re-initialised exactly as the
+// zoo initialises its architecture for the seed, normalisation kept.
+func TestRetrainInitialisesAZooModelAsTheZoo(t *testing.T) {
+	w := getWorld(t)
+	path := t.TempDir() + "/original.onnx"
+	if err := w.original.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	imp, err := nn.Import(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := freshInit(imp, 5); err != nil {
+		t.Fatal(err)
+	}
+	z, _ := nn.New(nn.ArchMLP, w.original.Shape, 10, 5)
+	for _, name := range z.Params {
+		if !slices.Equal(imp.Param(name), z.Param(name)) {
+			t.Fatalf("%s is not the zoo's initialisation for seed 5", name)
+		}
+	}
+	if imp.Graph.Inits["input.norm_mean"] == nil || !slices.Equal(imp.Graph.Inits["input.norm_mean"].F32, w.original.Graph.Inits["input.norm_mean"].F32) {
+		t.Error("the input normalisation was not kept")
+	}
 }

@@ -72,17 +72,28 @@ var zooArchs = map[string]string{"mlp": nn.ArchMLP, "cnn": nn.ArchCNN, "resnet18
 // tensor (nn.Model.Reinit) with the batch-norm running statistics reset to
 // mean 0, variance 1.
 func freshInit(m *nn.Model, seed uint64) error {
+	// The constants of the input normalisation a zoo model carries
+	// (PrependNormalization) are data statistics, not weights: an
+	// imported model lists them among its parameters when they have more
+	// than one element, and they are kept.
+	norm := map[string]bool{m.Input + ".norm_mean": true, m.Input + ".norm_inv_std": true}
+	weights := func(v []string) []string {
+		return slices.Sorted(slices.Values(slices.DeleteFunc(slices.Clone(v), func(s string) bool { return norm[s] })))
+	}
 	if arch, ok := zooArchs[m.Graph.Name]; ok {
 		z, err := nn.New(arch, m.Shape, m.Classes, seed)
-		sorted := func(v []string) []string { return slices.Sorted(slices.Values(v)) }
 		// An imported zoo model lists its parameters in another order.
-		if err == nil && slices.Equal(sorted(z.Params), sorted(m.Params)) && slices.Equal(sorted(z.Buffers), sorted(m.Buffers)) {
-			if err := m.CopyWeightsFrom(z); err == nil {
+		if err == nil && slices.Equal(weights(z.Params), weights(m.Params)) && slices.Equal(weights(z.Buffers), weights(m.Buffers)) {
+			names := append(slices.Clone(z.Params), z.Buffers...)
+			if !slices.ContainsFunc(names, func(n string) bool { return len(m.Param(n)) != len(z.Param(n)) }) {
+				for _, name := range names {
+					copy(m.Param(name), z.Param(name))
+				}
 				return nil
 			}
 		}
 	}
-	for _, p := range m.Params {
+	for _, p := range weights(m.Params) {
 		if err := m.Reinit(p, nil, seed); err != nil {
 			return err
 		}
