@@ -20,10 +20,11 @@ func TestFisherMatchesLoop(t *testing.T) {
 	}
 	mlp := MLP([]int64{2, 3, 3}, []int64{7}, 3, 5)
 	resnet := ResNet18([]int64{3, 8, 8}, 3, true, 6)
-	for _, m := range []*Model{cnn, mlp, resnet} {
+	stem := ResNet18([]int64{3, 16, 16}, 3, false, 8) // 7x7 stride-2 stem, padded max-pool
+	for _, m := range []*Model{cnn, mlp, resnet, stem} {
 		d := randomData(7, 10, m.Shape, m.Classes)
 		kinds := []FisherKind{FisherEmpirical, FisherMC, FisherTrue}
-		if m == resnet {
+		if m == resnet || m == stem {
 			kinds = kinds[:1]
 		}
 		fc, err := NewFisherComputer(rt, m, 4)

@@ -99,7 +99,7 @@ func (d *differ) node(n *onnx.NodeProto, dy []string, need []bool, scale string)
 	if f, ok := g.fused[n.Output[0]]; ok {
 		return d.fusedRule(n, f, dy[0], need)
 	}
-	if d.sq {
+	if d.sq && !d.passThrough[n] {
 		for k, name := range in {
 			if k < len(need) && need[k] && d.isWrt[name] {
 				return d.squaredRule(n, dy, need)
