@@ -81,7 +81,11 @@ func writeMethods(w io.Writer, specs []*unlearners.Spec) error {
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, p := range s.Params {
-			fmt.Fprintf(tw, "  %s\t%s\t%s [%s]\n", p.Key, formatDefault(p.Default), p.Meaning, p.Source)
+			src := ""
+			if p.Source != "" {
+				src = " [" + p.Source + "]"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", p.Key, formatDefault(p.Default), p.Meaning, src)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -102,7 +106,11 @@ func writeMethodsMarkdown(w io.Writer, specs []*unlearners.Spec) error {
 			continue
 		}
 		for _, p := range s.Params {
-			fmt.Fprintf(w, "| `%s` | `%s` | `%s` | %s | %s |\n", s.Name, p.Key, formatDefault(p.Default), esc(p.Meaning), esc(p.Source))
+			src := p.Source
+			if src == "" {
+				src = s.Source
+			}
+			fmt.Fprintf(w, "| `%s` | `%s` | `%s` | %s | %s |\n", s.Name, p.Key, formatDefault(p.Default), esc(p.Meaning), esc(src))
 		}
 	}
 	return nil

@@ -37,7 +37,15 @@ func TestMethodsDocTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, table := runCmd("methods", "--markdown")
+	// Methods without a source are test doubles that other tests of this
+	// package register; every real method has one.
+	args := []string{"methods", "--markdown"}
+	for _, name := range unlearners.Names() {
+		if s, _ := unlearners.Lookup(name); s.Source != "" {
+			args = append(args, name)
+		}
+	}
+	code, table := runCmd(args...)
 	if code != 0 {
 		t.Fatalf("methods --markdown: exit %d\n%s", code, table)
 	}

@@ -213,8 +213,10 @@ func TestBadParameters(t *testing.T) {
 	}
 }
 
+// TestResolvedParametersWriteEveryDefault covers the methods of this
+// package's tests (small); exec, with a required command, has its own.
 func TestResolvedParametersWriteEveryDefault(t *testing.T) {
-	for _, name := range Names() {
+	for _, name := range methods() {
 		s, _ := Lookup(name)
 		_, p, err := New(name, nil)
 		if err != nil {
