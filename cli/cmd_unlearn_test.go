@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"math"
 	"os"
@@ -132,6 +134,20 @@ func TestUnlearnCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("interrupted", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		out := filepath.Join(dir, "interrupted.onnx")
+		var buf bytes.Buffer
+		code := runContext(ctx, append(append([]string{}, base...), "--method", "finetune", "--out", out), &buf, &buf)
+		if code != exitInterrupted || !strings.Contains(buf.String(), out+" not written") {
+			t.Errorf("exit %d, want %d:\n%s", code, exitInterrupted, buf.String())
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Error("an interrupted run wrote its model")
+		}
+	})
+
 	t.Run("bad input", func(t *testing.T) {
 		bad := filepath.Join(dir, "bad.yaml")
 		os.WriteFile(bad, []byte("learning_rate: 0.1\n"), 0o644)
@@ -144,7 +160,7 @@ func TestUnlearnCommand(t *testing.T) {
 			{[]string{"--method", "nosuch"}, []string{`unknown method "nosuch"`}},
 			{[]string{"--method", "neggrad+", "--param", "alpha=1.5"}, []string{"method neggrad+", "alpha = 1.5", "[0, 1]"}},
 			{[]string{"--method", "finetune", "--param", "lr=-1"}, []string{"method finetune", "lr = -1", "want > 0"}},
-			{[]string{"--method", "fisher", "--param", "exponent=1/3"}, []string{"method fisher", "exponent = 1/3"}},
+			{[]string{"--method", "fisher", "--param", "exponent=1/3"}, []string{"method fisher", "exponent = 1/3", "want 0.5"}},
 			{[]string{"--method", "finetune", "--params", bad}, []string{"method finetune", `"learning_rate"`}},
 			{[]string{"--method", "finetune", "--param", "epochs"}, []string{`--param "epochs"`, "KEY=VALUE"}},
 			{[]string{"--method", "retrain", "--recipe", badRecipe}, []string{"--recipe", "epochz"}},

@@ -19,7 +19,7 @@ func init() {
 		Source:  "Golatkar, Achille, Soatto, Eternal Sunshine of the Spotless Net, CVPR 2020, and the authors' notebook (Forgetting.ipynb)",
 		Params: []Param{
 			{Key: "alpha", Default: 1e-6, Meaning: "noise scale: var = alpha/(F + 1e-8) before the notebook's clamps and factors", Source: "the notebook's 1e-6 (sweeps 1e-8 to 1e-5)", Check: positive},
-			{Key: "exponent", Default: 0.5, Meaning: "noise std ~ F^-exponent: 0.5 gives var = alpha/F, 0.25 gives var = alpha/sqrt(F)", Source: "0.5: the notebook; 0.25: the paper", Check: fisherExponent},
+			{Key: "exponent", Default: 0.5, Meaning: "noise std ~ F^-exponent: 0.5 (or 1/2) gives var = alpha/F, 0.25 (or 1/4) gives var = alpha/sqrt(F)", Source: "0.5: the notebook; 0.25: the paper", Check: fisherExponent},
 			{Key: "estimator", Default: "true", Meaning: "Fisher labels: true (every class weighted by the softmax), mc (samples labels drawn from the softmax), empirical (the true label)", Source: "true: the notebook's hessian()", Check: oneOf("true", "mc", "empirical")},
 			{Key: "samples", Default: 1, Meaning: "mc: labels drawn per example, squares averaged over them", Source: "ours", Check: positive},
 			{Key: "class_forgetting", Default: false, Meaning: "the forget set is whole classes: their classifier rows get mean 0 and variance 1e-4 (x10 with the classifier at step 6)", Source: "the notebook (class_to_forget)"},
@@ -77,7 +77,7 @@ func (u *fisher) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
 			return nil, err
 		}
 	}
-	if err := ctx.Err(); err != nil {
+	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
 	fs, err := Fisher(in, m, in.Retain, u.estimator(), u.p.Int("batch_size"))

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"unlearnbench/internal/usererr"
@@ -383,5 +384,40 @@ func TestFisherCacheFile(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "fisher", ".*")); len(m) != 0 {
 		t.Errorf("temporary files left: %v", m)
+	}
+}
+
+// TestFisherSharedByConcurrentMembers: members of a population running at
+// once compute their original's Fisher once, and each draws its own noise.
+func TestFisherSharedByConcurrentMembers(t *testing.T) {
+	w := getWorld(t)
+	sub := w.retain.Subset(seq(60))
+	resetFisherMemo()
+	before := fisherComputed.Load()
+	u, _, err := New("fisher", map[string]any{"estimator": "mc", "samples": 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := make([]*nn.Model, 4)
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for i := range models {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			models[i], errs[i] = u.Unlearn(t.Context(), &Inputs{Original: w.original, Retain: sub, Runtime: rt, Seed: uint64(i)})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := fisherComputed.Load() - before; n != 1 {
+		t.Errorf("4 concurrent members computed the Fisher %d times, want 1", n)
+	}
+	if sameWeights(models[0], models[1]) {
+		t.Error("two members drew the same noise")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"unlearnbench/internal/arrays"
 	"unlearnbench/nn"
@@ -179,7 +180,12 @@ func fisherCached(in *Inputs, m *nn.Model, d *nn.Data, e FisherEstimator, batch 
 	return f, nil
 }
 
+// fisherComputed counts the Fisher computations of this process (tests
+// check that concurrent members share one).
+var fisherComputed atomic.Int64
+
 func computeFisher(in *Inputs, m *nn.Model, d *nn.Data, e FisherEstimator, batch int) (*FisherSums, error) {
+	fisherComputed.Add(1)
 	fc, err := nn.NewFisherComputer(in.Runtime, m, batch)
 	if err != nil {
 		return nil, err

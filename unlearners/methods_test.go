@@ -215,6 +215,19 @@ func TestBadParameters(t *testing.T) {
 
 // TestResolvedParametersWriteEveryDefault covers the methods of this
 // package's tests (small); exec, with a required command, has its own.
+func TestFractionParameters(t *testing.T) {
+	_, p, err := New("fisher", map[string]any{"exponent": "1/4"})
+	if err != nil || p.Float("exponent") != 0.25 {
+		t.Fatalf("exponent 1/4: %v, %v", p, err)
+	}
+	if _, _, err := New("fisher", map[string]any{"exponent": "1/3"}); err == nil || !strings.Contains(err.Error(), "exponent = 1/3: want 0.5") {
+		t.Errorf("exponent 1/3: %v", err)
+	}
+	if _, _, err := New("fisher", map[string]any{"exponent": "1/0"}); err == nil || !strings.Contains(err.Error(), "want a number") {
+		t.Errorf("exponent 1/0: %v", err)
+	}
+}
+
 func TestResolvedParametersWriteEveryDefault(t *testing.T) {
 	for _, name := range methods() {
 		s, _ := Lookup(name)

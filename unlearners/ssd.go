@@ -44,7 +44,7 @@ func (u *ssd) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
 	ff, err := Fisher(in, m, in.Forget, e, bs)

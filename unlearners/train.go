@@ -157,6 +157,14 @@ func startRunOn(ctx context.Context, in *Inputs, m *nn.Model, p Params, loss nn.
 
 func (r *run) close() { r.tr.Close() }
 
+// ctxErr is ctx's error; a nil ctx is never done.
+func ctxErr(ctx context.Context) error {
+	if ctx == nil {
+		return nil
+	}
+	return ctx.Err()
+}
+
 // alive returns ctx's error once it is done.
 func (r *run) alive() error {
 	if r.ctx != nil {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"unlearnbench/internal/usererr"
@@ -228,6 +229,15 @@ func convert(v, def any) (any, error) {
 			return x, nil
 		case int:
 			return float64(x), nil
+		case string:
+			// A fraction such as 1/4 (fisher's exponent) reads as its value.
+			if p, q, ok := strings.Cut(x, "/"); ok {
+				a, err1 := strconv.ParseFloat(strings.TrimSpace(p), 64)
+				b, err2 := strconv.ParseFloat(strings.TrimSpace(q), 64)
+				if err1 == nil && err2 == nil && b != 0 && !math.IsInf(a/b, 0) && !math.IsNaN(a/b) {
+					return a / b, nil
+				}
+			}
 		}
 		return nil, fmt.Errorf("want a number, got %T", v)
 	case int:
