@@ -380,3 +380,40 @@ func TestRetrainInitialisesAZooModelAsTheZoo(t *testing.T) {
 		t.Error("the input normalisation was not kept")
 	}
 }
+
+// TestFreshInitReadsNothingOfTheOriginal: on a model with batch norm,
+// zoo-named or not, the fresh initialisation does not depend on the
+// weights or running statistics it replaces, and resets the statistics.
+func TestFreshInitReadsNothingOfTheOriginal(t *testing.T) {
+	for _, name := range []string{"cnn", "imported-cnn"} {
+		a := nn.SmallCNN([]int64{1, 28, 28}, 10, 1)
+		a.Graph.Name = name
+		b := a.Clone()
+		rng := rand.New(rand.NewPCG(7, 7))
+		for _, p := range append(slices.Clone(b.Params), b.Buffers...) {
+			for i := range b.Param(p) {
+				b.Param(p)[i] = float32(rng.Float64() + 0.5)
+			}
+		}
+		if err := freshInit(a, 3); err != nil {
+			t.Fatal(err)
+		}
+		if err := freshInit(b, 3); err != nil {
+			t.Fatal(err)
+		}
+		if !sameWeights(a, b) {
+			t.Errorf("%s: the fresh initialisation depends on the weights it replaces", name)
+		}
+		for _, buf := range b.Buffers {
+			want := float32(0)
+			if strings.HasSuffix(buf, "running_var") {
+				want = 1
+			}
+			for _, v := range b.Param(buf) {
+				if v != want {
+					t.Fatalf("%s: %s holds %v after the fresh initialisation, want %v", name, buf, v, want)
+				}
+			}
+		}
+	}
+}
