@@ -16,7 +16,10 @@ import (
 )
 
 // Inputs are what an unlearning method reads. The data are ready for the
-// model (normalised as it expects).
+// model (normalised as it expects). Unlearn modifies none of them, so one
+// Inputs may serve several runs at once (the members of a population,
+// each with its own Seed); New's methods refuse an empty retain set, and
+// an empty forget set where Spec.NeedsForget.
 type Inputs struct {
 	// Original is the model trained on retain ∪ forget. Unlearn never
 	// modifies it.
@@ -25,8 +28,9 @@ type Inputs struct {
 	// be empty.
 	Retain, Forget, Validation *nn.Data
 	// Recipe is how the original was trained: retrain repeats it on the
-	// retain set, and methods take their batch size from it unless their
-	// parameters say otherwise.
+	// retain set (with Seed in place of Recipe.Seed), and the training
+	// methods take their batch size from it unless their batch_size
+	// parameter is set (128 when neither is).
 	Recipe nn.TrainConfig
 	// Runtime runs the models (CPU or CUDA).
 	Runtime *ort.Runtime
@@ -34,9 +38,11 @@ type Inputs struct {
 	// random labels, initialisation.
 	Seed uint64
 	// Cache is a directory for what several runs share (Fisher diagonals
-	// of the original model); "" keeps it in memory only.
+	// of the original model, in Cache/fisher/, see Fisher); "" keeps them
+	// in this process's memory only.
 	Cache string
-	// Progress, when set, receives the steps done of the run's total.
+	// Progress, when set, receives the steps done of the run's total,
+	// from the goroutine that runs Unlearn.
 	Progress func(done, total int)
 	// Warn, when set, receives warnings the user must see.
 	Warn func(string)
