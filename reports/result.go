@@ -351,7 +351,7 @@ func (a *AttackResult) validateMetric(m *Method) error {
 		return fmt.Errorf("the interval [ci_low, ci_high] = [%v, %v] does not hold field \"value\"", *a.CILow, *a.CIHigh)
 	}
 	switch a.Kind {
-	case "klom":
+	case KindKLoM:
 		if a.Name == "klom/forget" && len(a.PerExample) != 0 && len(a.PerExample) != m.E {
 			return fmt.Errorf("%d per-example values for %d forget examples", len(a.PerExample), m.E)
 		}
@@ -368,7 +368,7 @@ func (a *AttackResult) validateMetric(m *Method) error {
 				return fmt.Errorf("field %q is %v; a KL divergence is 0 or more", f.name, *f.v)
 			}
 		}
-	case "tow":
+	case KindToW:
 		if len(a.PerModel) != 0 && len(a.PerModel) != m.N {
 			return fmt.Errorf("%d per-model values for N = %d model pairs", len(a.PerModel), m.N)
 		}

@@ -145,7 +145,7 @@ func (ru *runner) accuracies(pop, set string) ([]float64, string, error) {
 		return given, "", nil
 	}
 	if l == nil || labels == nil {
-		return nil, fmt.Sprintf("the %s population's %s-set logits and labels (or accuracies)", pop, set), nil
+		return nil, pop + " " + set, nil
 	}
 	if l.N != ru.in.N {
 		return nil, "", fmt.Errorf("the %s population's %s-set logits hold %d models, not N = %d", pop, set, l.N, ru.in.N)
@@ -179,11 +179,14 @@ func (ru *runner) tows() []reports.AttackResult {
 	retainTest := func(m []string) []string {
 		var out []string
 		for _, s := range m {
-			if !strings.Contains(s, "forget-set") {
+			if !strings.HasSuffix(s, " "+SetForget) {
 				out = append(out, s)
 			}
 		}
 		return out
+	}
+	needs := func(missing []string) string {
+		return "needs both populations' accuracies on the forget, retain and test sets (from each set's logits and labels); missing: " + strings.Join(missing, ", ")
 	}
 	n := ru.in.N
 	pairs := func(forgetU, forgetR []float64) ([]float64, error) {
@@ -200,7 +203,7 @@ func (ru *runner) tows() []reports.AttackResult {
 		return vals, nil
 	}
 	if len(missing) > 0 {
-		tow.Skipped = "needs " + strings.Join(missing, ", ")
+		tow.Skipped = needs(missing)
 	} else if vals, err := pairs(acc["unlearned/forget"], acc["retrained/forget"]); err != nil {
 		tow = failed(tow, err)
 	} else {
@@ -211,7 +214,7 @@ func (ru *runner) tows() []reports.AttackResult {
 	case miaU == nil || miaR == nil:
 		towMIA.Skipped = "needs the simple MIA's accuracies on both populations, and it did not run (" + ru.miaSkipped + ")"
 	case len(rest) > 0:
-		towMIA.Skipped = "needs " + strings.Join(rest, ", ")
+		towMIA.Skipped = needs(rest)
 	default:
 		if vals, err := pairs(miaU, miaR); err != nil {
 			towMIA = failed(towMIA, err)

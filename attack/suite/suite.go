@@ -1,7 +1,8 @@
 // Package suite runs every membership-inference attack of package attack on
 // an unlearned and a retrained population and packages what each found as a
 // reports.AttackResult, turning per-example attacks' rules into epsilons and
-// a forgetting quality with package scoring, as the competition's rules are.
+// a forgetting quality with package scoring, as the competition's rules are;
+// beside them it computes KLoM and ToW (metrics.go) on the same populations.
 package suite
 
 import (

@@ -213,7 +213,7 @@ func TestRunConfidencesOnly(t *testing.T) {
 		"simple-mia": "test set's logits", "mia-efficacy/retrained": "retain and test sets' logits",
 		"kl": "logits", "js": "logits", "lira/online/fixed-var": "--original",
 		"klom/retain": "logits on the retain set", "klom/test": "--test-labels",
-		"tow":     "the unlearned population's forget-set logits and labels (or accuracies)",
+		"tow":     "missing: unlearned forget, unlearned retain, unlearned test, retrained forget,",
 		"tow-mia": "it did not run (simple-mia: needs the test set's logits",
 	} {
 		if !strings.Contains(skipped[name], need) {
