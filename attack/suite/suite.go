@@ -619,6 +619,9 @@ func (ru *runner) simpleMIAOn(pop string) reports.AttackResult {
 	if err != nil {
 		return failed(res, fmt.Errorf("test set: %w", err))
 	}
+	if err := ru.sameModels(pop, "test", p.Test); err != nil {
+		return failed(res, err)
+	}
 	nEx, nTest := ru.in.E, p.Test.E
 	vals, warns, err := ru.perModel(ru.in.N, func(i int) (float64, []string, error) {
 		acc, o, err := attack.SimpleMIA{Splits: ru.opt.MIASplits, Seed: ru.opt.Seed, Stream: uint64(i)}.Run(forget[i*nEx:(i+1)*nEx], test.X[i*nTest:(i+1)*nTest])
@@ -633,6 +636,16 @@ func (ru *runner) simpleMIAOn(pop string) reports.AttackResult {
 	ru.perModelResult(&res, vals, warns, derived)
 	ru.mia[pop] = vals
 	return res
+}
+
+// sameModels refuses a set's logits of another number of models than the
+// population's: the single-model attacks pair each model's forget values
+// with its own held-out ones.
+func (ru *runner) sameModels(pop, set string, l *scoring.Logits) error {
+	if l.N != ru.in.N {
+		return fmt.Errorf("the %s population's %s-set logits hold %d models, not N = %d", pop, set, l.N, ru.in.N)
+	}
+	return nil
 }
 
 func (ru *runner) perModelResult(res *reports.AttackResult, vals []float64, warns []string, derived bool) {
@@ -663,6 +676,14 @@ func (ru *runner) miaEfficacy(pop string) reports.AttackResult {
 	test, err := feature.Compute(p.Test, ru.in.TestLabels, []string{feature.Prob})
 	if err != nil {
 		return failed(res, fmt.Errorf("test set: %w", err))
+	}
+	for _, set := range []struct {
+		name string
+		l    *scoring.Logits
+	}{{"retain", p.Retain}, {"test", p.Test}} {
+		if err := ru.sameModels(pop, set.name, set.l); err != nil {
+			return failed(res, err)
+		}
 	}
 	nEx, nRet, nTest := ru.in.E, p.Retain.E, p.Test.E
 	vals, warns, err := ru.perModel(ru.in.N, func(i int) (float64, []string, error) {

@@ -385,3 +385,55 @@ func TestRunKLoMOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestRunKLoMToWBadInput(t *testing.T) {
+	none := Options{PerExample: []string{"none"}, Pooled: []string{"none"}}
+	// Retain logits without their labels: KLoM and ToW on the retain set
+	// say what they need.
+	in := inputs(t, 10, 6)
+	in.RetainLabels = nil
+	res, err := Run(in, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := byName(t, res, "klom/retain"); !strings.Contains(r.Skipped, "its labels (--unlearned-retain, --retrained-retain, --retain-labels") {
+		t.Errorf("retain logits without labels: %q", r.Skipped)
+	}
+	if r := byName(t, res, "tow"); !strings.HasSuffix(r.Skipped, "missing: unlearned retain, retrained retain") {
+		t.Errorf("ToW without retain labels: %q", r.Skipped)
+	}
+	// A single class: no margin.
+	in = inputs(t, 10, 6)
+	for _, p := range []*Population{&in.Unlearned, &in.Retrained} {
+		p.Test = &scoring.Logits{N: 10, E: 30, C: 1, F32: make([]float32, 300)}
+	}
+	for i := range in.TestLabels {
+		in.TestLabels[i] = 0
+	}
+	res, _ = Run(in, none)
+	if r := byName(t, res, "klom/test"); r.Skipped != "failed: test set: margins: logits of 1 class; the margin needs at least 2 classes" {
+		t.Errorf("one class: %q", r.Skipped)
+	}
+	// Populations of different sizes on the retain set: KLoM compares the
+	// two histograms whatever their sizes; ToW pairs models and refuses.
+	in = inputs(t, 10, 6)
+	l := in.Retrained.Retain
+	in.Retrained.Retain = &scoring.Logits{N: 9, E: l.E, C: l.C, F32: l.F32[:9*l.E*l.C]}
+	res, _ = Run(in, none)
+	if r := byName(t, res, "klom/retain"); r.Skipped != "" || len(r.PerExample) != 30 {
+		t.Errorf("KLoM of 10 against 9 models: %+v", r)
+	}
+	if r := byName(t, res, "tow"); r.Skipped != "failed: the retrained population's retain-set logits hold 9 models, not N = 10" {
+		t.Errorf("ToW of 10 against 9 models: %q", r.Skipped)
+	}
+	if r := byName(t, res, "mia-efficacy/retrained"); r.Skipped != "failed: the retrained population's retain-set logits hold 9 models, not N = 10" {
+		t.Errorf("MIA-efficacy of 10 against 9 models: %q", r.Skipped)
+	}
+	// NaN logits fail in one line naming where.
+	in = inputs(t, 10, 6)
+	in.Unlearned.Test.F32[5] = float32(math.NaN())
+	res, _ = Run(in, none)
+	if r := byName(t, res, "klom/test"); !strings.HasPrefix(r.Skipped, "failed: test set: margins: model 0, example 1, class 1: logit is NaN") {
+		t.Errorf("NaN logit: %q", r.Skipped)
+	}
+}
