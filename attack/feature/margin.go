@@ -12,7 +12,11 @@ import (
 // the logit of the true class minus the logsumexp of the other logits, as
 // the benchmark computes it. It refuses fewer than 2 classes (no other
 // logit: the margin is infinite), labels that are missing or out of range,
-// and logits that are NaN or infinite.
+// and logits that are NaN or infinite. It is the competition's
+// logit-scaled confidence ln p_y - ln sum_{k != y} p_k by another road, in
+// float64 from the stored logits (the benchmark computes it in the model's
+// precision, so the last bits of a margin can differ; a margin's bin almost
+// never does).
 func Margins(l *scoring.Logits, labels []int) ([]float64, error) {
 	if l == nil {
 		return nil, errors.New("margins: no logits")
