@@ -93,6 +93,14 @@ func Method(u, r *population.Population, labels *population.Labels, opt Options)
 	m.KeepDistributions(su.pop, sr.pop, PlotWorst, PlotTypical)
 	if in != nil {
 		in.Score = res
+		// ToW reads the accuracies the result reports, whether they came
+		// from logits or from an accuracies file.
+		for _, x := range []struct {
+			s   *side
+			dst *suite.Population
+		}{{su, &in.Unlearned}, {sr, &in.Retrained}} {
+			x.dst.ForgetAcc, x.dst.RetainAcc, x.dst.TestAcc = x.s.forgetAcc, x.s.pop.RetainAcc, x.s.pop.TestAcc
+		}
 		aopt := *opt.Attacks
 		if aopt.Workers == 0 {
 			aopt.Workers = opt.Workers
