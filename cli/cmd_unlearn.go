@@ -95,7 +95,7 @@ func unlearnParams(f *unlearnFlags) (map[string]any, error) {
 		}
 		var m map[string]any
 		if err := yaml.Unmarshal(b, &m); err != nil {
-			return nil, usererr.Errorf("--params %s: %v", f.paramFile, oneLine(err))
+			return nil, usererr.Errorf("--params %s: %v", f.paramFile, oneLine(err.Error()))
 		}
 		maps.Copy(given, m)
 	}
@@ -106,7 +106,7 @@ func unlearnParams(f *unlearnFlags) (map[string]any, error) {
 		}
 		var val any
 		if err := yaml.Unmarshal([]byte(v), &val); err != nil {
-			return nil, usererr.Errorf("--param %q: the value is not YAML: %v", kv, oneLine(err))
+			return nil, usererr.Errorf("--param %q: the value is not YAML: %v", kv, oneLine(err.Error()))
 		}
 		if val == nil {
 			return nil, usererr.Errorf("--param %q: no value", kv)
@@ -115,8 +115,6 @@ func unlearnParams(f *unlearnFlags) (map[string]any, error) {
 	}
 	return given, nil
 }
-
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // defaultRecipe is what train runs without flags; cmd_unlearn_test.go
 // checks it against train's flag defaults.
@@ -151,7 +149,7 @@ func readRecipe(path string) (nn.TrainConfig, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, usererr.Errorf("--recipe %s: %v", path, oneLine(err))
+		return cfg, usererr.Errorf("--recipe %s: %v", path, oneLine(err.Error()))
 	}
 	return doc.TrainConfig, nil
 }

@@ -326,7 +326,7 @@ func (m *Method) validate() error {
 			return fmt.Errorf("attack %q: %w", a.Name, err)
 		}
 	}
-	return nil
+	return m.checkConsistency()
 }
 
 // validateMetric checks the fields of the KLoM and ToW rows: KLoM values
@@ -384,7 +384,7 @@ func (a *AttackResult) validateMetric(m *Method) error {
 			return fmt.Errorf("field \"value\" is %v; ToW lies in [0, 1]", *a.Value)
 		}
 	}
-	return m.checkConsistency()
+	return nil
 }
 
 func (p *Population) validate() error {
