@@ -429,3 +429,17 @@ func TestDeclaredSizes(t *testing.T) {
 		t.Run(c.name, c.check)
 	}
 }
+
+// Class 8, siblings: a flag value of the wrong kind and "help NAME" for a
+// mistyped NAME are one line saying what is wanted.
+func TestOneLineFlagErrors(t *testing.T) {
+	for _, c := range []refusal{
+		{"integer", []string{"score", "--workers", "x"}, 2, []string{`--workers "x": want an integer`}, nil},
+		{"number", []string{"compare", "a.json", "b.json", "--alpha", "y"}, 2, []string{`--alpha "y": want a number`}, nil},
+		{"unsigned", []string{"attack", "--seed", "-1"}, 2, []string{`--seed "-1": want an integer >= 0`}, nil},
+		{"boolean", []string{"train", "--augment-flip=maybe"}, 2, []string{`--augment-flip "maybe": want true or false`}, nil},
+		{"help topic", []string{"help", "scroe"}, 2, []string{`unknown command "scroe"`, `did you mean "score"?`}, nil},
+	} {
+		t.Run(c.name, c.check)
+	}
+}
