@@ -183,7 +183,7 @@ func TestInputsThatDisagree(t *testing.T) {
 		p := filepath.Join(dir, name)
 		data := make([]float32, 8*3*c)
 		for i := range data {
-			data[i] = float32(math.Sin(float64(i*7 + c)))
+			data[i] = float32(math.Sin(float64(i*7 + c + len(name))))
 		}
 		if err := arrays.WriteNPY(p, arrays.Tensor[float32]{Shape: []int{8, 3, c}, Data: data}); err != nil {
 			t.Fatal(err)
@@ -218,6 +218,7 @@ func TestInputsThatDisagree(t *testing.T) {
 		{"same file twice", []string{"score", "--unlearned", ex + "unlearned.npz", "--retrained", ex + "unlearned.npz", "--labels", ex + "labels.npy", "--json", json}, 2, []string{"unlearned.npz:forget and", "hold the same values", "F = 1"}, []string{json}},
 		{"same values in two files", []string{"score", "--unlearned", u, "--retrained", writeConf(t, filepath.Join(dir, "u2.npy"), 8, 3, spreadConf(0.5)), "--json", json}, 2, []string{"u.npy and", "u2.npy hold the same values"}, []string{json}},
 		{"class counts differ", []string{"score", "--unlearned", c4, "--retrained", c5, "--labels", labels, "--json", json}, 2, []string{"c4.npy has 4 classes but", "c5.npy has 5"}, []string{json}},
+		{"class counts differ within a population", []string{"attack", "--unlearned", c4, "--retrained", logits("c4r.npy", 4), "--labels", labels, "--unlearned-retain", c5, "--retain-labels", labels, "--json", json}, 2, []string{"c5.npy has 5 classes but", "c4.npy has 4"}, []string{json}},
 		{"class counts differ, attack", []string{"attack", "--unlearned", c4, "--retrained", c5, "--labels", labels, "--json", json}, 2, []string{"c4.npy has 4 classes"}, []string{json}},
 		{"labels of another E with confidences", []string{"score", "--unlearned", u, "--retrained", r, "--labels", ex + "labels.npy", "--json", json}, 2, []string{"labels.npy: 100 labels", "E = 3"}, []string{json}},
 		{"duplicated CSV column", cmd("score", pops, []string{"--unlearned-acc", dupCSV, "--retrained-acc", ex + "retrained_acc.csv"}), 2, []string{"dup.csv", "columns 1 (\"retain\") and 3 (\"Retain_Acc\")"}, []string{json}},
