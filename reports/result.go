@@ -158,6 +158,9 @@ func (r *Result) Write(path string) error {
 	if err := r.validate(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	if err := r.checkConsistency(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
 	return atomicfile.Write(path, r.Encode)
 }
 
@@ -195,6 +198,9 @@ func Decode(name string, data []byte) (*Result, error) {
 		return nil, usererr.Errorf("%s: %v", name, err)
 	}
 	if err := r.validate(); err != nil {
+		return nil, usererr.Errorf("%s: %v", name, err)
+	}
+	if err := r.checkConsistency(); err != nil {
 		return nil, usererr.Errorf("%s: %v", name, err)
 	}
 	return &r, nil
@@ -312,7 +318,7 @@ func (m *Method) validate() error {
 			}
 		}
 	}
-	return m.checkConsistency()
+	return nil
 }
 
 func (p *Population) validate() error {
