@@ -101,7 +101,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 // checkCommandName refuses a command name that is not one, in one line with
-// the closest command, where cobra prints five lines of suggestions.
+// the closestName command, where cobra prints five lines of suggestions.
 func checkCommandName(root *cobra.Command, args []string) error {
 	if len(args) > 1 && args[0] == "help" {
 		// "help NAME" names a command too; cobra answers exit 0.
@@ -121,7 +121,7 @@ func checkCommandName(root *cobra.Command, args []string) error {
 		return nil
 	}
 	slices.Sort(names)
-	if c := closest(args[0], names); c != "" {
+	if c := closestName(args[0], names); c != "" {
 		return usererr.Errorf("unknown command %q; did you mean %q? (unlearnbench --help lists the commands)", args[0], c)
 	}
 	return usererr.Errorf("unknown command %q; the commands are %s", args[0], strings.Join(names, ", "))
