@@ -254,7 +254,7 @@ func TestInputsThatDisagree(t *testing.T) {
 }
 
 // Class 8 of issue 14: a mistyped command or config field is one line with
-// the closestName valid name, the file and the line.
+// the closest valid name, the file and the line.
 func TestOneLineErrors(t *testing.T) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "m.onnx")
