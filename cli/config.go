@@ -18,7 +18,7 @@ import (
 
 // decodeConfig decodes the YAML config file name (its bytes data) into dst,
 // a pointer to a struct. An unknown field, or a value of the wrong kind, is
-// one line naming the file, the line and the field's path, with the closestName
+// one line naming the file, the line and the field's path, with the closest
 // valid name for an unknown one, instead of the decoder's lines with Go type
 // names in them. An empty file changes nothing.
 func decodeConfig(name string, data []byte, dst any) error {
@@ -160,7 +160,7 @@ func describeConfigNode(n *yaml.Node) string {
 	return fmt.Sprintf("%q", n.Value)
 }
 
-// suggest is "; did you mean %q?" for the closestName of names to s, under
+// suggest is "; did you mean %q?" for the closest of names to s, under
 // path, or a list of names when none is close.
 func suggest(path, s string, names []string) string {
 	if c := closestName(s, names); c != "" {

@@ -101,7 +101,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 // checkCommandName refuses a command name that is not one, in one line with
-// the closestName command, where cobra prints five lines of suggestions.
+// the closest command, where cobra prints five lines of suggestions.
 func checkCommandName(root *cobra.Command, args []string) error {
 	if len(args) > 1 && args[0] == "help" {
 		// "help NAME" names a command too; cobra answers exit 0.
