@@ -77,7 +77,7 @@ func TestBadNumbers(t *testing.T) {
 	}
 }
 
-// failingWriter fails every write, as a closed pipe or a full disk does.
+// failingWriter fails every write, as a full disk does.
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
