@@ -103,7 +103,7 @@ func checkCreatable(o output, dir string) error {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return usererr.Errorf("%s %s: cannot create files in %s: %v", o.flag, o.path, dir, err)
+		return usererr.Errorf("%s %s: cannot create files in %s: %w", o.flag, o.path, dir, err)
 	}
 	name := f.Name()
 	f.Close()
