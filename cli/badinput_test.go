@@ -46,6 +46,10 @@ func TestBadNumbers(t *testing.T) {
 		{"alpha NaN", compare("--alpha", "NaN"), 2, []string{"--alpha is NaN", "(0, 1)"}, nil},
 		{"alpha 1", compare("--alpha", "1"), 2, []string{"--alpha is 1"}, nil},
 		{"alpha below the resamples", compare("--alpha", "1e-9"), 2, []string{"--resamples is 2000", "--alpha 1e-09", "2000000000"}, nil},
+		{"resamples beyond a million", compare("--resamples", "1000000000"), 2, []string{"--resamples is 1000000000", "at most 1000000"}, nil},
+		{"negative workers", []string{"score", "--unlearned", "examples/finetune/unlearned.npz", "--retrained", "examples/finetune/retrained.npz", "--workers", "-1"}, 2, []string{"--workers is -1"}, nil},
+		{"zero folds", []string{"attack", "--unlearned", "examples/finetune/unlearned.npz", "--retrained", "examples/finetune/retrained.npz", "--folds", "0"}, 2, []string{"--folds is 0", "at least 2"}, nil},
+		{"zero MIA splits", []string{"attack", "--unlearned", "examples/finetune/unlearned.npz", "--retrained", "examples/finetune/retrained.npz", "--mia-splits", "0"}, 2, []string{"--mia-splits is 0"}, nil},
 		{"lr NaN", train("--lr", "NaN"), 2, []string{"--lr is NaN", "> 0"}, out},
 		{"lr infinite", train("--lr", "Inf"), 2, []string{"--lr is +Inf"}, out},
 		{"weight decay NaN", train("--weight-decay", "NaN"), 2, []string{"--weight-decay is NaN", ">= 0"}, out},
@@ -73,7 +77,7 @@ func TestBadNumbers(t *testing.T) {
 	}
 }
 
-// failingWriter fails every write, as a closed pipe or a full disk does.
+// failingWriter fails every write, as a full disk does.
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
@@ -179,7 +183,7 @@ func TestInputsThatDisagree(t *testing.T) {
 		p := filepath.Join(dir, name)
 		data := make([]float32, 8*3*c)
 		for i := range data {
-			data[i] = float32(math.Sin(float64(i*7 + c)))
+			data[i] = float32(math.Sin(float64(i*7 + c + len(name))))
 		}
 		if err := arrays.WriteNPY(p, arrays.Tensor[float32]{Shape: []int{8, 3, c}, Data: data}); err != nil {
 			t.Fatal(err)
@@ -214,6 +218,7 @@ func TestInputsThatDisagree(t *testing.T) {
 		{"same file twice", []string{"score", "--unlearned", ex + "unlearned.npz", "--retrained", ex + "unlearned.npz", "--labels", ex + "labels.npy", "--json", json}, 2, []string{"unlearned.npz:forget and", "hold the same values", "F = 1"}, []string{json}},
 		{"same values in two files", []string{"score", "--unlearned", u, "--retrained", writeConf(t, filepath.Join(dir, "u2.npy"), 8, 3, spreadConf(0.5)), "--json", json}, 2, []string{"u.npy and", "u2.npy hold the same values"}, []string{json}},
 		{"class counts differ", []string{"score", "--unlearned", c4, "--retrained", c5, "--labels", labels, "--json", json}, 2, []string{"c4.npy has 4 classes but", "c5.npy has 5"}, []string{json}},
+		{"class counts differ within a population", []string{"attack", "--unlearned", c4, "--retrained", logits("c4r.npy", 4), "--labels", labels, "--unlearned-retain", c5, "--retain-labels", labels, "--json", json}, 2, []string{"c5.npy has 5 classes but", "c4.npy has 4"}, []string{json}},
 		{"class counts differ, attack", []string{"attack", "--unlearned", c4, "--retrained", c5, "--labels", labels, "--json", json}, 2, []string{"c4.npy has 4 classes"}, []string{json}},
 		{"labels of another E with confidences", []string{"score", "--unlearned", u, "--retrained", r, "--labels", ex + "labels.npy", "--json", json}, 2, []string{"labels.npy: 100 labels", "E = 3"}, []string{json}},
 		{"duplicated CSV column", cmd("score", pops, []string{"--unlearned-acc", dupCSV, "--retrained-acc", ex + "retrained_acc.csv"}), 2, []string{"dup.csv", "columns 1 (\"retain\") and 3 (\"Retain_Acc\")"}, []string{json}},
@@ -421,6 +426,20 @@ func TestDeclaredSizes(t *testing.T) {
 		{"retain logits of more models", []string{"score", "--unlearned", ex + "unlearned.npz", "--retrained", ex + "retrained.npz", "--labels", ex + "labels.npy",
 			"--unlearned-retain", bomb("retain.npz", "(100000, 100, 10)", 100000000), "--unlearned-test", ex + "unlearned_test.npy", "--retrained-acc", ex + "retrained_acc.csv",
 			"--retain-labels", ex + "retain_labels.npy", "--test-labels", ex + "test_labels.npy", "--json", json}, 2, []string{"retain.npz:forget", "declares N = 100000 models", "has N = 128"}, []string{json}},
+	} {
+		t.Run(c.name, c.check)
+	}
+}
+
+// Class 8, siblings: a flag value of the wrong kind and "help NAME" for a
+// mistyped NAME are one line saying what is wanted.
+func TestOneLineFlagErrors(t *testing.T) {
+	for _, c := range []refusal{
+		{"integer", []string{"score", "--workers", "x"}, 2, []string{`--workers "x": want an integer`}, nil},
+		{"number", []string{"compare", "a.json", "b.json", "--alpha", "y"}, 2, []string{`--alpha "y": want a number`}, nil},
+		{"unsigned", []string{"attack", "--seed", "-1"}, 2, []string{`--seed "-1": want an integer >= 0`}, nil},
+		{"boolean", []string{"train", "--augment-flip=maybe"}, 2, []string{`--augment-flip "maybe": want true or false`}, nil},
+		{"help topic", []string{"help", "scroe"}, 2, []string{`unknown command "scroe"`, `did you mean "score"?`}, nil},
 	} {
 		t.Run(c.name, c.check)
 	}

@@ -70,3 +70,12 @@ func checkMethodName(name string) error {
 	}
 	return nil
 }
+
+// checkWorkers refuses a negative --workers, which the pools took for 0
+// (one per core) without a word.
+func checkWorkers(n int) error {
+	if n < 0 {
+		return usererr.Errorf("--workers is %d; want 0 (one per core) or more", n)
+	}
+	return nil
+}

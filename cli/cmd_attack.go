@@ -91,6 +91,9 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if err := checkMethodName(f.method); err != nil {
 		return err
 	}
+	if err := checkWorkers(f.workers); err != nil {
+		return err
+	}
 	switch {
 	case f.neighbours < 1:
 		return usererr.Errorf("--knn-k is %d; want at least 1", f.neighbours)
@@ -98,6 +101,12 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 		// kNN would raise it to the next odd number (two classes could
 		// tie); a setting is used as given or refused, never changed.
 		return usererr.Errorf("--knn-k is %d; want an odd number, so that two classes cannot tie (e.g. %d)", f.neighbours, f.neighbours+1)
+	case f.folds < 1:
+		// 0 would have meant the default (5), silently.
+		return usererr.Errorf("--folds is %d; want at least 2", f.folds)
+	case f.miaSplits < 1:
+		// 0 would have meant the default (10), silently.
+		return usererr.Errorf("--mia-splits is %d; want at least 1", f.miaSplits)
 	case f.trees < 1:
 		return usererr.Errorf("--trees is %d; want at least 1", f.trees)
 	case f.maxTrain < 0:

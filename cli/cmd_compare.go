@@ -86,6 +86,9 @@ appended to it either way.`,
 	return cmd
 }
 
+// maxResamples bounds --resamples.
+const maxResamples = 1_000_000
+
 // checkGate refuses, before any file is read, gate settings that could let
 // a regression pass unseen: a NaN or infinite level or tolerance (a NaN
 // --max-drop-score made every drop tolerated), a tolerance of 1 or more
@@ -98,6 +101,11 @@ func checkGate(opt reports.CompareOptions) error {
 	}
 	if err := checkFloat("--max-drop-score", opt.MaxDropScore, unitHalf); err != nil {
 		return err
+	}
+	// A million resamples already pin a 99.9% interval's ends; more
+	// only hold the gate for hours.
+	if opt.Resamples > maxResamples {
+		return usererr.Errorf("--resamples is %d; want at most %d", opt.Resamples, maxResamples)
 	}
 	if need := math.Ceil(2 / opt.Alpha); float64(opt.Resamples) < need {
 		return usererr.Errorf("--resamples is %d; --alpha %v needs at least %.0f, so that each tail of the interval holds a resample", opt.Resamples, opt.Alpha, need)

@@ -39,6 +39,9 @@ retain and test, with a labels .npz holding the same names.`,
 			if err := checkMethodName(method); err != nil {
 				return err
 			}
+			if err := checkWorkers(workers); err != nil {
+				return err
+			}
 			if err := checkResultOutputs(jsonOut, "--report", reportDir); err != nil {
 				return err
 			}

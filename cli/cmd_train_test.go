@@ -58,7 +58,7 @@ func TestTrainConfigAndLogits(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"train", "--config", cfg, "--lr", "x", "--out", model}, "invalid argument"},
+		{[]string{"train", "--config", cfg, "--lr", "x", "--out", model}, `--lr "x": want a number`},
 		{[]string{"train", "--limit", "10", "--model", "mlp", "--device", "tpu", "--out", model}, "device"},
 		{[]string{"train", "--limit", "10", "--model", "mlp", "--optimizer", "rmsprop", "--out", model}, "rmsprop"},
 		{[]string{"logits", "--part", "forget", "--out", npy, model}, "--split"},

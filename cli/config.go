@@ -29,7 +29,7 @@ func decodeConfig(name string, data []byte, dst any) error {
 	if len(doc.Content) == 0 {
 		return nil
 	}
-	if err := checkNode(name, doc.Content[0], reflect.TypeOf(dst).Elem(), ""); err != nil {
+	if err := checkConfigNode(name, doc.Content[0], reflect.TypeOf(dst).Elem(), ""); err != nil {
 		return err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -43,9 +43,9 @@ func decodeConfig(name string, data []byte, dst any) error {
 // oneLine joins a message's lines.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// yamlFields lists the YAML names of struct type t's fields, inline ones
+// configFields lists the YAML names of struct type t's fields, inline ones
 // included, as go.yaml.in/yaml/v3 names them.
-func yamlFields(t reflect.Type) map[string]reflect.Type {
+func configFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -57,7 +57,7 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 			continue
 		}
 		if strings.Contains(opts, "inline") {
-			for k, v := range yamlFields(f.Type) {
+			for k, v := range configFields(f.Type) {
 				out[k] = v
 			}
 			continue
@@ -70,9 +70,9 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// checkNode checks node against type t; path is the node's dotted field
+// checkConfigNode checks node against type t; path is the node's dotted field
 // path ("" for the document).
-func checkNode(file string, node *yaml.Node, t reflect.Type, path string) error {
+func checkConfigNode(file string, node *yaml.Node, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -82,9 +82,9 @@ func checkNode(file string, node *yaml.Node, t reflect.Type, path string) error 
 	switch {
 	case t.Kind() == reflect.Struct:
 		if node.Kind != yaml.MappingNode {
-			return at("%s: want a mapping of fields, got %s", fieldName(path), describeNode(node))
+			return at("%s: want a mapping of fields, got %s", fieldName(path), describeConfigNode(node))
 		}
-		fields := yamlFields(t)
+		fields := configFields(t)
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			key, val := node.Content[i], node.Content[i+1]
 			ft, ok := fields[key.Value]
@@ -96,13 +96,13 @@ func checkNode(file string, node *yaml.Node, t reflect.Type, path string) error 
 				sort.Strings(names)
 				return usererr.Errorf("config %s: line %d: unknown field %q%s", file, key.Line, join(path, key.Value), suggest(path, key.Value, names))
 			}
-			if err := checkNode(file, val, ft, join(path, key.Value)); err != nil {
+			if err := checkConfigNode(file, val, ft, join(path, key.Value)); err != nil {
 				return err
 			}
 		}
 	case t.Kind() == reflect.Slice && node.Kind == yaml.SequenceNode:
 		for i, item := range node.Content {
-			if err := checkNode(file, item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := checkConfigNode(file, item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
@@ -112,7 +112,7 @@ func checkNode(file string, node *yaml.Node, t reflect.Type, path string) error 
 		// The decoder would truncate 1.5 into an integer field, silently.
 		isInt := strings.HasPrefix(describeKind(t), "an integer")
 		if err := node.Decode(reflect.New(t).Interface()); err != nil || (isInt && node.Kind == yaml.ScalarNode && node.ShortTag() != "!!int") {
-			return at("%s: want %s, got %s", fieldName(path), describeKind(t), describeNode(node))
+			return at("%s: want %s, got %s", fieldName(path), describeKind(t), describeConfigNode(node))
 		}
 	}
 	return nil
@@ -150,7 +150,7 @@ func describeKind(t reflect.Type) string {
 	return "a " + t.Kind().String()
 }
 
-func describeNode(n *yaml.Node) string {
+func describeConfigNode(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -163,19 +163,19 @@ func describeNode(n *yaml.Node) string {
 // suggest is "; did you mean %q?" for the closest of names to s, under
 // path, or a list of names when none is close.
 func suggest(path, s string, names []string) string {
-	if c := closest(s, names); c != "" {
+	if c := closestName(s, names); c != "" {
 		return fmt.Sprintf("; did you mean %q?", join(path, c))
 	}
 	return "; known: " + strings.Join(names, ", ")
 }
 
-// closest returns the name nearest s by edit distance, when it is near
+// closestName returns the name nearest s by edit distance, when it is near
 // enough to be a slip (at most a third of the longer name, and 2 at least),
 // ties broken by order; "" otherwise.
-func closest(s string, names []string) string {
+func closestName(s string, names []string) string {
 	best, bestD := "", -1
 	for _, n := range names {
-		d := editDistance(strings.ToLower(s), strings.ToLower(n))
+		d := nameDistance(strings.ToLower(s), strings.ToLower(n))
 		if limit := max(2, max(len(s), len(n))/3); d <= limit && (bestD < 0 || d < bestD) {
 			best, bestD = n, d
 		}
@@ -183,9 +183,9 @@ func closest(s string, names []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b, counting a swap
+// nameDistance is the Levenshtein distance between a and b, counting a swap
 // of two neighbouring letters as one edit.
-func editDistance(a, b string) int {
+func nameDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	d := make([][]int, len(ra)+1)
 	for i := range d {

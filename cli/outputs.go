@@ -103,7 +103,7 @@ func checkCreatable(o output, dir string) error {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return usererr.Errorf("%s %s: cannot create files in %s: %v", o.flag, o.path, dir, err)
+		return usererr.Errorf("%s %s: cannot create files in %s: %w", o.flag, o.path, dir, err)
 	}
 	name := f.Name()
 	f.Close()
@@ -111,7 +111,8 @@ func checkCreatable(o output, dir string) error {
 }
 
 // errWriter remembers the first write error of standard output, so that a
-// command whose output was lost (a closed pipe, a full disk) does not exit 0.
+// command whose output was lost (a full disk; a closed pipe ends the
+// process with SIGPIPE, as for any Unix tool) does not exit 0.
 type errWriter struct {
 	w   io.Writer
 	err error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -50,8 +51,8 @@ answer exactly as the NeurIPS 2023 Machine Unlearning competition did.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return usererr.Wrap(err)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usererr.Wrap(plainFlagError(cmd, err))
 	})
 	for _, mk := range subcommands {
 		root.AddCommand(mk())
@@ -102,6 +103,10 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 // checkCommandName refuses a command name that is not one, in one line with
 // the closest command, where cobra prints five lines of suggestions.
 func checkCommandName(root *cobra.Command, args []string) error {
+	if len(args) > 1 && args[0] == "help" {
+		// "help NAME" names a command too; cobra answers exit 0.
+		args = args[1:]
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return nil
 	}
@@ -116,10 +121,34 @@ func checkCommandName(root *cobra.Command, args []string) error {
 		return nil
 	}
 	slices.Sort(names)
-	if c := closest(args[0], names); c != "" {
+	if c := closestName(args[0], names); c != "" {
 		return usererr.Errorf("unknown command %q; did you mean %q? (unlearnbench --help lists the commands)", args[0], c)
 	}
 	return usererr.Errorf("unknown command %q; the commands are %s", args[0], strings.Join(names, ", "))
+}
+
+// invalidFlagRE matches pflag's message for a value it cannot parse.
+var invalidFlagRE = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-\w, )?--([\w-]+)" flag: `)
+
+// plainFlagError says what a flag wants instead of pflag's "invalid
+// argument ... strconv.ParseFloat: parsing ...: invalid syntax".
+func plainFlagError(cmd *cobra.Command, err error) error {
+	m := invalidFlagRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	fl := cmd.Flags().Lookup(m[2])
+	if fl == nil {
+		return err
+	}
+	want := map[string]string{
+		"int": "an integer", "uint64": "an integer >= 0", "float64": "a number",
+		"bool": "true or false", "duration": "a duration like 30s",
+	}[fl.Value.Type()]
+	if want == "" {
+		return err
+	}
+	return fmt.Errorf("--%s %q: want %s", m[2], m[1], want)
 }
 
 // isCobraUsageError recognises cobra's own argument errors (unknown command,

@@ -118,7 +118,7 @@ func Method(u, r *population.Population, labels *population.Labels, opt Options)
 	// A result file holds finite numbers only; values that overflowed
 	// float64 somewhere are the inputs' fault, said before any output.
 	if _, err := json.Marshal(&m); err != nil {
-		return nil, usererr.Errorf("scoring %s against %s: the result holds a number that is not finite (%v): the inputs' values overflow float64 arithmetic", u.Forget.Name, r.Forget.Name, err)
+		return nil, usererr.Errorf("scoring %s against %s: the result holds a number that is not finite (%w): the inputs' values overflow float64 arithmetic", u.Forget.Name, r.Forget.Name, err)
 	}
 	return &m, nil
 }

@@ -187,6 +187,21 @@ func TestMethodRefusesInputsThatDisagree(t *testing.T) {
 			u.Retain = readExample(t, "unlearned", false).Retain
 			l.Retain = nil
 		}, attacks, []string{"retain logits were given", "unlearned_retain.npy"}},
+		{"same values twice", func(u, r *population.Population, _ *population.Labels) { *r = *u }, nil, []string{"hold the same values", "F = 1"}},
+		{"class counts differ", func(_, r *population.Population, _ *population.Labels) {
+			v := *r.Forget
+			v.C, v.Name = 5, "r5"
+			r.Forget = &v
+		}, nil, []string{"has 10 classes but r5 has 5"}},
+		{"labels with confidences of another E", func(u, r *population.Population, l *population.Labels) {
+			for _, p := range []*population.Population{u, r} {
+				v := *p.Forget
+				v.Conf, _ = p.Confidences(l)
+				v.Logits, v.C = nil, 0
+				p.Forget = &v
+			}
+			l.Forget = l.Forget[:7]
+		}, nil, []string{"7 labels, but the populations have E = 100"}},
 		{"bad attack option", func(_, _ *population.Population, _ *population.Labels) {}, &suite.Options{Folds: 1}, []string{"1 folds"}},
 	}
 	for _, c := range cases {

@@ -55,6 +55,11 @@ func TestReadAccuraciesErrors(t *testing.T) {
 		{"o.json", `[{"retain": 0.9, "test": -0.1}]`, []string{"o.json", "model 0", `field "test"`, "outside [0, 1]"}},
 		{"s.json", "{\n  \"retain\": [0.9,\n", []string{"s.json"}},
 		{"x.txt", "", []string{"x.txt", "unsupported"}},
+		// Two columns or keys for one accuracy: refused, not the first.
+		{"d.csv", "retain,test,retain\n0.9,0.8,0.7\n", []string{"d.csv", "line 1", `columns 1 ("retain") and 3 ("retain")`}},
+		{"a.csv", "ta,retain,test_acc\n0.8,0.9,0.7\n", []string{"a.csv", `columns 1 ("ta") and 3 ("test_acc")`, "test accuracy"}},
+		{"d.json", `{"retain": [0.9], "RA": [0.8], "test": [0.7]}`, []string{"d.json", `fields "RA" and "retain"`}},
+		{"r.json", `[{"retain": 0.9, "test": 0.8, "TA": 0.7}]`, []string{"r.json", "model 0", `fields "TA" and "test"`}},
 	}
 	for _, c := range cases {
 		_, err := ReadAccuracies(write(t, c.name, c.content))
@@ -149,4 +154,69 @@ func FuzzAccuracyJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Compact keeps what scoring needs and drops the logits; a population it
+// cannot compact (no labels) is left as it was.
+func TestCompact(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "l.npy")
+	data := []float64{0, 1.0986122886681098, 0, 0, 0, 0}
+	if err := arrays.WriteNPY(p, arrays.Tensor[float64]{Shape: []int{2, 1, 3}, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := ReadValues(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pop := &Population{Forget: v, Retain: v, Test: v}
+	pop.Compact(&Labels{})
+	if pop.Forget != v || pop.Retain == nil || pop.ForgetAcc != nil {
+		t.Fatalf("compacted without labels: %+v", pop)
+	}
+	one := []int{1}
+	pop.Compact(&Labels{Forget: one, Retain: one, Test: one})
+	f := pop.Forget
+	if f.IsLogits() || f.C != 3 || len(f.Conf) != 2 || pop.Retain != nil || pop.Test != nil {
+		t.Fatalf("compacted forget values %+v, retain %v", f, pop.Retain)
+	}
+	for name, acc := range map[string][]float64{"forget": pop.ForgetAcc, "retain": pop.RetainAcc, "test": pop.TestAcc} {
+		if len(acc) != 2 || acc[0] != 1 || acc[1] != 0 {
+			t.Errorf("%s accuracies %v, want [1 0]", name, acc)
+		}
+	}
+	if !v.IsLogits() {
+		t.Error("Compact changed the values it was given")
+	}
+	if err := pop.CheckSizes("unlearned"); err != nil {
+		t.Fatal(err)
+	}
+	pop.Seeds = []uint64{1}
+	if err := pop.CheckSizes("unlearned"); err == nil || !strings.Contains(err.Error(), "1 seeds for the unlearned population of N = 2") {
+		t.Fatalf("seeds of another N: %v", err)
+	}
+}
+
+// ReadValuesLike refuses, from the header, an array of another N or E.
+func TestReadValuesLike(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.npy")
+	if err := arrays.WriteNPY(p, arrays.Tensor[float32]{Shape: []int{4, 2}, Data: make([]float32, 8)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		like Like
+		want string
+	}{
+		{Like{N: 5, Of: "u.npy"}, "declares N = 4 models, but u.npy has N = 5"},
+		{Like{N: 4, E: 3, Of: "u.npy"}, "declares E = 2 examples, but u.npy has E = 3"},
+	} {
+		if _, err := ReadValuesLike(p, c.like); err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.like, err, c.want)
+		}
+	}
+	if v, err := ReadValuesLike(p, Like{N: 4, E: 2}); err != nil || v.N != 4 {
+		t.Errorf("fitting array: %v", err)
+	}
+	if _, _, err := ReadLabelsLike(p, 9, "x.npy"); err == nil {
+		t.Error("labels of rank 2 accepted")
+	}
 }

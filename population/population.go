@@ -92,6 +92,10 @@ func (p *Population) CheckSizes(role string) error {
 		if v != nil && v.N != n {
 			return usererr.Errorf("%s has N = %d models, but the %s population has N = %d", v.Name, v.N, role, n)
 		}
+		// Confidences keep the class count of their logits (Compact).
+		if v != nil && v.C != 0 && p.Forget.C != 0 && v.C != p.Forget.C {
+			return usererr.Errorf("%s has %d classes but %s has %d; one population's models classify one task", v.Name, v.C, p.Forget.Name, p.Forget.C)
+		}
 	}
 	for _, c := range []struct {
 		what string

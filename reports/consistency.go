@@ -48,6 +48,19 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*max(1, math.Abs(a), 
 // unit reports whether a rate, an AUC or an accuracy lies in [0, 1].
 func unit(v float64) bool { return v >= 0 && v <= 1 }
 
+// checkConsistency checks every method of a validated result (see
+// Method.checkConsistency). It is called beside validate, in Decode and
+// Write, rather than from it, so that the two sets of checks stay apart.
+func (r *Result) checkConsistency() error {
+	for i := range r.Methods {
+		m := &r.Methods[i]
+		if err := m.checkConsistency(); err != nil {
+			return fmt.Errorf("method %q: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
 // checkConsistency checks the score against the competition's rules for
 // N models per population: the buckets, each example's bucket and points
 // against its epsilon, the bucket counts, the final score against F and the

@@ -165,6 +165,9 @@ func (r *Result) Write(path string) error {
 	if err := r.validate(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	if err := r.checkConsistency(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
 	return atomicfile.Write(path, r.Encode)
 }
 
@@ -206,6 +209,9 @@ func Decode(name string, data []byte) (*Result, error) {
 		return nil, usererr.Errorf("%s: %v", name, err)
 	}
 	if err := r.validate(); err != nil {
+		return nil, usererr.Errorf("%s: %v", name, err)
+	}
+	if err := r.checkConsistency(); err != nil {
 		return nil, usererr.Errorf("%s: %v", name, err)
 	}
 	return &r, nil
@@ -326,7 +332,7 @@ func (m *Method) validate() error {
 			return fmt.Errorf("attack %q: %w", a.Name, err)
 		}
 	}
-	return m.checkConsistency()
+	return nil
 }
 
 // validateMetric checks the fields of the KLoM and ToW rows: KLoM values
