@@ -50,7 +50,7 @@ func ParseFisherKind(s string) (FisherKind, error) {
 // the model's own softmax and uniform numbers drawn in Go from the seed, so
 // that no separate forward pass is needed; true shares one forward pass
 // among C backward passes, one per class, each seeded with √p(c|x), in one
-// graph.
+// graph (up to 16 classes; in groups of 16 beyond).
 type FisherComputer struct {
 	rt      *ort.Runtime
 	m       *Model
@@ -58,6 +58,11 @@ type FisherComputer struct {
 	Batch   int
 	classes int
 }
+
+// fisherCopies bounds the per-class backward passes in the true Fisher's
+// graph: a model with more classes runs its forward pass once per group of
+// this many classes.
+const fisherCopies = 16
 
 // fisherGraph is one kind's compiled graph and its per-parameter outputs.
 type fisherGraph struct {
@@ -117,13 +122,17 @@ func (f *FisherComputer) graph(kind FisherKind) (*fisherGraph, error) {
 		}
 		sq = grads
 	case FisherTrue:
-		ioNames = []string{m.Input}
+		// One backward pass per row of class_select (one-hot rows, or zero
+		// rows that contribute nothing): all classes at once for up to
+		// fisherCopies classes, in groups beyond, so that the graph stays
+		// of a bounded size for a 100- or 1000-class model.
+		copies := min(c, fisherCopies)
+		sel := g.AddInput("class_select", graph.Float, copies, c)
+		ioNames = []string{m.Input, sel}
 		logp := g.Op1("LogSoftmax", []string{m.Output}, graph.AInt("axis", 1))
 		root := g.Op1("Sqrt", []string{g.Op1("Softmax", []string{m.Output}, graph.AInt("axis", 1))})
-		for cls := int64(0); cls < c; cls++ {
-			hot := make([]float64, c)
-			hot[cls] = 1
-			onehot := g.ConstF(graph.Float, []int64{1, c}, hot...)
+		for cls := int64(0); cls < copies; cls++ {
+			onehot := g.Op1("Slice", []string{sel, g.ConstI(cls), g.ConstI(cls + 1), g.ConstI(0)})
 			pick := func(v string) string {
 				return g.Op1("ReduceSum", []string{g.Op1("Mul", []string{v, onehot}), g.ConstI(1)}, graph.AInt("keepdims", 0))
 			}
@@ -198,8 +207,11 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 		sum[p] = make([]float64, len(f.m.Param(p)))
 	}
 	passes := 1
-	if kind == FisherMC {
+	switch kind {
+	case FisherMC:
 		passes = samples
+	case FisherTrue:
+		passes = (f.classes + fisherCopies - 1) / fisherCopies
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x666973686572))
 	var us []float32
@@ -223,10 +235,21 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 			}
 		}
 		for k := 0; k < passes; k++ {
-			if kind == FisherMC {
+			switch kind {
+			case FisherMC:
 				u := b.inF["uniform"]
 				for j := range u {
 					u[j] = us[j*passes+k]
+				}
+			case FisherTrue:
+				// Rows for classes k·fisherCopies, ...: one-hot, then zero.
+				sel := b.inF["class_select"]
+				fill(sel, 0)
+				c := f.classes
+				for j := 0; j < len(sel)/c; j++ {
+					if cls := k*fisherCopies + j; cls < c {
+						sel[j*c+cls] = 1
+					}
 				}
 			}
 			if err := fg.r.run(b); err != nil {
@@ -240,7 +263,7 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 			}
 		}
 	}
-	if passes > 1 {
+	if kind == FisherMC && passes > 1 {
 		for _, acc := range sum {
 			for i := range acc {
 				acc[i] /= float64(passes)
