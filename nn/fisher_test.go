@@ -21,7 +21,7 @@ func TestFisherMatchesLoop(t *testing.T) {
 	mlp := MLP([]int64{2, 3, 3}, []int64{7}, 3, 5)
 	resnet := ResNet18([]int64{3, 8, 8}, 3, true, 6)
 	stem := ResNet18([]int64{3, 16, 16}, 3, false, 8) // 7x7 stride-2 stem, padded max-pool
-	many := MLP([]int64{1, 2, 2}, []int64{5}, 21, 9) // true Fisher in two groups of classes (16 + 5)
+	many := MLP([]int64{1, 2, 2}, []int64{5}, 21, 9)  // true Fisher in two groups of classes (16 + 5)
 	for _, m := range []*Model{cnn, mlp, resnet, stem, many} {
 		d := randomData(7, 10, m.Shape, m.Classes)
 		kinds := []FisherKind{FisherEmpirical, FisherMC, FisherTrue}
