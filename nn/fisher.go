@@ -48,13 +48,14 @@ func ParseFisherKind(s string) (FisherKind, error) {
 // not interact. Each kind has its own graph, compiled on first use:
 // empirical reads the labels; MC samples its labels inside the graph from
 // the model's own softmax and uniform numbers drawn in Go from the seed, so
-// that no separate forward pass is needed; true shares one forward pass
+// that no separate forward pass is needed, and shares one forward pass among
+// its samples (up to 16; in groups beyond); true shares one forward pass
 // among C backward passes, one per class, each seeded with √p(c|x), in one
 // graph (up to 16 classes; in groups of 16 beyond).
 type FisherComputer struct {
 	rt      *ort.Runtime
 	m       *Model
-	graphs  map[FisherKind]*fisherGraph
+	graphs  map[fisherKey]*fisherGraph
 	Batch   int
 	classes int
 }
@@ -76,16 +77,28 @@ func NewFisherComputer(rt *ort.Runtime, m *Model, batch int) (*FisherComputer, e
 	if batch < 1 {
 		batch = 64
 	}
-	f := &FisherComputer{rt: rt, m: m, graphs: map[FisherKind]*fisherGraph{}, Batch: batch, classes: m.Classes}
-	if _, err := f.graph(FisherEmpirical); err != nil {
+	f := &FisherComputer{rt: rt, m: m, graphs: map[fisherKey]*fisherGraph{}, Batch: batch, classes: m.Classes}
+	if _, err := f.graph(FisherEmpirical, 1); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
-// graph returns kind's compiled graph, building it on first use.
-func (f *FisherComputer) graph(kind FisherKind) (*fisherGraph, error) {
-	if fg, ok := f.graphs[kind]; ok {
+// fisherKey names a compiled graph: the kind and, for MC, the samples it
+// draws per run.
+type fisherKey struct {
+	kind    FisherKind
+	samples int64
+}
+
+// graph returns kind's compiled graph (for MC, the one drawing samples
+// labels per example in one run), building it on first use.
+func (f *FisherComputer) graph(kind FisherKind, samples int64) (*fisherGraph, error) {
+	key := fisherKey{kind, samples}
+	if kind != FisherMC {
+		key.samples = 0
+	}
+	if fg, ok := f.graphs[key]; ok {
 		return fg, nil
 	}
 	m := f.m
@@ -97,23 +110,9 @@ func (f *FisherComputer) graph(kind FisherKind) (*fisherGraph, error) {
 		return fmt.Errorf("model %q: per-example squared gradients (%v Fisher): %w", m.Graph.Name, kind, err)
 	}
 	switch kind {
-	case FisherEmpirical, FisherMC:
-		var labels string
-		if kind == FisherEmpirical {
-			labels = g.AddInput("labels", graph.Int64, -1)
-			ioNames = []string{m.Input, labels}
-		} else {
-			// The label is the first class whose cumulative probability
-			// reaches u, as sample draws it (the last one if rounding
-			// leaves the total below u).
-			u := g.AddInput("uniform", graph.Float, -1)
-			ioNames = []string{m.Input, u}
-			p := g.Op1("Softmax", []string{m.Output}, graph.AInt("axis", 1))
-			cum := g.Op1("CumSum", []string{p, g.ConstI(1)})
-			below := g.Op1("Less", []string{cum, g.Op1("Unsqueeze", []string{u, g.ConstI(1)})})
-			n := g.Op1("ReduceSum", []string{g.Op1("Cast", []string{below}, graph.AInt("to", int64(graph.Int64))), g.ConstI(1)}, graph.AInt("keepdims", 0))
-			labels = g.Op1("Min", []string{n, g.ConstI(c - 1)})
-		}
+	case FisherEmpirical:
+		labels := g.AddInput("labels", graph.Int64, -1)
+		ioNames = []string{m.Input, labels}
 		per, _ := g.CrossEntropyLoss(m.Output, labels, graph.CrossEntropy{})
 		total := g.Op1("ReduceSum", []string{per}, graph.AInt("keepdims", 0))
 		grads, err := g.Gradients(total, m.Params, graph.GradOptions{SquaredPerExample: true})
@@ -121,6 +120,38 @@ func (f *FisherComputer) graph(kind FisherKind) (*fisherGraph, error) {
 			return nil, wrap(err)
 		}
 		sq = grads
+	case FisherMC:
+		// samples backward passes sharing one forward pass, sample j's
+		// labels from column j of uniform: the first class whose
+		// cumulative probability reaches u, as sample draws it (the last
+		// one if rounding leaves the total below u). A sample whose
+		// sample_weights entry is 0 contributes nothing (the last group
+		// of a ComputeK whose samples are not a multiple of the graph's).
+		u := g.AddInput("uniform", graph.Float, -1, samples)
+		wts := g.AddInput("sample_weights", graph.Float, samples)
+		ioNames = []string{m.Input, u, wts}
+		p := g.Op1("Softmax", []string{m.Output}, graph.AInt("axis", 1))
+		cum := g.Op1("CumSum", []string{p, g.ConstI(1)})
+		for j := int64(0); j < samples; j++ {
+			uj := g.Op1("Slice", []string{u, g.ConstI(j), g.ConstI(j + 1), g.ConstI(1)})
+			below := g.Op1("Less", []string{cum, uj})
+			n := g.Op1("ReduceSum", []string{g.Op1("Cast", []string{below}, graph.AInt("to", int64(graph.Int64))), g.ConstI(1)}, graph.AInt("keepdims", 0))
+			labels := g.Op1("Min", []string{n, g.ConstI(c - 1)})
+			per, _ := g.CrossEntropyLoss(m.Output, labels, graph.CrossEntropy{})
+			total := g.Op1("Mul", []string{g.Op1("ReduceSum", []string{per}, graph.AInt("keepdims", 0)),
+				g.Op1("Slice", []string{wts, g.ConstI(j), g.ConstI(j + 1)})})
+			grads, err := g.Gradients(total, m.Params, graph.GradOptions{SquaredPerExample: true})
+			if err != nil {
+				return nil, wrap(err)
+			}
+			for _, p := range m.Params {
+				if j == 0 {
+					sq[p] = grads[p]
+				} else {
+					sq[p] = g.Op1("Add", []string{sq[p], grads[p]})
+				}
+			}
+		}
 	case FisherTrue:
 		// One backward pass per row of class_select (one-hot rows, or zero
 		// rows that contribute nothing): all classes at once for up to
@@ -162,7 +193,7 @@ func (f *FisherComputer) graph(kind FisherKind) (*fisherGraph, error) {
 		return nil, err
 	}
 	fg := &fisherGraph{r: r, sq: sq}
-	f.graphs[kind] = fg
+	f.graphs[key] = fg
 	return fg, nil
 }
 
@@ -185,8 +216,9 @@ func (f *FisherComputer) Compute(d *Data, kind FisherKind, seed uint64) (map[str
 // ComputeK returns, for every parameter, the sum over the examples of d of
 // the squared per-example gradient of the cross-entropy, at the labels kind
 // says: the data's (empirical); samples labels drawn per example from the
-// model's softmax with seed, the squares averaged over them (MC; one pass
-// over the data per sample); every class weighted by its probability (true).
+// model's softmax with seed, the squares averaged over them (MC; one
+// forward pass per batch shared by up to 16 samples); every class weighted
+// by its probability (true).
 // samples is used by MC only and must be at least 1.
 func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed uint64) (map[string][]float64, error) {
 	if err := d.Check(f.m); err != nil {
@@ -198,7 +230,8 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 	if samples < 1 {
 		return nil, usererr.Errorf("Fisher: %d samples per example, want at least 1", samples)
 	}
-	fg, err := f.graph(kind)
+	perRun := int64(min(samples, fisherCopies))
+	fg, err := f.graph(kind, perRun)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +242,7 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 	passes := 1
 	switch kind {
 	case FisherMC:
-		passes = samples
+		passes = (samples + fisherCopies - 1) / fisherCopies
 	case FisherTrue:
 		passes = (f.classes + fisherCopies - 1) / fisherCopies
 	}
@@ -230,16 +263,27 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 		if kind == FisherMC {
 			// Example by example, sample by sample, as fisherLoop draws.
 			us = us[:0]
-			for range len(idx) * passes {
+			for range len(idx) * samples {
 				us = append(us, rng.Float32())
 			}
 		}
 		for k := 0; k < passes; k++ {
 			switch kind {
 			case FisherMC:
-				u := b.inF["uniform"]
-				for j := range u {
-					u[j] = us[j*passes+k]
+				// Samples k·perRun, ... of every example; weight 0 past
+				// the last.
+				u, w := b.inF["uniform"], b.inF["sample_weights"]
+				for s := range int(perRun) {
+					w[s] = 0
+					if k*int(perRun)+s < samples {
+						w[s] = 1
+					}
+					for j := range idx {
+						u[j*int(perRun)+s] = 0.5
+						if w[s] == 1 {
+							u[j*int(perRun)+s] = us[j*samples+k*int(perRun)+s]
+						}
+					}
 				}
 			case FisherTrue:
 				// Rows for classes k·fisherCopies, ...: one-hot, then zero.
@@ -263,10 +307,10 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 			}
 		}
 	}
-	if kind == FisherMC && passes > 1 {
+	if kind == FisherMC && samples > 1 {
 		for _, acc := range sum {
 			for i := range acc {
-				acc[i] /= float64(passes)
+				acc[i] /= float64(samples)
 			}
 		}
 	}
