@@ -69,6 +69,7 @@ const fisherCopies = 16
 type fisherGraph struct {
 	r  *runner
 	sq map[string]string
+	g  *graph.Graph // as compiled, for tests
 }
 
 // NewFisherComputer compiles the per-example squared-gradient graph of m
@@ -192,7 +193,7 @@ func (f *FisherComputer) graph(kind FisherKind, samples int64) (*fisherGraph, er
 	if err != nil {
 		return nil, err
 	}
-	fg := &fisherGraph{r: r, sq: sq}
+	fg := &fisherGraph{r: r, sq: sq, g: g}
 	f.graphs[key] = fg
 	return fg, nil
 }

@@ -126,3 +126,36 @@ func TestFisherMCApproachesTrue(t *testing.T) {
 		t.Errorf("MC mean over %d seeds is %.3f off the true Fisher (one draw: %.3f)", seeds, e, single)
 	}
 }
+
+// TestFisherSharesTheForwardPass: the true and MC graphs of the small CNN
+// hold the model's forward nodes once (its two max-pools, one Conv reading
+// the input), not once per class or sample.
+func TestFisherSharesTheForwardPass(t *testing.T) {
+	m := SmallCNN([]int64{1, 8, 8}, 10, 1)
+	fc, err := NewFisherComputer(rt, m, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	for _, c := range []struct {
+		kind    FisherKind
+		samples int64
+	}{{FisherTrue, 0}, {FisherMC, 5}} {
+		fg, err := fc.graph(c.kind, c.samples)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pools, convs := 0, 0
+		for _, n := range fg.g.Nodes {
+			switch {
+			case n.OpType == "MaxPool":
+				pools++
+			case n.OpType == "Conv" && n.Input[0] == m.Input:
+				convs++
+			}
+		}
+		if pools != 2 || convs != 1 {
+			t.Errorf("%v graph: %d MaxPool nodes and %d Conv nodes on the input, want the forward's 2 and 1", c.kind, pools, convs)
+		}
+	}
+}
