@@ -48,21 +48,28 @@ func ParseFisherKind(s string) (FisherKind, error) {
 // not interact. Each kind has its own graph, compiled on first use:
 // empirical reads the labels; MC samples its labels inside the graph from
 // the model's own softmax and uniform numbers drawn in Go from the seed, so
-// that no separate forward pass is needed; true shares one forward pass
+// that no separate forward pass is needed, and shares one forward pass among
+// its samples (up to 16; in groups beyond); true shares one forward pass
 // among C backward passes, one per class, each seeded with √p(c|x), in one
-// graph.
+// graph (up to 16 classes; in groups of 16 beyond).
 type FisherComputer struct {
 	rt      *ort.Runtime
 	m       *Model
-	graphs  map[FisherKind]*fisherGraph
+	graphs  map[fisherKey]*fisherGraph
 	Batch   int
 	classes int
 }
+
+// fisherCopies bounds the per-class backward passes in the true Fisher's
+// graph: a model with more classes runs its forward pass once per group of
+// this many classes.
+const fisherCopies = 16
 
 // fisherGraph is one kind's compiled graph and its per-parameter outputs.
 type fisherGraph struct {
 	r  *runner
 	sq map[string]string
+	g  *graph.Graph // as compiled, for tests
 }
 
 // NewFisherComputer compiles the per-example squared-gradient graph of m
@@ -71,16 +78,28 @@ func NewFisherComputer(rt *ort.Runtime, m *Model, batch int) (*FisherComputer, e
 	if batch < 1 {
 		batch = 64
 	}
-	f := &FisherComputer{rt: rt, m: m, graphs: map[FisherKind]*fisherGraph{}, Batch: batch, classes: m.Classes}
-	if _, err := f.graph(FisherEmpirical); err != nil {
+	f := &FisherComputer{rt: rt, m: m, graphs: map[fisherKey]*fisherGraph{}, Batch: batch, classes: m.Classes}
+	if _, err := f.graph(FisherEmpirical, 1); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
-// graph returns kind's compiled graph, building it on first use.
-func (f *FisherComputer) graph(kind FisherKind) (*fisherGraph, error) {
-	if fg, ok := f.graphs[kind]; ok {
+// fisherKey names a compiled graph: the kind and, for MC, the samples it
+// draws per run.
+type fisherKey struct {
+	kind    FisherKind
+	samples int64
+}
+
+// graph returns kind's compiled graph (for MC, the one drawing samples
+// labels per example in one run), building it on first use.
+func (f *FisherComputer) graph(kind FisherKind, samples int64) (*fisherGraph, error) {
+	key := fisherKey{kind, samples}
+	if kind != FisherMC {
+		key.samples = 0
+	}
+	if fg, ok := f.graphs[key]; ok {
 		return fg, nil
 	}
 	m := f.m
@@ -92,23 +111,9 @@ func (f *FisherComputer) graph(kind FisherKind) (*fisherGraph, error) {
 		return fmt.Errorf("model %q: per-example squared gradients (%v Fisher): %w", m.Graph.Name, kind, err)
 	}
 	switch kind {
-	case FisherEmpirical, FisherMC:
-		var labels string
-		if kind == FisherEmpirical {
-			labels = g.AddInput("labels", graph.Int64, -1)
-			ioNames = []string{m.Input, labels}
-		} else {
-			// The label is the first class whose cumulative probability
-			// reaches u, as sample draws it (the last one if rounding
-			// leaves the total below u).
-			u := g.AddInput("uniform", graph.Float, -1)
-			ioNames = []string{m.Input, u}
-			p := g.Op1("Softmax", []string{m.Output}, graph.AInt("axis", 1))
-			cum := g.Op1("CumSum", []string{p, g.ConstI(1)})
-			below := g.Op1("Less", []string{cum, g.Op1("Unsqueeze", []string{u, g.ConstI(1)})})
-			n := g.Op1("ReduceSum", []string{g.Op1("Cast", []string{below}, graph.AInt("to", int64(graph.Int64))), g.ConstI(1)}, graph.AInt("keepdims", 0))
-			labels = g.Op1("Min", []string{n, g.ConstI(c - 1)})
-		}
+	case FisherEmpirical:
+		labels := g.AddInput("labels", graph.Int64, -1)
+		ioNames = []string{m.Input, labels}
 		per, _ := g.CrossEntropyLoss(m.Output, labels, graph.CrossEntropy{})
 		total := g.Op1("ReduceSum", []string{per}, graph.AInt("keepdims", 0))
 		grads, err := g.Gradients(total, m.Params, graph.GradOptions{SquaredPerExample: true})
@@ -116,14 +121,50 @@ func (f *FisherComputer) graph(kind FisherKind) (*fisherGraph, error) {
 			return nil, wrap(err)
 		}
 		sq = grads
+	case FisherMC:
+		// samples backward passes sharing one forward pass, sample j's
+		// labels from column j of uniform: the first class whose
+		// cumulative probability reaches u, as sample draws it (the last
+		// one if rounding leaves the total below u). A sample whose
+		// sample_weights entry is 0 contributes nothing (the last group
+		// of a ComputeK whose samples are not a multiple of the graph's).
+		u := g.AddInput("uniform", graph.Float, -1, samples)
+		wts := g.AddInput("sample_weights", graph.Float, samples)
+		ioNames = []string{m.Input, u, wts}
+		p := g.Op1("Softmax", []string{m.Output}, graph.AInt("axis", 1))
+		cum := g.Op1("CumSum", []string{p, g.ConstI(1)})
+		for j := int64(0); j < samples; j++ {
+			uj := g.Op1("Slice", []string{u, g.ConstI(j), g.ConstI(j + 1), g.ConstI(1)})
+			below := g.Op1("Less", []string{cum, uj})
+			n := g.Op1("ReduceSum", []string{g.Op1("Cast", []string{below}, graph.AInt("to", int64(graph.Int64))), g.ConstI(1)}, graph.AInt("keepdims", 0))
+			labels := g.Op1("Min", []string{n, g.ConstI(c - 1)})
+			per, _ := g.CrossEntropyLoss(m.Output, labels, graph.CrossEntropy{})
+			total := g.Op1("Mul", []string{g.Op1("ReduceSum", []string{per}, graph.AInt("keepdims", 0)),
+				g.Op1("Slice", []string{wts, g.ConstI(j), g.ConstI(j + 1)})})
+			grads, err := g.Gradients(total, m.Params, graph.GradOptions{SquaredPerExample: true})
+			if err != nil {
+				return nil, wrap(err)
+			}
+			for _, p := range m.Params {
+				if j == 0 {
+					sq[p] = grads[p]
+				} else {
+					sq[p] = g.Op1("Add", []string{sq[p], grads[p]})
+				}
+			}
+		}
 	case FisherTrue:
-		ioNames = []string{m.Input}
+		// One backward pass per row of class_select (one-hot rows, or zero
+		// rows that contribute nothing): all classes at once for up to
+		// fisherCopies classes, in groups beyond, so that the graph stays
+		// of a bounded size for a 100- or 1000-class model.
+		copies := min(c, fisherCopies)
+		sel := g.AddInput("class_select", graph.Float, copies, c)
+		ioNames = []string{m.Input, sel}
 		logp := g.Op1("LogSoftmax", []string{m.Output}, graph.AInt("axis", 1))
 		root := g.Op1("Sqrt", []string{g.Op1("Softmax", []string{m.Output}, graph.AInt("axis", 1))})
-		for cls := int64(0); cls < c; cls++ {
-			hot := make([]float64, c)
-			hot[cls] = 1
-			onehot := g.ConstF(graph.Float, []int64{1, c}, hot...)
+		for cls := int64(0); cls < copies; cls++ {
+			onehot := g.Op1("Slice", []string{sel, g.ConstI(cls), g.ConstI(cls + 1), g.ConstI(0)})
 			pick := func(v string) string {
 				return g.Op1("ReduceSum", []string{g.Op1("Mul", []string{v, onehot}), g.ConstI(1)}, graph.AInt("keepdims", 0))
 			}
@@ -152,8 +193,8 @@ func (f *FisherComputer) graph(kind FisherKind) (*fisherGraph, error) {
 	if err != nil {
 		return nil, err
 	}
-	fg := &fisherGraph{r: r, sq: sq}
-	f.graphs[kind] = fg
+	fg := &fisherGraph{r: r, sq: sq, g: g}
+	f.graphs[key] = fg
 	return fg, nil
 }
 
@@ -176,8 +217,9 @@ func (f *FisherComputer) Compute(d *Data, kind FisherKind, seed uint64) (map[str
 // ComputeK returns, for every parameter, the sum over the examples of d of
 // the squared per-example gradient of the cross-entropy, at the labels kind
 // says: the data's (empirical); samples labels drawn per example from the
-// model's softmax with seed, the squares averaged over them (MC; one pass
-// over the data per sample); every class weighted by its probability (true).
+// model's softmax with seed, the squares averaged over them (MC; one
+// forward pass per batch shared by up to 16 samples); every class weighted
+// by its probability (true).
 // samples is used by MC only and must be at least 1.
 func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed uint64) (map[string][]float64, error) {
 	if err := d.Check(f.m); err != nil {
@@ -189,7 +231,8 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 	if samples < 1 {
 		return nil, usererr.Errorf("Fisher: %d samples per example, want at least 1", samples)
 	}
-	fg, err := f.graph(kind)
+	perRun := int64(min(samples, fisherCopies))
+	fg, err := f.graph(kind, perRun)
 	if err != nil {
 		return nil, err
 	}
@@ -198,8 +241,11 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 		sum[p] = make([]float64, len(f.m.Param(p)))
 	}
 	passes := 1
-	if kind == FisherMC {
-		passes = samples
+	switch kind {
+	case FisherMC:
+		passes = (samples + fisherCopies - 1) / fisherCopies
+	case FisherTrue:
+		passes = (f.classes + fisherCopies - 1) / fisherCopies
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x666973686572))
 	var us []float32
@@ -218,15 +264,37 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 		if kind == FisherMC {
 			// Example by example, sample by sample, as fisherLoop draws.
 			us = us[:0]
-			for range len(idx) * passes {
+			for range len(idx) * samples {
 				us = append(us, rng.Float32())
 			}
 		}
 		for k := 0; k < passes; k++ {
-			if kind == FisherMC {
-				u := b.inF["uniform"]
-				for j := range u {
-					u[j] = us[j*passes+k]
+			switch kind {
+			case FisherMC:
+				// Samples k·perRun, ... of every example; weight 0 past
+				// the last.
+				u, w := b.inF["uniform"], b.inF["sample_weights"]
+				for s := range int(perRun) {
+					w[s] = 0
+					if k*int(perRun)+s < samples {
+						w[s] = 1
+					}
+					for j := range idx {
+						u[j*int(perRun)+s] = 0.5
+						if w[s] == 1 {
+							u[j*int(perRun)+s] = us[j*samples+k*int(perRun)+s]
+						}
+					}
+				}
+			case FisherTrue:
+				// Rows for classes k·fisherCopies, ...: one-hot, then zero.
+				sel := b.inF["class_select"]
+				fill(sel, 0)
+				c := f.classes
+				for j := 0; j < len(sel)/c; j++ {
+					if cls := k*fisherCopies + j; cls < c {
+						sel[j*c+cls] = 1
+					}
 				}
 			}
 			if err := fg.r.run(b); err != nil {
@@ -240,10 +308,10 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 			}
 		}
 	}
-	if passes > 1 {
+	if kind == FisherMC && samples > 1 {
 		for _, acc := range sum {
 			for i := range acc {
-				acc[i] /= float64(passes)
+				acc[i] /= float64(samples)
 			}
 		}
 	}

@@ -2,16 +2,33 @@ package nn
 
 import (
 	"flag"
+	"syscall"
 	"testing"
 	"time"
 
 	"unlearnbench/datasets"
+	"unlearnbench/nn/ort"
 )
 
 var (
-	fisherBenchN    = flag.Int("fisher.n", 10000, "BenchmarkFisherSpeed: Fashion-MNIST examples for the small CNN")
-	fisherBenchLoop = flag.Int("fisher.loop", 200, "BenchmarkFisherSpeed: examples the batch-1 loop runs on (its time is scaled to the whole set)")
+	fisherBenchN       = flag.Int("fisher.n", 10000, "BenchmarkFisherSpeed: Fashion-MNIST examples for the small CNN")
+	fisherBenchLoop    = flag.Int("fisher.loop", 200, "BenchmarkFisherSpeed: examples the batch-1 loop runs on (its time is scaled to the whole set)")
+	fisherBenchThreads = flag.Int("fisher.threads", 0, "BenchmarkFisherSpeed: ONNX Runtime intra-op threads (0: its default, one per core)")
 )
+
+// fisherRounds interleaves BenchmarkFisherSpeed's measurements: each round
+// runs a fifth of every computation in turn, so that a change in the
+// machine's load (it is shared) weighs on all four alike.
+const fisherRounds = 5
+
+// cpuTime is the process's user and system time (all threads).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // fisherSpeed times, in one run on the same data: one fine-tuning epoch
 // (SGD with momentum, batch 128, after two warm-up steps), the MC Fisher
@@ -19,11 +36,22 @@ var (
 // which also compiles its graph) and the true Fisher of the batch-size-1
 // loop (the notebook's way) on the first loopN examples, scaled to the
 // whole set (its session is compiled inside the timed call: negligible
-// next to loopN·C backward passes). It reports seconds and the ratios the
-// issue sets targets for.
+// next to loopN·C backward passes). The four are interleaved in
+// fisherRounds rounds. It reports wall seconds, the ratios the issue sets
+// targets for, and the same ratios in process CPU time.
 func fisherSpeed(b *testing.B, m *Model, d *Data, loopN int) {
+	rt := rt
+	if *fisherBenchThreads > 0 {
+		// One thread: on a shared machine, a second intra-op thread waits
+		// for its descheduled peer at every operator, and the graphs with
+		// the most nodes (the true Fisher's) suffer most.
+		var err error
+		if rt, err = ort.Init(ort.Options{IntraOpThreads: *fisherBenchThreads}); err != nil {
+			b.Fatal(err)
+		}
+		defer rt.Close()
+	}
 	n := d.Len()
-	c := float64(m.Classes)
 	tr, err := NewTrainer(rt, m.Clone(), OptimizerConfig{Name: "sgd", LR: 0.01, Momentum: 0.9}, LossConfig{}, 1)
 	if err != nil {
 		b.Fatal(err)
@@ -46,45 +74,57 @@ func fisherSpeed(b *testing.B, m *Model, d *Data, loopN int) {
 		}
 		tr.Apply(0.01)
 	}
-	loopData := d.Subset(benchIdx(min(n, loopN)))
-	var epoch, mc, tru, loop time.Duration
+	loopN = min(n, loopN)
+	// Round r covers whole batches of the data and a fifth of the loop's.
+	var parts, loopParts []*Data
+	var partIdx [][]int
+	batches := (n + benchBatch - 1) / benchBatch
+	for r := range fisherRounds {
+		lo, hi := min(n, r*batches/fisherRounds*benchBatch), min(n, (r+1)*batches/fisherRounds*benchBatch)
+		partIdx = append(partIdx, seqIdx(lo, hi-lo))
+		parts = append(parts, d.Subset(seqIdx(lo, hi-lo)))
+		llo, lhi := r*loopN/fisherRounds, (r+1)*loopN/fisherRounds
+		loopParts = append(loopParts, d.Subset(seqIdx(llo, lhi-llo)))
+	}
+	var wall, cpu [4]time.Duration
+	timed := func(k int, f func() error) {
+		w0, c0 := time.Now(), cpuTime()
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+		wall[k] += time.Since(w0)
+		cpu[k] += cpuTime() - c0
+	}
 	b.ResetTimer()
 	for range b.N {
-		t0 := time.Now()
-		for s := 0; s < n; s += benchBatch {
-			if _, err := tr.Compute(d, seqIdx(s, min(n, s+benchBatch)-s)); err != nil {
-				b.Fatal(err)
-			}
-			tr.Apply(0.01)
+		for r := range fisherRounds {
+			timed(0, func() error {
+				idx := partIdx[r]
+				for s := 0; s < len(idx); s += benchBatch {
+					if _, err := tr.Compute(d, idx[s:min(len(idx), s+benchBatch)]); err != nil {
+						return err
+					}
+					tr.Apply(0.01)
+				}
+				return nil
+			})
+			timed(1, func() error { _, err := fc.Compute(parts[r], FisherMC, uint64(r)); return err })
+			timed(2, func() error { _, err := fc.Compute(parts[r], FisherTrue, 1); return err })
+			timed(3, func() error { _, err := fisherLoop(rt, m, loopParts[r], FisherTrue, 1, 1); return err })
 		}
-		t1 := time.Now()
-		if _, err := fc.Compute(d, FisherMC, 1); err != nil {
-			b.Fatal(err)
-		}
-		t2 := time.Now()
-		if _, err := fc.Compute(d, FisherTrue, 1); err != nil {
-			b.Fatal(err)
-		}
-		t3 := time.Now()
-		if _, err := fisherLoop(rt, m, loopData, FisherTrue, 1, 1); err != nil {
-			b.Fatal(err)
-		}
-		t4 := time.Now()
-		epoch += t1.Sub(t0)
-		mc += t2.Sub(t1)
-		tru += t3.Sub(t2)
-		loop += t4.Sub(t3)
 	}
+	scale := float64(n) / float64(loopN)
 	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
-	loopS := per(loop) * float64(n) / float64(loopData.Len())
-	b.ReportMetric(per(epoch), "epoch-s")
-	b.ReportMetric(per(mc), "mc-s")
-	b.ReportMetric(per(tru), "true-s")
-	b.ReportMetric(loopS, "loop-true-s")
-	b.ReportMetric(per(mc)/per(epoch), "mc/epoch")
-	b.ReportMetric(per(tru)/per(epoch), "true/epoch")
-	b.ReportMetric(c, "C")
-	b.ReportMetric(loopS/per(tru), "loop/true")
+	b.ReportMetric(per(wall[0]), "epoch-s")
+	b.ReportMetric(per(wall[1]), "mc-s")
+	b.ReportMetric(per(wall[2]), "true-s")
+	b.ReportMetric(per(wall[3])*scale, "loop-true-s")
+	b.ReportMetric(per(wall[1])/per(wall[0]), "mc/epoch")
+	b.ReportMetric(per(wall[2])/per(wall[0]), "true/epoch")
+	b.ReportMetric(per(wall[3])*scale/per(wall[2]), "loop/true")
+	b.ReportMetric(per(cpu[1])/per(cpu[0]), "cpu-mc/epoch")
+	b.ReportMetric(per(cpu[2])/per(cpu[0]), "cpu-true/epoch")
+	b.ReportMetric(per(cpu[3])*scale/per(cpu[2]), "cpu-loop/true")
 }
 
 // BenchmarkFisherSpeed is issue 11's item 5: the Fisher estimators against

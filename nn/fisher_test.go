@@ -9,8 +9,9 @@ import (
 
 // TestFisherMatchesLoop checks the batched per-example squared gradients of
 // every parameter against the batch-size-1 loop, for all three kinds (MC
-// with 3 samples per example, drawn alike), on models with Gemm, Conv (with
-// and without bias) and batch norm.
+// with 3 samples per example, drawn alike, and 20, more than one graph
+// holds), on models with Gemm, Conv (with and without bias) and batch norm,
+// and with more classes than the true Fisher's graph holds.
 func TestFisherMatchesLoop(t *testing.T) {
 	cnn := SmallCNN([]int64{1, 8, 8}, 4, 3)
 	// Move the running statistics off their initial values.
@@ -21,11 +22,15 @@ func TestFisherMatchesLoop(t *testing.T) {
 	mlp := MLP([]int64{2, 3, 3}, []int64{7}, 3, 5)
 	resnet := ResNet18([]int64{3, 8, 8}, 3, true, 6)
 	stem := ResNet18([]int64{3, 16, 16}, 3, false, 8) // 7x7 stride-2 stem, padded max-pool
-	for _, m := range []*Model{cnn, mlp, resnet, stem} {
+	many := MLP([]int64{1, 2, 2}, []int64{5}, 21, 9)  // two groups of classes (16 + 5), of MC samples (16 + 4)
+	for _, m := range []*Model{cnn, mlp, resnet, stem, many} {
 		d := randomData(7, 10, m.Shape, m.Classes)
 		kinds := []FisherKind{FisherEmpirical, FisherMC, FisherTrue}
-		if m == resnet || m == stem {
+		switch m {
+		case resnet, stem:
 			kinds = kinds[:1]
+		case many:
+			kinds = kinds[1:]
 		}
 		fc, err := NewFisherComputer(rt, m, 4)
 		if err != nil {
@@ -36,6 +41,9 @@ func TestFisherMatchesLoop(t *testing.T) {
 			samples := 1
 			if kind == FisherMC {
 				samples = 3
+				if m == many {
+					samples = 20
+				}
 			}
 			got, err := fc.ComputeK(d, kind, samples, 11)
 			if err != nil {
@@ -116,5 +124,38 @@ func TestFisherMCApproachesTrue(t *testing.T) {
 	t.Logf("relative error of one draw %.3f, of the mean of %d: %.3f", single, seeds, e)
 	if e > 0.05 || e > single/10 {
 		t.Errorf("MC mean over %d seeds is %.3f off the true Fisher (one draw: %.3f)", seeds, e, single)
+	}
+}
+
+// TestFisherSharesTheForwardPass: the true and MC graphs of the small CNN
+// hold the model's forward nodes once (its two max-pools, one Conv reading
+// the input), not once per class or sample.
+func TestFisherSharesTheForwardPass(t *testing.T) {
+	m := SmallCNN([]int64{1, 8, 8}, 10, 1)
+	fc, err := NewFisherComputer(rt, m, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	for _, c := range []struct {
+		kind    FisherKind
+		samples int64
+	}{{FisherTrue, 0}, {FisherMC, 5}} {
+		fg, err := fc.graph(c.kind, c.samples)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pools, convs := 0, 0
+		for _, n := range fg.g.Nodes {
+			switch {
+			case n.OpType == "MaxPool":
+				pools++
+			case n.OpType == "Conv" && n.Input[0] == m.Input:
+				convs++
+			}
+		}
+		if pools != 2 || convs != 1 {
+			t.Errorf("%v graph: %d MaxPool nodes and %d Conv nodes on the input, want the forward's 2 and 1", c.kind, pools, convs)
+		}
 	}
 }

@@ -20,7 +20,8 @@ func seqIdx(from, n int) []int {
 }
 
 // TestUpdateMaskFreezesBits: elements with factor 0 keep their bits through
-// several steps with momentum (Nesterov), weight decay and Adam, and their
+// several steps (Apply and ApplyAccumulated) with momentum (Nesterov),
+// weight decay and Adam, and their
 // moments stay zero; the other elements move; nil lifts the mask.
 func TestUpdateMaskFreezesBits(t *testing.T) {
 	base := MLP([]int64{1, 4, 4}, []int64{8}, 3, 1)
@@ -52,7 +53,17 @@ func TestUpdateMaskFreezesBits(t *testing.T) {
 			if _, err := tr.Compute(d, seqIdx(8*s, 8)); err != nil {
 				t.Fatal(err)
 			}
-			tr.Apply(opt.LR)
+			if s%2 == 0 {
+				tr.Apply(opt.LR)
+				continue
+			}
+			// Accumulated steps honour the mask too.
+			tr.Accumulate(0.5)
+			if _, err := tr.Compute(d, seqIdx(8*s+4, 8)); err != nil {
+				t.Fatal(err)
+			}
+			tr.Accumulate(-0.25)
+			tr.ApplyAccumulated(opt.LR)
 		}
 		kw, kb := slices.Index(m.Params, "fc1.weight"), slices.Index(m.Params, "out.bias")
 		moved := 0
@@ -439,6 +450,9 @@ func TestLossTermsGradients(t *testing.T) {
 	}
 	if _, err := NewTrainer(rt, m, OptimizerConfig{Name: "sgd", LR: 0.1}, LossConfig{Distill: true, Temperature: -1}, 1); err == nil || !usererr.Is(err) {
 		t.Errorf("temperature -1: %v, want a user error", err)
+	}
+	if _, err := Train(rt, m, d, nil, TrainConfig{Epochs: 1, BatchSize: 4, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.1}, Loss: LossConfig{Distill: true}}, nil); err == nil || !usererr.Is(err) {
+		t.Errorf("Train with a distillation loss: %v, want a user error", err)
 	}
 }
 

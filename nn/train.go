@@ -42,10 +42,14 @@ type Batch struct {
 }
 
 // Trainer runs a model's training step: forward in training mode (batch
-// statistics, dropout on with masks drawn from the seed and step), mean cross-entropy, and the gradients of every
-// parameter, in one ONNX Runtime session compiled once, reading and writing
-// the model's memory. Compute fills the gradients; Apply steps the optimiser.
-// Methods that need more than a plain step read Grad between the two.
+// statistics, dropout on with masks drawn from the seed and step), the loss
+// LossConfig describes (mean cross-entropy by default), and the gradients of
+// every parameter, in one ONNX Runtime session compiled once, reading and
+// writing the model's memory. Compute (or ComputeBatchOf, with per-example
+// factors and a teacher) fills the gradients; Apply steps the optimiser, or
+// Accumulate and ApplyAccumulated combine several batches into one step;
+// SetUpdateMask scales or freezes chosen elements. Methods that need more
+// than these read (and may change) Grad between Compute and Apply.
 type Trainer struct {
 	m       *Model
 	r       *runner
@@ -589,6 +593,9 @@ func TrainRun(rt *ort.Runtime, m *Model, src EpochBatches, eval *Data, cfg Train
 	}
 	if cfg.Epochs < 1 {
 		return nil, usererr.Errorf("epochs %d: want >= 1", cfg.Epochs)
+	}
+	if cfg.Loss.Distill {
+		return nil, usererr.Errorf("training with a distillation loss needs a teacher's logits per batch: use a Trainer and ComputeBatchOf")
 	}
 	if err := cfg.Schedule.Validate(); err != nil {
 		return nil, err

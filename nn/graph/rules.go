@@ -740,25 +740,43 @@ func (d *differ) maxPoolTiled(n *onnx.NodeProto, dy string) (string, bool) {
 	}
 	hh, ww := xs[2], xs[3]
 	kh, kw := w.Kernel[0], w.Kernel[1]
-	h, wd := hh/kh, ww/kw
-	spread := func(v string) string {
-		v = g.Op1("Reshape", []string{v, g.ConstI(0, 0, h, 1, wd, 1)})
-		v = g.Op1("Expand", []string{v, g.ConstI(1, 1, 1, kh, 1, kw)})
-		return g.Op1("Reshape", []string{v, g.ConstI(0, 0, hh, ww)})
-	}
 	dt := g.info[x].DType
+	c := xs[1]
+	ones := make([]float64, c*kh*kw)
+	for i := range ones {
+		ones[i] = 1
+	}
+	kernel := g.memoised(fmt.Sprintf("poolspread|%v|%d|%d|%d", dt, c, kh, kw), func() string {
+		return g.ConstF(dt, []int64{c, 1, kh, kw}, ones...)
+	})
+	// Each window's value copied over the window: a depthwise ConvTranspose
+	// with a kernel of ones (exact: one product by 1 per output), several
+	// times faster in ONNX Runtime than Expand, Resize or DepthToSpace.
+	spread := func(v string) string {
+		out := g.Op1("ConvTranspose", []string{v, kernel}, AInts("strides", kh, kw), AInt("group", c), AInts("kernel_shape", kh, kw))
+		g.info[out] = Info{dt, []int64{xs[0], c, hh, ww}}
+		return out
+	}
 	mask := g.memoised("poolmask|"+n.Output[1], func() string {
 		// Indices count over the whole tensor; modulo the plane size they
-		// are the row-major position within the window's plane.
-		local := g.Op1("Mod", []string{n.Output[1], g.AddInit(g.Fresh("plane"), &Tensor{DType: Int64, Dims: []int64{}, I64: []int64{hh * ww}})})
-		g.info[local] = g.info[n.Output[1]]
-		pos := make([]int64, hh*ww)
-		for i := range pos {
-			pos[i] = int64(i)
+		// are the row-major position within the window's plane (exact in
+		// float up to 2^24 positions).
+		if hh*ww > 1<<24 {
+			return ""
 		}
-		iota := g.AddInit(g.Fresh("positions"), &Tensor{DType: Int64, Dims: []int64{1, 1, hh, ww}, I64: pos})
+		local := g.Op1("Mod", []string{n.Output[1], g.AddInit(g.Fresh("plane"), &Tensor{DType: Int64, Dims: []int64{}, I64: []int64{hh * ww}})})
+		local = g.Op1("Cast", []string{local}, AInt("to", int64(dt)))
+		g.info[local] = Info{dt, g.info[n.Output[1]].Shape}
+		pos := make([]float64, hh*ww)
+		for i := range pos {
+			pos[i] = float64(i)
+		}
+		iota := g.ConstF(dt, []int64{1, 1, hh, ww}, pos...)
 		return g.Op1("Cast", []string{g.Op1("Equal", []string{spread(local), iota})}, AInt("to", int64(dt)))
 	})
+	if mask == "" {
+		return "", false
+	}
 	dx := g.Op1("Mul", []string{spread(dy), mask})
 	g.info[dx] = g.info[x]
 	return dx, true
