@@ -1,0 +1,538 @@
+package unlearners
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"unlearnbench/datasets"
+	"unlearnbench/internal/arrays"
+	"unlearnbench/internal/usererr"
+	"unlearnbench/nn"
+	"unlearnbench/nn/ort"
+)
+
+// execFixture is what the exec tests share: a runtime, a few hundred real
+// Fashion-MNIST examples split into retain, forget and validation, and a
+// small MLP as the original model.
+type execFixture struct {
+	rt                         *ort.Runtime
+	retain, forget, validation *nn.Data
+	original                   *nn.Model
+}
+
+var (
+	execFixOnce sync.Once
+	execFix     *execFixture
+	execFixErr  error
+)
+
+func execFixtureFor(t *testing.T) *execFixture {
+	t.Helper()
+	execFixOnce.Do(func() {
+		src, err := datasets.LoadFashionMNIST("")
+		if err != nil {
+			execFixErr = fmt.Errorf("Fashion-MNIST not installed (make setup installs dataset-fashion-mnist): %w", err)
+			return
+		}
+		rt, err := ort.Init(ort.Options{IntraOpThreads: 1, InterOpThreads: 1})
+		if err != nil {
+			execFixErr = err
+			return
+		}
+		idx := make([]int, 500)
+		for i := range idx {
+			idx[i] = i
+		}
+		nrm := datasets.ChannelStats(src.Train, idx[:400])
+		part := func(lo, hi int) *nn.Data {
+			b, err := datasets.NewBatches(src.Train, idx[lo:hi], datasets.BatchOptions{Size: hi - lo, Norm: &nrm})
+			if err != nil {
+				execFixErr = err
+				return nil
+			}
+			d := &nn.Data{Shape: []int64{int64(src.Train.C), int64(src.Train.H), int64(src.Train.W)}}
+			for batch := range b.Epoch(0) {
+				d.X = append(d.X, batch.X...)
+				d.Y = append(d.Y, batch.Y...)
+			}
+			return d
+		}
+		f := &execFixture{rt: rt, retain: part(0, 300), forget: part(300, 400), validation: part(400, 500)}
+		f.original = nn.MLP(f.retain.Shape, []int64{32}, 10, 1)
+		execFix = f
+	})
+	if execFixErr != nil {
+		t.Skip(execFixErr)
+	}
+	return execFix
+}
+
+func (f *execFixture) inputs(seed uint64, cache string) *Inputs {
+	return &Inputs{Original: f.original, Retain: f.retain, Forget: f.forget, Validation: f.validation,
+		Recipe: nn.TrainConfig{Epochs: 3, BatchSize: 50}, Runtime: f.rt, Seed: seed, Cache: cache}
+}
+
+func newExec(t *testing.T, params map[string]any) *execMethod {
+	t.Helper()
+	u, _, err := New("exec", params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := u.(*execMethod)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestExecParams(t *testing.T) {
+	_, p, err := New("exec", map[string]any{"command": "python3 unlearn.py {model} {out}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Params{"command": "python3 unlearn.py {model} {out}", "timeout": 3600.0, "dir": "", "log_dir": "", "stderr_lines": 10}
+	if fmt.Sprint(p) != fmt.Sprint(want) {
+		t.Errorf("resolved %v, want %v", p, want)
+	}
+	for _, c := range []struct {
+		given map[string]any
+		want  string
+	}{
+		{map[string]any{}, "method exec: parameter command is required: the program that unlearns, such as python3 unlearn.py {model} {out}"},
+		{map[string]any{"command": ""}, "method exec: parameter command = : want a program and its arguments, such as python3 unlearn.py {model} {out}"},
+		{map[string]any{"command": "  "}, "method exec: parameter command =   : want a program and its arguments, such as python3 unlearn.py {model} {out}"},
+		{map[string]any{"command": "x", "timeout": 0}, "method exec: parameter timeout = 0: want a number of seconds > 0"},
+		{map[string]any{"command": "x", "timeout": -1.5}, "method exec: parameter timeout = -1.5: want a number of seconds > 0"},
+		{map[string]any{"command": "x", "timeout": math.NaN()}, "method exec: parameter timeout = NaN: want a finite number"},
+		{map[string]any{"command": "x", "timeout": "10s"}, "method exec: parameter timeout = 10s: want a number, got string"},
+		{map[string]any{"command": "x", "stderr_lines": 0}, "method exec: parameter stderr_lines = 0: want [1, 1000]"},
+		{map[string]any{"command": "run {modle} {out}"}, "method exec: parameter command = run {modle} {out}: unknown placeholder {modle} (known: {model} {out} {seed} {retain_x} {retain_y} {forget_x} {forget_y} {validation_x} {validation_y} {data} {split} {workdir} {classes} {input_shape} {batch_size} {epochs} {device})"},
+		{map[string]any{"command": "sh -c 'exit 1"}, "method exec: parameter command = sh -c 'exit 1: unterminated ' at character 7"},
+	} {
+		_, _, err := New("exec", c.given)
+		if err == nil {
+			t.Errorf("%v: no error", c.given)
+			continue
+		}
+		if err.Error() != c.want || !usererr.Is(err) {
+			t.Errorf("%v:\n got %q (user error: %v)\nwant %q", c.given, err, usererr.Is(err), c.want)
+		}
+	}
+}
+
+func TestExecSplitWords(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want []string
+		err  string
+	}{
+		{"python3  unlearn.py\t{model} {out}", []string{"python3", "unlearn.py", "{model}", "{out}"}, ""},
+		{`sh -c 'cp "$A" {out}; echo a\ b'`, []string{"sh", "-c", `cp "$A" {out}; echo a\ b`}, ""},
+		{`a "b \"c\" \$d \x" e\ f ''`, []string{"a", `b "c" $d \x`, "e f", ""}, ""},
+		{`x"y"'z'`, []string{"xyz"}, ""},
+		{"", nil, ""},
+		{`a "b`, nil, `unterminated " at character 3`},
+		{`a \`, nil, `a lone \ ends the command line`},
+	} {
+		got, err := splitWords(c.line)
+		if c.err != "" {
+			if err == nil || err.Error() != c.err {
+				t.Errorf("%q: error %v, want %q", c.line, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("%q: got %q, %v; want %q", c.line, got, err, c.want)
+		}
+	}
+}
+
+// TestExecFinetune runs the example program of examples/exec-finetune as
+// a method: it fine-tunes the original on the retain set, deterministically
+// from the member's seed, reading the data that the first member wrote
+// once into the cache.
+func TestExecFinetune(t *testing.T) {
+	f := execFixtureFor(t)
+	bin := filepath.Join(t.TempDir(), "exec-finetune")
+	build := exec.Command("go", "build", "-o", bin, "unlearnbench/examples/exec-finetune")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the example: %v\n%s", err, out)
+	}
+	cache := t.TempDir()
+	m := newExec(t, map[string]any{"command": bin + " -epochs 1 -lr 0.05 -batch {batch_size}", "timeout": 120})
+	origDigest, err := f.original.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := func(seed uint64, u *execMethod) string {
+		t.Helper()
+		got, err := u.Unlearn(context.Background(), f.inputs(seed, cache))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := got.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seed == 1 {
+			ev, err := nn.NewEvaluator(f.rt, got, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ev.Close()
+			after, err := ev.Evaluate(f.retain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev0, err := nn.NewEvaluator(f.rt, f.original, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ev0.Close()
+			before, err := ev0.Evaluate(f.retain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.Accuracy < before.Accuracy+0.2 {
+				t.Errorf("retain accuracy %.3f after fine-tuning, %.3f before: want at least 0.2 more", after.Accuracy, before.Accuracy)
+			}
+		}
+		return d
+	}
+	d1 := digest(1, m)
+	dataDir := onlyDataDir(t, cache)
+	first, err := os.Stat(filepath.Join(dataDir, "retain_x.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := digest(1, m); d != d1 {
+		t.Errorf("seed 1 twice: models %s and %s differ", d1[:12], d[:12])
+	}
+	// A new exec value, as a rerun of the population makes, finds the
+	// data folder by its digest and writes nothing.
+	if d := digest(2, newExec(t, map[string]any{"command": m.line})); d == d1 {
+		t.Errorf("seeds 1 and 2 gave the same model")
+	}
+	if onlyDataDir(t, cache) != dataDir {
+		t.Fatal("data folder changed")
+	}
+	again, err := os.Stat(filepath.Join(dataDir, "retain_x.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(first, again) {
+		t.Errorf("retain_x.npy was rewritten by a later member")
+	}
+	if d1 == origDigest {
+		t.Errorf("the unlearned model is the original")
+	}
+	if d, _ := f.original.Digest(); d != origDigest {
+		t.Errorf("the original model was modified")
+	}
+}
+
+// onlyDataDir returns the one data folder under cache, failing if there
+// are others or leftovers of an interrupted write.
+func onlyDataDir(t *testing.T, cache string) string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(cache, "exec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("cache holds %v, want one data folder", names)
+	}
+	return filepath.Join(cache, "exec", entries[0].Name())
+}
+
+// TestExecVariables checks that every environment variable and its
+// placeholder have the same, documented value, and that the files they
+// name are what the inputs hold.
+func TestExecVariables(t *testing.T) {
+	f := execFixtureFor(t)
+	dump := t.TempDir()
+	var echo []string
+	for _, v := range ExecVars {
+		echo = append(echo, fmt.Sprintf(`echo "%s=${%s}" >> %s/env; echo "%s={%s}" >> %s/placeholders`, v.Env, v.Env, dump, v.Env, v.Placeholder, dump))
+	}
+	script := strings.Join(echo, "; ") + `; cp "$UNLEARNBENCH_MODEL" "$UNLEARNBENCH_OUT"; test -d "$UNLEARNBENCH_WORKDIR"`
+	m := newExec(t, map[string]any{"command": "sh -c '" + script + "'"})
+	in := f.inputs(7, "")
+	in.SplitDir = t.TempDir()
+	got, err := m.Unlearn(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := mustDigest(t, got), mustDigest(t, f.original); a != b {
+		t.Errorf("the copied original has digest %s, the original %s", a[:12], b[:12])
+	}
+	envB, err := os.ReadFile(filepath.Join(dump, "env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	phB, err := os.ReadFile(filepath.Join(dump, "placeholders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(envB) != string(phB) {
+		t.Errorf("environment:\n%s\nplaceholders:\n%s", envB, phB)
+	}
+	vals := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(envB)), "\n") {
+		k, v, _ := strings.Cut(l, "=")
+		vals[k] = v
+	}
+	for k, want := range map[string]string{
+		"UNLEARNBENCH_SEED": "7", "UNLEARNBENCH_CLASSES": "10", "UNLEARNBENCH_INPUT_SHAPE": "1,28,28",
+		"UNLEARNBENCH_BATCH_SIZE": "50", "UNLEARNBENCH_EPOCHS": "3", "UNLEARNBENCH_DEVICE": "cpu",
+		"UNLEARNBENCH_SPLIT": in.SplitDir,
+	} {
+		if vals[k] != want {
+			t.Errorf("%s = %q, want %q", k, vals[k], want)
+		}
+	}
+	if _, err := os.Stat(vals["UNLEARNBENCH_WORKDIR"]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the member's work folder %s is still there (%v)", vals["UNLEARNBENCH_WORKDIR"], err)
+	}
+	for _, s := range []struct {
+		name string
+		d    *nn.Data
+	}{{"RETAIN", f.retain}, {"FORGET", f.forget}, {"VALIDATION", f.validation}} {
+		x := readNPY(t, vals["UNLEARNBENCH_"+s.name+"_X"])
+		y := readNPY(t, vals["UNLEARNBENCH_"+s.name+"_Y"])
+		xs, err := x.Float32s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ys, err := y.Ints()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(x.Shape, []int{s.d.Len(), 1, 28, 28}) || x.Kind() != "float32" || y.Kind() != "int64" || !slices.Equal(xs, s.d.X) || !slices.Equal(ys, s.d.Y) {
+			t.Errorf("%s: x %s %s, y %s %s: not the set's images and labels", s.name, x.Kind(), x.ShapeString(), y.Kind(), y.ShapeString())
+		}
+	}
+	data := vals["UNLEARNBENCH_DATA"]
+	if filepath.Dir(vals["UNLEARNBENCH_MODEL"]) != data {
+		t.Errorf("model %s is not in the data folder %s", vals["UNLEARNBENCH_MODEL"], data)
+	}
+	// Without a cache the data folder is temporary: Close removes it.
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("data folder %s left after Close (%v)", data, err)
+	}
+}
+
+func mustDigest(t *testing.T, m *nn.Model) string {
+	t.Helper()
+	d, err := m.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestExecConcurrentMembers runs members of two exec values at once on an
+// empty cache: each writes the data folder, one rename wins, and every
+// member reads complete files.
+func TestExecConcurrentMembers(t *testing.T) {
+	f := execFixtureFor(t)
+	cache := t.TempDir()
+	cmd := map[string]any{"command": `sh -c 'cmp -s {model} {data}/model.onnx && test -s {retain_x} && cp {model} {out}'`}
+	a, b := newExec(t, cmd), newExec(t, cmd)
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		u := a
+		if i%2 == 1 {
+			u = b
+		}
+		wg.Go(func() {
+			_, errs[i] = u.Unlearn(context.Background(), f.inputs(uint64(i), cache))
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	onlyDataDir(t, cache)
+}
+
+// TestExecFailures: each way a program can fail fails its member with a
+// one-line error naming the member's seed and the command.
+func TestExecFailures(t *testing.T) {
+	f := execFixtureFor(t)
+	dir := t.TempDir()
+	save := func(name string, m *nn.Model) string {
+		p := filepath.Join(dir, name)
+		if err := m.Save(p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	small := save("small.onnx", nn.MLP([]int64{1, 14, 14}, []int64{8}, 10, 1))
+	five := save("five.onnx", nn.MLP([]int64{1, 28, 28}, []int64{8}, 5, 1))
+	for _, c := range []struct {
+		name    string
+		params  map[string]any
+		want    string // the whole error, or its start when prefix
+		prefix  bool
+		contain string
+	}{
+		{name: "exit", params: map[string]any{"command": `sh -c 'echo starting >&2; echo "no such file: weights.pt" >&2; exit 3'`},
+			want: `method exec, member seed 3: command "sh -c 'echo starting >&2; echo \"no such file: weights.pt\" >&2; exit 3'": exit status 3; stderr: starting | no such file: weights.pt`},
+		{name: "last lines", params: map[string]any{"command": `sh -c 'for i in 1 2 3 4; do echo line$i >&2; done; exit 1'`, "stderr_lines": 2},
+			want: `method exec, member seed 3: command "sh -c 'for i in 1 2 3 4; do echo line$i >&2; done; exit 1'": exit status 1; stderr: line3 | line4`},
+		{name: "timeout", params: map[string]any{"command": `sh -c 'echo working >&2; sleep 30'`, "timeout": 0.3},
+			want: `method exec, member seed 3: command "sh -c 'echo working >&2; sleep 30'": timed out after 300ms, its process group killed; stderr: working: context deadline exceeded`},
+		{name: "no model", params: map[string]any{"command": "true"},
+			want: `method exec, member seed 3: command "true": exited 0 but wrote no model to UNLEARNBENCH_OUT (`, prefix: true},
+		{name: "not onnx", params: map[string]any{"command": `sh -c 'echo not a model > {out}'`},
+			want: `method exec, member seed 3: command "sh -c 'echo not a model > {out}'": the model it wrote does not import: ONNX model `, prefix: true},
+		{name: "input shape", params: map[string]any{"command": "cp " + small + " {out}"},
+			want: `method exec, member seed 3: command "cp ` + small + ` {out}": the model it wrote takes input [1 14 14], the original [1 28 28] (per example, without the batch axis)`},
+		{name: "classes", params: map[string]any{"command": "cp " + five + " {out}"},
+			want: `method exec, member seed 3: command "cp ` + five + ` {out}": the model it wrote has 5 classes, the original 10`},
+		{name: "no program", params: map[string]any{"command": "no-such-unlearner-program {model}"},
+			want: `method exec, member seed 3: command "no-such-unlearner-program {model}": exec: "no-such-unlearner-program": executable file not found in $PATH`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := newExec(t, c.params).Unlearn(context.Background(), f.inputs(3, ""))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error of more than one line: %q", msg)
+			}
+			if ok := msg == c.want || c.prefix && strings.HasPrefix(msg, c.want); !ok {
+				t.Errorf("error\n got %q\nwant %q", msg, c.want)
+			}
+			if !usererr.Is(err) {
+				t.Errorf("not a user error: %v", err)
+			}
+		})
+	}
+}
+
+// TestExecKillsProcessGroup: a timeout and a cancelled context kill the
+// program's children too, not only the program.
+func TestExecKillsProcessGroup(t *testing.T) {
+	f := execFixtureFor(t)
+	for _, c := range []struct {
+		name    string
+		timeout float64
+		cancel  bool
+	}{{"timeout", 0.5, false}, {"cancel", 60, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			m := newExec(t, map[string]any{"command": `sh -c 'sleep 60 & echo $! > ` + pidFile + `; wait'`, "timeout": c.timeout})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if c.cancel {
+				go func() {
+					waitForFile(pidFile)
+					cancel()
+				}()
+			}
+			_, err := m.Unlearn(ctx, f.inputs(4, ""))
+			if c.cancel && !errors.Is(err, context.Canceled) || !c.cancel && !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("error %v", err)
+			}
+			if c.cancel && usererr.Is(err) {
+				t.Errorf("a cancellation reported as the user's error: %v", err)
+			}
+			b, err := os.ReadFile(pidFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !processGone(pid) {
+				syscall.Kill(pid, syscall.SIGKILL)
+				t.Errorf("the program's child %d survived", pid)
+			}
+		})
+	}
+}
+
+func waitForFile(p string) {
+	for range 500 {
+		if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// processGone waits up to 5 s for pid to be dead or a zombie.
+func processGone(pid int) bool {
+	for range 500 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return true
+		}
+		// The state follows the command name in parentheses.
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// TestExecLogDir: with log_dir a member's stdout and stderr are kept.
+func TestExecLogDir(t *testing.T) {
+	f := execFixtureFor(t)
+	logs := filepath.Join(t.TempDir(), "logs")
+	m := newExec(t, map[string]any{"command": `sh -c 'echo to stdout; echo to stderr >&2; cp {model} {out}'`, "log_dir": logs})
+	if _, err := m.Unlearn(context.Background(), f.inputs(5, "")); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{"seed-5.stdout": "to stdout\n", "seed-5.stderr": "to stderr\n"} {
+		b, err := os.ReadFile(filepath.Join(logs, file))
+		if err != nil || string(b) != want {
+			t.Errorf("%s: %q, %v; want %q", file, b, err, want)
+		}
+	}
+}
+
+// TestExecREADME: the README's table documents every variable.
+func TestExecREADME(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range ExecVars {
+		if row := fmt.Sprintf("| `%s` | `{%s}` |", v.Env, v.Placeholder); !strings.Contains(string(b), row) {
+			t.Errorf("README.md has no row starting %s", row)
+		}
+	}
+}
+
+func readNPY(t *testing.T, p string) *arrays.Array {
+	t.Helper()
+	a, err := arrays.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
