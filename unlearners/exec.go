@@ -60,6 +60,7 @@ var ExecVars = []ExecVar{
 	{"UNLEARNBENCH_BATCH_SIZE", "batch_size", "the batch size of the original model's training recipe"},
 	{"UNLEARNBENCH_EPOCHS", "epochs", "the epochs of the original model's training recipe"},
 	{"UNLEARNBENCH_DEVICE", "device", "the device unlearnbench runs on: cpu or cuda:N"},
+	{"UNLEARNBENCH_THREADS", "threads", "the CPU threads the member may use (the parameter threads; OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS are set to it too unless already set)"},
 }
 
 // execDataFormat versions the layout of the shared data folder; a change
@@ -87,6 +88,7 @@ func init() {
 			{Key: "timeout", Default: 3600.0, Meaning: "seconds a member may run before its process group is killed and the member fails", Check: positiveFloat},
 			{Key: "dir", Default: "", Meaning: "the command's working directory; empty: unlearnbench's"},
 			{Key: "log_dir", Default: "", Meaning: "when set, each member's output is kept as <log_dir>/seed-<seed>.stdout and .stderr; otherwise stdout is discarded and stderr only quoted in errors"},
+			{Key: "threads", Default: 1, Meaning: "CPU threads per member (UNLEARNBENCH_THREADS, and OMP_NUM_THREADS etc. unless set): members run in parallel, one per core, so more would oversubscribe the cores", Check: intIn(1, 1024)},
 			{Key: "stderr_lines", Default: 10, Meaning: "how many of stderr's last lines a failed member's error quotes", Check: intIn(1, 1000)},
 		},
 		Build: buildExec,
@@ -206,6 +208,7 @@ type execMethod struct {
 	timeout     time.Duration
 	dir, logDir string
 	tailLines   int
+	threads     int
 
 	mu       sync.Mutex
 	prepared map[execKey]*execData
@@ -248,6 +251,7 @@ func buildExec(p Params) (Unlearner, error) {
 		dir:       p.String("dir"),
 		logDir:    p.String("log_dir"),
 		tailLines: p.Int("stderr_lines"),
+		threads:   p.Int("threads"),
 		prepared:  map[execKey]*execData{},
 	}, nil
 }
@@ -285,6 +289,7 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	out := filepath.Join(work, "unlearned.onnx")
 
 	vals := execValues(in, data, work, out)
+	vals["threads"] = strconv.Itoa(m.threads)
 	argv := make([]string, len(m.argv))
 	for i, w := range m.argv {
 		argv[i] = placeholderRE.ReplaceAllStringFunc(w, func(s string) string { return vals[s[1:len(s)-1]] })
@@ -292,6 +297,14 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	env := os.Environ()
 	for _, v := range ExecVars {
 		env = append(env, v.Env+"="+vals[v.Placeholder])
+	}
+	// The numerical libraries of Python and C programs otherwise start a
+	// thread per core in every member, and parallel members fight for
+	// the cores.
+	for _, name := range []string{"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"} {
+		if os.Getenv(name) == "" {
+			env = append(env, name+"="+vals["threads"])
+		}
 	}
 	// A program built on unlearnbench's nn package loads the same ONNX
 	// Runtime library as this process unless told otherwise.

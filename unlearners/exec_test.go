@@ -100,7 +100,7 @@ func TestExecParams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Params{"command": "python3 unlearn.py {model} {out}", "timeout": 3600.0, "dir": "", "log_dir": "", "stderr_lines": 10}
+	want := Params{"command": "python3 unlearn.py {model} {out}", "timeout": 3600.0, "dir": "", "log_dir": "", "stderr_lines": 10, "threads": 1}
 	if fmt.Sprint(p) != fmt.Sprint(want) {
 		t.Errorf("resolved %v, want %v", p, want)
 	}
@@ -116,7 +116,7 @@ func TestExecParams(t *testing.T) {
 		{map[string]any{"command": "x", "timeout": math.NaN()}, "method exec: parameter timeout = NaN: want a finite number"},
 		{map[string]any{"command": "x", "timeout": "10s"}, "method exec: parameter timeout = 10s: want a number, got string"},
 		{map[string]any{"command": "x", "stderr_lines": 0}, "method exec: parameter stderr_lines = 0: want [1, 1000]"},
-		{map[string]any{"command": "run {modle} {out}"}, "method exec: parameter command = run {modle} {out}: unknown placeholder {modle} (known: {model} {out} {seed} {retain_x} {retain_y} {forget_x} {forget_y} {validation_x} {validation_y} {data} {split} {workdir} {classes} {input_shape} {batch_size} {epochs} {device})"},
+		{map[string]any{"command": "run {modle} {out}"}, "method exec: parameter command = run {modle} {out}: unknown placeholder {modle} (known: {model} {out} {seed} {retain_x} {retain_y} {forget_x} {forget_y} {validation_x} {validation_y} {data} {split} {workdir} {classes} {input_shape} {batch_size} {epochs} {device} {threads})"},
 		{map[string]any{"command": "sh -c 'exit 1"}, "method exec: parameter command = sh -c 'exit 1: unterminated ' at character 7"},
 	} {
 		_, _, err := New("exec", c.given)
@@ -269,8 +269,13 @@ func TestExecVariables(t *testing.T) {
 	for _, v := range ExecVars {
 		echo = append(echo, fmt.Sprintf(`echo "%s=${%s}" >> %s/env; echo "%s={%s}" >> %s/placeholders`, v.Env, v.Env, dump, v.Env, v.Placeholder, dump))
 	}
+	echo = append(echo, `echo "$OMP_NUM_THREADS $MKL_NUM_THREADS" > `+dump+`/threads`)
+	// A thread count the user set is kept; the others are set.
+	t.Setenv("OMP_NUM_THREADS", "")
+	os.Unsetenv("OMP_NUM_THREADS")
+	t.Setenv("MKL_NUM_THREADS", "5")
 	script := strings.Join(echo, "; ") + `; cp "$UNLEARNBENCH_MODEL" "$UNLEARNBENCH_OUT"; test -d "$UNLEARNBENCH_WORKDIR"`
-	m := newExec(t, map[string]any{"command": "sh -c '" + script + "'"})
+	m := newExec(t, map[string]any{"command": "sh -c '" + script + "'", "threads": 2})
 	in := f.inputs(7, "")
 	in.SplitDir = t.TempDir()
 	got, err := m.Unlearn(context.Background(), in)
@@ -291,6 +296,9 @@ func TestExecVariables(t *testing.T) {
 	if string(envB) != string(phB) {
 		t.Errorf("environment:\n%s\nplaceholders:\n%s", envB, phB)
 	}
+	if b, err := os.ReadFile(filepath.Join(dump, "threads")); err != nil || string(b) != "2 5\n" {
+		t.Errorf("OMP_NUM_THREADS and MKL_NUM_THREADS: %q, %v; want 2 (from threads) and 5 (the user's)", b, err)
+	}
 	vals := map[string]string{}
 	for _, l := range strings.Split(strings.TrimSpace(string(envB)), "\n") {
 		k, v, _ := strings.Cut(l, "=")
@@ -299,7 +307,7 @@ func TestExecVariables(t *testing.T) {
 	for k, want := range map[string]string{
 		"UNLEARNBENCH_SEED": "7", "UNLEARNBENCH_CLASSES": "10", "UNLEARNBENCH_INPUT_SHAPE": "1,28,28",
 		"UNLEARNBENCH_BATCH_SIZE": "50", "UNLEARNBENCH_EPOCHS": "3", "UNLEARNBENCH_DEVICE": "cpu",
-		"UNLEARNBENCH_SPLIT": in.SplitDir,
+		"UNLEARNBENCH_SPLIT": in.SplitDir, "UNLEARNBENCH_THREADS": "2",
 	} {
 		if vals[k] != want {
 			t.Errorf("%s = %q, want %q", k, vals[k], want)
@@ -499,13 +507,18 @@ func processGone(pid int) bool {
 	return false
 }
 
-// TestExecLogDir: with log_dir a member's stdout and stderr are kept.
+// TestExecLogDir: with log_dir a member's stdout and stderr are kept;
+// dir is the command's working directory.
 func TestExecLogDir(t *testing.T) {
 	f := execFixtureFor(t)
 	logs := filepath.Join(t.TempDir(), "logs")
-	m := newExec(t, map[string]any{"command": `sh -c 'echo to stdout; echo to stderr >&2; cp {model} {out}'`, "log_dir": logs})
+	wd := t.TempDir()
+	m := newExec(t, map[string]any{"command": `sh -c 'echo to stdout; echo to stderr >&2; pwd > here; cp {model} {out}'`, "log_dir": logs, "dir": wd})
 	if _, err := m.Unlearn(context.Background(), f.inputs(5, "")); err != nil {
 		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(wd, "here")); err != nil || strings.TrimSpace(string(b)) != wd {
+		t.Errorf("working directory %q, %v; want %s", b, err, wd)
 	}
 	for file, want := range map[string]string{"seed-5.stdout": "to stdout\n", "seed-5.stderr": "to stderr\n"} {
 		b, err := os.ReadFile(filepath.Join(logs, file))

@@ -25,7 +25,8 @@ func main() {
 	epochs := flag.Int("epochs", 1, "epochs of fine-tuning on the retain set")
 	lr := flag.Float64("lr", 0.05, "SGD learning rate (momentum 0.9)")
 	batch := flag.Int("batch", 0, "batch size; 0: UNLEARNBENCH_BATCH_SIZE, or 64 when that is 0")
-	threads := flag.Int("threads", 1, "ONNX Runtime threads")
+	defThreads, _ := strconv.Atoi(os.Getenv("UNLEARNBENCH_THREADS"))
+	threads := flag.Int("threads", max(1, defThreads), "ONNX Runtime threads; default UNLEARNBENCH_THREADS, or 1")
 	flag.Parse()
 	if err := run(*epochs, *lr, *batch, *threads); err != nil {
 		fmt.Fprintln(os.Stderr, "exec-finetune:", err)
