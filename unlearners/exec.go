@@ -286,6 +286,13 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
 	defer os.RemoveAll(work)
+	// The program may run in another directory (dir): give it absolute
+	// paths.
+	for _, p := range []*string{&data, &work} {
+		if *p, err = filepath.Abs(*p); err != nil {
+			return nil, fmt.Errorf("%s: %w", prefix, err)
+		}
+	}
 	out := filepath.Join(work, "unlearned.onnx")
 
 	vals := execValues(in, data, work, out)

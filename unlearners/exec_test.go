@@ -549,3 +549,15 @@ func readNPY(t *testing.T, p string) *arrays.Array {
 	}
 	return a
 }
+
+// TestExecRelativeCache: a cache named relative to unlearnbench's
+// directory still gives the program paths it can open from its own.
+func TestExecRelativeCache(t *testing.T) {
+	f := execFixtureFor(t)
+	t.Chdir(t.TempDir())
+	m := newExec(t, map[string]any{"command": `sh -c 'cmp {model} "$UNLEARNBENCH_DATA/model.onnx" && cp {model} {out}'`, "dir": t.TempDir()})
+	if _, err := m.Unlearn(context.Background(), f.inputs(6, "cache")); err != nil {
+		t.Fatal(err)
+	}
+	onlyDataDir(t, "cache")
+}
