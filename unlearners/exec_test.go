@@ -561,3 +561,34 @@ func TestExecRelativeCache(t *testing.T) {
 	}
 	onlyDataDir(t, "cache")
 }
+
+// TestExecREADMEPython: the README's Python skeletons are valid Python
+// (their libraries are not installed here, so they are parsed, not run).
+func TestExecREADMEPython(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3")
+	}
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n### exec methods\n")
+	if !ok {
+		t.Fatal("README.md has no ### exec methods section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	blocks := 0
+	for _, part := range strings.Split(section, "```python\n")[1:] {
+		code, _, _ := strings.Cut(part, "```")
+		cmd := exec.Command(py, "-c", "import ast, sys; ast.parse(sys.stdin.read())")
+		cmd.Stdin = strings.NewReader(code)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("python block %d: %v\n%s", blocks+1, err, out)
+		}
+		blocks++
+	}
+	if blocks < 2 {
+		t.Errorf("%d python blocks in the exec methods section, want the skeleton and the plain-weights variant", blocks)
+	}
+}
