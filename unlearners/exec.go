@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,9 +94,12 @@ func init() {
 	})
 }
 
+// maxTimeout keeps a timeout within time.Duration (about 292 years).
+const maxTimeout = 1e9
+
 func positiveFloat(v any) error {
-	if x := v.(float64); !(x > 0) || math.IsInf(x, 0) {
-		return fmt.Errorf("want a number of seconds > 0")
+	if x := v.(float64); !(x > 0) || x > maxTimeout {
+		return fmt.Errorf("want a number of seconds in (0, %g]", float64(maxTimeout))
 	}
 	return nil
 }
@@ -571,5 +573,19 @@ func writeExecData(dir string, in *Inputs) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteBytes(filepath.Join(dir, "inputs.json"), append(js, '\n'))
+	if err := atomicfile.WriteBytes(filepath.Join(dir, "inputs.json"), append(js, '\n')); err != nil {
+		return err
+	}
+	// Every member of every later run reads these files: a program that
+	// opens one for writing by mistake fails instead of corrupting them.
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.Chmod(filepath.Join(dir, e.Name()), 0o444); err != nil {
+			return err
+		}
+	}
+	return nil
 }

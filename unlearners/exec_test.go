@@ -111,8 +111,9 @@ func TestExecParams(t *testing.T) {
 		{map[string]any{}, "method exec: parameter command is required: the program that unlearns, such as python3 unlearn.py {model} {out}"},
 		{map[string]any{"command": ""}, "method exec: parameter command = : want a program and its arguments, such as python3 unlearn.py {model} {out}"},
 		{map[string]any{"command": "  "}, "method exec: parameter command =   : want a program and its arguments, such as python3 unlearn.py {model} {out}"},
-		{map[string]any{"command": "x", "timeout": 0}, "method exec: parameter timeout = 0: want a number of seconds > 0"},
-		{map[string]any{"command": "x", "timeout": -1.5}, "method exec: parameter timeout = -1.5: want a number of seconds > 0"},
+		{map[string]any{"command": "x", "timeout": 0}, "method exec: parameter timeout = 0: want a number of seconds in (0, 1e+09]"},
+		{map[string]any{"command": "x", "timeout": -1.5}, "method exec: parameter timeout = -1.5: want a number of seconds in (0, 1e+09]"},
+		{map[string]any{"command": "x", "timeout": 1e300}, "method exec: parameter timeout = 1e+300: want a number of seconds in (0, 1e+09]"},
 		{map[string]any{"command": "x", "timeout": math.NaN()}, "method exec: parameter timeout = NaN: want a finite number"},
 		{map[string]any{"command": "x", "timeout": "10s"}, "method exec: parameter timeout = 10s: want a number, got string"},
 		{map[string]any{"command": "x", "stderr_lines": 0}, "method exec: parameter stderr_lines = 0: want [1, 1000]"},
@@ -335,6 +336,12 @@ func TestExecVariables(t *testing.T) {
 		}
 	}
 	data := vals["UNLEARNBENCH_DATA"]
+	// Read only (the mode, since root, which CI may be, writes anyway).
+	if st, err := os.Stat(vals["UNLEARNBENCH_RETAIN_X"]); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm() != 0o444 {
+		t.Errorf("the shared data files have mode %v, want read only", st.Mode())
+	}
 	if filepath.Dir(vals["UNLEARNBENCH_MODEL"]) != data {
 		t.Errorf("model %s is not in the data folder %s", vals["UNLEARNBENCH_MODEL"], data)
 	}
