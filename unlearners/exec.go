@@ -275,7 +275,8 @@ func (m *execMethod) Close() error {
 // Unlearn runs the command for the member of in.Seed and returns the model
 // it wrote.
 func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
-	prefix := fmt.Sprintf("method exec, member seed %d: command %q", in.Seed, m.line)
+	// New's wrapper puts "method exec: " in front.
+	prefix := fmt.Sprintf("member seed %d: command %q", in.Seed, m.line)
 	if in.Original == nil {
 		return nil, fmt.Errorf("%s: no original model", prefix)
 	}

@@ -84,9 +84,16 @@ func (f *execFixture) inputs(seed uint64, cache string) *Inputs {
 		Recipe: nn.TrainConfig{Epochs: 3, BatchSize: 50}, Runtime: f.rt, Seed: seed, Cache: cache}
 }
 
+// newExec builds the method itself, not New's wrapper around it: the
+// tests see its errors as it returns them and can call Close.
 func newExec(t *testing.T, params map[string]any) *execMethod {
 	t.Helper()
-	u, _, err := New("exec", params)
+	spec, _ := Lookup("exec")
+	p, err := spec.Resolve(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := spec.Build(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,21 +418,21 @@ func TestExecFailures(t *testing.T) {
 		contain string
 	}{
 		{name: "exit", params: map[string]any{"command": `sh -c 'echo starting >&2; echo "no such file: weights.pt" >&2; exit 3'`},
-			want: `method exec, member seed 3: command "sh -c 'echo starting >&2; echo \"no such file: weights.pt\" >&2; exit 3'": exit status 3; stderr: starting | no such file: weights.pt`},
+			want: `member seed 3: command "sh -c 'echo starting >&2; echo \"no such file: weights.pt\" >&2; exit 3'": exit status 3; stderr: starting | no such file: weights.pt`},
 		{name: "last lines", params: map[string]any{"command": `sh -c 'for i in 1 2 3 4; do echo line$i >&2; done; exit 1'`, "stderr_lines": 2},
-			want: `method exec, member seed 3: command "sh -c 'for i in 1 2 3 4; do echo line$i >&2; done; exit 1'": exit status 1; stderr: line3 | line4`},
+			want: `member seed 3: command "sh -c 'for i in 1 2 3 4; do echo line$i >&2; done; exit 1'": exit status 1; stderr: line3 | line4`},
 		{name: "timeout", params: map[string]any{"command": `sh -c 'echo working >&2; sleep 30'`, "timeout": 0.3},
-			want: `method exec, member seed 3: command "sh -c 'echo working >&2; sleep 30'": timed out after 300ms, its process group killed; stderr: working: context deadline exceeded`},
+			want: `member seed 3: command "sh -c 'echo working >&2; sleep 30'": timed out after 300ms, its process group killed; stderr: working: context deadline exceeded`},
 		{name: "no model", params: map[string]any{"command": "true"},
-			want: `method exec, member seed 3: command "true": exited 0 but wrote no model to UNLEARNBENCH_OUT (`, prefix: true},
+			want: `member seed 3: command "true": exited 0 but wrote no model to UNLEARNBENCH_OUT (`, prefix: true},
 		{name: "not onnx", params: map[string]any{"command": `sh -c 'echo not a model > {out}'`},
-			want: `method exec, member seed 3: command "sh -c 'echo not a model > {out}'": the model it wrote does not import: ONNX model `, prefix: true},
+			want: `member seed 3: command "sh -c 'echo not a model > {out}'": the model it wrote does not import: ONNX model `, prefix: true},
 		{name: "input shape", params: map[string]any{"command": "cp " + small + " {out}"},
-			want: `method exec, member seed 3: command "cp ` + small + ` {out}": the model it wrote takes input [1 14 14], the original [1 28 28] (per example, without the batch axis)`},
+			want: `member seed 3: command "cp ` + small + ` {out}": the model it wrote takes input [1 14 14], the original [1 28 28] (per example, without the batch axis)`},
 		{name: "classes", params: map[string]any{"command": "cp " + five + " {out}"},
-			want: `method exec, member seed 3: command "cp ` + five + ` {out}": the model it wrote has 5 classes, the original 10`},
+			want: `member seed 3: command "cp ` + five + ` {out}": the model it wrote has 5 classes, the original 10`},
 		{name: "no program", params: map[string]any{"command": "no-such-unlearner-program {model}"},
-			want: `method exec, member seed 3: command "no-such-unlearner-program {model}": exec: "no-such-unlearner-program": executable file not found in $PATH`},
+			want: `member seed 3: command "no-such-unlearner-program {model}": exec: "no-such-unlearner-program": executable file not found in $PATH`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := newExec(t, c.params).Unlearn(context.Background(), f.inputs(3, ""))
