@@ -45,7 +45,7 @@ var ExecVars = []ExecVar{
 	{"UNLEARNBENCH_MODEL", "model", "the original model, ONNX (read only)"},
 	{"UNLEARNBENCH_OUT", "out", "where the program writes the unlearned model, ONNX (the same input and classes as the original)"},
 	{"UNLEARNBENCH_SEED", "seed", "the member's seed, a decimal integer below 2^64: seed every random choice from it"},
-	{"UNLEARNBENCH_RETAIN_X", "retain_x", "the retain set's images, .npy float32 [N, C, H, W], normalised as the model expects"},
+	{"UNLEARNBENCH_RETAIN_X", "retain_x", "the retain set's images, .npy float32 [N, C, H, W], as the model takes them"},
 	{"UNLEARNBENCH_RETAIN_Y", "retain_y", "the retain set's labels, .npy int64 [N]"},
 	{"UNLEARNBENCH_FORGET_X", "forget_x", "the forget set's images, .npy float32 [N, C, H, W]"},
 	{"UNLEARNBENCH_FORGET_Y", "forget_y", "the forget set's labels, .npy int64 [N]"},
