@@ -37,6 +37,7 @@ var (
 	execFixOnce sync.Once
 	execFix     *execFixture
 	execFixErr  error
+	execFixSkip bool // the data are not installed: skip, as the nn tests do
 )
 
 func execFixtureFor(t *testing.T) *execFixture {
@@ -45,6 +46,7 @@ func execFixtureFor(t *testing.T) *execFixture {
 		src, err := datasets.LoadFashionMNIST("")
 		if err != nil {
 			execFixErr = fmt.Errorf("Fashion-MNIST not installed (make setup installs dataset-fashion-mnist): %w", err)
+			execFixSkip = true
 			return
 		}
 		rt, err := ort.Init(ort.Options{IntraOpThreads: 1, InterOpThreads: 1})
@@ -80,8 +82,11 @@ func execFixtureFor(t *testing.T) *execFixture {
 		}
 		execFix = f
 	})
-	if execFixErr != nil {
+	if execFixSkip {
 		t.Skip(execFixErr)
+	}
+	if execFixErr != nil {
+		t.Fatal(execFixErr)
 	}
 	return execFix
 }
