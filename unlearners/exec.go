@@ -56,8 +56,8 @@ var ExecVars = []ExecVar{
 	{"UNLEARNBENCH_WORKDIR", "workdir", "a scratch folder of this member's own, removed when it ends"},
 	{"UNLEARNBENCH_CLASSES", "classes", "the number of classes"},
 	{"UNLEARNBENCH_INPUT_SHAPE", "input_shape", "one example's shape, C,H,W (for example 1,28,28)"},
-	{"UNLEARNBENCH_BATCH_SIZE", "batch_size", "the batch size of the original model's training recipe"},
-	{"UNLEARNBENCH_EPOCHS", "epochs", "the epochs of the original model's training recipe"},
+	{"UNLEARNBENCH_BATCH_SIZE", "batch_size", "the batch size of the original model's training recipe (0 when not known)"},
+	{"UNLEARNBENCH_EPOCHS", "epochs", "the epochs of the original model's training recipe (0 when not known)"},
 	{"UNLEARNBENCH_DEVICE", "device", "the device unlearnbench runs on: cpu or cuda:N"},
 	{"UNLEARNBENCH_THREADS", "threads", "the CPU threads the member may use (the parameter threads; OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS are set to it too unless already set)"},
 }

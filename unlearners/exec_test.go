@@ -555,15 +555,16 @@ func TestExecLogDir(t *testing.T) {
 	}
 }
 
-// TestExecREADME: the README's table documents every variable.
+// TestExecREADME: the README's table documents every variable as
+// ExecVars does.
 func TestExecREADME(t *testing.T) {
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range ExecVars {
-		if row := fmt.Sprintf("| `%s` | `{%s}` |", v.Env, v.Placeholder); !strings.Contains(string(b), row) {
-			t.Errorf("README.md has no row starting %s", row)
+		if row := fmt.Sprintf("\n| `%s` | `{%s}` | %s |\n", v.Env, v.Placeholder, v.Meaning); !strings.Contains(string(b), row) {
+			t.Errorf("README.md has no row %s", strings.TrimSpace(row))
 		}
 	}
 }
