@@ -370,10 +370,10 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 		return nil, usererr.Wrap(fmt.Errorf("%s: the model it wrote does not import: %w%s", prefix, err, tail()))
 	}
 	if !slices.Equal(got.Shape, in.Original.Shape) {
-		return nil, usererr.Errorf("%s: the model it wrote takes input %v, the original %v (per example, without the batch axis)", prefix, got.Shape, in.Original.Shape)
+		return nil, usererr.Errorf("%s: the model it wrote takes input %v, the original %v (per example, without the batch axis)%s", prefix, got.Shape, in.Original.Shape, tail())
 	}
 	if got.Classes != in.Original.Classes {
-		return nil, usererr.Errorf("%s: the model it wrote has %d classes, the original %d", prefix, got.Classes, in.Original.Classes)
+		return nil, usererr.Errorf("%s: the model it wrote has %d classes, the original %d%s", prefix, got.Classes, in.Original.Classes, tail())
 	}
 	return got, nil
 }

@@ -442,8 +442,8 @@ func TestExecFailures(t *testing.T) {
 			want: `member seed 3: command "sh -c 'echo not a model > {out}'": the model it wrote does not import: ONNX model `, prefix: true},
 		{name: "input shape", params: map[string]any{"command": "cp " + small + " {out}"},
 			want: `member seed 3: command "cp ` + small + ` {out}": the model it wrote takes input [1 14 14], the original [1 28 28] (per example, without the batch axis)`},
-		{name: "classes", params: map[string]any{"command": "cp " + five + " {out}"},
-			want: `member seed 3: command "cp ` + five + ` {out}": the model it wrote has 5 classes, the original 10`},
+		{name: "classes", params: map[string]any{"command": "sh -c 'echo using 5 classes >&2; cp " + five + " {out}'"},
+			want: `member seed 3: command "sh -c 'echo using 5 classes >&2; cp ` + five + ` {out}'": the model it wrote has 5 classes, the original 10; stderr: using 5 classes`},
 		{name: "no program", params: map[string]any{"command": "no-such-unlearner-program {model}"},
 			want: `member seed 3: command "no-such-unlearner-program {model}": exec: "no-such-unlearner-program": executable file not found in $PATH`},
 	} {
