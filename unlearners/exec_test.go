@@ -620,3 +620,20 @@ func TestExecREADMEPython(t *testing.T) {
 		t.Errorf("%d python blocks in the exec methods section, want the skeleton and the plain-weights variant", blocks)
 	}
 }
+
+// TestExecPathWithSpaces: a placeholder stays within its word, so a path
+// with spaces reaches the program as one argument, alone or within a
+// longer word.
+func TestExecPathWithSpaces(t *testing.T) {
+	f := execFixtureFor(t)
+	cache := filepath.Join(t.TempDir(), "my cache")
+	for _, line := range []string{
+		`sh -c 'test $# = 1 && test "$1" = "$UNLEARNBENCH_MODEL" && cp "$1" "$UNLEARNBENCH_OUT"' sh {model}`,
+		`sh -c 'test $# = 1 && test "$1" = "--model=$UNLEARNBENCH_MODEL" && cp "$UNLEARNBENCH_MODEL" {out}' sh --model={model}`,
+	} {
+		m := newExec(t, map[string]any{"command": line})
+		if _, err := m.Unlearn(context.Background(), f.inputs(8, cache)); err != nil {
+			t.Error(err)
+		}
+	}
+}
