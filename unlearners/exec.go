@@ -499,6 +499,7 @@ func cachedExecData(in *Inputs) (string, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", usererr.Wrap(fmt.Errorf("cache: %w", err))
 	}
+	removeStaleTemps(root)
 	tmp, err := os.MkdirTemp(root, ".tmp-"+digest[:8]+"-")
 	if err != nil {
 		return "", fmt.Errorf("cache: %w", err)
@@ -515,6 +516,28 @@ func cachedExecData(in *Inputs) (string, error) {
 		return "", fmt.Errorf("cache: %w", err)
 	}
 	return dir, nil
+}
+
+// staleAfter is how old a temporary data folder must be to be taken for
+// the leftover of a writer that was killed: writing one takes seconds, and
+// a younger one may be another shard's, being written now.
+const staleAfter = time.Hour
+
+// removeStaleTemps removes the temporary folders under root that killed
+// writers left behind, each as large as the data.
+func removeStaleTemps(root string) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleAfter {
+			os.RemoveAll(filepath.Join(root, e.Name()))
+		}
+	}
 }
 
 // execDigest names the inputs: the layout's version and the digests of

@@ -637,3 +637,35 @@ func TestExecPathWithSpaces(t *testing.T) {
 		}
 	}
 }
+
+// TestExecStaleTemps: the temporary folder a killed writer left in the
+// cache is removed by the next writer once it is old; a young one, which
+// another process may be writing, is left alone.
+func TestExecStaleTemps(t *testing.T) {
+	f := execFixtureFor(t)
+	cache := t.TempDir()
+	root := filepath.Join(cache, "exec")
+	stale, young := filepath.Join(root, ".tmp-0123abcd-1"), filepath.Join(root, ".tmp-0123abcd-2")
+	for _, d := range []string{stale, young} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "retain_x.npy"), []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	m := newExec(t, map[string]any{"command": "cp {model} {out}"})
+	if _, err := m.Unlearn(context.Background(), f.inputs(9, cache)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stale folder is still there (%v)", err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Errorf("the young folder was removed: %v", err)
+	}
+}
