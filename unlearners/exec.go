@@ -80,13 +80,13 @@ var execDataFiles = map[string]string{
 func init() {
 	Register(&Spec{
 		Name:    "exec",
-		Summary: "runs a command line once per member (a method in any language): it reads the original model (ONNX) and the data (.npy) named by UNLEARNBENCH_* environment variables or {placeholders}, and writes the unlearned model as ONNX to UNLEARNBENCH_OUT",
-		Source:  "unlearnbench; see the README's exec methods section",
+		Summary: "a method in any language: runs a command once per member, which reads the original model (ONNX) and the data (.npy) that UNLEARNBENCH_* variables name and writes the unlearned model (ONNX) to UNLEARNBENCH_OUT",
+		Source:  "ours (README: exec methods)",
 		Params: []Param{
 			{Key: "command", Default: "", Meaning: "the program and its arguments, split into words as a shell does (quotes, backslashes) but run without a shell, {placeholders} replaced in each word; for a shell write sh -c '...'", Check: checkCommand},
 			{Key: "timeout", Default: 3600.0, Meaning: "seconds a member may run before its process group is killed and the member fails", Check: positiveFloat},
 			{Key: "dir", Default: "", Meaning: "the command's working directory; empty: unlearnbench's"},
-			{Key: "log_dir", Default: "", Meaning: "when set, each member's output is kept as <log_dir>/seed-<seed>.stdout and .stderr; otherwise stdout is discarded and stderr only quoted in errors"},
+			{Key: "log_dir", Default: "", Meaning: "a folder where each member's output is kept, as seed-N.stdout and seed-N.stderr; empty: stdout is discarded and stderr only quoted in errors"},
 			{Key: "threads", Default: 1, Meaning: "CPU threads per member (UNLEARNBENCH_THREADS, and OMP_NUM_THREADS etc. unless set): members run in parallel, one per core, so more would oversubscribe the cores", Check: intIn(1, 1024)},
 			{Key: "stderr_lines", Default: 10, Meaning: "how many of stderr's last lines a failed member's error quotes", Check: intIn(1, 1000)},
 		},
