@@ -12,7 +12,9 @@
 // (logistic regression, linear SVM, kNN, random forest) under stratified
 // cross-validation, per forget example (CrossValidated, PerExample) or
 // pooled over examples (Pooled); LiRA; the starting kit's simple MIA and
-// MIA-efficacy; and the KL and Jensen-Shannon divergences of mean
-// predictive distributions. Subpackage feature computes the features from
+// MIA-efficacy; the KL and Jensen-Shannon divergences of mean predictive
+// distributions; and the population metrics of the newer benchmarks, KLoM
+// (EasyDUB's binned KL of margins, BinnedKL and KLoM) and ToW (RUM's
+// tug-of-war of accuracies, ToW with TInterval). Subpackage feature computes the features from
 // logits; subpackage suite runs them all on a method's populations.
 package attack

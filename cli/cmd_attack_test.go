@@ -45,7 +45,8 @@ func TestAttackExampleJSON(t *testing.T) {
 			t.Errorf("%s skipped: %s", a.Name, a.Skipped)
 		}
 	}
-	for _, want := range []string{"decision-rules", "logreg/per-example", "knn/per-example", "logreg/pooled", "lira/offline/fixed-var", "simple-mia", "mia-efficacy/retrained", "kl", "js"} {
+	for _, want := range []string{"decision-rules", "logreg/per-example", "knn/per-example", "logreg/pooled", "lira/offline/fixed-var", "simple-mia", "mia-efficacy/retrained", "kl", "js",
+		"klom/forget", "klom/retain", "klom/test", "tow", "tow-mia"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("no %s among %v", want, names)
 		}
@@ -59,7 +60,8 @@ func TestAttackExampleJSON(t *testing.T) {
 	if f, _, _ := scoring.ForgettingQuality(lr.Epsilons, m.N); lr.Name != "logreg/per-example" || f != *lr.F {
 		t.Errorf("%s: F %v, its epsilons' points %v", lr.Name, *lr.F, f)
 	}
-	for _, s := range []string{"| decision-rules ", "| simple-mia/retrained ", "not run: lira/online/per-example-var: needs"} {
+	for _, s := range []string{"| decision-rules ", "| simple-mia/retrained ", "not run: lira/online/per-example-var: needs",
+		"| klom/forget ", "| klom/test ", "| tow-mia "} {
 		if !strings.Contains(text, s) {
 			t.Errorf("output lacks %q:\n%s", s, text)
 		}
@@ -71,7 +73,7 @@ func TestAttackExampleJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"lira/offline/fixed-var", "simple-mia/retrained", "needs the original models"} {
+		for _, want := range []string{"lira/offline/fixed-var", "simple-mia/retrained", "needs the original models", "klom/retain", "tow-mia"} {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("%s lacks %q", f, want)
 			}
@@ -86,6 +88,20 @@ func TestAttackExampleJSON(t *testing.T) {
 	b, _ := os.ReadFile(out2)
 	if !bytes.Equal(a, b) {
 		t.Fatal("the same inputs gave different result files")
+	}
+}
+
+func TestAttackKLoMFlags(t *testing.T) {
+	// The KLoM variants reach the rows: the other direction names itself,
+	// the corrected binning warns that it is not the public code's.
+	code, text := runCmd(exampleAttackArgs("--classifiers", "none", "--pooled", "none", "--klom-corrected", "--klom-unlearned-first")...)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, text)
+	}
+	for _, s := range []string{"| klom/forget ", "binned-margin KL(U || R) mean", "warning: klom/forget, klom/retain, klom/test: corrected binning"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("output lacks %q:\n%s", s, text)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"math"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,12 @@ appended to it either way.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "table" && format != "markdown" {
 				return usererr.Errorf("--format is %q; want table or markdown", format)
+			}
+			if err := checkGate(opt); err != nil {
+				return err
+			}
+			if err := checkOutputs(output{flag: "$GITHUB_STEP_SUMMARY", path: os.Getenv("GITHUB_STEP_SUMMARY")}); err != nil {
+				return err
 			}
 			base, err := reports.Read(args[0])
 			if err != nil {
@@ -77,4 +84,23 @@ appended to it either way.`,
 	fl.BoolVar(&opt.RequireAttacks, "require-attacks", false, "fail (exit 3) when an attack that ran in the baseline did not run in the current result, instead of warning")
 	fl.StringVar(&format, "format", "table", "output format: table or markdown")
 	return cmd
+}
+
+// checkGate refuses, before any file is read, gate settings that could let
+// a regression pass unseen: a NaN or infinite level or tolerance (a NaN
+// --max-drop-score made every drop tolerated), a tolerance of 1 or more
+// (scores lie in [0, 1], so no drop could exceed it), and fewer resamples
+// than a tail of the interval needs (its ends would be the extreme
+// resamples, not the (1 - alpha) interval the table claims).
+func checkGate(opt reports.CompareOptions) error {
+	if err := checkFloat("--alpha", opt.Alpha, unitOpen); err != nil {
+		return err
+	}
+	if err := checkFloat("--max-drop-score", opt.MaxDropScore, unitHalf); err != nil {
+		return err
+	}
+	if need := math.Ceil(2 / opt.Alpha); float64(opt.Resamples) < need {
+		return usererr.Errorf("--resamples is %d; --alpha %v needs at least %.0f, so that each tail of the interval holds a resample", opt.Resamples, opt.Alpha, need)
+	}
+	return nil
 }

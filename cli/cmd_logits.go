@@ -57,6 +57,12 @@ func runLogits(cmd *cobra.Command, f *logitsFlags, paths []string) error {
 	if f.batch < 1 {
 		return usererr.Errorf("--batch-size %d: want >= 1", f.batch)
 	}
+	if _, err := parseNormalize(f.normalize, 0); err != nil {
+		return err
+	}
+	if err := checkOutputs(output{flag: "--out", path: f.out}); err != nil {
+		return err
+	}
 	src, split, err := f.data.open()
 	if err != nil {
 		return err
@@ -80,6 +86,9 @@ func runLogits(cmd *cobra.Command, f *logitsFlags, paths []string) error {
 		}
 		if models[i].Classes != models[0].Classes {
 			return usererr.Errorf("%s has %d classes but %s has %d; one logits array needs the same classes", p, models[i].Classes, paths[0], models[0].Classes)
+		}
+		if err := selfNormalizing(norm, models[i], p); err != nil {
+			return err
 		}
 		if err := data.Check(models[i]); err != nil {
 			return fmt.Errorf("%s: %w", p, err)

@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/spf13/cobra"
 
 	"unlearnbench/internal/usererr"
@@ -11,34 +8,6 @@ import (
 )
 
 func init() { subcommands = append(subcommands, newReportCmd) }
-
-// addReportFlag gives a command that produces a result the --report flag;
-// the command then ends with writeReport(cmd, result, dir).
-func addReportFlag(cmd *cobra.Command, dir *string) {
-	cmd.Flags().StringVar(dir, "report", "", "also write report.md, report.html and CSV files of the result into this directory")
-}
-
-// writeReport renders result into dir (nothing when dir is ""), lists the
-// files written, and appends the Markdown report to $GITHUB_STEP_SUMMARY
-// when GitHub Actions sets it.
-func writeReport(cmd *cobra.Command, result *reports.Result, dir string) error {
-	if dir == "" {
-		return nil
-	}
-	files, err := reports.WriteDir(result, dir)
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
-		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", f)
-	}
-	if summary := os.Getenv("GITHUB_STEP_SUMMARY"); summary != "" {
-		if err := reports.AppendMarkdown(summary, result); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 func newReportCmd() *cobra.Command {
 	var out string
@@ -55,6 +24,9 @@ When $GITHUB_STEP_SUMMARY is set, the Markdown is appended to it.`,
 			if out == "" {
 				return usererr.Errorf("--out is required: the directory to write the report into")
 			}
+			if err := checkResultOutputs("", "--out", out); err != nil {
+				return err
+			}
 			result, err := reports.Read(args[0])
 			if err != nil {
 				return err
@@ -62,7 +34,7 @@ When $GITHUB_STEP_SUMMARY is set, the Markdown is appended to it.`,
 			if err := reports.WriteSummary(cmd.OutOrStdout(), result); err != nil {
 				return err
 			}
-			return writeReport(cmd, result, out)
+			return writeResult(cmd, result, "", out)
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "directory to write the report into (created if needed)")

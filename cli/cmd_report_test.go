@@ -148,7 +148,7 @@ func TestCompareGatesInjectedRegression(t *testing.T) {
 	if code, out := runCmd("compare", cur, base); code != 0 || !strings.Contains(out, "| better") {
 		t.Fatalf("improvement: exit %d\n%s", code, out)
 	}
-	if code, out := runCmd("compare", base, cur, "--max-drop-score", "1"); code != 0 {
+	if code, out := runCmd("compare", base, cur, "--max-drop-score", "0.99"); code != 0 {
 		t.Fatalf("tolerated drop: exit %d\n%s", code, out)
 	}
 	code, md := runCmd("compare", base, cur, "--format", "markdown", "--seed", "7")

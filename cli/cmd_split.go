@@ -73,6 +73,9 @@ func runSplit(cmd *cobra.Command, f *splitFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputs(output{flag: "--out", path: f.out, dir: true}); err != nil {
+		return err
+	}
 	cfg := datasets.SplitConfig{Seed: f.seed, Forget: fc}
 	if cfg.Validation, err = datasets.ParseAmount(f.validation); err != nil {
 		return usererr.Wrap(fmt.Errorf("--validation: %w", err))

@@ -8,17 +8,19 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"go.yaml.in/yaml/v3"
 
 	"unlearnbench/datasets"
 	"unlearnbench/internal/progress"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
+	"unlearnbench/nn/ort"
 )
 
 func init() { subcommands = append(subcommands, newTrainCmd) }
@@ -124,10 +126,8 @@ func applyConfig(cmd *cobra.Command, f *trainFlags) error {
 	if err != nil {
 		return usererr.Wrap(fmt.Errorf("reading --config: %w", err))
 	}
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f.s); err != nil {
-		return usererr.Errorf("config %s: %v", f.config, err)
+	if err := decodeConfig(f.config, b, &f.s); err != nil {
+		return err
 	}
 	for name, v := range given {
 		if err := cmd.Flags().Set(name, v); err != nil {
@@ -145,9 +145,15 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if s.Out == "" {
 		return usererr.Errorf("train: --out MODEL.onnx is required")
 	}
+	if err := f.checkFloats(cmd); err != nil {
+		return err
+	}
 	ckpt := f.checkpoint
 	if ckpt == "" {
 		ckpt = s.Out + ".ckpt"
+	}
+	if err := checkOutputs(output{flag: "--out", path: s.Out}, output{flag: "--checkpoint", path: ckpt}); err != nil {
+		return err
 	}
 	switch _, err := os.Stat(ckpt); {
 	case f.resume && errors.Is(err, fs.ErrNotExist):
@@ -194,6 +200,9 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 		if norm, err = parseNormalize(s.Normalize, trainDS.C); err != nil {
 			return err
 		}
+		if err := selfNormalizing(norm, m, s.Model); err != nil {
+			return err
+		}
 	} else {
 		if s.Normalize != "" {
 			return usererr.Errorf("--normalize is for imported models; zoo models normalise their own input")
@@ -235,19 +244,20 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			return err
 		}
 	}
+	// The checkpoint is checked before the runtime is loaded: a resume
+	// on another device is refused whether or not that device works.
+	run := f.fingerprint(len(trainIdx), modelDigest)
+	var resume *nn.TrainState
+	if f.resume {
+		if resume, err = restoreCheckpoint(ckpt, m, run, s.Epochs, batches.Len()); err != nil {
+			return err
+		}
+	}
 	rt, err := f.rt.open()
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
-
-	run := f.fingerprint(len(trainIdx), modelDigest)
-	var resume *nn.TrainState
-	if f.resume {
-		if resume, err = restoreCheckpoint(ckpt, m, run); err != nil {
-			return err
-		}
-	}
 
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "training %s (%d parameters) on %d examples of %s for %d epochs\n", m.Graph.Name, m.NumParams(), len(trainIdx), trainDS.Name, s.Epochs)
@@ -291,6 +301,45 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	return nil
 }
 
+// checkFloats refuses a NaN, infinite or out-of-range number among the
+// settings before any data is read, naming the flag, or the config field
+// when the value came from --config: a NaN weight decay used to pass and
+// surface only as a diverged loss after step 1.
+func (f *trainFlags) checkFloats(cmd *cobra.Command) error {
+	s := &f.s
+	name := func(flag, field string) string {
+		if f.config != "" && (flag == "" || !cmd.Flags().Changed(flag)) {
+			return fmt.Sprintf("config %s: %s", f.config, field)
+		}
+		return "--" + flag
+	}
+	for _, c := range []struct {
+		flag, field string
+		v           float64
+		r           floatRange
+	}{
+		{"lr", "optimizer.lr", s.Optimizer.LR, positive},
+		{"momentum", "optimizer.momentum", s.Optimizer.Momentum, unitHalf},
+		{"weight-decay", "optimizer.weight_decay", s.Optimizer.WeightDecay, nonNegative},
+		{"", "optimizer.beta1", s.Optimizer.Beta1, unitHalf},
+		{"", "optimizer.beta2", s.Optimizer.Beta2, unitHalf},
+		{"", "optimizer.eps", s.Optimizer.Eps, nonNegative},
+		{"gamma", "schedule.gamma", s.Schedule.Gamma, positive},
+		{"label-smoothing", "loss.label_smoothing", s.Loss.LabelSmoothing, unitHalf},
+	} {
+		if err := checkFloat(name(c.flag, c.field), c.v, c.r); err != nil {
+			return err
+		}
+	}
+	for i, w := range s.Loss.ClassWeights {
+		if err := checkFloat(name("", fmt.Sprintf("loss.class_weights[%d]", i)), float64(w), nonNegative); err != nil {
+			return err
+		}
+	}
+	_, err := parseNormalize(s.Normalize, 0)
+	return err
+}
+
 func epochLine(r nn.EpochResult, epochs int) string {
 	line := fmt.Sprintf("epoch %d/%d: lr %.4g, train loss %.4f, accuracy %.2f%%", r.Epoch, epochs, r.LR, r.TrainLoss, 100*r.TrainAcc)
 	if r.Eval != nil {
@@ -309,9 +358,11 @@ type runSetting struct {
 
 // fingerprint lists the resolved settings that determine the weights a run
 // ends with: the data, the model (with the file's digest when fine-tuning),
-// the number of training examples and every training setting. The runtime
-// flags (--device, --threads) are left out on purpose: they change speed,
-// not the run.
+// the number of training examples, every training setting, and the device
+// and ONNX Runtime's intra-op thread count, which change how reductions are
+// split and so the last bits of every step (a resume with other --threads
+// ended with another model). --threads 0 is recorded with the core count it
+// resolves to, so a resume on a machine of other cores is refused too.
 func (f *trainFlags) fingerprint(examples int, modelDigest string) []runSetting {
 	s, d := &f.s, &f.data
 	c := s.TrainConfig
@@ -349,13 +400,25 @@ func (f *trainFlags) fingerprint(examples int, modelDigest string) []runSetting 
 	add("warmup-steps", c.Schedule.WarmupSteps)
 	add("label-smoothing", c.Loss.LabelSmoothing)
 	add("class-weights", c.Loss.ClassWeights)
+	// cuda and cuda:0 are one device; an unparsable name fails later.
+	if d, err := ort.ParseDevice(f.rt.device); err == nil {
+		add("device", d)
+	} else {
+		add("device", f.rt.device)
+	}
+	threads := strconv.Itoa(f.rt.threads)
+	if f.rt.threads == 0 {
+		threads = fmt.Sprintf("0 (one per core: %d cores)", runtime.NumCPU())
+	}
+	add("threads", threads)
 	return out
 }
 
 // restoreCheckpoint reads the checkpoint at path, refuses it when a setting
-// of run differs from the one it was written with, and loads its weights
-// into m.
-func restoreCheckpoint(path string, m *nn.Model, run []runSetting) (*nn.TrainState, error) {
+// of run differs from the one it was written with or when its recorded
+// epochs and step do not fit a run of epochs epochs of steps steps, and
+// loads its weights into m.
+func restoreCheckpoint(path string, m *nn.Model, run []runSetting, epochs, steps int) (*nn.TrainState, error) {
 	c, err := nn.ReadCheckpoint(path)
 	if err != nil {
 		return nil, err
@@ -379,7 +442,15 @@ func restoreCheckpoint(path string, m *nn.Model, run []runSetting) (*nn.TrainSta
 			return nil, usererr.Errorf("--resume: checkpoint %s was written with %s %s, this run has %s %s", path, r.Name, shown(v), r.Name, shown(r.Value))
 		}
 	}
-	return c.Restore(m)
+	st, err := c.Restore(m)
+	if err != nil {
+		return nil, err
+	}
+	// A checkpoint is written after whole epochs only.
+	if st.Epochs < 1 || st.Epochs > epochs || st.Step != st.Epochs*steps || len(st.History) != st.Epochs {
+		return nil, usererr.Errorf("--resume: checkpoint %s records step %d after %d epochs (%d results), which does not fit this run of %d epochs of %d steps", path, st.Step, st.Epochs, len(st.History), epochs, steps)
+	}
+	return st, nil
 }
 
 // fileDigest is the SHA-256 of a file, in hex.

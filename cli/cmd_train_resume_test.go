@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -74,12 +76,40 @@ func TestTrainResume(t *testing.T) {
 		t.Fatalf("checkpoint after the interruption: %v", err)
 	}
 
+	// A checkpoint whose step does not fit its epochs (hand-edited, or
+	// written by another tool) is refused.
+	shifted := filepath.Join(dir, "shifted.ckpt")
+	{
+		c, err := nn.ReadCheckpoint(ckpt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := nn.New(nn.ArchCNN, []int64{1, 28, 28}, 10, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.PrependNormalization([]float64{0.5}, []float64{0.5}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := c.Restore(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Step++
+		if err := nn.SaveCheckpoint(shifted, m, st, c.Run); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"--seed", "2"}, "--resume: checkpoint " + ckpt + " was written with seed 1, this run has seed 2"},
 		{[]string{"--limit", "200"}, "was written with limit 300, this run has limit 200"},
+		// Class 7 of issue 14: the thread count changes the numbers, so
+		// it is part of the run; so is the device.
+		{[]string{"--threads", "1"}, fmt.Sprintf("was written with threads 0 (one per core: %d cores), this run has threads 1", runtime.NumCPU())},
+		{[]string{"--checkpoint", shifted}, "--resume: checkpoint " + shifted + " records step 6 after 1 epochs (1 results), which does not fit this run of 3 epochs of 5 steps"},
 		{[]string{"--checkpoint", filepath.Join(dir, "none.ckpt")}, "--resume: no checkpoint " + filepath.Join(dir, "none.ckpt")},
 	} {
 		a := append(append(args, "--out", part, "--resume"), c.args...)

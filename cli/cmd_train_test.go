@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"unlearnbench/internal/arrays"
+	"unlearnbench/nn"
 	"unlearnbench/nn/ort"
 )
 
@@ -27,18 +27,6 @@ func init() {
 			}
 		}
 	}
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
-}
-
-func runCLI(t *testing.T, args ...string) (string, int) {
-	t.Helper()
-	var out bytes.Buffer
-	code := run(args, &out, &out)
-	return out.String(), code
 }
 
 func TestTrainConfigAndLogits(t *testing.T) {
@@ -83,14 +71,19 @@ func TestTrainConfigAndLogits(t *testing.T) {
 	}
 }
 
-// TestTrainFineTunesImported fine-tunes an ONNX file (as train wrote it,
-// here standing in for a PyTorch export) with --normalize and runs the
-// result through logits with the same normalisation.
+// TestTrainFineTunesImported fine-tunes an ONNX file (a zoo model without
+// the input normalisation train prepends, standing in for a PyTorch export)
+// with --normalize and runs the result through logits with the same
+// normalisation.
 func TestTrainFineTunesImported(t *testing.T) {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.onnx")
-	if out, code := runCLI(t, "train", "--model", "cnn", "--epochs", "1", "--limit", "256", "--out", base); code != 0 {
-		t.Fatalf("train: exit %d\n%s", code, out)
+	m, err := nn.New(nn.ArchCNN, []int64{1, 28, 28}, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(base); err != nil {
+		t.Fatal(err)
 	}
 	tuned := filepath.Join(dir, "tuned.onnx")
 	out, code := runCLI(t, "train", "--model", base, "--normalize", "0.1/0.9", "--epochs", "1", "--limit", "256", "--lr", "0.01", "--out", tuned)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -70,10 +72,18 @@ func run(args []string, stdout, stderr io.Writer) int { return Run(args, stdout,
 // that tests can interrupt a command without sending signals.
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
+	if err := checkCommandName(root, args); err != nil {
+		fmt.Fprintf(stderr, "unlearnbench: %v\n", err)
+		return exitUser
+	}
 	root.SetArgs(args)
-	root.SetOut(stdout)
+	out := &errWriter{w: stdout}
+	root.SetOut(out)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if err == nil && out.err != nil {
+		err = usererr.Wrap(fmt.Errorf("writing to standard output: %w", out.err))
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -87,6 +97,29 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	default:
 		return exitInternal
 	}
+}
+
+// checkCommandName refuses a command name that is not one, in one line with
+// the closest command, where cobra prints five lines of suggestions.
+func checkCommandName(root *cobra.Command, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return nil
+	}
+	// help and completion are cobra's own; __complete* serve the shell
+	// completion scripts.
+	names := []string{"help", "completion"}
+	for _, c := range root.Commands() {
+		names = append(names, c.Name())
+		names = append(names, c.Aliases...)
+	}
+	if slices.Contains(names, args[0]) || strings.HasPrefix(args[0], "__complete") {
+		return nil
+	}
+	slices.Sort(names)
+	if c := closest(args[0], names); c != "" {
+		return usererr.Errorf("unknown command %q; did you mean %q? (unlearnbench --help lists the commands)", args[0], c)
+	}
+	return usererr.Errorf("unknown command %q; the commands are %s", args[0], strings.Join(names, ", "))
 }
 
 // isCobraUsageError recognises cobra's own argument errors (unknown command,

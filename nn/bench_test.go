@@ -162,7 +162,7 @@ func BenchmarkSquaredGradients(b *testing.B) {
 	b.Run("batch1-loop/cnn", func(b *testing.B) {
 		m := SmallCNN(shape, 10, 1)
 		for range b.N {
-			if _, err := fisherLoop(rt, m, d, FisherEmpirical, 1); err != nil {
+			if _, err := fisherLoop(rt, m, d, FisherEmpirical, 1, 1); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -7,7 +7,7 @@ import (
 )
 
 // fashionData converts a datasets part into Data, normalised by nrm.
-func fashionData(t *testing.T, d *datasets.Dataset, nrm datasets.Normalization) *Data {
+func fashionData(t testing.TB, d *datasets.Dataset, nrm datasets.Normalization) *Data {
 	t.Helper()
 	idx := make([]int, d.N)
 	for i := range idx {

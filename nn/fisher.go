@@ -25,6 +25,9 @@ const (
 )
 
 func (k FisherKind) String() string {
+	if k < FisherEmpirical || k > FisherTrue {
+		return fmt.Sprintf("FisherKind(%d)", int(k))
+	}
 	return [...]string{"empirical", "mc", "true"}[k]
 }
 
@@ -42,71 +45,164 @@ func ParseFisherKind(s string) (FisherKind, error) {
 // cross-entropy for every parameter, batch by batch, without a loop over
 // single examples (graph.GradOptions.SquaredPerExample); the model runs in
 // inference mode (batch norm with running statistics), so that examples do
-// not interact.
+// not interact. Each kind has its own graph, compiled on first use:
+// empirical reads the labels; MC samples its labels inside the graph from
+// the model's own softmax and uniform numbers drawn in Go from the seed, so
+// that no separate forward pass is needed; true shares one forward pass
+// among C backward passes, one per class, each seeded with √p(c|x), in one
+// graph.
 type FisherComputer struct {
-	m     *Model
-	r     *runner
-	sq    map[string]string
-	ev    *Evaluator
-	Batch int
+	rt      *ort.Runtime
+	m       *Model
+	graphs  map[FisherKind]*fisherGraph
+	Batch   int
+	classes int
 }
 
-// NewFisherComputer compiles the per-example squared-gradient graph of m.
+// fisherGraph is one kind's compiled graph and its per-parameter outputs.
+type fisherGraph struct {
+	r  *runner
+	sq map[string]string
+}
+
+// NewFisherComputer compiles the per-example squared-gradient graph of m
+// (the empirical one; the others on first use).
 func NewFisherComputer(rt *ort.Runtime, m *Model, batch int) (*FisherComputer, error) {
 	if batch < 1 {
 		batch = 64
 	}
+	f := &FisherComputer{rt: rt, m: m, graphs: map[FisherKind]*fisherGraph{}, Batch: batch, classes: m.Classes}
+	if _, err := f.graph(FisherEmpirical); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// graph returns kind's compiled graph, building it on first use.
+func (f *FisherComputer) graph(kind FisherKind) (*fisherGraph, error) {
+	if fg, ok := f.graphs[kind]; ok {
+		return fg, nil
+	}
+	m := f.m
 	g := m.inferenceGraph()
-	labels := g.AddInput("labels", graph.Int64, -1)
-	weights := g.AddInput("example_weights", graph.Float, -1)
-	per, _ := g.CrossEntropyLoss(m.Output, labels, graph.CrossEntropy{})
-	sq, err := g.Gradients(per, m.Params, graph.GradOptions{Seed: weights, SquaredPerExample: true})
-	if err != nil {
-		return nil, fmt.Errorf("model %q: per-example squared gradients: %w", m.Graph.Name, err)
+	c := int64(m.Classes)
+	var ioNames []string
+	sq := map[string]string{}
+	wrap := func(err error) error {
+		return fmt.Errorf("model %q: per-example squared gradients (%v Fisher): %w", m.Graph.Name, kind, err)
+	}
+	switch kind {
+	case FisherEmpirical, FisherMC:
+		var labels string
+		if kind == FisherEmpirical {
+			labels = g.AddInput("labels", graph.Int64, -1)
+			ioNames = []string{m.Input, labels}
+		} else {
+			// The label is the first class whose cumulative probability
+			// reaches u, as sample draws it (the last one if rounding
+			// leaves the total below u).
+			u := g.AddInput("uniform", graph.Float, -1)
+			ioNames = []string{m.Input, u}
+			p := g.Op1("Softmax", []string{m.Output}, graph.AInt("axis", 1))
+			cum := g.Op1("CumSum", []string{p, g.ConstI(1)})
+			below := g.Op1("Less", []string{cum, g.Op1("Unsqueeze", []string{u, g.ConstI(1)})})
+			n := g.Op1("ReduceSum", []string{g.Op1("Cast", []string{below}, graph.AInt("to", int64(graph.Int64))), g.ConstI(1)}, graph.AInt("keepdims", 0))
+			labels = g.Op1("Min", []string{n, g.ConstI(c - 1)})
+		}
+		per, _ := g.CrossEntropyLoss(m.Output, labels, graph.CrossEntropy{})
+		total := g.Op1("ReduceSum", []string{per}, graph.AInt("keepdims", 0))
+		grads, err := g.Gradients(total, m.Params, graph.GradOptions{SquaredPerExample: true})
+		if err != nil {
+			return nil, wrap(err)
+		}
+		sq = grads
+	case FisherTrue:
+		ioNames = []string{m.Input}
+		logp := g.Op1("LogSoftmax", []string{m.Output}, graph.AInt("axis", 1))
+		root := g.Op1("Sqrt", []string{g.Op1("Softmax", []string{m.Output}, graph.AInt("axis", 1))})
+		for cls := int64(0); cls < c; cls++ {
+			hot := make([]float64, c)
+			hot[cls] = 1
+			onehot := g.ConstF(graph.Float, []int64{1, c}, hot...)
+			pick := func(v string) string {
+				return g.Op1("ReduceSum", []string{g.Op1("Mul", []string{v, onehot}), g.ConstI(1)}, graph.AInt("keepdims", 0))
+			}
+			// -log p(cls|x), seeded with √p(cls|x): its squared
+			// gradient is p-weighted. The seed is a value, not
+			// differentiated.
+			per := g.Op1("Neg", []string{pick(logp)})
+			grads, err := g.Gradients(per, m.Params, graph.GradOptions{Seed: pick(root), SquaredPerExample: true})
+			if err != nil {
+				return nil, wrap(err)
+			}
+			for _, p := range m.Params {
+				if cls == 0 {
+					sq[p] = grads[p]
+				} else {
+					sq[p] = g.Op1("Add", []string{sq[p], grads[p]})
+				}
+			}
+		}
 	}
 	var outs []string
 	for _, p := range m.Params {
 		outs = append(outs, sq[p])
 	}
-	r, err := newRunner(rt, m, g, []string{m.Input, labels, weights}, m.fixedNames(), outs)
+	r, err := newRunner(f.rt, m, g, ioNames, m.fixedNames(), outs)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := NewEvaluator(rt, m, batch)
-	if err != nil {
-		r.close()
-		return nil, err
-	}
-	return &FisherComputer{m: m, r: r, sq: sq, ev: ev, Batch: batch}, nil
+	fg := &fisherGraph{r: r, sq: sq}
+	f.graphs[kind] = fg
+	return fg, nil
 }
 
 // Close releases the sessions.
 func (f *FisherComputer) Close() error {
-	f.ev.Close()
-	return f.r.close()
+	var first error
+	for _, fg := range f.graphs {
+		if err := fg.r.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
-// Compute returns, for every parameter, Σ over the examples of d of the
-// squared per-example gradient of the cross-entropy, with labels as kind
-// says (MC draws from seed).
+// Compute is ComputeK with one sample per example.
 func (f *FisherComputer) Compute(d *Data, kind FisherKind, seed uint64) (map[string][]float64, error) {
+	return f.ComputeK(d, kind, 1, seed)
+}
+
+// ComputeK returns, for every parameter, the sum over the examples of d of
+// the squared per-example gradient of the cross-entropy, at the labels kind
+// says: the data's (empirical); samples labels drawn per example from the
+// model's softmax with seed, the squares averaged over them (MC; one pass
+// over the data per sample); every class weighted by its probability (true).
+// samples is used by MC only and must be at least 1.
+func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed uint64) (map[string][]float64, error) {
 	if err := d.Check(f.m); err != nil {
+		return nil, err
+	}
+	if kind < FisherEmpirical || kind > FisherTrue {
+		return nil, usererr.Errorf("Fisher kind %d: want empirical, mc or true", int(kind))
+	}
+	if samples < 1 {
+		return nil, usererr.Errorf("Fisher: %d samples per example, want at least 1", samples)
+	}
+	fg, err := f.graph(kind)
+	if err != nil {
 		return nil, err
 	}
 	sum := map[string][]float64{}
 	for _, p := range f.m.Params {
 		sum[p] = make([]float64, len(f.m.Param(p)))
 	}
-	c := f.m.Classes
-	rng := rand.New(rand.NewPCG(seed, 0x666973686572))
-	var probs []float32
-	if kind != FisherEmpirical {
-		lg, err := f.ev.logits(d, nil)
-		if err != nil {
-			return nil, err
-		}
-		probs = softmaxRows(lg, c)
+	passes := 1
+	if kind == FisherMC {
+		passes = samples
 	}
+	rng := rand.New(rand.NewPCG(seed, 0x666973686572))
+	var us []float32
 	n := d.Len()
 	idx := make([]int, 0, f.Batch)
 	for start := 0; start < n; start += f.Batch {
@@ -114,38 +210,40 @@ func (f *FisherComputer) Compute(d *Data, kind FisherKind, seed uint64) (map[str
 		for i := start; i < min(n, start+f.Batch); i++ {
 			idx = append(idx, i)
 		}
-		b, err := f.r.io(len(idx))
+		b, err := fg.r.io(len(idx))
 		if err != nil {
 			return nil, err
 		}
 		d.gather(idx, b.inF[f.m.Input], b.inI["labels"])
-		w := b.inF["example_weights"]
-		passes := 1
-		if kind == FisherTrue {
-			passes = c
+		if kind == FisherMC {
+			// Example by example, sample by sample, as fisherLoop draws.
+			us = us[:0]
+			for range len(idx) * passes {
+				us = append(us, rng.Float32())
+			}
 		}
-		for cls := 0; cls < passes; cls++ {
-			for j, i := range idx {
-				switch kind {
-				case FisherEmpirical:
-					w[j] = 1
-				case FisherMC:
-					b.inI["labels"][j] = sample(rng, probs[i*c:(i+1)*c])
-					w[j] = 1
-				case FisherTrue:
-					b.inI["labels"][j] = int64(cls)
-					// Squares of sqrt(p)-scaled gradients are p-weighted.
-					w[j] = float32(math.Sqrt(float64(probs[i*c+cls])))
+		for k := 0; k < passes; k++ {
+			if kind == FisherMC {
+				u := b.inF["uniform"]
+				for j := range u {
+					u[j] = us[j*passes+k]
 				}
 			}
-			if err := f.r.run(b); err != nil {
+			if err := fg.r.run(b); err != nil {
 				return nil, err
 			}
 			for _, p := range f.m.Params {
 				acc := sum[p]
-				for k, v := range b.out[f.sq[p]] {
-					acc[k] += float64(v)
+				for i, v := range b.out[fg.sq[p]] {
+					acc[i] += float64(v)
 				}
+			}
+		}
+	}
+	if passes > 1 {
+		for _, acc := range sum {
+			for i := range acc {
+				acc[i] /= float64(passes)
 			}
 		}
 	}
@@ -187,7 +285,9 @@ func sample(rng *rand.Rand, p []float32) int64 {
 // fisherLoop is the reference: one gradient per example (batch size 1), in
 // inference mode, squared and summed in Go. Tests and benchmarks compare
 // FisherComputer with it.
-func fisherLoop(rt *ort.Runtime, m *Model, d *Data, kind FisherKind, seed uint64) (map[string][]float64, error) {
+// With kind MC it draws samples labels per example and averages their
+// squares.
+func fisherLoop(rt *ort.Runtime, m *Model, d *Data, kind FisherKind, samples int, seed uint64) (map[string][]float64, error) {
 	g := m.inferenceGraph()
 	labels := g.AddInput("labels", graph.Int64, -1)
 	weights := g.AddInput("example_weights", graph.Float, -1)
@@ -233,7 +333,9 @@ func fisherLoop(rt *ort.Runtime, m *Model, d *Data, kind FisherKind, seed uint64
 		case FisherEmpirical:
 			classes, wts = []int64{d.Y[i]}, []float64{1}
 		case FisherMC:
-			classes, wts = []int64{sample(rng, probs[i*c:(i+1)*c])}, []float64{1}
+			for range samples {
+				classes, wts = append(classes, sample(rng, probs[i*c:(i+1)*c])), append(wts, 1/float64(samples))
+			}
 		case FisherTrue:
 			for k := 0; k < c; k++ {
 				classes, wts = append(classes, int64(k)), append(wts, float64(probs[i*c+k]))

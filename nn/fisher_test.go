@@ -3,11 +3,14 @@ package nn
 import (
 	"math"
 	"testing"
+
+	"unlearnbench/internal/usererr"
 )
 
 // TestFisherMatchesLoop checks the batched per-example squared gradients of
-// every parameter against the batch-size-1 loop, for all three kinds, on
-// models with Gemm, Conv (with and without bias) and batch norm.
+// every parameter against the batch-size-1 loop, for all three kinds (MC
+// with 3 samples per example, drawn alike), on models with Gemm, Conv (with
+// and without bias) and batch norm.
 func TestFisherMatchesLoop(t *testing.T) {
 	cnn := SmallCNN([]int64{1, 8, 8}, 4, 3)
 	// Move the running statistics off their initial values.
@@ -17,23 +20,28 @@ func TestFisherMatchesLoop(t *testing.T) {
 	}
 	mlp := MLP([]int64{2, 3, 3}, []int64{7}, 3, 5)
 	resnet := ResNet18([]int64{3, 8, 8}, 3, true, 6)
-	for _, m := range []*Model{cnn, mlp, resnet} {
+	stem := ResNet18([]int64{3, 16, 16}, 3, false, 8) // 7x7 stride-2 stem, padded max-pool
+	for _, m := range []*Model{cnn, mlp, resnet, stem} {
 		d := randomData(7, 10, m.Shape, m.Classes)
 		kinds := []FisherKind{FisherEmpirical, FisherMC, FisherTrue}
-		if m == resnet {
+		if m == resnet || m == stem {
 			kinds = kinds[:1]
 		}
+		fc, err := NewFisherComputer(rt, m, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fc.Close()
 		for _, kind := range kinds {
-			fc, err := NewFisherComputer(rt, m, 4)
+			samples := 1
+			if kind == FisherMC {
+				samples = 3
+			}
+			got, err := fc.ComputeK(d, kind, samples, 11)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := fc.Compute(d, kind, 11)
-			fc.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := fisherLoop(rt, m, d, kind, 11)
+			want, err := fisherLoop(rt, m, d, kind, samples, 11)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,5 +56,65 @@ func TestFisherMatchesLoop(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestFisherMCApproachesTrue: the mean of MC estimates over many seeds
+// approaches the true Fisher (its expectation), (its error shrinking as 1/√seeds), an order of magnitude
+// closer than a single draw.
+func TestFisherMCApproachesTrue(t *testing.T) {
+	m := MLP([]int64{1, 3, 3}, []int64{6}, 4, 2)
+	d := randomData(3, 20, m.Shape, 4)
+	fc, err := NewFisherComputer(rt, m, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	want, err := fc.Compute(d, FisherTrue, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relErr := func(got map[string][]float64) float64 {
+		var num, den float64
+		for _, p := range m.Params {
+			for i := range want[p] {
+				num += (got[p][i] - want[p][i]) * (got[p][i] - want[p][i])
+				den += want[p][i] * want[p][i]
+			}
+		}
+		return math.Sqrt(num / den)
+	}
+	const seeds = 1024
+	mean := map[string][]float64{}
+	var single float64
+	for s := range uint64(seeds) {
+		got, err := fc.Compute(d, FisherMC, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s < 8 {
+			single += relErr(got) / 8
+		}
+		for _, p := range m.Params {
+			if mean[p] == nil {
+				mean[p] = make([]float64, len(got[p]))
+			}
+			for i, v := range got[p] {
+				mean[p][i] += v / seeds
+			}
+		}
+	}
+	for _, bad := range []struct {
+		kind    FisherKind
+		samples int
+	}{{FisherMC, 0}, {FisherKind(7), 1}} {
+		if _, err := fc.ComputeK(d, bad.kind, bad.samples, 1); err == nil || !usererr.Is(err) {
+			t.Errorf("ComputeK(kind %d, %d samples): %v, want a user error", bad.kind, bad.samples, err)
+		}
+	}
+	e := relErr(mean)
+	t.Logf("relative error of one draw %.3f, of the mean of %d: %.3f", single, seeds, e)
+	if e > 0.05 || e > single/10 {
+		t.Errorf("MC mean over %d seeds is %.3f off the true Fisher (one draw: %.3f)", seeds, e, single)
 	}
 }

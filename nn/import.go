@@ -16,7 +16,13 @@ import (
 // the convolutions), and makes every weight initializer a trainable
 // parameter and every batch-norm running statistic a buffer. The model must
 // have one float input [N, ...] with known non-batch dimensions and a first
-// output [N, classes]; the batch dimension is made dynamic. Unsupported
+// output [N, classes]; the batch dimension is made dynamic, in the input
+// and in every Reshape whose constant shape fixes it (torch.onnx.export
+// writes the traced batch size into a flattening Reshape's shape, 1 in the
+// ONNX model zoo's MNIST): such a shape gets -1 at the batch axis, and one
+// that cannot be rewritten so is refused, naming the node. Every float
+// initializer that reaches the logits through differentiable operators is
+// a parameter, also through other nodes (graph.Trainable). Unsupported
 // operators are reported by operator and node name.
 func Import(path string) (*Model, error) {
 	b, err := os.ReadFile(path)
@@ -57,6 +63,10 @@ func ImportBytes(b []byte, name string) (*Model, error) {
 	info.Shape[0] = -1
 	g.SetInfo(in, info)
 	g.Reinfer()
+	if err := dynamicBatchReshapes(g, in); err != nil {
+		return nil, err
+	}
+	g.Reinfer()
 	if len(g.Outputs) == 0 {
 		return nil, usererr.Errorf("the model has no output")
 	}
@@ -65,10 +75,64 @@ func ImportBytes(b []byte, name string) (*Model, error) {
 	if len(outShape) != 2 || outShape[1] < 2 {
 		return nil, usererr.Errorf("output %q has shape %v; want logits [N, classes]", out, outShape)
 	}
+	if outShape[0] >= 0 {
+		return nil, usererr.Errorf("output %q has shape %v whatever the batch size: a node fixes the batch (want logits [N, classes])", out, outShape)
+	}
+	g.Outputs = []string{out}
 	params, buffers := g.Trainable()
 	if len(params) == 0 {
 		return nil, usererr.Errorf("the model has no float initializers to train")
 	}
-	g.Outputs = []string{out}
 	return &Model{Graph: g, Input: in, Output: out, Shape: shape, Classes: int(outShape[1]), Params: params, Buffers: buffers}, nil
+}
+
+// dynamicBatchReshapes rewrites every Reshape of a batch-dependent value
+// whose constant shape fixes the leading (batch) dimension to a number:
+// with no other -1 in the shape, the number becomes -1 (the per-example
+// size is checked where the shapes are known); otherwise the node is
+// refused, since where the batch goes cannot be told from the constant.
+func dynamicBatchReshapes(g *graph.Graph, in string) error {
+	dep := map[string]bool{in: true}
+	for _, n := range g.Nodes {
+		if slices.ContainsFunc(n.Input, func(v string) bool { return dep[v] }) {
+			for _, o := range n.Output {
+				dep[o] = true
+			}
+		}
+		if n.OpType != "Reshape" || len(n.Input) < 2 || !dep[n.Input[0]] {
+			continue
+		}
+		shape, ok := g.ConstInts(n.Input[1])
+		if !ok || len(shape) == 0 || shape[0] <= 0 || graph.IntAttr(n, "allowzero", 0) != 0 {
+			continue
+		}
+		refuse := func(why string) error {
+			return usererr.Errorf("Reshape node %q: its constant shape %v fixes the batch size to %d (a traced export?) and %s; export the model with a dynamic batch axis (torch.onnx.export(..., dynamic_axes={...: {0: \"batch\"}}))", n.Name, shape, shape[0], why)
+		}
+		if slices.Contains(shape[1:], -1) {
+			return refuse("another dimension is -1, so it cannot be made dynamic")
+		}
+		ds := g.Shape(n.Input[0])
+		if len(ds) > 0 && ds[0] < 0 && !slices.ContainsFunc(ds[1:], func(d int64) bool { return d < 0 }) {
+			per := int64(1)
+			for k, d := range shape[1:] {
+				if d == 0 && k+1 < len(ds) {
+					d = ds[k+1]
+				}
+				per *= d
+			}
+			want := int64(1)
+			for _, d := range ds[1:] {
+				want *= d
+			}
+			if per != want {
+				return refuse(fmt.Sprintf("its other dimensions hold %d values, not the %d of one example of shape %v", per, want, ds[1:]))
+			}
+		}
+		dyn := slices.Clone(shape)
+		dyn[0] = -1
+		n.Input[1] = g.AddInit(g.Fresh(n.Input[1]+"_dynamic_batch"), &graph.Tensor{DType: graph.Int64, Dims: []int64{int64(len(dyn))}, I64: dyn})
+		g.Infer(n)
+	}
+	return nil
 }

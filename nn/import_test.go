@@ -1,14 +1,18 @@
 package nn
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn/graph"
+	"unlearnbench/nn/ort"
 )
 
 func logitsOf(t *testing.T, m *Model, d *Data) []float32 {
@@ -177,5 +181,108 @@ func TestImportRejects(t *testing.T) {
 	wrong := randomData(1, 3, []int64{lin.Shape[0] + 1}, lin.Classes)
 	if err := wrong.Check(lin); err == nil || !usererr.Is(err) {
 		t.Errorf("mismatched data: %v", err)
+	}
+}
+
+// zooMNISTLike builds, with nn/graph, a model laid out like the ONNX model
+// zoo's MNIST (mnist-8): a fixed batch of 1 in the input and in the
+// flattening Reshape's shape constant, a convolution bias added by an Add of
+// an [8,1,1] initializer, and the classifier's weight stored as [8,7,7,10]
+// and reshaped into a MatMul. flat is the flattening shape constant.
+func zooMNISTLike(t *testing.T, flat []int64) []byte {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(4, 4))
+	randT := func(scale float64, dims ...int64) *graph.Tensor {
+		x := &graph.Tensor{DType: graph.Float, Dims: dims, F32: make([]float32, numel(dims))}
+		for i := range x.F32 {
+			x.F32[i] = float32(rng.NormFloat64() * scale)
+		}
+		return x
+	}
+	g := graph.New("mnist_like")
+	x := g.AddInput("Input3", graph.Float, 1, 1, 28, 28)
+	c := g.Op1("Conv", []string{x, g.AddInit("Parameter5", randT(0.3, 8, 1, 5, 5))}, graph.AInts("kernel_shape", 5, 5), graph.AInts("pads", 2, 2, 2, 2))
+	c = g.Op1("Add", []string{c, g.AddInit("Parameter6", randT(0.1, 8, 1, 1))})
+	p := g.Op1("MaxPool", []string{g.Op1("Relu", []string{c})}, graph.AInts("kernel_shape", 4, 4), graph.AInts("strides", 4, 4))
+	f := g.Op1("Reshape", []string{p, g.AddInit("Pooling_reshape0_shape", &graph.Tensor{DType: graph.Int64, Dims: []int64{int64(len(flat))}, I64: flat})})
+	w := g.Op1("Reshape", []string{g.AddInit("Parameter193", randT(0.05, 8, 7, 7, 10)), g.ConstI(392, 10)})
+	z := g.Op1("Add", []string{g.Op1("MatMul", []string{f, w}), g.AddInit("Parameter194", randT(0.1, 1, 10))})
+	g.OpNamed("Identity", []string{z}, []string{"Plus214_Output_0"})
+	g.AddOutput("Plus214_Output_0")
+	b, err := g.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestImportZooMNISTLayout: the weight that reaches its MatMul through a
+// Reshape is trainable (gradients checked by finite differences, Fisher
+// against the batch-1 loop), the fixed batch of the flattening Reshape is
+// made dynamic (logits at batch 8 equal the original model's one example at
+// a time), and a fixed-batch shape that cannot be rewritten is refused as a
+// user error naming the node.
+func TestImportZooMNISTLayout(t *testing.T) {
+	orig := zooMNISTLike(t, []int64{1, 392})
+	m, err := ImportBytes(orig, "mnist_like")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"Parameter193", "Parameter194", "Parameter5", "Parameter6"}; !slices.Equal(m.Params, want) {
+		t.Fatalf("params %v, want %v", m.Params, want)
+	}
+	d := randomData(3, 10, m.Shape, 10)
+	got := logitsOf(t, m, d)
+
+	// The original graph, batch 1, straight in ONNX Runtime.
+	var own ort.Owner
+	defer own.Close()
+	s, err := rt.NewSession(&own, orig, []string{"Input3"}, []string{"Plus214_Output_0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < d.Len(); i++ {
+		in, _ := ort.NewTensor(&own, []int64{1, 1, 28, 28}, d.X[i*784:(i+1)*784])
+		out, _ := ort.ZeroTensor[float32](&own, []int64{1, 10})
+		if err := s.Run(&own, []ort.Value{in}, []ort.Value{out}); err != nil {
+			t.Fatal(err)
+		}
+		assertClose(t, fmt.Sprintf("example %d logits", i), got[i*10:(i+1)*10], out.GetData(), 1e-4)
+	}
+
+	checkModelGradients(t, m, d, m.Params, 1e-3, 0.05)
+	for _, kind := range []FisherKind{FisherEmpirical, FisherTrue} {
+		fc, err := NewFisherComputer(rt, m, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := fc.Compute(d, kind, 1)
+		fc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := fisherLoop(rt, m, d, kind, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range m.Params {
+			for i := range want[p] {
+				if math.Abs(f[p][i]-want[p][i]) > 1e-3*math.Abs(want[p][i])+1e-6 {
+					t.Fatalf("%v Fisher of %s[%d] = %v, batch-1 loop %v", kind, p, i, f[p][i], want[p][i])
+				}
+			}
+		}
+	}
+	if err := m.Reinit("Parameter193", nil, 1); err != nil {
+		t.Errorf("Reinit of the reshaped weight: %v", err)
+	}
+
+	_, err = ImportBytes(zooMNISTLike(t, []int64{1, -1}), "mnist_like")
+	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "Reshape node") {
+		t.Errorf("shape [1, -1]: error %v, want a user error naming the Reshape node", err)
+	}
+	_, err = ImportBytes(zooMNISTLike(t, []int64{1, 196}), "mnist_like")
+	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "Reshape node") {
+		t.Errorf("shape [1, 196] (two examples' worth): error %v, want a user error naming the Reshape node", err)
 	}
 }

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -222,4 +223,91 @@ func f32s(v []float64) []float32 {
 		out[i] = float32(x)
 	}
 	return out
+}
+
+// Reinit re-draws the elements of parameter param where mask is true (nil:
+// all of them) with the zoo's initialiser, chosen from the node that
+// consumes the parameter (through Reshape, Flatten, Squeeze, Unsqueeze and
+// Identity nodes, as exporters write them): He normal, N(0, 2/fan-in), for
+// the weights of Conv, Gemm and MatMul, with PyTorch's fan-in (input
+// channels times the kernel's size; a Gemm's or MatMul's input features);
+// zeros for their biases and for batch-norm shifts and Add/Sub operands;
+// ones for batch-norm scales and Mul operands. The values come from seed and
+// the parameter's name alone, element by element, so that a masked element
+// gets the value an unmasked re-draw would give it; the other elements keep
+// their bits.
+func (m *Model) Reinit(param string, mask []bool, seed uint64) error {
+	if !slices.Contains(m.Params, param) {
+		return usererr.Errorf("model %q has no trainable parameter %q", m.Graph.Name, param)
+	}
+	w := m.Param(param)
+	if mask != nil && len(mask) != len(w) {
+		return usererr.Errorf("re-initialising %q: mask of %d elements for a parameter of %d", param, len(mask), len(w))
+	}
+	fill, err := m.initialiser(param)
+	if err != nil {
+		return err
+	}
+	h := fnv.New64a()
+	h.Write([]byte(param))
+	rng := rand.New(rand.NewPCG(seed, h.Sum64()))
+	for i := range w {
+		v := fill(rng)
+		if mask == nil || mask[i] {
+			w[i] = v
+		}
+	}
+	return nil
+}
+
+// initialiser finds param's consumer and returns the zoo's draw for it.
+func (m *Model) initialiser(param string) (func(*rand.Rand) float32, error) {
+	g := m.Graph
+	cons := g.Consumers()
+	v := param
+	for {
+		c := cons[v]
+		if len(c) != 1 {
+			return nil, usererr.Errorf("re-initialising %q: it is read by %d nodes; want one, to choose its initialiser", param, len(c))
+		}
+		n := c[0]
+		k := slices.Index(n.Input, v)
+		switch n.OpType {
+		case "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity":
+			if k == 0 {
+				v = n.Output[0]
+				continue
+			}
+		}
+		s := g.Shape(v)
+		if s == nil {
+			s = m.Graph.Inits[param].Dims
+		}
+		he := func(fanIn int64) (func(*rand.Rand) float32, error) {
+			if fanIn < 1 {
+				return nil, usererr.Errorf("re-initialising %q: fan-in %d from shape %v at %s node %q", param, fanIn, s, n.OpType, n.Name)
+			}
+			std := math.Sqrt(2 / float64(fanIn))
+			return func(r *rand.Rand) float32 { return float32(r.NormFloat64() * std) }, nil
+		}
+		zeros := func(*rand.Rand) float32 { return 0 }
+		ones := func(*rand.Rand) float32 { return 1 }
+		switch {
+		case n.OpType == "Conv" && k == 1 && len(s) >= 2:
+			return he(numel(s) / s[0])
+		case n.OpType == "Gemm" && k == 1 && len(s) == 2:
+			if graph.IntAttr(n, "transB", 0) != 0 {
+				return he(s[1])
+			}
+			return he(s[0])
+		case n.OpType == "MatMul" && k == 1 && len(s) >= 2:
+			return he(s[len(s)-2])
+		case (n.OpType == "Conv" || n.OpType == "Gemm") && k == 2, n.OpType == "BatchNormalization" && k == 2,
+			n.OpType == "Add" || n.OpType == "Sub":
+			return zeros, nil
+		case n.OpType == "BatchNormalization" && k == 1, n.OpType == "Mul":
+			return ones, nil
+		}
+		return nil, usererr.Errorf("re-initialising %q: no initialiser for input %d of %s node %q", param, k, n.OpType, n.Name)
+	}
 }

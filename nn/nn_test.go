@@ -180,7 +180,7 @@ func TestOptimizers(t *testing.T) {
 	p := [][]float32{{1, -2}}
 	g := [][]float32{{0.5, 0.25}}
 	o := newOptimizer(OptimizerConfig{Name: "sgd", LR: 0.1, Momentum: 0.9, WeightDecay: 0.1, Nesterov: true}, p)
-	o.step(p, g, 0.1)
+	o.step(p, g, nil, 0.1)
 	// g' = g + 0.1 p = (0.6, 0.05); v = g'; nesterov: g' + 0.9 v = (1.14, 0.095)
 	want := []float32{1 - 0.114, -2 - 0.0095}
 	for i := range want {
@@ -190,7 +190,7 @@ func TestOptimizers(t *testing.T) {
 	}
 	p = [][]float32{{1, -2}}
 	o = newOptimizer(OptimizerConfig{Name: "adam", LR: 0.01}, p)
-	o.step(p, g, 0.01)
+	o.step(p, g, nil, 0.01)
 	// The first Adam step moves every coordinate by lr*sign(g).
 	want = []float32{0.99, -2.01}
 	for i := range want {

@@ -63,25 +63,47 @@ func newOptimizer(cfg OptimizerConfig, params [][]float32) *optimizer {
 	return o
 }
 
-// step applies one update with learning rate lr.
-func (o *optimizer) step(params, grads [][]float32, lr float64) {
+// step applies one update with learning rate lr. masks[k], when not nil,
+// is a per-element factor on parameter k's gradient and weight decay: an
+// element whose factor is 0 is skipped entirely (no decay, no moment
+// update), so that its bits never change.
+func (o *optimizer) step(params, grads, masks [][]float32, lr float64) {
 	o.t++
 	c := o.cfg
 	wd := float32(c.WeightDecay)
+	mask := func(k int) []float32 {
+		if k < len(masks) {
+			return masks[k]
+		}
+		return nil
+	}
 	switch c.Name {
 	case "sgd":
 		mu := float32(c.Momentum)
 		for k, p := range params {
-			g := grads[k]
+			g, s := grads[k], mask(k)
 			if mu == 0 {
 				for i := range p {
-					p[i] -= float32(lr) * (g[i] + wd*p[i])
+					gi := g[i] + wd*p[i]
+					if s != nil {
+						if s[i] == 0 {
+							continue
+						}
+						gi *= s[i]
+					}
+					p[i] -= float32(lr) * gi
 				}
 				continue
 			}
 			v := o.v[k]
 			for i := range p {
 				gi := g[i] + wd*p[i]
+				if s != nil {
+					if s[i] == 0 {
+						continue
+					}
+					gi *= s[i]
+				}
 				if o.t == 1 {
 					v[i] = gi // PyTorch starts the buffer at the first gradient
 				} else {
@@ -112,9 +134,15 @@ func (o *optimizer) step(params, grads [][]float32, lr float64) {
 		sq2 := float32(math.Sqrt(bc2))
 		fb1, fb2, feps := float32(b1), float32(b2), float32(eps)
 		for k, p := range params {
-			g, m, v := grads[k], o.v[k], o.s[k]
+			g, m, v, s := grads[k], o.v[k], o.s[k], mask(k)
 			for i := range p {
 				gi := g[i] + wd*p[i]
+				if s != nil {
+					if s[i] == 0 {
+						continue
+					}
+					gi *= s[i]
+				}
 				m[i] = fb1*m[i] + (1-fb1)*gi
 				v[i] = fb2*v[i] + (1-fb2)*gi*gi
 				p[i] -= stepSize * m[i] / (float32(math.Sqrt(float64(v[i])))/sq2 + feps)

@@ -58,16 +58,21 @@ func ReadAccuracies(path string) (*Accuracies, error) {
 	return acc, nil
 }
 
-func findColumn(header []string, names []string) int {
+// findColumn returns the one column of header whose name is among names
+// (-1 for none); two such columns ("retain" twice, or "retain" and
+// "retain_acc") are an error rather than a silent choice of the first.
+func findColumn(path string, header []string, names []string) (int, error) {
+	found := -1
 	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(h))
-		for _, n := range names {
-			if h == n {
-				return i
-			}
+		if !slices.Contains(names, strings.ToLower(strings.TrimSpace(h))) {
+			continue
 		}
+		if found >= 0 {
+			return -1, usererr.Errorf("%s: line 1: columns %d (%q) and %d (%q) both name the %s accuracy; keep one", path, found+1, strings.TrimSpace(header[found]), i+1, strings.TrimSpace(h), names[0])
+		}
+		found = i
 	}
-	return -1
+	return found, nil
 }
 
 func parseAccuracyCSV(path string, data []byte) (*Accuracies, error) {
@@ -80,7 +85,14 @@ func parseAccuracyCSV(path string, data []byte) (*Accuracies, error) {
 		}
 		return nil, usererr.Wrap(fmt.Errorf("%s: %w", path, err))
 	}
-	ri, ti := findColumn(header, retainNames), findColumn(header, testNames)
+	ri, err := findColumn(path, header, retainNames)
+	if err != nil {
+		return nil, err
+	}
+	ti, err := findColumn(path, header, testNames)
+	if err != nil {
+		return nil, err
+	}
 	if ri < 0 || ti < 0 {
 		return nil, usererr.Errorf("%s: line 1: header %q needs a %q and a %q column", path, strings.Join(header, ","), "retain", "test")
 	}
@@ -137,7 +149,10 @@ func parseAccuracyJSON(path string, data []byte) (*Accuracies, error) {
 				names []string
 				dst   *[]float64
 			}{{retainNames, &acc.Retain}, {testNames, &acc.Test}} {
-				key, raw := lookup(row, col.names)
+				key, raw, err := lookup(row, col.names)
+				if err != nil {
+					return nil, usererr.Errorf("%s: model %d: %v", path, i, err)
+				}
 				if key == "" {
 					return nil, usererr.Errorf("%s: model %d: no %q field", path, i, col.names[0])
 				}
@@ -161,7 +176,10 @@ func parseAccuracyJSON(path string, data []byte) (*Accuracies, error) {
 		names []string
 		dst   *[]float64
 	}{{retainNames, &acc.Retain}, {testNames, &acc.Test}} {
-		key, raw := lookup(obj, col.names)
+		key, raw, err := lookup(obj, col.names)
+		if err != nil {
+			return nil, usererr.Errorf("%s: %v", path, err)
+		}
 		if key == "" {
 			return nil, usererr.Errorf("%s: no %q field", path, col.names[0])
 		}
@@ -180,16 +198,20 @@ func parseAccuracyJSON(path string, data []byte) (*Accuracies, error) {
 	return acc, nil
 }
 
-// lookup finds the first of names among m's keys, ignoring case; keys are
-// tried in sorted order so that the choice never depends on map order.
-func lookup(m map[string]json.RawMessage, names []string) (string, json.RawMessage) {
-	keys := slices.Sorted(maps.Keys(m))
-	for _, n := range names {
-		for _, k := range keys {
-			if strings.ToLower(k) == n {
-				return k, m[k]
-			}
+// lookup finds the one key of m among names, ignoring case; two such keys
+// ("retain" and "retain_acc", or "retain" and "Retain") are an error rather
+// than a silent choice. Keys are tried in sorted order, so that messages
+// never depend on map order.
+func lookup(m map[string]json.RawMessage, names []string) (string, json.RawMessage, error) {
+	found := ""
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(names, strings.ToLower(k)) {
+			continue
 		}
+		if found != "" {
+			return "", nil, fmt.Errorf("fields %q and %q both name the %s accuracy; keep one", found, k, names[0])
+		}
+		found = k
 	}
-	return "", nil
+	return found, m[found], nil
 }

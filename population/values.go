@@ -1,6 +1,8 @@
 package population
 
 import (
+	"math"
+
 	"unlearnbench/internal/arrays"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/scoring"
@@ -18,10 +20,36 @@ type Values struct {
 // IsLogits reports whether the file held logits rather than confidences.
 func (v *Values) IsLogits() bool { return v.Logits != nil }
 
+// Like is what the inputs read before say an array must hold: N models
+// (its first dimension) and E examples (its second); a zero field is not
+// checked, and Of names the input that set them. Readers check it from the
+// array's header, before inflating data that could not be used.
+type Like struct {
+	N, E int
+	Of   string
+}
+
+// check is an arrays.Check for l.
+func (l Like) check(name string, shape []int, _ string) error {
+	if l.N > 0 && len(shape) >= 1 && shape[0] != l.N {
+		return usererr.Errorf("%s: shape %s declares N = %d models, but %s has N = %d", name, arrays.FormatShape(shape), shape[0], l.Of, l.N)
+	}
+	if l.E > 0 && len(shape) >= 2 && shape[1] != l.E {
+		return usererr.Errorf("%s: shape %s declares E = %d examples, but %s has E = %d", name, arrays.FormatShape(shape), shape[1], l.Of, l.E)
+	}
+	return nil
+}
+
 // ReadValues reads confidences or logits from spec (see arrays.Load; for an
 // archive without a member named, the first of prefer it holds is used).
 func ReadValues(spec string, prefer ...string) (*Values, error) {
-	a, err := arrays.Load(spec, prefer...)
+	return ReadValuesLike(spec, Like{}, prefer...)
+}
+
+// ReadValuesLike is ReadValues refusing, from the header, an array that
+// does not fit like.
+func ReadValuesLike(spec string, like Like, prefer ...string) (*Values, error) {
+	a, err := arrays.LoadChecked(spec, like.check, prefer...)
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +83,11 @@ func ReadValues(spec string, prefer ...string) (*Values, error) {
 		if err := l.CheckFinite(); err != nil {
 			return nil, usererr.Errorf("%s: %v", a.Name, err)
 		}
+		if l.F64 != nil {
+			if err := checkFinite(a.Name, l.F64, v.E, v.C, "a logit"); err != nil {
+				return nil, err
+			}
+		}
 		v.Logits = l
 	default:
 		return nil, usererr.Errorf("%s: shape %s has rank %d; want confidences [N, E] or logits [N, E, C]", a.Name, a.ShapeString(), len(a.Shape))
@@ -65,10 +98,20 @@ func ReadValues(spec string, prefer ...string) (*Values, error) {
 	return v, nil
 }
 
+// MaxMagnitude bounds every confidence and logit read: logit-scaled
+// confidences of float64 probabilities lie within about ±745, and beyond
+// 1e150 the score's and the attacks' arithmetic (spreads, medians, squares
+// and their sums) would overflow float64 into infinities that no result
+// file can hold.
+const MaxMagnitude = 1e150
+
 func checkFinite(name string, vals []float64, e, c int, what string) error {
 	for i, x := range vals {
 		if x != x || x > 1.7976931348623157e308 || x < -1.7976931348623157e308 {
 			return usererr.Errorf("%s: model %d, example %d: %s is %v", name, i/(e*c), (i/c)%e, what, x)
+		}
+		if math.Abs(x) > MaxMagnitude {
+			return usererr.Errorf("%s: model %d, example %d: %s is %v, beyond ±%g (confidences lie within about ±745; larger values overflow the score's arithmetic)", name, i/(e*c), (i/c)%e, what, x, MaxMagnitude)
 		}
 	}
 	return nil
@@ -76,7 +119,19 @@ func checkFinite(name string, vals []float64, e, c int, what string) error {
 
 // ReadLabels reads integer class labels [E].
 func ReadLabels(spec string, prefer ...string) ([]int, string, error) {
-	a, err := arrays.Load(spec, prefer...)
+	return ReadLabelsLike(spec, 0, "", prefer...)
+}
+
+// ReadLabelsLike is ReadLabels refusing, from the header, labels of another
+// count than e (0: any), the examples of the input named of.
+func ReadLabelsLike(spec string, e int, of string, prefer ...string) ([]int, string, error) {
+	check := func(name string, shape []int, _ string) error {
+		if e > 0 && len(shape) == 1 && shape[0] != e {
+			return usererr.Errorf("%s: %d labels, but %s has %d examples", name, shape[0], of, e)
+		}
+		return nil
+	}
+	a, err := arrays.LoadChecked(spec, check, prefer...)
 	if err != nil {
 		return nil, "", err
 	}

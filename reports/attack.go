@@ -13,10 +13,10 @@ import (
 type AttackResult struct {
 	// Name identifies the attack and its variant, e.g. "decision-rules",
 	// "logreg/per-example", "rf/pooled", "lira/offline/fixed-var",
-	// "simple-mia", "mia-efficacy", "kl", "js".
+	// "simple-mia", "mia-efficacy", "kl", "js", "klom/forget", "tow".
 	Name string `json:"name"`
 	// Kind groups attacks: "decision-rules", "per-example", "pooled",
-	// "lira", "single-model", "divergence".
+	// "lira", "single-model", "divergence", "klom", "tow".
 	Kind string `json:"kind"`
 	// Features lists the per-(model, example) features the attack used.
 	Features []string `json:"features,omitempty"`
@@ -61,6 +61,18 @@ type AttackResult struct {
 	// (the divergences; Value is their mean, Spread their standard
 	// deviation).
 	PerExample []float64 `json:"per_example,omitempty"`
+	// Undefined lists the examples (indices into PerExample, which holds
+	// 0 there) where the value is undefined, left out of every summary:
+	// KLoM where the public code returns NaN.
+	Undefined []int `json:"undefined,omitempty"`
+	// Median and P95 summarise PerExample over its defined examples
+	// besides Value, their mean (KLoM; schema 1.1).
+	Median *float64 `json:"median,omitempty"`
+	P95    *float64 `json:"p95,omitempty"`
+	// CILow and CIHigh bound Value's 95% t-based confidence interval over
+	// PerModel (ToW and ToW-MIA; schema 1.1).
+	CILow  *float64 `json:"ci_low,omitempty"`
+	CIHigh *float64 `json:"ci_high,omitempty"`
 
 	// Warnings are things the reader must see that did not stop the attack
 	// (a constant feature, a fold without one class, too few models).

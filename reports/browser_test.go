@@ -106,8 +106,8 @@ func TestHTMLReportInChromium(t *testing.T) {
 		worstRows     int
 		distributions int
 	}{
-		{"full.json", []string{"method-0-epsilons", "method-1-epsilons", "method-0-example-", "method-0-roc", "method-0-roc-loglog", "accuracy-plot", "time-plot"}, 0, ReportWorst, 10},
-		{"minimal.json", []string{"method-0-epsilons"}, 6, ReportWorst, 0},
+		{"full.json", []string{"method-0-epsilons", "method-1-epsilons", "method-0-example-", "method-0-roc", "method-0-roc-loglog", "accuracy-plot", "time-plot", "method-0-klom", "method-1-klom"}, 0, ReportWorst, 10},
+		{"minimal.json", []string{"method-0-epsilons"}, 7, ReportWorst, 0},
 	} {
 		t.Run(c.fixture, func(t *testing.T) {
 			dir := t.TempDir()

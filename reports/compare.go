@@ -263,6 +263,7 @@ func methodMetrics(base, cur *Method) []metric {
 					return s / float64(len(d.examples))
 				}})
 		}
+		ms = append(ms, populationMetrics(base, cur, ba, ca, find)...)
 		single := func(label string, higherBetter bool, get func(a *AttackResult) (float64, bool)) {
 			if _, ok := get(ba); !ok {
 				return
@@ -511,4 +512,69 @@ func attackCoverage(base, cur *Method, baseName, curName string) (warnings, lost
 	lost = check(base, cur, baseName, curName)
 	check(cur, base, curName, baseName)
 	return warnings, lost
+}
+
+// populationMetrics are the comparable numbers of a KLoM or ToW row that
+// ran in both results: KLoM's mean, lower is better, resampled with the
+// forget examples on the forget set; ToW's (and ToW-MIA's) mean, higher
+// is better, resampled with the unlearned population's models (each
+// value belongs to a pair of models, drawn together) where the results
+// hold per-model values. A significant drop of ToW is a regression, as
+// one of F is.
+func populationMetrics(base, cur *Method, ba, ca *AttackResult, find func(m *Method) *AttackResult) []metric {
+	if ba.Kind != ca.Kind || ba.Skipped != "" || ca.Skipped != "" || ba.Value == nil || ca.Value == nil {
+		return nil
+	}
+	full := func(m *Method) float64 { return *find(m).Value }
+	switch ba.Kind {
+	case KindKLoM:
+		paired := klomSet(ba) == "forget" && len(ba.PerExample) == base.E && len(ca.PerExample) == cur.E
+		undefined := map[*AttackResult]map[int]bool{}
+		for _, a := range []*AttackResult{ba, ca} {
+			undefined[a] = map[int]bool{}
+			for _, i := range a.Undefined {
+				undefined[a][i] = true
+			}
+		}
+		return []metric{{name: "attack " + ba.Name + ": mean KLoM",
+			resamples: func(_, _ *Method) bool { return paired },
+			value: func(m *Method, d *bootDraw) float64 {
+				a := find(m)
+				if d == nil || !paired {
+					return full(m)
+				}
+				s, n := 0.0, 0
+				for _, e := range d.examples {
+					if !undefined[a][e] {
+						s += a.PerExample[e]
+						n++
+					}
+				}
+				if n == 0 {
+					return full(m)
+				}
+				return s / float64(n)
+			}}}
+	case KindToW:
+		label := "ToW"
+		if ba.Name == "tow-mia" {
+			label = "ToW-MIA"
+		}
+		// Pair i is drawn with the unlearned population's model i, where
+		// compare draws that population's models.
+		drawn := func(m *Method) bool {
+			p, a := m.Population(scoring.Unlearned), find(m)
+			return p != nil && p.N == len(a.PerModel) && len(p.RetainAcc)+len(p.TestAcc)+len(p.Seconds) > 0
+		}
+		return []metric{{name: "attack " + ba.Name + ": " + label, higherBetter: true, gate: ba.Name == "tow",
+			resamples: func(b, c *Method) bool { return drawn(b) && drawn(c) },
+			value: func(m *Method, d *bootDraw) float64 {
+				a := find(m)
+				if d == nil || len(d.models[scoring.Unlearned]) != len(a.PerModel) {
+					return full(m)
+				}
+				return meanOver(a.PerModel, d.models[scoring.Unlearned])
+			}}}
+	}
+	return nil
 }

@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"unlearnbench/attack"
 	"unlearnbench/scoring"
 )
 
@@ -141,10 +144,43 @@ func fullResult(memory map[string]float64) *Result {
 			Warnings: []string{"2 of 10 folds held fewer than 5 members"}}
 		online := AttackResult{Name: "lira/online/fixed-var", Kind: "lira", Skipped: "needs the original models (--original)"}
 		m.Attacks = []AttackResult{lira, perExample, simple, online}
+		m.Attacks = append(m.Attacks, fixtureMetrics(u, r, forgetAcc)...)
 		res.Methods = append(res.Methods, m)
 	}
 	res.Warnings = []string{"synthetic populations: made by the test generator, not by unlearning"}
 	return res
+}
+
+// fixtureMetrics computes KLoM on the forget set (the confidences are the
+// margins) and ToW of the synthetic populations, as attack/suite does, with
+// the retain set's KLoM and ToW-MIA not run.
+func fixtureMetrics(u, r *scoring.Population, forgetAcc map[string][]float64) []AttackResult {
+	vals, undefined, err := attack.KLoM(u.Conf, r.Conf, u.N, r.N, u.E, attack.KLoMOptions{})
+	if err != nil || len(undefined) > 0 {
+		panic(fmt.Sprint(err, undefined))
+	}
+	for j := range vals {
+		vals[j] = round6(vals[j])
+	}
+	klom := AttackResult{Name: "klom/forget", Kind: KindKLoM, Features: []string{"margin"}, ValueName: "binned-margin KL(R || U) mean",
+		PerExample: vals, Value: ptr(stat.Mean(vals, nil)), Median: ptr(attack.Median(vals)), P95: ptr(attack.Percentile(vals, 95)),
+		Warnings: []string{"margins from the competition's confidences (equal up to rounding and their 1e-45 floor); logits [N, E, C] with --labels give them exactly"}}
+	retain := AttackResult{Name: "klom/retain", Kind: KindKLoM, Features: []string{"margin"}, ValueName: klom.ValueName,
+		Skipped: "needs both populations' logits on the retain set and its labels"}
+	tow := AttackResult{Name: "tow", Kind: KindToW, ValueName: "mean over model pairs [95% t CI]"}
+	for i := range u.N {
+		v, err := attack.ToW(attack.Accuracies{Forget: forgetAcc[scoring.Unlearned][i], Retain: u.RetainAcc[i], Test: u.TestAcc[i]},
+			attack.Accuracies{Forget: forgetAcc[scoring.Retrained][i], Retain: r.RetainAcc[i], Test: r.TestAcc[i]})
+		if err != nil {
+			panic(err)
+		}
+		tow.PerModel = append(tow.PerModel, round6(v))
+	}
+	mean, lo, hi, _ := attack.TInterval(tow.PerModel, 0.95)
+	tow.Value, tow.CILow, tow.CIHigh = ptr(mean), ptr(lo), ptr(hi)
+	towMIA := AttackResult{Name: "tow-mia", Kind: KindToW, Features: []string{"loss"}, ValueName: tow.ValueName,
+		Skipped: "needs the simple MIA's accuracies on both populations, and it did not run (simple-mia: needs the test set's logits and labels)"}
+	return []AttackResult{klom, retain, tow, towMIA}
 }
 
 // minimalResult is what score writes without accuracies, from confidences:

@@ -45,6 +45,8 @@ type htmlMethod struct {
 	AbsentDist     []string
 	AbsentROC      []string
 	HasAttackTable bool
+	KLoM           *htmlFigure
+	KLoMWorst      htmlTable
 }
 
 type htmlReport struct {
@@ -59,6 +61,10 @@ type htmlReport struct {
 	AnyDistribution, AnyROC     bool
 	AbsentDistAll, AbsentROCAll []string
 	Sections                    []htmlSection
+	KLoM, ToW                   htmlTable
+	MetricsIntro                string
+	AbsentMetrics               []string
+	ReportWorst                 int
 }
 
 type htmlSection struct{ ID, Title string }
@@ -71,6 +77,7 @@ var Sections = []htmlSection{
 	{"epsilons", "Epsilons per forget example"},
 	{"examples", "Worst-forgotten and typical examples"},
 	{"attacks", "Attacks"},
+	{"klom", "KLoM and ToW"},
 	{"accuracy", "Accuracy"},
 	{"time", "Score against time"},
 	{"warnings", "Warnings"},
@@ -102,13 +109,19 @@ const maxListedExamples = 2000
 // access.
 func WriteHTML(w io.Writer, r *Result) error {
 	rep := htmlReport{
-		Headline: headline(r),
-		Summary:  toHTMLTable(summaryGrid(r)),
-		Data:     toHTMLTable(dataGrid(r)),
-		Inputs:   toHTMLTable(inputsGrid(r)),
-		Attacks:  toHTMLTable(attacksGrid(r)),
-		Warnings: warningLines(r),
-		Sections: Sections,
+		Headline:    headline(r),
+		Summary:     toHTMLTable(summaryGrid(r)),
+		Data:        toHTMLTable(dataGrid(r)),
+		Inputs:      toHTMLTable(inputsGrid(r)),
+		Attacks:     toHTMLTable(attacksGrid(r)),
+		Warnings:    warningLines(r),
+		Sections:    Sections,
+		ReportWorst: ReportWorst,
+	}
+	if hasMetrics(r) {
+		rep.KLoM, rep.ToW, rep.MetricsIntro = toHTMLTable(klomGrid(r)), toHTMLTable(towGrid(r)), metricsIntro
+	} else {
+		rep.AbsentMetrics = []string{noMetrics}
 	}
 	if hasPopulationDetail(r) {
 		rep.Populations = toHTMLTable(populationGrid(r))
@@ -168,6 +181,19 @@ func WriteHTML(w io.Writer, r *Result) error {
 				}
 				hm.ROC = append(hm.ROC, toHTMLFigure(f))
 			}
+		}
+		if hasKLoMValues(m) {
+			p, err := klomPlot(m)
+			if err != nil {
+				return fmt.Errorf("method %q: KLoM histogram: %w", m.Name, err)
+			}
+			f, err := svgFigure(hm.Anchor+"-klom", klomCaption(m), p, wideW, wideH)
+			if err != nil {
+				return err
+			}
+			hf := toHTMLFigure(f)
+			hm.KLoM = &hf
+			hm.KLoMWorst = toHTMLTable(klomWorstGrid(m, ReportWorst))
 		}
 		rep.AnyDistribution = rep.AnyDistribution || len(hm.Distributions) > 0
 		rep.AnyROC = rep.AnyROC || len(hm.ROC) > 0

@@ -193,6 +193,25 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	} else {
 		fmt.Fprintln(w, "No attack results in this result.")
 	}
+	fmt.Fprintf(w, "\n## KLoM and ToW\n\n")
+	if hasMetrics(r) {
+		fmt.Fprintln(w, metricsIntro)
+		for _, t := range []grid{klomGrid(r), towGrid(r)} {
+			if len(t.rows) > 0 {
+				fmt.Fprintln(w)
+				mdTable(w, t)
+			}
+		}
+		for i := range r.Methods {
+			m := &r.Methods[i]
+			if t := klomWorstGrid(m, ReportWorst); len(t.rows) > 0 {
+				fmt.Fprintf(w, "\n%s: highest KLoM per set (up to %d each):\n\n", m.Name, ReportWorst)
+				mdTable(w, t)
+			}
+		}
+	} else {
+		fmt.Fprintln(w, "No KLoM or ToW in this result (the attack command computes them).")
+	}
 	dist, roc, acc, tm := absentPlots(r)
 	fmt.Fprintf(w, "\n## Plots\n\n%s has the plots.", "`"+HTMLFile+"`")
 	if absent := concat(dist, roc, acc, tm); len(absent) > 0 {
@@ -289,14 +308,16 @@ func WriteMethodsCSV(w io.Writer, r *Result) error {
 }
 
 // WriteExamplesCSV writes one row per method and forget example: epsilon,
-// bucket, points, the winning rule and the populations' medians and spreads.
+// bucket, points, the winning rule, the populations' medians and spreads,
+// and the example's KLoM where the result has it.
 func WriteExamplesCSV(w io.Writer, r *Result) error {
 	header := []string{"method", "example", "epsilon", "bucket", "points", "positive", "peaky", "separated",
 		"rule_family", "rule_lower", "rule_upper", "rule_positive_is", "fpr", "fnr",
-		"median_unlearned", "median_retrained", "spread_unlearned", "spread_retrained"}
+		"median_unlearned", "median_retrained", "spread_unlearned", "spread_retrained", "klom"}
 	var rows [][]string
 	for i := range r.Methods {
 		m := &r.Methods[i]
+		klom := forgetKLoM(m)
 		for _, e := range m.Examples {
 			fam, lo, hi, posIs, fpr, fnr := "", "", "", "", "", ""
 			if e.Rule != nil {
@@ -311,7 +332,7 @@ func WriteExamplesCSV(w io.Writer, r *Result) error {
 			}
 			rows = append(rows, []string{m.Name, strconv.Itoa(e.Index), csvFloat(e.Epsilon), strconv.Itoa(e.Bucket), csvFloat(e.Points),
 				e.Positive, strconv.FormatBool(e.Peaky), strconv.FormatBool(e.Separated), fam, lo, hi, posIs, fpr, fnr,
-				csvFloat(e.MedianUnlearned), csvFloat(e.MedianRetrained), csvFloat(e.SpreadUnlearned), csvFloat(e.SpreadRetrained)})
+				csvFloat(e.MedianUnlearned), csvFloat(e.MedianRetrained), csvFloat(e.SpreadUnlearned), csvFloat(e.SpreadRetrained), klom(e.Index)})
 		}
 	}
 	return writeCSV(w, header, rows)
@@ -325,7 +346,7 @@ func WriteAttacksCSV(w io.Writer, r *Result) error {
 	for _, fpr := range StandardFPRs {
 		header = append(header, "tpr_at_fpr_"+csvFloat(fpr))
 	}
-	header = append(header, "f", "value_name", "value", "spread", "population", "skipped", "warnings")
+	header = append(header, "f", "value_name", "value", "spread", "median", "p95", "ci_low", "ci_high", "undefined", "population", "skipped", "warnings")
 	var rows [][]string
 	for i := range r.Methods {
 		m := &r.Methods[i]
@@ -343,7 +364,12 @@ func WriteAttacksCSV(w io.Writer, r *Result) error {
 			if v, ok := a.AttackF(m.N); ok {
 				f = csvFloat(v)
 			}
-			row = append(row, f, a.ValueName, csvOptional(a.Value), csvOptional(a.Spread), a.Population, a.Skipped, strings.Join(a.Warnings, "; "))
+			undefined := ""
+			if len(a.Undefined) > 0 {
+				undefined = strconv.Itoa(len(a.Undefined))
+			}
+			row = append(row, f, a.ValueName, csvOptional(a.Value), csvOptional(a.Spread), csvOptional(a.Median), csvOptional(a.P95),
+				csvOptional(a.CILow), csvOptional(a.CIHigh), undefined, a.Population, a.Skipped, strings.Join(a.Warnings, "; "))
 			rows = append(rows, row)
 		}
 	}

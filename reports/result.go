@@ -19,10 +19,15 @@ import (
 )
 
 // The schema this version of unlearnbench reads and writes. A change that
-// renames, removes or re-means a field increments SchemaVersion.
+// renames, removes or re-means a field increments SchemaVersion; one that
+// only adds fields increments SchemaMinor, and files of every earlier minor
+// version of the same SchemaVersion still read (they lack the new fields).
+// Minor 1 added the KLoM and ToW rows' fields (an attack's undefined,
+// median, p95, ci_low and ci_high); files without "minor" are minor 0.
 const (
 	SchemaName    = "unlearnbench.result"
 	SchemaVersion = 1
+	SchemaMinor   = 1
 )
 
 // Result is one run's results: what produced them and, per method, the
@@ -30,6 +35,8 @@ const (
 type Result struct {
 	Schema  string `json:"schema"`
 	Version int    `json:"version"`
+	// Minor is the schema's minor version (0 when absent).
+	Minor int `json:"minor,omitempty"`
 	// Command is the unlearnbench command that wrote the result.
 	Command string `json:"command"`
 	// Inputs names the files the result was computed from.
@@ -143,7 +150,7 @@ func NewMethod(name string, res *scoring.Result) Method {
 
 // New starts a result of the current schema.
 func New(command string) *Result {
-	return &Result{Schema: SchemaName, Version: SchemaVersion, Command: command}
+	return &Result{Schema: SchemaName, Version: SchemaVersion, Minor: SchemaMinor, Command: command}
 }
 
 // Encode writes r as indented JSON.
@@ -175,6 +182,7 @@ func Decode(name string, data []byte) (*Result, error) {
 	var head struct {
 		Schema  string `json:"schema"`
 		Version int    `json:"version"`
+		Minor   int    `json:"minor"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
 		return nil, usererr.Errorf("%s: not a result file: %v", name, jsonErr(data, err))
@@ -185,11 +193,17 @@ func Decode(name string, data []byte) (*Result, error) {
 	if head.Version != SchemaVersion {
 		return nil, usererr.Errorf("%s: field \"version\" is %d; this unlearnbench reads version %d", name, head.Version, SchemaVersion)
 	}
+	if head.Minor < 0 || head.Minor > SchemaMinor {
+		return nil, usererr.Errorf("%s: field \"minor\" is %d; this unlearnbench reads version %d.0 to %d.%d (a newer unlearnbench wrote it)", name, head.Minor, SchemaVersion, SchemaVersion, SchemaMinor)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var r Result
 	if err := dec.Decode(&r); err != nil {
 		return nil, usererr.Errorf("%s: %v", name, jsonErr(data, err))
+	}
+	if err := requireExampleFields(data); err != nil {
+		return nil, usererr.Errorf("%s: %v", name, err)
 	}
 	if err := r.validate(); err != nil {
 		return nil, usererr.Errorf("%s: %v", name, err)
@@ -307,6 +321,67 @@ func (m *Method) validate() error {
 			if !(p.FPR >= 0 && p.FPR <= 1 && p.TPR >= 0 && p.TPR <= 1) {
 				return fmt.Errorf("attack %q: roc[%d] is (%v, %v); rates lie in [0, 1]", a.Name, j, p.FPR, p.TPR)
 			}
+		}
+		if err := a.validateMetric(m); err != nil {
+			return fmt.Errorf("attack %q: %w", a.Name, err)
+		}
+	}
+	return m.checkConsistency()
+}
+
+// validateMetric checks the fields of the KLoM and ToW rows: KLoM values
+// are divergences (0 or more), ToW values products of fractions (in
+// [0, 1]), undefined examples exist, the interval holds the value, and a
+// forget set's KLoM has one value per forget example.
+func (a *AttackResult) validateMetric(m *Method) error {
+	for j, i := range a.Undefined {
+		if i < 0 || i >= len(a.PerExample) {
+			return fmt.Errorf("undefined[%d] is %d; per_example has %d values", j, i, len(a.PerExample))
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    *float64
+	}{{"median", a.Median}, {"p95", a.P95}, {"ci_low", a.CILow}, {"ci_high", a.CIHigh}, {"value", a.Value}, {"spread", a.Spread}} {
+		if f.v != nil && (math.IsNaN(*f.v) || math.IsInf(*f.v, 0)) {
+			return fmt.Errorf("field %q is %v", f.name, *f.v)
+		}
+	}
+	if (a.CILow == nil) != (a.CIHigh == nil) {
+		return errors.New("fields \"ci_low\" and \"ci_high\" come together")
+	}
+	if a.CILow != nil && (a.Value == nil || !(*a.CILow <= *a.Value && *a.Value <= *a.CIHigh)) {
+		return fmt.Errorf("the interval [ci_low, ci_high] = [%v, %v] does not hold field \"value\"", *a.CILow, *a.CIHigh)
+	}
+	switch a.Kind {
+	case KindKLoM:
+		if a.Name == "klom/forget" && len(a.PerExample) != 0 && len(a.PerExample) != m.E {
+			return fmt.Errorf("%d per-example values for %d forget examples", len(a.PerExample), m.E)
+		}
+		for j, v := range a.PerExample {
+			if !(v >= 0) || math.IsInf(v, 0) {
+				return fmt.Errorf("per_example[%d] is %v; a KL divergence is 0 or more", j, v)
+			}
+		}
+		for _, f := range []struct {
+			name string
+			v    *float64
+		}{{"value", a.Value}, {"median", a.Median}, {"p95", a.P95}} {
+			if f.v != nil && !(*f.v >= 0) {
+				return fmt.Errorf("field %q is %v; a KL divergence is 0 or more", f.name, *f.v)
+			}
+		}
+	case KindToW:
+		if len(a.PerModel) != 0 && len(a.PerModel) != m.N {
+			return fmt.Errorf("%d per-model values for N = %d model pairs", len(a.PerModel), m.N)
+		}
+		for j, v := range a.PerModel {
+			if !(v >= 0 && v <= 1) {
+				return fmt.Errorf("per_model[%d] is %v; ToW lies in [0, 1]", j, v)
+			}
+		}
+		if a.Value != nil && !(*a.Value >= 0 && *a.Value <= 1) {
+			return fmt.Errorf("field \"value\" is %v; ToW lies in [0, 1]", *a.Value)
 		}
 	}
 	return nil

@@ -20,9 +20,10 @@ type grid struct {
 
 func (t *grid) add(cells ...string) { t.rows = append(t.rows, cells) }
 
-// optional formats v, or "-" when the result does not hold it.
+// optional formats v, or "-" when the result does not hold it (or holds
+// no number: a table never shows NaN).
 func optional(v *float64, format func(float64) string) string {
-	if v == nil {
+	if v == nil || !finite(*v) {
 		return "-"
 	}
 	return format(*v)
@@ -286,12 +287,21 @@ func attackRow(m *Method, a *AttackResult) []string {
 }
 
 func attackValue(a *AttackResult) string {
-	if a.Value == nil {
+	if a.Value == nil || !finite(*a.Value) {
 		return "-"
 	}
 	s := f4(*a.Value)
-	if a.Spread != nil {
+	if a.Spread != nil && finite(*a.Spread) {
 		s += " ± " + f4(*a.Spread)
+	}
+	if a.CILow != nil && a.CIHigh != nil && finite(*a.CILow) && finite(*a.CIHigh) {
+		s += " [" + f4(*a.CILow) + ", " + f4(*a.CIHigh) + "]"
+	}
+	if a.Median != nil && finite(*a.Median) {
+		s += ", median " + f4(*a.Median)
+	}
+	if a.P95 != nil && finite(*a.P95) {
+		s += ", p95 " + f4(*a.P95)
 	}
 	if a.ValueName != "" {
 		s = a.ValueName + " " + s

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"unlearnbench/internal/usererr"
@@ -15,7 +16,10 @@ import (
 )
 
 // Inputs are what an unlearning method reads. The data are ready for the
-// model (normalised as it expects).
+// model (normalised as it expects). Unlearn modifies none of them, so one
+// Inputs may serve several runs at once (the members of a population,
+// each with its own Seed); New's methods refuse an empty retain set, and
+// an empty forget set where Spec.NeedsForget.
 type Inputs struct {
 	// Original is the model trained on retain ∪ forget. Unlearn never
 	// modifies it.
@@ -24,8 +28,9 @@ type Inputs struct {
 	// be empty.
 	Retain, Forget, Validation *nn.Data
 	// Recipe is how the original was trained: retrain repeats it on the
-	// retain set, and methods take their batch size from it unless their
-	// parameters say otherwise.
+	// retain set (with Seed in place of Recipe.Seed), and the training
+	// methods take their batch size from it unless their batch_size
+	// parameter is set (128 when neither is).
 	Recipe nn.TrainConfig
 	// Runtime runs the models (CPU or CUDA).
 	Runtime *ort.Runtime
@@ -33,9 +38,11 @@ type Inputs struct {
 	// random labels, initialisation.
 	Seed uint64
 	// Cache is a directory for what several runs share (Fisher diagonals
-	// of the original model); "" keeps it in memory only.
+	// of the original model, in Cache/fisher/, see Fisher); "" keeps them
+	// in this process's memory only.
 	Cache string
-	// Progress, when set, receives the steps done of the run's total.
+	// Progress, when set, receives the steps done of the run's total,
+	// from the goroutine that runs Unlearn.
 	Progress func(done, total int)
 	// Warn, when set, receives warnings the user must see.
 	Warn func(string)
@@ -57,6 +64,9 @@ type Param struct {
 	Key     string
 	Default any // float64, int, bool or string: the value's type
 	Meaning string
+	// Source says where the default comes from ("SalUn's 0.5"; "ours"
+	// where no source fixes it).
+	Source string
 	// Check, when set, validates a value of the right type; its error
 	// says what is wanted ("want (0, 1]").
 	Check func(v any) error
@@ -128,7 +138,54 @@ func New(name string, given map[string]any) (Unlearner, Params, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return u, p, nil
+	return &checked{spec: s, u: u}, p, nil
+}
+
+// checked is what New returns: the method behind the checks every method
+// shares, so that each reports bad inputs the same way.
+type checked struct {
+	spec *Spec
+	u    Unlearner
+}
+
+func (c *checked) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
+	if err := c.spec.CheckInputs(in); err != nil {
+		return nil, err
+	}
+	m, err := c.u.Unlearn(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("method %s: %w", c.spec.Name, err)
+	}
+	return m, nil
+}
+
+// CheckInputs verifies what every method needs: a model and a runtime,
+// data that fits the model, and a forget set when the method reads one.
+func (s *Spec) CheckInputs(in *Inputs) error {
+	if in == nil || in.Original == nil {
+		return fmt.Errorf("method %s: no original model", s.Name)
+	}
+	if in.Runtime == nil {
+		return fmt.Errorf("method %s: no ONNX Runtime", s.Name)
+	}
+	for _, d := range []struct {
+		name string
+		d    *nn.Data
+	}{{"retain", in.Retain}, {"forget", in.Forget}, {"validation", in.Validation}} {
+		if d.d == nil {
+			continue
+		}
+		if err := d.d.Check(in.Original); err != nil {
+			return fmt.Errorf("method %s: %s set: %w", s.Name, d.name, err)
+		}
+	}
+	if in.Retain == nil || in.Retain.Len() == 0 {
+		return usererr.Errorf("method %s: the retain set is empty", s.Name)
+	}
+	if s.NeedsForget && (in.Forget == nil || in.Forget.Len() == 0) {
+		return usererr.Errorf("method %s: the forget set is empty, and this method learns from it", s.Name)
+	}
+	return nil
 }
 
 // Resolve checks given against the method's parameters and fills in the
@@ -182,6 +239,15 @@ func convert(v, def any) (any, error) {
 			return x, nil
 		case int:
 			return float64(x), nil
+		case string:
+			// A fraction such as 1/4 (fisher's exponent) reads as its value.
+			if p, q, ok := strings.Cut(x, "/"); ok {
+				a, err1 := strconv.ParseFloat(strings.TrimSpace(p), 64)
+				b, err2 := strconv.ParseFloat(strings.TrimSpace(q), 64)
+				if err1 == nil && err2 == nil && b != 0 && !math.IsInf(a/b, 0) && !math.IsNaN(a/b) {
+					return a / b, nil
+				}
+			}
 		}
 		return nil, fmt.Errorf("want a number, got %T", v)
 	case int:
@@ -206,4 +272,10 @@ func convert(v, def any) (any, error) {
 		return nil, fmt.Errorf("want a string, got %T", v)
 	}
 	return nil, fmt.Errorf("parameter of unsupported type %T", def)
+}
+
+// paramErr is a user error about parameter key's value v; the method's
+// name is added by the wrapper New returns.
+func paramErr(key string, v any, format string, args ...any) error {
+	return usererr.Errorf("parameter %s = %v: %s", key, v, fmt.Sprintf(format, args...))
 }

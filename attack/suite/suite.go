@@ -1,7 +1,8 @@
 // Package suite runs every membership-inference attack of package attack on
 // an unlearned and a retrained population and packages what each found as a
 // reports.AttackResult, turning per-example attacks' rules into epsilons and
-// a forgetting quality with package scoring, as the competition's rules are.
+// a forgetting quality with package scoring, as the competition's rules are;
+// beside them it computes KLoM and ToW (metrics.go) on the same populations.
 package suite
 
 import (
@@ -30,6 +31,10 @@ type Population struct {
 	// Forget, Retain and Test are the logits on each set, nil when not
 	// given (confidences only).
 	Forget, Retain, Test *scoring.Logits
+	// ForgetAcc, RetainAcc and TestAcc are each model's accuracies
+	// (fractions), for ToW; nil: computed from the logits and labels of
+	// the set where they are given.
+	ForgetAcc, RetainAcc, TestAcc []float64
 }
 
 // Inputs are the populations to attack.
@@ -70,6 +75,9 @@ type Options struct {
 	PooledMaxTrain int
 	// MIASplits is the simple MIA's number of shuffle splits (default 10).
 	MIASplits int
+	// KLoM selects the KLoM variant (the zero value: the EasyDUB public
+	// code's binning and direction).
+	KLoM attack.KLoMOptions
 	// Workers bounds the parallelism (0: GOMAXPROCS).
 	Workers int
 	// Progress, when set, is called after each attack with the number
@@ -85,6 +93,10 @@ const (
 	KindLiRA          = "lira"
 	KindSingleModel   = "single-model"
 	KindDivergence    = "divergence"
+	// KindKLoM rows hold KLoM per example of one set (forget, retain,
+	// test); KindToW rows ToW or ToW-MIA per model pair.
+	KindKLoM = reports.KindKLoM
+	KindToW  = reports.KindToW
 )
 
 // The classifiers run by default. A tree of the random forest (golearn's
@@ -158,12 +170,18 @@ type runner struct {
 	opt    Options
 	u, r   *attack.FeatureSet
 	logits bool // forget logits for both populations
+	// mia holds the simple MIA's per-model accuracies of each population
+	// once it ran, for ToW-MIA.
+	mia map[string][]float64
+	// miaSkipped says why the simple MIA did not run on a population.
+	miaSkipped string
 }
 
 // Run runs the attacks and returns one result per attack, in a fixed order:
 // the competition's decision rules, the per-example classifiers, the pooled
 // classifiers, LiRA's variants, the single-model MIAs (on the unlearned
-// population, then the retrained one for reference) and the divergences.
+// population, then the retrained one for reference), the divergences, KLoM
+// on the forget, retain and test sets, and ToW and ToW-MIA.
 // An attack that cannot run on the inputs is listed with Skipped saying
 // what it needs. The error is an ErrOptions for bad options, or the failure
 // of the competition's score.
@@ -175,7 +193,7 @@ func Run(in *Inputs, opt Options) ([]reports.AttackResult, error) {
 	if in.N < 3 || in.E < 1 || len(in.Unlearned.Conf) != in.N*in.E || len(in.Retrained.Conf) != in.N*in.E {
 		return nil, fmt.Errorf("attacks need N >= 3 models per population and E >= 1 examples with N x E confidences each; have N = %d, E = %d, %d and %d values", in.N, in.E, len(in.Unlearned.Conf), len(in.Retrained.Conf))
 	}
-	ru := &runner{in: in, opt: opt}
+	ru := &runner{in: in, opt: opt, mia: map[string][]float64{}}
 	if err := ru.features(); err != nil {
 		return nil, err
 	}
@@ -216,7 +234,7 @@ func Run(in *Inputs, opt Options) ([]reports.AttackResult, error) {
 	for _, pop := range []string{scoring.Unlearned, scoring.Retrained} {
 		plan = append(plan, one(func() reports.AttackResult { return ru.miaEfficacy(pop) }))
 	}
-	plan = append(plan, ru.divergences)
+	plan = append(plan, ru.divergences, ru.kloms, ru.tows)
 
 	var out []reports.AttackResult
 	for k, step := range plan {
@@ -579,6 +597,14 @@ func singleModel(name, pop, feat, valueName string) reports.AttackResult {
 }
 
 func (ru *runner) simpleMIA(pop string) reports.AttackResult {
+	res := ru.simpleMIAOn(pop)
+	if res.Skipped != "" && ru.miaSkipped == "" {
+		ru.miaSkipped = res.Name + ": " + res.Skipped
+	}
+	return res
+}
+
+func (ru *runner) simpleMIAOn(pop string) reports.AttackResult {
 	res := singleModel("simple-mia", pop, feature.Loss, "mean accuracy")
 	p := ru.population(pop)
 	if p.Test == nil || ru.in.TestLabels == nil {
@@ -593,6 +619,9 @@ func (ru *runner) simpleMIA(pop string) reports.AttackResult {
 	if err != nil {
 		return failed(res, fmt.Errorf("test set: %w", err))
 	}
+	if err := ru.sameModels(pop, "test", p.Test); err != nil {
+		return failed(res, err)
+	}
 	nEx, nTest := ru.in.E, p.Test.E
 	vals, warns, err := ru.perModel(ru.in.N, func(i int) (float64, []string, error) {
 		acc, o, err := attack.SimpleMIA{Splits: ru.opt.MIASplits, Seed: ru.opt.Seed, Stream: uint64(i)}.Run(forget[i*nEx:(i+1)*nEx], test.X[i*nTest:(i+1)*nTest])
@@ -605,7 +634,18 @@ func (ru *runner) simpleMIA(pop string) reports.AttackResult {
 		return failed(res, err)
 	}
 	ru.perModelResult(&res, vals, warns, derived)
+	ru.mia[pop] = vals
 	return res
+}
+
+// sameModels refuses a set's logits of another number of models than the
+// population's: the single-model attacks pair each model's forget values
+// with its own held-out ones.
+func (ru *runner) sameModels(pop, set string, l *scoring.Logits) error {
+	if l.N != ru.in.N {
+		return fmt.Errorf("the %s population's %s-set logits hold %d models, not N = %d", pop, set, l.N, ru.in.N)
+	}
+	return nil
 }
 
 func (ru *runner) perModelResult(res *reports.AttackResult, vals []float64, warns []string, derived bool) {
@@ -636,6 +676,14 @@ func (ru *runner) miaEfficacy(pop string) reports.AttackResult {
 	test, err := feature.Compute(p.Test, ru.in.TestLabels, []string{feature.Prob})
 	if err != nil {
 		return failed(res, fmt.Errorf("test set: %w", err))
+	}
+	for _, set := range []struct {
+		name string
+		l    *scoring.Logits
+	}{{"retain", p.Retain}, {"test", p.Test}} {
+		if err := ru.sameModels(pop, set.name, set.l); err != nil {
+			return failed(res, err)
+		}
 	}
 	nEx, nRet, nTest := ru.in.E, p.Retain.E, p.Test.E
 	vals, warns, err := ru.perModel(ru.in.N, func(i int) (float64, []string, error) {

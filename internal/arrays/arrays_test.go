@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -283,4 +284,55 @@ func FuzzNPZ(f *testing.F) {
 			t.Fatalf("error not marked as the user's: %v", err)
 		}
 	})
+}
+
+// bombNPZ writes an archive whose one member, x.npy, holds only the header
+// of an array of shape (dims...) of descr, while its zip entry declares the
+// full size, as a zip bomb would: reading its data would inflate it.
+func bombNPZ(t *testing.T, dims string, bytes uint64) string {
+	t.Helper()
+	hdr := npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': "+dims+", }", nil)
+	p := filepath.Join(t.TempDir(), "bomb.npz")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "x.npy", Method: zip.Store, CompressedSize64: uint64(len(hdr)), UncompressedSize64: uint64(len(hdr)) + bytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(hdr); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Class 6 of issue 14: an array whose header declares more than memory
+// holds, or than the caller can use, is refused from its header.
+func TestHeaderRefusedBeforeInflating(t *testing.T) {
+	huge := bombNPZ(t, "(65536, 67108864)", 1<<44) // 16 TiB of float32
+	_, err := Load(huge)
+	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "declares 17592186044416 bytes") || !strings.Contains(err.Error(), "refused before reading it") {
+		t.Fatalf("16 TiB member: %v", err)
+	}
+	small := bombNPZ(t, "(1000, 4)", 16000)
+	refuse := func(name string, shape []int, descr string) error {
+		return fmt.Errorf("%s: %v of %s is not wanted", name, shape, descr)
+	}
+	if _, err := LoadChecked(small, refuse); err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "bomb.npz:x: [1000 4] of <f4 is not wanted") {
+		t.Fatalf("refusing check: %v", err)
+	}
+	// A check that accepts lets the read go on, which then finds the data
+	// missing: the check ran on the header alone.
+	accept := func(string, []int, string) error { return nil }
+	if _, err := LoadChecked(small, accept); err == nil || strings.Contains(err.Error(), "not wanted") {
+		t.Fatalf("accepting check: %v", err)
+	}
 }

@@ -38,31 +38,40 @@ func formatErr(name string, off int64, field, format string, args ...any) error 
 	return usererr.Wrap(&FormatError{Name: name, Offset: off, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
+// A Check sees an array's name, shape and dtype from its header, before any
+// of its data is read or inflated; an error refuses the array. Readers that
+// know what the other inputs hold (a population of N models) refuse a
+// header that declares something else without reading gigabytes first.
+type Check func(name string, shape []int, descr string) error
+
 // Load reads an array named by spec: "file.npy"; "file.npz:member"; or
 // "file.npz", which takes the archive's only member, else the first of
 // prefer that it holds, else fails listing the members.
-func Load(spec string, prefer ...string) (*Array, error) {
+func Load(spec string, prefer ...string) (*Array, error) { return LoadChecked(spec, nil, prefer...) }
+
+// LoadChecked is Load with check (nil: none) run on the header.
+func LoadChecked(spec string, check Check, prefer ...string) (*Array, error) {
 	path, member := spec, ""
 	if i := strings.LastIndex(spec, ".npz:"); i >= 0 {
 		path, member = spec[:i+4], spec[i+5:]
 	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".npy":
-		return ReadFile(path)
+		return readFile(path, check)
 	case ".npz":
 		if member != "" {
-			return ReadNPZ(path, member)
+			return readNPZ(path, member, check)
 		}
 		members, err := NPZMembers(path)
 		if err != nil {
 			return nil, err
 		}
 		if len(members) == 1 {
-			return ReadNPZ(path, members[0])
+			return readNPZ(path, members[0], check)
 		}
 		for _, p := range prefer {
 			if slices.Contains(members, p) {
-				return ReadNPZ(path, p)
+				return readNPZ(path, p, check)
 			}
 		}
 		want := ""
@@ -76,7 +85,9 @@ func Load(spec string, prefer ...string) (*Array, error) {
 }
 
 // ReadFile reads one .npy file.
-func ReadFile(path string) (*Array, error) {
+func ReadFile(path string) (*Array, error) { return readFile(path, nil) }
+
+func readFile(path string, check Check) (*Array, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, usererr.Wrap(fmt.Errorf("reading %s: %w", path, err))
@@ -89,7 +100,7 @@ func ReadFile(path string) (*Array, error) {
 	if st.IsDir() {
 		return nil, usererr.Errorf("reading %s: is a directory, want a .npy file", path)
 	}
-	return Decode(f, st.Size(), path)
+	return decodeChecked(f, st.Size(), path, check)
 }
 
 // NPZMembers lists an archive's arrays by name (without ".npy"), in archive order.
@@ -107,7 +118,9 @@ func NPZMembers(path string) ([]string, error) {
 }
 
 // ReadNPZ reads one member of an .npz archive (compressed or not).
-func ReadNPZ(path, member string) (*Array, error) {
+func ReadNPZ(path, member string) (*Array, error) { return readNPZ(path, member, nil) }
+
+func readNPZ(path, member string, check Check) (*Array, error) {
 	zr, err := openZip(path)
 	if err != nil {
 		return nil, err
@@ -126,7 +139,7 @@ func ReadNPZ(path, member string) (*Array, error) {
 			return nil, usererr.Wrap(fmt.Errorf("reading %s: %w", name, err))
 		}
 		defer rc.Close()
-		a, err := Decode(rc, int64(f.UncompressedSize64), name)
+		a, err := decodeChecked(rc, int64(f.UncompressedSize64), name, check)
 		if err != nil {
 			return nil, err
 		}
@@ -155,8 +168,14 @@ func openZip(path string) (*zip.ReadCloser, error) {
 }
 
 // Decode reads one .npy stream of exactly size bytes; name is used in errors.
-// Nothing is allocated beyond what size allows, whatever the header claims.
+// Nothing is allocated beyond what size allows, whatever the header claims,
+// and nothing beyond the memory this process may use (MemoryLimit): an
+// archive member that inflates to more is refused from its header.
 func Decode(r io.Reader, size int64, name string) (*Array, error) {
+	return decodeChecked(r, size, name, nil)
+}
+
+func decodeChecked(r io.Reader, size int64, name string, check Check) (*Array, error) {
 	var pre [10]byte
 	if n, err := io.ReadFull(r, pre[:]); err != nil {
 		return nil, formatErr(name, int64(n), "magic", "file is %d bytes long, too short for a .npy header", n)
@@ -220,6 +239,14 @@ func Decode(r io.Reader, size int64, name string) (*Array, error) {
 			what = "trailing bytes"
 		}
 		return nil, formatErr(name, dataOff, "data", "%s: shape %s of %s needs %d bytes, the file has %d", what, FormatShape(h.shape), h.descr, want, have)
+	}
+	if limit := MemoryLimit(); want > limit {
+		return nil, formatErr(name, off, "shape", "%s of %s declares %d bytes (%.3g GiB), more than the %.3g GiB of memory this process may use; refused before reading it", FormatShape(h.shape), h.descr, want, float64(want)/(1<<30), float64(limit)/(1<<30))
+	}
+	if check != nil {
+		if err := check(name, h.shape, h.descr); err != nil {
+			return nil, usererr.Wrap(err)
+		}
 	}
 	a.data = make([]byte, want)
 	if n, err := io.ReadFull(r, a.data); err != nil {

@@ -60,10 +60,34 @@ func (g *Graph) Gradients(y string, wrt []string, opts GradOptions) (map[string]
 	}
 	d.contrib[y] = []string{seed}
 	if d.sq {
-		cons := g.Consumers()
+		// A parameter that reaches its operator through a reshape or a
+		// permutation of its elements (a Reshape of a weight into a MatMul):
+		// the squared gradients of the reshaped value, mapped back by the
+		// plain rule of that node, are the parameter's, so the reshaped
+		// value is differentiated as a parameter.
+		d.passThrough = map[*onnx.NodeProto]bool{}
+		for _, n := range g.Nodes {
+			switch n.OpType {
+			case "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Transpose":
+				if active[n] && isWrt[n.Input[0]] {
+					d.passThrough[n] = true
+					isWrt[n.Output[0]] = true
+				}
+			}
+		}
+		// Uses on the path to y only: the backward nodes of an earlier
+		// Gradients call on the same graph read the parameters too.
+		uses := map[string]int{}
+		for n := range active {
+			for _, in := range n.Input {
+				if isWrt[in] {
+					uses[in]++
+				}
+			}
+		}
 		for _, w := range wrt {
-			if len(cons[w]) > 1 {
-				return nil, fmt.Errorf("gradients: %q is used by %d nodes; per-example squared gradients need one use", w, len(cons[w]))
+			if uses[w] > 1 {
+				return nil, fmt.Errorf("gradients: %q is used by %d nodes; per-example squared gradients need one use", w, uses[w])
 			}
 		}
 	}
@@ -182,6 +206,9 @@ type differ struct {
 	// consuming it alone applies the factor to its weight-sized operands;
 	// total multiplies it in for everything else.
 	scaled map[string]pendingScale
+	// passThrough marks, in SquaredPerExample mode, the nodes that only
+	// reshape or permute a parameter (see Gradients).
+	passThrough map[*onnx.NodeProto]bool
 }
 
 // pendingScale is a per-channel factor ([c]) not yet applied to a gradient of

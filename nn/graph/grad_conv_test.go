@@ -78,6 +78,8 @@ func TestGradPooling(t *testing.T) {
 	cfgs := []poolCfg{
 		{op: "MaxPool", x: []int64{2, 3, 8, 8}, k: []int64{3, 3}, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}},
 		{op: "MaxPool", x: []int64{1, 2, 6, 7}, k: []int64{2, 2}, strides: []int64{2, 2}, pads: []int64{0, 0, 0, 0}},
+		{op: "MaxPool", x: []int64{2, 3, 8, 6}, k: []int64{2, 2}, strides: []int64{2, 2}, pads: []int64{0, 0, 0, 0}},
+		{op: "MaxPool", x: []int64{2, 2, 6, 9}, k: []int64{3, 3}, strides: []int64{3, 3}, pads: []int64{0, 0, 0, 0}},
 		{op: "MaxPool", x: []int64{2, 2, 7, 7}, k: []int64{3, 2}, strides: []int64{2, 1}, pads: []int64{0, 0, 0, 0}, ceil: 1},
 		{op: "MaxPool", x: []int64{2, 3, 9}, k: []int64{3}, strides: []int64{2}, pads: []int64{1, 1}},
 		{op: "AveragePool", x: []int64{2, 3, 8, 8}, k: []int64{3, 3}, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}},
@@ -247,5 +249,84 @@ func TestGradConvBatchNormTraining(t *testing.T) {
 				return z
 			},
 		})
+	}
+}
+
+// TestGradWeightedLosses: the cross-entropy with per-example factors (some
+// negative), alone and with class weights, and the distillation term at
+// several temperatures, against finite differences in float64; the
+// teacher's logits get a gradient too (the term is differentiable in both).
+func TestGradWeightedLosses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	const n, c = 5, 4
+	labels := &Tensor{DType: Int64, Dims: []int64{n}}
+	for i := int64(0); i < n; i++ {
+		labels.I64 = append(labels.I64, rng.Int64N(c))
+	}
+	for _, weighted := range []bool{false, true} {
+		f := feedsOf("z", randTensor(rng, Double, -2, 2, n, c), "y", labels, "e", randTensor(rng, Double, -1.5, 1.5, n))
+		if weighted {
+			f["w"] = randTensor(rng, Double, 0.2, 2, c)
+		}
+		checkGradients(t, rng, gradCase{
+			name: fmt.Sprintf("CrossEntropy(example weights, class weights=%v)", weighted),
+			dt:   Double, feeds: f, wrt: []string{"z", "e"}, scalar: true,
+			build: func(g *Graph) string {
+				ce := CrossEntropy{ExampleWeights: input(g, f, "e")}
+				z, y := input(g, f, "z"), input(g, f, "y")
+				if weighted {
+					ce.Weights = input(g, f, "w")
+				}
+				_, mean := g.CrossEntropyLoss(z, y, ce)
+				return mean
+			},
+		})
+	}
+	for _, temp := range []float64{1, 4} {
+		f := feedsOf("z", randTensor(rng, Double, -2, 2, n, c), "t", randTensor(rng, Double, -3, 3, n, c))
+		checkGradients(t, rng, gradCase{
+			name: fmt.Sprintf("DistillKL(T=%v)", temp), dt: Double, feeds: f, wrt: []string{"z", "t"},
+			build: func(g *Graph) string { return g.DistillKL(input(g, f, "z"), input(g, f, "t"), temp) },
+		})
+	}
+}
+
+// TestMaxPoolTiesGetOneGradient: where a window's values tie (flat image
+// backgrounds do), the backward pass gives dy to the one position ONNX
+// Runtime's Indices name (the window's first), as the ScatterElements form
+// does, not to every tied position.
+func TestMaxPoolTiesGetOneGradient(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	x := &Tensor{DType: Float, Dims: []int64{2, 2, 4, 6}, F32: make([]float32, 96)}
+	for i := range x.F32 {
+		x.F32[i] = 0.5
+	}
+	x.F32[7] = 2 // one window with a unique maximum (row 1, column 1 of plane 0)
+	r := randTensor(rng, Float, 0.5, 1, 2, 2, 2, 3)
+	g := New("ties")
+	xi := g.AddInput("x", Float, -1, 2, 4, 6)
+	y := g.Op1("MaxPool", []string{xi}, AInts("kernel_shape", 2, 2), AInts("strides", 2, 2))
+	loss := g.Op1("ReduceSum", []string{g.Op1("Mul", []string{y, g.AddInit("r", r)})}, AInt("keepdims", 0))
+	grads, err := g.Gradients(loss, []string{"x"}, GradOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dx := newSession(t, g, feedsOf("x", x), []string{grads["x"]}).run(t)[0]
+	for p := 0; p < 4; p++ {
+		for i := 0; i < 2; i++ {
+			for j := 0; j < 3; j++ {
+				for a := 0; a < 2; a++ {
+					for b := 0; b < 2; b++ {
+						want := 0.0
+						if (p == 0 && i == 0 && j == 0 && a == 1 && b == 1) || (!(p == 0 && i == 0 && j == 0) && a == 0 && b == 0) {
+							want = float64(r.F32[(p*2+i)*3+j])
+						}
+						if got := dx[p*24+(2*i+a)*6+2*j+b]; got != want {
+							t.Fatalf("plane %d window (%d, %d) offset (%d, %d): gradient %v, want %v", p, i, j, a, b, got, want)
+						}
+					}
+				}
+			}
+		}
 	}
 }

@@ -84,6 +84,11 @@ type Graph struct {
 	info    map[string]Info
 	shapeOf map[string]string // value produced by Shape(x) -> x
 	fused   map[string]fusedGrad
+	// memo holds values computed from forward values only (the unfolded
+	// input of a Conv, the squared input of a Gemm), by a key naming the
+	// value and how it was derived, so that several Gradients calls on one
+	// graph (the true Fisher's one per class) share them.
+	memo    map[string]string
 	counter int
 }
 
@@ -103,12 +108,27 @@ func (g *Graph) Clone() *Graph {
 		info:    maps.Clone(g.info),
 		shapeOf: maps.Clone(g.shapeOf),
 		fused:   maps.Clone(g.fused),
+		memo:    maps.Clone(g.memo),
 		counter: g.counter,
 	}
 	for _, n := range g.Nodes {
 		c.Nodes = append(c.Nodes, proto.Clone(n).(*onnx.NodeProto))
 	}
 	return c
+}
+
+// memoised returns the value memoised under key, building it with build on
+// first use.
+func (g *Graph) memoised(key string, build func() string) string {
+	if v, ok := g.memo[key]; ok {
+		return v
+	}
+	if g.memo == nil {
+		g.memo = map[string]string{}
+	}
+	v := build()
+	g.memo[key] = v
+	return v
 }
 
 // Info returns what is known about value name.
@@ -359,32 +379,50 @@ func (g *Graph) CheckOps() error {
 	return nil
 }
 
-// Trainable splits the float initializers into parameters (read by a node as
-// a weight, bias, scale or operand) and buffers (batch normalisation's
-// running mean and variance), each sorted by name. Initializers of one
-// element that feed no weight position (ratios, epsilons) are neither.
+// Trainable splits the float initializers into parameters and buffers
+// (batch normalisation's running mean and variance), each sorted by name.
+// A parameter is any float initializer from which a path of differentiable
+// inputs reaches one of the graph's outputs: a weight, bias, scale or
+// operand, also when it reaches its operator through other nodes (a
+// Reshape of a weight into a MatMul, as in the ONNX model zoo's MNIST).
+// Initializers of one element are parameters only as a Conv, Gemm or
+// batch-norm input: elsewhere they are constants (ratios, epsilons,
+// normalisation factors).
 func (g *Graph) Trainable() (params, buffers []string) {
-	isParam, isBuf := map[string]bool{}, map[string]bool{}
-	for _, n := range g.Nodes {
+	isBuf := map[string]bool{}
+	need := map[string]bool{}
+	for _, o := range g.Outputs {
+		need[o] = true
+	}
+	direct := map[string]bool{}
+	for i := len(g.Nodes) - 1; i >= 0; i-- {
+		n := g.Nodes[i]
 		for k, in := range n.Input {
-			t, ok := g.Inits[in]
-			if !ok || t.DType != Float {
+			if t, ok := g.Inits[in]; ok && t.DType == Float && n.OpType == "BatchNormalization" && k >= 3 {
+				isBuf[in] = true
+			}
+		}
+		if !Differentiable[n.OpType] || !slices.ContainsFunc(n.Output, func(o string) bool { return need[o] }) {
+			continue
+		}
+		for k, in := range n.Input {
+			if in == "" || !differentiableInput(n.OpType, k) {
 				continue
 			}
-			switch {
-			case n.OpType == "BatchNormalization" && k >= 3:
-				isBuf[in] = true
-			case n.OpType == "BatchNormalization" && k >= 1,
-				(n.OpType == "Conv" || n.OpType == "Gemm") && k >= 1,
-				n.OpType == "MatMul", n.OpType == "Add", n.OpType == "Sub", n.OpType == "Mul":
-				if t.Size() > 1 || n.OpType == "Conv" || n.OpType == "Gemm" || n.OpType == "BatchNormalization" {
-					isParam[in] = true
-				}
+			if dt := g.info[in].DType; dt != Float && dt != Double {
+				continue
+			}
+			need[in] = true
+			if (n.OpType == "Conv" || n.OpType == "Gemm" || n.OpType == "BatchNormalization") && k >= 1 {
+				direct[in] = true
 			}
 		}
 	}
-	for name := range isParam {
-		if !isBuf[name] {
+	for name, t := range g.Inits {
+		if t.DType != Float || !need[name] || isBuf[name] {
+			continue
+		}
+		if t.Size() > 1 || direct[name] {
 			params = append(params, name)
 		}
 	}
@@ -394,4 +432,16 @@ func (g *Graph) Trainable() (params, buffers []string) {
 	slices.Sort(params)
 	slices.Sort(buffers)
 	return params, buffers
+}
+
+// differentiableInput reports whether input k of a Differentiable operator
+// carries a gradient (not a ratio, axes, shape or running statistic).
+func differentiableInput(op string, k int) bool {
+	switch op {
+	case "BatchNormalization":
+		return k < 3
+	case "Dropout", "Reshape", "Squeeze", "Unsqueeze", "ReduceSum", "ReduceMean":
+		return k == 0
+	}
+	return true
 }

@@ -23,7 +23,7 @@ func (g *Graph) Infer(n *onnx.NodeProto) {
 	}
 	x := in(0)
 	switch n.OpType {
-	case "Identity", "Relu", "Sqrt", "Reciprocal", "Neg", "Exp", "Log", "Abs", "Softmax", "LogSoftmax",
+	case "Identity", "Relu", "Sqrt", "Reciprocal", "Neg", "Exp", "Log", "Abs", "Softmax", "LogSoftmax", "CumSum",
 		"Sigmoid", "Tanh", "ScatterElements", "LeakyRelu":
 		set(0, x.DType, x.Shape)
 	case "Dropout":

@@ -11,34 +11,10 @@ import (
 	"unlearnbench/datasets"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
-	"unlearnbench/nn/ort"
 )
 
-// Flags shared by the commands that run models (train, logits).
-
-// runtimeFlags choose the ONNX Runtime library, device and threads.
-type runtimeFlags struct {
-	lib     string
-	device  string
-	threads int
-}
-
-func (r *runtimeFlags) add(fl *pflag.FlagSet) {
-	fl.StringVar(&r.lib, "ort-lib", "", "ONNX Runtime `FILE` (default: $"+ort.EnvLib+", then third_party/onnxruntime from make setup)")
-	fl.StringVar(&r.device, "device", "cpu", "cpu, cuda or cuda:N (cuda needs scripts/install-ort-cuda.sh)")
-	fl.IntVar(&r.threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
-}
-
-func (r *runtimeFlags) open() (*ort.Runtime, error) {
-	dev, err := ort.ParseDevice(r.device)
-	if err != nil {
-		return nil, err
-	}
-	if r.threads < 0 {
-		return nil, usererr.Errorf("--threads %d: want >= 0", r.threads)
-	}
-	return ort.Init(ort.Options{Lib: r.lib, Device: dev, IntraOpThreads: r.threads})
-}
+// Flags of the commands that read a data set (split, train, logits): the
+// data source, a saved split, the part of it to use and its normalisation.
 
 // dataFlags name the data set, an optional saved split and the part of it
 // to use.
@@ -149,7 +125,10 @@ func (d *dataFlags) part(src *datasets.Source, s *datasets.Split, name string) (
 }
 
 // parseNormalize reads --normalize: "none", or "M1,M2,.../S1,S2,..." (one
-// mean and one standard deviation per channel, of values in [0, 1]).
+// mean and one standard deviation per channel, of values in [0, 1]). Every
+// value must be finite and every deviation positive; channels > 0 also
+// checks the count (commands parse the flag before reading the data, then
+// again with the data's channels).
 func parseNormalize(s string, channels int) (*datasets.Normalization, error) {
 	if s == "" || s == "none" {
 		return nil, nil
@@ -166,16 +145,32 @@ func parseNormalize(s string, channels int) (*datasets.Normalization, error) {
 				return nil, usererr.Errorf("--normalize %q: %q is not a number", s, f)
 			}
 			if i == 0 {
+				if !finite(v) {
+					return nil, usererr.Errorf("--normalize %q: mean %v is not finite", s, v)
+				}
 				n.Mean = append(n.Mean, v)
 			} else {
+				if !positive.contains(v) {
+					return nil, usererr.Errorf("--normalize %q: deviation %v; want a finite number > 0", s, v)
+				}
 				n.Std = append(n.Std, v)
 			}
 		}
 	}
-	if len(n.Mean) != channels || len(n.Std) != channels {
+	if channels > 0 && (len(n.Mean) != channels || len(n.Std) != channels) {
 		return nil, usererr.Errorf("--normalize %q: %d means and %d deviations for %d channels", s, len(n.Mean), len(n.Std), channels)
 	}
 	return &n, nil
+}
+
+// selfNormalizing refuses --normalize (norm non-nil) for a model that
+// normalises its own input, as every model of unlearnbench's zoo does: its
+// input would be normalised twice and its logits silently wrong.
+func selfNormalizing(norm *datasets.Normalization, m *nn.Model, path string) error {
+	if norm != nil && m.Graph.Inits[m.Input+".norm_mean"] != nil {
+		return usererr.Errorf("--normalize: %s normalises its own input (a model of unlearnbench's zoo takes the data as read); drop --normalize", path)
+	}
+	return nil
 }
 
 // loadNN copies the examples idx of ds, normalised by norm (nil: as read),

@@ -1,0 +1,266 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"unlearnbench/internal/usererr"
+	"unlearnbench/nn"
+	"unlearnbench/nn/ort"
+	"unlearnbench/unlearners"
+)
+
+func init() { subcommands = append(subcommands, newUnlearnCmd) }
+
+type unlearnFlags struct {
+	data      dataFlags
+	rt        runtimeFlags
+	method    string
+	model     string
+	out       string
+	params    []string
+	paramFile string
+	recipe    string
+	seed      uint64
+	cache     string
+	normalize string
+}
+
+func newUnlearnCmd() *cobra.Command {
+	var f unlearnFlags
+	cmd := &cobra.Command{
+		Use:   "unlearn --method NAME --model ORIGINAL.onnx --split DIR --out UNLEARNED.onnx [flags]",
+		Short: "Run one unlearning method on an original model and write the unlearned model as ONNX",
+		Long: `Run one unlearning method (unlearnbench methods lists them) on the original
+model, trained on the split's retain and forget sets, and write the
+unlearned model as a self-contained ONNX file. The method reads the split's
+retain, forget and validation sets; the original is never modified.
+
+Parameters come from --params FILE.yaml (a map of parameter to value) and
+--param KEY=VALUE (repeatable, values read as YAML: 0.5, 10, true, cosine),
+which win over the file; every other parameter takes its default. The
+resolved parameters are printed. An unknown method or parameter, or a value
+of the wrong type or out of range, is an error naming the method, the
+parameter and the value (exit 2), before any data is read.
+
+retrain repeats the original's training recipe on the retain set:
+--recipe is the YAML file train read with --config (its epochs, batch_size,
+optimizer, schedule and loss; train's defaults for what it leaves out; its
+model, out, part and augmentation keys are ignored). The other methods take
+their batch size from it unless their batch_size parameter is set.
+
+--seed seeds every random choice of the run (batch order, noise, random
+labels, re-initialisation): the same seed gives the same model. --cache DIR
+keeps what runs of the same original share (the Fisher diagonal of fisher
+and ssd, in DIR/fisher/); a damaged or foreign cache file is recomputed with
+a warning. The output is written only once the method has finished, and
+atomically; Ctrl-C stops the method between two steps without writing it
+(exit 130).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runUnlearn(cmd, &f) },
+	}
+	fl := cmd.Flags()
+	f.data.add(fl)
+	f.rt.add(fl)
+	fl.StringVar(&f.method, "method", "", "unlearning method (see unlearnbench methods; required)")
+	fl.StringVar(&f.model, "model", "", "the original ONNX `MODEL` (required)")
+	fl.StringVarP(&f.out, "out", "o", "", "ONNX `FILE` to write the unlearned model to (required)")
+	fl.StringArrayVar(&f.params, "param", nil, "method parameter `KEY=VALUE` (repeatable; wins over --params)")
+	fl.StringVar(&f.paramFile, "params", "", "YAML `FILE` mapping method parameters to values")
+	fl.StringVar(&f.recipe, "recipe", "", "the original's training recipe: the YAML `FILE` train read with --config (default: train's defaults)")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of every random choice of the run")
+	fl.StringVar(&f.cache, "cache", "", "`DIR` for what runs of the same original share (Fisher diagonals)")
+	fl.StringVar(&f.normalize, "normalize", "", "imported models: none or MEAN,.../STD,... per channel (zoo models normalise themselves)")
+	return cmd
+}
+
+// unlearnParams merges --params and --param into one map.
+func unlearnParams(f *unlearnFlags) (map[string]any, error) {
+	given := map[string]any{}
+	if f.paramFile != "" {
+		b, err := os.ReadFile(f.paramFile)
+		if err != nil {
+			return nil, usererr.Wrap(fmt.Errorf("reading --params: %w", err))
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(b, &m); err != nil {
+			return nil, usererr.Errorf("--params %s: %v", f.paramFile, oneLine(err.Error()))
+		}
+		maps.Copy(given, m)
+	}
+	for _, kv := range f.params {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, usererr.Errorf("--param %q: want KEY=VALUE", kv)
+		}
+		var val any
+		if err := yaml.Unmarshal([]byte(v), &val); err != nil {
+			return nil, usererr.Errorf("--param %q: the value is not YAML: %v", kv, oneLine(err.Error()))
+		}
+		if val == nil {
+			return nil, usererr.Errorf("--param %q: no value", kv)
+		}
+		given[strings.TrimSpace(k)] = val
+	}
+	return given, nil
+}
+
+// defaultRecipe is what train runs without flags; cmd_unlearn_test.go
+// checks it against train's flag defaults.
+func defaultRecipe() nn.TrainConfig {
+	return nn.TrainConfig{Epochs: 10, BatchSize: 128,
+		Optimizer: nn.OptimizerConfig{Name: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 5e-4},
+		Schedule:  nn.Schedule{Name: "cosine", Gamma: 0.1}}
+}
+
+// readRecipe reads a train --config file's training settings over train's
+// defaults; train's other keys are accepted and ignored.
+func readRecipe(path string) (nn.TrainConfig, error) {
+	cfg := defaultRecipe()
+	if path == "" {
+		return cfg, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, usererr.Wrap(fmt.Errorf("reading --recipe: %w", err))
+	}
+	var doc struct {
+		nn.TrainConfig `yaml:",inline"`
+		// train's keys that are not part of the recipe.
+		Model       any `yaml:"model"`
+		Out         any `yaml:"out"`
+		Part        any `yaml:"part"`
+		Normalize   any `yaml:"normalize"`
+		AugmentPad  any `yaml:"augment_pad"`
+		AugmentFlip any `yaml:"augment_flip"`
+	}
+	doc.TrainConfig = cfg
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, usererr.Errorf("--recipe %s: %v", path, oneLine(err.Error()))
+	}
+	return doc.TrainConfig, nil
+}
+
+func runUnlearn(cmd *cobra.Command, f *unlearnFlags) error {
+	for _, req := range []struct{ flag, v string }{{"--method NAME", f.method}, {"--model ORIGINAL.onnx", f.model}, {"--split DIR", f.data.split}, {"--out UNLEARNED.onnx", f.out}} {
+		if req.v == "" {
+			return usererr.Errorf("unlearn: %s is required", req.flag)
+		}
+	}
+	given, err := unlearnParams(f)
+	if err != nil {
+		return err
+	}
+	u, resolved, err := unlearners.New(f.method, given)
+	if err != nil {
+		return err
+	}
+	recipe, err := readRecipe(f.recipe)
+	if err != nil {
+		return err
+	}
+	src, split, err := f.data.open()
+	if err != nil {
+		return err
+	}
+	sets := map[string]*nn.Data{}
+	for _, part := range []string{"retain", "forget", "validation"} {
+		ds, idx, err := f.data.part(src, split, part)
+		if err != nil {
+			return err
+		}
+		norm, err := parseNormalize(f.normalize, ds.C)
+		if err != nil {
+			return err
+		}
+		if sets[part], err = loadNN(ds, idx, norm); err != nil {
+			return err
+		}
+	}
+	orig, err := nn.Import(f.model)
+	if err != nil {
+		return err
+	}
+	for part, d := range sets {
+		if err := d.Check(orig); err != nil {
+			return fmt.Errorf("%s set of split %s, model %s: %w", part, f.data.split, f.model, err)
+		}
+	}
+	rt, err := f.rt.open()
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); stop() }()
+	bar := newLazyBar(cmd.ErrOrStderr(), f.method)
+	in := &unlearners.Inputs{Original: orig, Retain: sets["retain"], Forget: sets["forget"], Validation: sets["validation"],
+		Recipe: recipe, Runtime: rt, Seed: f.seed, Cache: f.cache, Progress: bar.set,
+		Warn: func(s string) { fmt.Fprintf(cmd.ErrOrStderr(), "unlearnbench: warning: %s\n", s) }}
+	m, err := u.Unlearn(ctx, in)
+	bar.done()
+	if err != nil {
+		if ctx.Err() != nil {
+			return &exitCodeError{code: exitInterrupted, err: fmt.Errorf("%w; %s not written", err, f.out)}
+		}
+		return err
+	}
+	// The run's description comes after it, so that an error is the only
+	// line a failed run prints.
+	w := cmd.OutOrStdout()
+	var kv []string
+	for _, k := range slices.Sorted(maps.Keys(resolved)) {
+		kv = append(kv, fmt.Sprintf("%s=%s", k, formatDefault(resolved[k])))
+	}
+	fmt.Fprintf(w, "%s on %s (%d retain, %d forget examples), seed %d", f.method, f.model, sets["retain"].Len(), sets["forget"].Len(), f.seed)
+	if len(kv) > 0 {
+		fmt.Fprintf(w, ": %s", strings.Join(kv, " "))
+	}
+	fmt.Fprintln(w)
+
+	for _, part := range []string{"retain", "forget"} {
+		d := sets[part]
+		if d.Len() == 0 {
+			continue
+		}
+		before, err := modelAccuracy(rt, orig, d)
+		if err != nil {
+			return err
+		}
+		after, err := modelAccuracy(rt, m, d)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s accuracy: %.2f%% -> %.2f%%\n", part, 100*before, 100*after)
+	}
+	if err := m.Save(f.out); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s\n", f.out)
+	return nil
+}
+
+func modelAccuracy(rt *ort.Runtime, m *nn.Model, d *nn.Data) (float64, error) {
+	ev, err := nn.NewEvaluator(rt, m, 256)
+	if err != nil {
+		return 0, err
+	}
+	defer ev.Close()
+	mt, err := ev.Evaluate(d)
+	return mt.Accuracy, err
+}

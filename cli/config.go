@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"unlearnbench/internal/usererr"
+)
+
+// YAML config files, decoded with one-line errors.
+
+// decodeConfig decodes the YAML config file name (its bytes data) into dst,
+// a pointer to a struct. An unknown field, or a value of the wrong kind, is
+// one line naming the file, the line and the field's path, with the closest
+// valid name for an unknown one, instead of the decoder's lines with Go type
+// names in them. An empty file changes nothing.
+func decodeConfig(name string, data []byte, dst any) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return usererr.Errorf("config %s: %s", name, oneLine(strings.TrimPrefix(err.Error(), "yaml: ")))
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	if err := checkNode(name, doc.Content[0], reflect.TypeOf(dst).Elem(), ""); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(dst); err != nil && !errors.Is(err, io.EOF) {
+		return usererr.Errorf("config %s: %s", name, oneLine(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:")))
+	}
+	return nil
+}
+
+// oneLine joins a message's lines.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// yamlFields lists the YAML names of struct type t's fields, inline ones
+// included, as go.yaml.in/yaml/v3 names them.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if tag == "-" {
+			continue
+		}
+		if strings.Contains(opts, "inline") {
+			for k, v := range yamlFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
+		if tag == "" {
+			tag = strings.ToLower(f.Name)
+		}
+		out[tag] = f.Type
+	}
+	return out
+}
+
+// checkNode checks node against type t; path is the node's dotted field
+// path ("" for the document).
+func checkNode(file string, node *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	at := func(format string, args ...any) error {
+		return usererr.Errorf("config %s: line %d: %s", file, node.Line, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case t.Kind() == reflect.Struct:
+		if node.Kind != yaml.MappingNode {
+			return at("%s: want a mapping of fields, got %s", fieldName(path), describeNode(node))
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			key, val := node.Content[i], node.Content[i+1]
+			ft, ok := fields[key.Value]
+			if !ok {
+				names := make([]string, 0, len(fields))
+				for n := range fields {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				return usererr.Errorf("config %s: line %d: unknown field %q%s", file, key.Line, join(path, key.Value), suggest(path, key.Value, names))
+			}
+			if err := checkNode(file, val, ft, join(path, key.Value)); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Slice && node.Kind == yaml.SequenceNode:
+		for i, item := range node.Content {
+			if err := checkNode(file, item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Map:
+		// Free-form maps take any keys; the decoder checks the values.
+	default:
+		// The decoder would truncate 1.5 into an integer field, silently.
+		isInt := strings.HasPrefix(describeKind(t), "an integer")
+		if err := node.Decode(reflect.New(t).Interface()); err != nil || (isInt && node.Kind == yaml.ScalarNode && node.ShortTag() != "!!int") {
+			return at("%s: want %s, got %s", fieldName(path), describeKind(t), describeNode(node))
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func fieldName(path string) string {
+	if path == "" {
+		return "the document"
+	}
+	return path
+}
+
+func describeKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer >= 0"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	}
+	return "a " + t.Kind().String()
+}
+
+func describeNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+// suggest is "; did you mean %q?" for the closest of names to s, under
+// path, or a list of names when none is close.
+func suggest(path, s string, names []string) string {
+	if c := closest(s, names); c != "" {
+		return fmt.Sprintf("; did you mean %q?", join(path, c))
+	}
+	return "; known: " + strings.Join(names, ", ")
+}
+
+// closest returns the name nearest s by edit distance, when it is near
+// enough to be a slip (at most a third of the longer name, and 2 at least),
+// ties broken by order; "" otherwise.
+func closest(s string, names []string) string {
+	best, bestD := "", -1
+	for _, n := range names {
+		d := editDistance(strings.ToLower(s), strings.ToLower(n))
+		if limit := max(2, max(len(s), len(n))/3); d <= limit && (bestD < 0 || d < bestD) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, counting a swap
+// of two neighbouring letters as one edit.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
