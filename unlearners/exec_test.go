@@ -669,3 +669,18 @@ func TestExecStaleTemps(t *testing.T) {
 		t.Errorf("the young folder was removed: %v", err)
 	}
 }
+
+// TestExecThroughNew: the method as New returns it, behind the checks
+// every method shares, names itself once in front of the member's error.
+func TestExecThroughNew(t *testing.T) {
+	f := execFixtureFor(t)
+	u, _, err := New("exec", map[string]any{"command": "sh -c 'echo no GPU >&2; exit 4'"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = u.Unlearn(context.Background(), f.inputs(11, ""))
+	want := `method exec: member seed 11: command "sh -c 'echo no GPU >&2; exit 4'": exit status 4; stderr: no GPU`
+	if err == nil || err.Error() != want || !usererr.Is(err) {
+		t.Errorf("error %v, want the user error %q", err, want)
+	}
+}
