@@ -678,7 +678,8 @@ func TestExecThroughNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = u.Unlearn(context.Background(), f.inputs(11, ""))
+	// A cache: the wrapper has no Close to remove a temporary data folder.
+	_, err = u.Unlearn(context.Background(), f.inputs(11, t.TempDir()))
 	want := `method exec: member seed 11: command "sh -c 'echo no GPU >&2; exit 4'": exit status 4; stderr: no GPU`
 	if err == nil || err.Error() != want || !usererr.Is(err) {
 		t.Errorf("error %v, want the user error %q", err, want)
