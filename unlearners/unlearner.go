@@ -46,6 +46,10 @@ type Inputs struct {
 	Progress func(done, total int)
 	// Warn, when set, receives warnings the user must see.
 	Warn func(string)
+	// SplitDir is the folder of the split saved by `unlearnbench split`
+	// that Retain, Forget and Validation come from (its index files are
+	// handed to exec methods); "" when the split is not on disk.
+	SplitDir string
 }
 
 // Unlearner is one configured unlearning method.

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// TestDocsCommands checks the unlearnbench command lines that docs/ shows
+// but no test runs (they need a cluster): the Kubernetes Jobs' containers,
+// the Slurm script's steps and sharding.md's examples must be accepted by
+// the commands they name, the Indexed Job's completions must be the M of
+// its --shard k8s/M, and the scoring steps must not shard.
+func TestDocsCommands(t *testing.T) {
+	if c, _, err := newRootCmd().Find([]string{"run"}); err != nil || c.Name() != "run" {
+		t.Skip("this build has no run command (branch run adds it)")
+	}
+	check := func(where string, argv []string) {
+		t.Helper()
+		if len(argv) == 0 {
+			t.Errorf("%s: empty command line", where)
+			return
+		}
+		c, rest, err := newRootCmd().Find(argv)
+		if err != nil || c.Name() != argv[0] {
+			t.Errorf("%s: unlearnbench %s: no such command (%v)", where, strings.Join(argv, " "), err)
+			return
+		}
+		if err := c.ParseFlags(rest); err != nil {
+			t.Errorf("%s: unlearnbench %s: %v", where, strings.Join(argv, " "), err)
+			return
+		}
+		if err := c.ValidateArgs(c.Flags().Args()); err != nil {
+			t.Errorf("%s: unlearnbench %s: %v", where, strings.Join(argv, " "), err)
+		}
+	}
+
+	// The Kubernetes manifest: an Indexed Job of shards and a scoring Job.
+	f, err := os.Open("docs/kubernetes-indexed-job.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	type container struct {
+		Command []string `yaml:"command"`
+	}
+	var indexed, scoring int
+	dec := yaml.NewDecoder(f)
+	for {
+		var doc struct {
+			Kind     string `yaml:"kind"`
+			Metadata struct {
+				Name string `yaml:"name"`
+			} `yaml:"metadata"`
+			Spec struct {
+				CompletionMode string `yaml:"completionMode"`
+				Completions    int    `yaml:"completions"`
+				Template       struct {
+					Spec struct {
+						Containers []container `yaml:"containers"`
+					} `yaml:"spec"`
+				} `yaml:"template"`
+			} `yaml:"spec"`
+		}
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("docs/kubernetes-indexed-job.yaml: %v", err)
+		}
+		if doc.Kind != "Job" {
+			continue
+		}
+		for _, c := range doc.Spec.Template.Spec.Containers {
+			where := "docs/kubernetes-indexed-job.yaml, job " + doc.Metadata.Name
+			if len(c.Command) < 2 || c.Command[0] != "unlearnbench" {
+				t.Errorf("%s: command %q does not run unlearnbench", where, c.Command)
+				continue
+			}
+			check(where, c.Command[1:])
+			shard := flagValue(c.Command, "--shard")
+			switch doc.Spec.CompletionMode {
+			case "Indexed":
+				indexed++
+				if want := "k8s/" + strconv.Itoa(doc.Spec.Completions); shard != want {
+					t.Errorf("%s: --shard %q with %d completions; want %s", where, shard, doc.Spec.Completions, want)
+				}
+			default:
+				scoring++
+				if shard != "" {
+					t.Errorf("%s: the scoring step has --shard %s", where, shard)
+				}
+			}
+		}
+	}
+	if indexed != 1 || scoring != 1 {
+		t.Errorf("docs/kubernetes-indexed-job.yaml: %d Indexed Job containers and %d scoring ones; want one of each", indexed, scoring)
+	}
+
+	// The Slurm script: its shard and score steps.
+	b, err := os.ReadFile("docs/slurm-array.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := map[string]string{}
+	var step string
+	for _, line := range strings.Split(string(b), "\n") {
+		if m := regexp.MustCompile(`^([a-z]+)\)$`).FindStringSubmatch(line); m != nil {
+			step = m[1]
+		}
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), `exec "$UNLEARNBENCH" `); ok {
+			argv := strings.Fields(strings.ReplaceAll(rest, `"`, ""))
+			check("docs/slurm-array.sh, step "+step, argv)
+			steps[step] = flagValue(argv, "--shard")
+		}
+	}
+	if shard, ok := steps["shard"]; !ok || shard != "slurm" {
+		t.Errorf("docs/slurm-array.sh: the shard step runs with --shard %q (present: %v); want slurm", shard, ok)
+	}
+	if shard, ok := steps["score"]; !ok || shard != "" {
+		t.Errorf("docs/slurm-array.sh: the score step runs with --shard %q (present: %v); want none", shard, ok)
+	}
+
+	// sharding.md's examples.
+	md, err := os.Open("docs/sharding.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	in, n := false, 0
+	sc := bufio.NewScanner(md)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "```sh":
+			in = true
+		case line == "```":
+			in = false
+		case in && strings.HasPrefix(line, "unlearnbench "):
+			line, _, _ = strings.Cut(line, "#")
+			check("docs/sharding.md", strings.Fields(line)[1:])
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("docs/sharding.md shows no unlearnbench command")
+	}
+}
+
+// flagValue is the value of flag name in argv ("--name value" or
+// "--name=value"), or "".
+func flagValue(argv []string, name string) string {
+	for i, a := range argv {
+		if a == name && i+1 < len(argv) {
+			return argv[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,615 @@
+package unlearners
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"unlearnbench/internal/arrays"
+	"unlearnbench/internal/atomicfile"
+	"unlearnbench/internal/usererr"
+	"unlearnbench/nn"
+	"unlearnbench/nn/ort"
+)
+
+// The exec method runs an unlearning method written in any language as a
+// command line, once per population member. What the program reads and
+// writes is described by ExecVars (environment variables and command-line
+// placeholders); the README's "exec methods" section shows a PyTorch
+// skeleton.
+
+// ExecVar is one input or output of an exec program: an environment
+// variable and the {placeholder} of the command line with the same value.
+type ExecVar struct {
+	Env         string // UNLEARNBENCH_MODEL
+	Placeholder string // model, written {model}
+	Meaning     string
+}
+
+// ExecVars lists what an exec program is given, in the order the README's
+// table shows them.
+var ExecVars = []ExecVar{
+	{"UNLEARNBENCH_MODEL", "model", "the original model, ONNX (read only)"},
+	{"UNLEARNBENCH_OUT", "out", "where the program writes the unlearned model, ONNX (the same input and classes as the original)"},
+	{"UNLEARNBENCH_SEED", "seed", "the member's seed, a decimal integer below 2^64: seed every random choice from it"},
+	{"UNLEARNBENCH_RETAIN_X", "retain_x", "the retain set's images, .npy float32 [N, C, H, W], as the model takes them"},
+	{"UNLEARNBENCH_RETAIN_Y", "retain_y", "the retain set's labels, .npy int64 [N]"},
+	{"UNLEARNBENCH_FORGET_X", "forget_x", "the forget set's images, .npy float32 [N, C, H, W]"},
+	{"UNLEARNBENCH_FORGET_Y", "forget_y", "the forget set's labels, .npy int64 [N]"},
+	{"UNLEARNBENCH_VALIDATION_X", "validation_x", "the validation set's images, .npy float32 [N, C, H, W] (N may be 0)"},
+	{"UNLEARNBENCH_VALIDATION_Y", "validation_y", "the validation set's labels, .npy int64 [N]"},
+	{"UNLEARNBENCH_DATA", "data", "the folder of the files above (shared by every member: read only)"},
+	{"UNLEARNBENCH_SPLIT", "split", "the split's folder from `unlearnbench split` (retain.npy, forget.npy, validation.npy, test.npy: int64 indices into the data set, and split.json); empty when the split is not on disk"},
+	{"UNLEARNBENCH_WORKDIR", "workdir", "a scratch folder of this member's own, removed when it ends"},
+	{"UNLEARNBENCH_CLASSES", "classes", "the number of classes"},
+	{"UNLEARNBENCH_INPUT_SHAPE", "input_shape", "one example's shape, C,H,W (for example 1,28,28)"},
+	{"UNLEARNBENCH_BATCH_SIZE", "batch_size", "the batch size of the original model's training recipe (0 when not known)"},
+	{"UNLEARNBENCH_EPOCHS", "epochs", "the epochs of the original model's training recipe (0 when not known)"},
+	{"UNLEARNBENCH_DEVICE", "device", "the device unlearnbench runs on: cpu or cuda:N"},
+	{"UNLEARNBENCH_THREADS", "threads", "the CPU threads the member may use (the parameter threads; OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS are set to it too unless already set)"},
+}
+
+// execDataFormat versions the layout of the shared data folder; a change
+// of layout changes every folder's name, so old ones are never misread.
+const execDataFormat = "unlearnbench-exec-data/1"
+
+// Files of the shared data folder, by placeholder.
+var execDataFiles = map[string]string{
+	"model":        "model.onnx",
+	"retain_x":     "retain_x.npy",
+	"retain_y":     "retain_y.npy",
+	"forget_x":     "forget_x.npy",
+	"forget_y":     "forget_y.npy",
+	"validation_x": "validation_x.npy",
+	"validation_y": "validation_y.npy",
+}
+
+func init() {
+	Register(&Spec{
+		Name:    "exec",
+		Summary: "a method in any language: runs a command once per member, which reads the original model (ONNX) and the data (.npy) that UNLEARNBENCH_* variables name and writes the unlearned model (ONNX) to UNLEARNBENCH_OUT",
+		Source:  "ours (README: exec methods)",
+		Params: []Param{
+			{Key: "command", Default: "", Meaning: "the program and its arguments, split into words as a shell does (quotes, backslashes) but run without a shell, {placeholders} replaced in each word; for a shell write sh -c '...'", Check: checkCommand},
+			{Key: "timeout", Default: 3600.0, Meaning: "seconds a member may run before its process group is killed and the member fails", Check: positiveFloat},
+			{Key: "dir", Default: "", Meaning: "the command's working directory; empty: unlearnbench's"},
+			{Key: "log_dir", Default: "", Meaning: "a folder where each member's output is kept, as seed-N.stdout and seed-N.stderr; empty: stdout is discarded and stderr only quoted in errors"},
+			{Key: "threads", Default: 1, Meaning: "CPU threads per member (UNLEARNBENCH_THREADS, and OMP_NUM_THREADS etc. unless set): members run in parallel, one per core, so more would oversubscribe the cores", Check: intIn(1, 1024)},
+			{Key: "stderr_lines", Default: 10, Meaning: "how many of stderr's last lines a failed member's error quotes", Check: intIn(1, 1000)},
+		},
+		Build: buildExec,
+	})
+}
+
+// maxTimeout keeps a timeout within time.Duration (about 292 years).
+const maxTimeout = 1e9
+
+func positiveFloat(v any) error {
+	if x := v.(float64); !(x > 0) || x > maxTimeout {
+		return fmt.Errorf("want a number of seconds in (0, %g]", float64(maxTimeout))
+	}
+	return nil
+}
+
+func intIn(lo, hi int) func(any) error {
+	return func(v any) error {
+		if x := v.(int); x < lo || x > hi {
+			return fmt.Errorf("want [%d, %d]", lo, hi)
+		}
+		return nil
+	}
+}
+
+func checkCommand(v any) error {
+	_, err := parseCommand(v.(string))
+	return err
+}
+
+// placeholderRE matches what the command line may use as a placeholder;
+// other braces ("{print $1}", "${HOME}") are left alone.
+var placeholderRE = regexp.MustCompile(`\{([a-z][a-z0-9_]*)\}`)
+
+// parseCommand splits a command line into words and checks its
+// placeholders.
+func parseCommand(line string) ([]string, error) {
+	words, err := splitWords(line)
+	if err != nil {
+		return nil, err
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("want a program and its arguments, such as python3 unlearn.py {model} {out}")
+	}
+	for _, w := range words {
+		for _, m := range placeholderRE.FindAllStringSubmatch(w, -1) {
+			if !slices.ContainsFunc(ExecVars, func(v ExecVar) bool { return v.Placeholder == m[1] }) {
+				var names []string
+				for _, v := range ExecVars {
+					names = append(names, "{"+v.Placeholder+"}")
+				}
+				return nil, fmt.Errorf("unknown placeholder %s (known: %s)", m[0], strings.Join(names, " "))
+			}
+		}
+	}
+	return words, nil
+}
+
+// splitWords splits line into words as a POSIX shell does, without
+// expanding anything: blanks separate words, single quotes keep
+// everything literally, double quotes keep everything but \" \\ \$ \`,
+// a backslash outside quotes escapes the next character.
+func splitWords(line string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\'':
+			j := strings.IndexByte(line[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated ' at character %d", i+1)
+			}
+			cur.WriteString(line[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			j := i + 1
+			for ; j < len(line) && line[j] != '"'; j++ {
+				if line[j] == '\\' && j+1 < len(line) && strings.IndexByte("\"\\$`", line[j+1]) >= 0 {
+					j++
+				}
+				cur.WriteByte(line[j])
+			}
+			if j >= len(line) {
+				return nil, fmt.Errorf("unterminated \" at character %d", i+1)
+			}
+			i = j
+			inWord = true
+		case c == '\\':
+			if i+1 >= len(line) {
+				return nil, fmt.Errorf("a lone \\ ends the command line")
+			}
+			i++
+			cur.WriteByte(line[i])
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// execMethod is a configured exec method. One value serves a whole
+// population: it writes the data once and runs one process per member.
+type execMethod struct {
+	line        string
+	argv        []string
+	timeout     time.Duration
+	dir, logDir string
+	tailLines   int
+	threads     int
+
+	mu       sync.Mutex
+	prepared map[execKey]*execData
+	temps    []string // data folders made without a cache, removed by Close
+}
+
+// execKey identifies one set of inputs by identity: the members of a
+// population share the same model and data values, so their data folder
+// is found without hashing hundreds of megabytes again.
+type execKey struct {
+	orig                       *nn.Model
+	retain, forget, validation *nn.Data
+	cache                      string
+}
+
+type execData struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func buildExec(p Params) (Unlearner, error) {
+	line := p.String("command")
+	if strings.TrimSpace(line) == "" {
+		return nil, usererr.Errorf("method exec: parameter command is required: the program that unlearns, such as python3 unlearn.py {model} {out}")
+	}
+	argv, err := parseCommand(line)
+	if err != nil {
+		return nil, usererr.Errorf("method exec: parameter command = %q: %v", line, err)
+	}
+	// Resolve checks given values, not defaults: check again here so a
+	// Params built by hand cannot carry a bad timeout either.
+	if err := positiveFloat(p.Float("timeout")); err != nil {
+		return nil, usererr.Errorf("method exec: parameter timeout = %v: %v", p.Float("timeout"), err)
+	}
+	return &execMethod{
+		line:      line,
+		argv:      argv,
+		timeout:   time.Duration(p.Float("timeout") * float64(time.Second)),
+		dir:       p.String("dir"),
+		logDir:    p.String("log_dir"),
+		tailLines: p.Int("stderr_lines"),
+		threads:   p.Int("threads"),
+		prepared:  map[execKey]*execData{},
+	}, nil
+}
+
+// Close removes the data folders written without a cache directory.
+// Folders under a cache stay for later runs.
+func (m *execMethod) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var errs []error
+	for _, d := range m.temps {
+		errs = append(errs, os.RemoveAll(d))
+	}
+	m.temps = nil
+	m.prepared = map[execKey]*execData{}
+	return errors.Join(errs...)
+}
+
+// Unlearn runs the command for the member of in.Seed and returns the model
+// it wrote.
+func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
+	// New's wrapper puts "method exec: " in front.
+	prefix := fmt.Sprintf("member seed %d: command %q", in.Seed, m.line)
+	if in.Original == nil {
+		return nil, fmt.Errorf("%s: no original model", prefix)
+	}
+	data, err := m.data(in)
+	if err != nil {
+		return nil, fmt.Errorf("%s: writing its inputs: %w", prefix, err)
+	}
+	work, err := os.MkdirTemp("", "unlearnbench-exec-member-")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	defer os.RemoveAll(work)
+	// The program may run in another directory (dir): give it absolute
+	// paths.
+	for _, p := range []*string{&data, &work} {
+		if *p, err = filepath.Abs(*p); err != nil {
+			return nil, fmt.Errorf("%s: %w", prefix, err)
+		}
+	}
+	out := filepath.Join(work, "unlearned.onnx")
+
+	vals := execValues(in, data, work, out)
+	vals["threads"] = strconv.Itoa(m.threads)
+	argv := make([]string, len(m.argv))
+	for i, w := range m.argv {
+		argv[i] = placeholderRE.ReplaceAllStringFunc(w, func(s string) string { return vals[s[1:len(s)-1]] })
+	}
+	env := os.Environ()
+	for _, v := range ExecVars {
+		env = append(env, v.Env+"="+vals[v.Placeholder])
+	}
+	// The numerical libraries of Python and C programs otherwise start a
+	// thread per core in every member, and parallel members fight for
+	// the cores.
+	for _, name := range []string{"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"} {
+		if os.Getenv(name) == "" {
+			env = append(env, name+"="+vals["threads"])
+		}
+	}
+	// A program built on unlearnbench's nn package loads the same ONNX
+	// Runtime library as this process unless told otherwise.
+	if os.Getenv(ort.EnvLib) == "" && in.Runtime != nil {
+		env = append(env, ort.EnvLib+"="+in.Runtime.Library())
+	}
+
+	stderrPath := filepath.Join(work, "stderr")
+	stdoutPath := os.DevNull
+	if m.logDir != "" {
+		if err := os.MkdirAll(m.logDir, 0o755); err != nil {
+			return nil, usererr.Wrap(fmt.Errorf("%s: log_dir: %w", prefix, err))
+		}
+		base := filepath.Join(m.logDir, fmt.Sprintf("seed-%d", in.Seed))
+		stderrPath, stdoutPath = base+".stderr", base+".stdout"
+	}
+	stderr, err := os.Create(stderrPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	defer stderr.Close()
+	stdout, err := os.OpenFile(stdoutPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	defer stdout.Close()
+
+	runCtx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(runCtx, argv[0], argv[1:]...)
+	cmd.Env = env
+	cmd.Dir = m.dir
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	ownProcessGroup(cmd)
+	// Files, not pipes, take the output, so Wait returns when the program
+	// exits even if a child it left behind holds them open.
+	cmd.WaitDelay = time.Second
+	runErr := cmd.Run()
+	tail := func() string { return stderrTail(stderrPath, m.tailLines) }
+	switch {
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%s: %w", prefix, ctx.Err())
+	case errors.Is(runCtx.Err(), context.DeadlineExceeded):
+		return nil, usererr.Wrap(fmt.Errorf("%s: timed out after %v, its process group killed%s: %w", prefix, m.timeout, tail(), runCtx.Err()))
+	case runErr != nil:
+		return nil, usererr.Wrap(fmt.Errorf("%s: %w%s", prefix, runErr, tail()))
+	}
+	if _, err := os.Stat(out); err != nil {
+		return nil, usererr.Wrap(fmt.Errorf("%s: exited 0 but wrote no model to UNLEARNBENCH_OUT (%s)%s: %w", prefix, out, tail(), err))
+	}
+	got, err := nn.Import(out)
+	if err != nil {
+		return nil, usererr.Wrap(fmt.Errorf("%s: the model it wrote does not import: %w%s", prefix, err, tail()))
+	}
+	if !slices.Equal(got.Shape, in.Original.Shape) {
+		return nil, usererr.Errorf("%s: the model it wrote takes input %v, the original %v (per example, without the batch axis)%s", prefix, got.Shape, in.Original.Shape, tail())
+	}
+	if got.Classes != in.Original.Classes {
+		return nil, usererr.Errorf("%s: the model it wrote has %d classes, the original %d%s", prefix, got.Classes, in.Original.Classes, tail())
+	}
+	return got, nil
+}
+
+// execValues are the values of ExecVars for one member.
+func execValues(in *Inputs, data, work, out string) map[string]string {
+	v := map[string]string{}
+	for k, f := range execDataFiles {
+		v[k] = filepath.Join(data, f)
+	}
+	shape := make([]string, len(in.Original.Shape))
+	for i, s := range in.Original.Shape {
+		shape[i] = strconv.FormatInt(s, 10)
+	}
+	dev := "cpu"
+	if in.Runtime != nil {
+		dev = in.Runtime.Device().String()
+	}
+	split := ""
+	if in.SplitDir != "" {
+		if abs, err := filepath.Abs(in.SplitDir); err == nil {
+			split = abs
+		}
+	}
+	v["out"] = out
+	v["seed"] = strconv.FormatUint(in.Seed, 10)
+	v["data"] = data
+	v["split"] = split
+	v["workdir"] = work
+	v["classes"] = strconv.Itoa(in.Original.Classes)
+	v["input_shape"] = strings.Join(shape, ",")
+	v["batch_size"] = strconv.Itoa(in.Recipe.BatchSize)
+	v["epochs"] = strconv.Itoa(in.Recipe.Epochs)
+	v["device"] = dev
+	return v
+}
+
+// stderrTail returns "; stderr: " and the last n non-blank lines of the
+// file at path joined by " | " (one line, at most about 2000 bytes), or ""
+// when it has none.
+func stderrTail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	const window = 64 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > window {
+		if _, err := f.Seek(st.Size()-window, io.SeekStart); err != nil {
+			return ""
+		}
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return ""
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.Map(func(r rune) rune {
+			if r < ' ' && r != '\t' {
+				return -1
+			}
+			return r
+		}, l)
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	lines = lines[max(0, len(lines)-n):]
+	s := strings.Join(lines, " | ")
+	if len(s) > 2000 {
+		s = "..." + s[len(s)-2000:]
+	}
+	if s == "" {
+		return ""
+	}
+	return "; stderr: " + s
+}
+
+// data returns the folder holding the inputs' model and data files,
+// writing it the first time these inputs are seen.
+func (m *execMethod) data(in *Inputs) (string, error) {
+	key := execKey{in.Original, in.Retain, in.Forget, in.Validation, in.Cache}
+	m.mu.Lock()
+	d, ok := m.prepared[key]
+	if !ok {
+		d = &execData{}
+		m.prepared[key] = d
+	}
+	m.mu.Unlock()
+	d.once.Do(func() {
+		if in.Cache == "" {
+			d.dir, d.err = os.MkdirTemp("", "unlearnbench-exec-data-")
+			if d.err != nil {
+				return
+			}
+			m.mu.Lock()
+			m.temps = append(m.temps, d.dir)
+			m.mu.Unlock()
+			d.err = writeExecData(d.dir, in)
+			return
+		}
+		d.dir, d.err = cachedExecData(in)
+	})
+	return d.dir, d.err
+}
+
+// cachedExecData returns <cache>/exec/<digest>, the folder of the inputs'
+// files named by their digest, writing it if no process has yet. It is
+// written under a temporary name and renamed into place, so a folder under
+// its final name is complete, and of two processes writing it at once one
+// rename wins and the other's copy is dropped.
+func cachedExecData(in *Inputs) (string, error) {
+	digest, err := execDigest(in)
+	if err != nil {
+		return "", err
+	}
+	root := filepath.Join(in.Cache, "exec")
+	dir := filepath.Join(root, digest)
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", usererr.Wrap(fmt.Errorf("cache: %w", err))
+	}
+	removeStaleTemps(root)
+	tmp, err := os.MkdirTemp(root, ".tmp-"+digest[:8]+"-")
+	if err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	if err := writeExecData(tmp, in); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		if _, serr := os.Stat(dir); serr == nil {
+			return dir, nil // another process got there first
+		}
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	return dir, nil
+}
+
+// staleAfter is how old a temporary data folder must be to be taken for
+// the leftover of a writer that was killed: writing one takes seconds, and
+// a younger one may be another shard's, being written now.
+const staleAfter = time.Hour
+
+// removeStaleTemps removes the temporary folders under root that killed
+// writers left behind, each as large as the data.
+func removeStaleTemps(root string) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleAfter {
+			os.RemoveAll(filepath.Join(root, e.Name()))
+		}
+	}
+}
+
+// execDigest names the inputs: the layout's version and the digests of
+// the original model and the three sets.
+func execDigest(in *Inputs) (string, error) {
+	md, err := in.Original.Digest()
+	if err != nil {
+		return "", fmt.Errorf("model digest: %w", err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\nmodel %s\n", execDataFormat, md)
+	for _, s := range []struct {
+		name string
+		d    *nn.Data
+	}{{"retain", in.Retain}, {"forget", in.Forget}, {"validation", in.Validation}} {
+		fmt.Fprintf(h, "%s %s\n", s.name, orEmpty(s.d, in.Original).Digest())
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+// orEmpty is d, or an empty set of the model's input shape when d is nil.
+func orEmpty(d *nn.Data, m *nn.Model) *nn.Data {
+	if d != nil {
+		return d
+	}
+	return &nn.Data{Shape: m.Shape}
+}
+
+// writeExecData writes the model, the three sets and a description
+// (inputs.json) into dir.
+func writeExecData(dir string, in *Inputs) error {
+	if err := in.Original.Save(filepath.Join(dir, execDataFiles["model"])); err != nil {
+		return fmt.Errorf("saving the original model: %w", err)
+	}
+	desc := map[string]any{"format": execDataFormat, "classes": in.Original.Classes, "input_shape": in.Original.Shape}
+	for _, s := range []struct {
+		name string
+		d    *nn.Data
+	}{{"retain", in.Retain}, {"forget", in.Forget}, {"validation", in.Validation}} {
+		d := orEmpty(s.d, in.Original)
+		if err := d.Check(in.Original); err != nil {
+			return fmt.Errorf("%s set: %w", s.name, err)
+		}
+		shape := []int{d.Len()}
+		for _, v := range d.Shape {
+			shape = append(shape, int(v))
+		}
+		if err := arrays.WriteNPY(filepath.Join(dir, execDataFiles[s.name+"_x"]), arrays.Tensor[float32]{Shape: shape, Data: d.X}); err != nil {
+			return fmt.Errorf("%s set: %w", s.name, err)
+		}
+		if err := arrays.WriteNPY(filepath.Join(dir, execDataFiles[s.name+"_y"]), arrays.Tensor[int64]{Shape: shape[:1], Data: d.Y}); err != nil {
+			return fmt.Errorf("%s set: %w", s.name, err)
+		}
+		desc[s.name] = d.Len()
+	}
+	js, err := json.MarshalIndent(desc, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteBytes(filepath.Join(dir, "inputs.json"), append(js, '\n')); err != nil {
+		return err
+	}
+	// Every member of every later run reads these files: a program that
+	// opens one for writing by mistake fails instead of corrupting them.
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.Chmod(filepath.Join(dir, e.Name()), 0o444); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,10 @@
+//go:build !unix
+
+package unlearners
+
+import "os/exec"
+
+// ownProcessGroup leaves cmd as it is: without process groups a timeout
+// or cancellation kills the program itself (exec.CommandContext's
+// default), not its children.
+func ownProcessGroup(cmd *exec.Cmd) {}
