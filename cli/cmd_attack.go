@@ -1,25 +1,22 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"unlearnbench/attack"
 	"unlearnbench/attack/suite"
-	"unlearnbench/internal/progress"
+	"unlearnbench/evaluate"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/population"
 	"unlearnbench/reports"
-	"unlearnbench/scoring"
 )
 
 func init() { subcommands = append(subcommands, newAttackCmd) }
 
 type attackFlags struct {
-	in         scoreFlags
+	in         populationFlags
 	original   string
 	jsonOut    string
 	reportDir  string
@@ -79,16 +76,6 @@ example and a forgetting quality F exactly as the competition's rules do.`,
 	return cmd
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	opt := suite.Options{
 		Folds: f.folds, Seed: f.seed, PerExample: splitList(f.perExample), Pooled: splitList(f.pooled),
@@ -114,38 +101,27 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if err != nil {
 		return err
 	}
-	in, err := f.suiteInputs(loaded)
+	var original *population.Values
+	if f.original != "" {
+		if original, err = population.ReadValues(f.original, forgetMembers...); err != nil {
+			return err
+		}
+		loaded.files["original"] = original.Name
+	}
+	if opt.Features != nil && !loaded.u.Forget.IsLogits() {
+		return usererr.Errorf("--features needs logits [N, E, C] on the forget set with --labels; %s holds confidences", loaded.u.Forget.Name)
+	}
+	sbar, abar := newLazyBar(cmd.ErrOrStderr(), "scoring"), newLazyBar(cmd.ErrOrStderr(), "attacks")
+	m, err := evaluate.Method(loaded.u, loaded.r, loaded.labels, evaluate.Options{
+		Method: f.method, Attacks: &opt, Original: original, Workers: f.workers,
+		ScoreProgress: sbar.set, AttackProgress: func(done, total int) { sbar.done(); abar.set(done, total) },
+	})
+	sbar.done()
+	abar.done()
 	if err != nil {
 		return err
 	}
-	if opt.Features != nil && in.Unlearned.Forget == nil {
-		return usererr.Errorf("--features needs logits [N, E, C] on the forget set with --labels; %s holds confidences", loaded.uVals.Name)
-	}
-
-	bar := progress.New(cmd.ErrOrStderr(), "scoring", loaded.u.E)
-	score, err := scoring.Score(loaded.u, loaded.r, scoring.Options{Workers: f.workers, Progress: bar.Set})
-	bar.Done()
-	if err != nil {
-		return usererr.Wrap(fmt.Errorf("scoring %s against %s: %w", loaded.uVals.Name, loaded.rVal.Name, err))
-	}
-	in.Score = score
-	var abar *progress.Bar
-	opt.Progress = func(done, total int) {
-		if abar == nil {
-			abar = progress.New(cmd.ErrOrStderr(), "attacks", total)
-		}
-		abar.Set(done)
-	}
-	results, err := suite.Run(in, opt)
-	abar.Done()
-	if err != nil {
-		if errors.Is(err, suite.ErrOptions) {
-			return usererr.Wrap(err)
-		}
-		return err
-	}
-	result := loaded.result("attack", f.method, score)
-	result.Methods[0].Attacks = results
+	result := loaded.result("attack", m)
 	if f.jsonOut != "" {
 		if err := result.Write(f.jsonOut); err != nil {
 			return err
@@ -155,91 +131,4 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 		return err
 	}
 	return writeReport(cmd, result, f.reportDir)
-}
-
-// suiteInputs gathers what the attacks read: the populations with their
-// logits, the retain and test sets' logits and labels, and the original
-// models' confidences.
-func (f *attackFlags) suiteInputs(loaded *inputs) (*suite.Inputs, error) {
-	in := &suite.Inputs{
-		N: loaded.u.N, E: loaded.u.E, Labels: loaded.labels,
-		Unlearned: suite.Population{Conf: loaded.u.Conf, Forget: loaded.uVals.Logits},
-		Retrained: suite.Population{Conf: loaded.r.Conf, Forget: loaded.rVal.Logits},
-	}
-	if a, b := loaded.uVals, loaded.rVal; a.IsLogits() && b.IsLogits() && a.C != b.C {
-		return nil, usererr.Errorf("%s has %d classes but %s has %d", a.Name, a.C, b.Name, b.C)
-	}
-	sets := []struct {
-		pop, part, spec string
-		dst             **scoring.Logits
-	}{
-		{"unlearned", "retain", f.in.unlearnedRetain, &in.Unlearned.Retain},
-		{"unlearned", "test", f.in.unlearnedTest, &in.Unlearned.Test},
-		{"retrained", "retain", f.in.retrainedRetain, &in.Retrained.Retain},
-		{"retrained", "test", f.in.retrainedTest, &in.Retrained.Test},
-	}
-	labels := map[string][]int{}
-	for _, s := range sets {
-		if s.spec == "" {
-			continue
-		}
-		v := loaded.heldOut[s.pop+"-"+s.part]
-		if v == nil {
-			var err error
-			if v, err = population.ReadValues(s.spec); err != nil {
-				return nil, err
-			}
-		}
-		if !v.IsLogits() {
-			return nil, usererr.Errorf("%s holds %s; the single-model attacks need logits [N, %s, C]", v.Name, v.Describe(), s.part)
-		}
-		if v.N != in.N {
-			return nil, usererr.Errorf("%s has N = %d models, but the %s population has N = %d", v.Name, v.N, s.pop, in.N)
-		}
-		labelSpec := f.in.retainLabels
-		if s.part == "test" {
-			labelSpec = f.in.testLabels
-		}
-		if labelSpec == "" {
-			return nil, usererr.Errorf("%s logits were given (%s) without --%s-labels", s.part, v.Name, s.part)
-		}
-		if labels[s.part] == nil {
-			l, name, err := population.ReadLabels(labelSpec, s.part, "labels")
-			if err != nil {
-				return nil, err
-			}
-			labels[s.part] = l
-			loaded.files[s.part+"-labels"] = name
-		}
-		l := labels[s.part]
-		if len(l) != v.E {
-			return nil, usererr.Errorf("%s: %d %s labels, but %s has %d examples", labelSpec, len(l), s.part, v.Name, v.E)
-		}
-		for i, y := range l {
-			if y >= v.C {
-				return nil, usererr.Errorf("%s: label %d is %d, outside the %d classes of %s", labelSpec, i, y, v.C, v.Name)
-			}
-		}
-		loaded.files[s.pop+"-"+s.part] = v.Name
-		*s.dst = v.Logits
-	}
-	in.RetainLabels, in.TestLabels = labels["retain"], labels["test"]
-	if f.original != "" {
-		v, err := population.ReadValues(f.original, forgetMembers...)
-		if err != nil {
-			return nil, err
-		}
-		if v.E != in.E {
-			return nil, usererr.Errorf("%s has E = %d forget examples, but the populations have E = %d", v.Name, v.E, in.E)
-		}
-		if v.N < 2 {
-			return nil, usererr.Errorf("%s: M = %d models; online LiRA needs at least 2", v.Name, v.N)
-		}
-		if in.In, err = v.Confidences(loaded.labels, loaded.labelsName); err != nil {
-			return nil, usererr.Wrap(err)
-		}
-		in.M = v.N
-		loaded.files["original"] = v.Name
-	}
-	return in, nil
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,18 +26,6 @@ func init() {
 			}
 		}
 	}
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
-}
-
-func runCLI(t *testing.T, args ...string) (string, int) {
-	t.Helper()
-	var out bytes.Buffer
-	code := run(args, &out, &out)
-	return out.String(), code
 }
 
 func TestTrainConfigAndLogits(t *testing.T) {

@@ -1,6 +1,7 @@
-// Package population reads what a population of models produced, as PyTorch
-// users save it: confidences ([N, E]) or logits ([N, E, C]) in .npy/.npz
-// files, integer labels, and per-model retain/test accuracies in CSV or
-// JSON. Every value is validated, and errors name the file, the field, the
-// model and the example.
+// Package population owns a population of models on disk and in memory: the
+// Population and Labels types that evaluate reads, and readers of what
+// populations produced as PyTorch users save it: confidences ([N, E]) or
+// logits ([N, E, C]) in .npy/.npz files, integer labels, and per-model
+// retain/test accuracies in CSV or JSON. Every value is validated, and
+// errors name the file, the field, the model and the example.
 package population

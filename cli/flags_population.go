@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"unlearnbench/internal/arrays"
+	"unlearnbench/internal/usererr"
+	"unlearnbench/population"
+	"unlearnbench/reports"
+)
+
+// Flags that name two populations' values, labels and accuracies (score,
+// attack).
+
+// populationFlags are the inputs of the commands that read an unlearned and
+// a retrained population from users' files.
+type populationFlags struct {
+	unlearned, retrained           string
+	labels                         string
+	unlearnedAcc, retrainedAcc     string
+	unlearnedRetain, unlearnedTest string
+	retrainedRetain, retrainedTest string
+	retainLabels, testLabels       string
+	// keepLogits keeps every logit read (attacks need them); without it
+	// each population is compacted to its confidences and accuracies as
+	// soon as it is read, since a population's logits can be hundreds of
+	// megabytes.
+	keepLogits bool
+}
+
+func (f *populationFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.unlearned, "unlearned", "", "unlearned models on the forget set: confidences [N, E] or logits [N, E, C] (.npy, .npz or FILE.npz:MEMBER)")
+	fl.StringVar(&f.retrained, "retrained", "", "retrained models on the forget set, as --unlearned")
+	fl.StringVar(&f.labels, "labels", "", "forget-set labels [E] (integers), needed with logits")
+	fl.StringVar(&f.unlearnedAcc, "unlearned-acc", "", "unlearned models' accuracies: CSV with retain and test columns, or JSON")
+	fl.StringVar(&f.retrainedAcc, "retrained-acc", "", "retrained models' accuracies, as --unlearned-acc")
+	fl.StringVar(&f.unlearnedRetain, "unlearned-retain", "", "unlearned models' logits on the retain set [N, R, C], for accuracies and single-model attacks")
+	fl.StringVar(&f.unlearnedTest, "unlearned-test", "", "unlearned models' logits on the test set [N, T, C], for accuracies and single-model attacks")
+	fl.StringVar(&f.retrainedRetain, "retrained-retain", "", "retrained models' logits on the retain set")
+	fl.StringVar(&f.retrainedTest, "retrained-test", "", "retrained models' logits on the test set")
+	fl.StringVar(&f.retainLabels, "retain-labels", "", "retain-set labels [R]")
+	fl.StringVar(&f.testLabels, "test-labels", "", "test-set labels [T]")
+}
+
+// npzMember names member of an .npz archive given without a member, when the
+// archive holds it; otherwise "".
+func npzMember(spec, member string) string {
+	if spec == "" || !strings.EqualFold(filepath.Ext(spec), ".npz") {
+		return ""
+	}
+	members, err := arrays.NPZMembers(spec)
+	if err != nil || !slices.Contains(members, member) {
+		return ""
+	}
+	return spec + ":" + member
+}
+
+// fillFromArchives lets one .npz per population carry everything, the way a
+// PyTorch user would np.savez it: members forget, retain and test in the
+// populations' archives, and the same names in the labels archive.
+func (f *populationFlags) fillFromArchives() {
+	fill := func(dst *string, spec, member string) {
+		if *dst == "" {
+			*dst = npzMember(spec, member)
+		}
+	}
+	fill(&f.unlearnedRetain, f.unlearned, "retain")
+	fill(&f.unlearnedTest, f.unlearned, "test")
+	fill(&f.retrainedRetain, f.retrained, "retain")
+	fill(&f.retrainedTest, f.retrained, "test")
+	fill(&f.retainLabels, f.labels, "retain")
+	fill(&f.testLabels, f.labels, "test")
+}
+
+// forgetMembers are the archive members read as forget-set values or labels
+// when the archive holds several and none is named.
+var forgetMembers = []string{"forget", "confidences", "logits", "labels"}
+
+// populations are the loaded inputs of one evaluation.
+type populations struct {
+	u, r   *population.Population
+	labels *population.Labels
+	// files names the files read, keyed by their role, for the result.
+	files map[string]string
+	// forgetDigest identifies the forget set by its labels, when given.
+	forgetDigest string
+}
+
+// popSide is one population's flags.
+type popSide struct {
+	name, spec, accFile, retain, test string
+}
+
+func (f *populationFlags) sides() []popSide {
+	return []popSide{
+		{"unlearned", f.unlearned, f.unlearnedAcc, f.unlearnedRetain, f.unlearnedTest},
+		{"retrained", f.retrained, f.retrainedAcc, f.retrainedRetain, f.retrainedTest},
+	}
+}
+
+// hasAccuracies reports whether the flags give a side's accuracies, from a
+// file or through both held-out sets' logits.
+func (s popSide) hasAccuracies() bool { return s.accFile != "" || (s.retain != "" && s.test != "") }
+
+func (f *populationFlags) load() (*populations, error) {
+	if f.unlearned == "" || f.retrained == "" {
+		return nil, usererr.Errorf("--unlearned and --retrained are both required")
+	}
+	f.fillFromArchives()
+	in := &populations{files: map[string]string{}, labels: &population.Labels{}}
+	if f.labels != "" {
+		labels, name, err := population.ReadLabels(f.labels, forgetMembers...)
+		if err != nil {
+			return nil, err
+		}
+		in.files["labels"] = name
+		in.labels.Forget, in.labels.ForgetName = labels, name
+		in.forgetDigest = reports.LabelsDigest(labels)
+	}
+	// One population at a time, so that without keepLogits only one
+	// population's logits are in memory while it is compacted.
+	var pops []*population.Population
+	for _, s := range f.sides() {
+		v, err := population.ReadValues(s.spec, forgetMembers...)
+		if err != nil {
+			return nil, err
+		}
+		in.files[s.name] = v.Name
+		p := &population.Population{Forget: v}
+		if !f.keepLogits {
+			p.Compact(in.labels)
+		}
+		if err := f.loadHeldOut(in, s, p); err != nil {
+			return nil, err
+		}
+		pops = append(pops, p)
+	}
+	in.u, in.r = pops[0], pops[1]
+	sides := f.sides()
+	if sides[0].hasAccuracies() != sides[1].hasAccuracies() {
+		missing := sides[1].name
+		if !sides[0].hasAccuracies() {
+			missing = sides[0].name
+		}
+		return nil, usererr.Errorf("accuracies were given for one population only; give the %s population's too (--%s-acc or --%s-retain/--%s-test)", missing, missing, missing, missing)
+	}
+	return in, nil
+}
+
+// loadHeldOut reads one population's accuracies file and its retain and test
+// logits: for the attacks every one given, for the score only both
+// together, for their accuracies, and only without an accuracies file.
+func (f *populationFlags) loadHeldOut(in *populations, s popSide, p *population.Population) error {
+	if s.accFile != "" {
+		acc, err := population.ReadAccuracies(s.accFile)
+		if err != nil {
+			return err
+		}
+		if len(acc.Retain) != p.Forget.N {
+			return usererr.Errorf("%s: %d models listed, but the %s population has N = %d", s.accFile, len(acc.Retain), s.name, p.Forget.N)
+		}
+		p.RetainAcc, p.TestAcc = acc.Retain, acc.Test
+		in.files[s.name+"-acc"] = s.accFile
+	}
+	if !f.keepLogits && (s.accFile != "" || s.retain == "" || s.test == "") {
+		return nil
+	}
+	for _, part := range []struct {
+		field, spec, labelSpec string
+		dst                    **population.Values
+		labels                 *[]int
+		labelsName             *string
+	}{
+		{"retain", s.retain, f.retainLabels, &p.Retain, &in.labels.Retain, &in.labels.RetainName},
+		{"test", s.test, f.testLabels, &p.Test, &in.labels.Test, &in.labels.TestName},
+	} {
+		if part.spec == "" {
+			continue
+		}
+		if part.labelSpec == "" {
+			return usererr.Errorf("%s logits were given (%s) without --%s-labels", part.field, part.spec, part.field)
+		}
+		vals, err := population.ReadValues(part.spec)
+		if err != nil {
+			return err
+		}
+		*part.dst = vals
+		if *part.labels == nil {
+			labels, name, err := population.ReadLabels(part.labelSpec, part.field, "labels")
+			if err != nil {
+				return err
+			}
+			*part.labels, *part.labelsName = labels, name
+			// The attacks' results have always named their label
+			// files; the score's never did, and its files stay as
+			// they were.
+			if f.keepLogits {
+				in.files[part.field+"-labels"] = name
+			}
+		}
+		in.files[s.name+"-"+part.field] = vals.Name
+	}
+	if err := p.CheckSizes(s.name); err != nil {
+		return err
+	}
+	if !f.keepLogits {
+		p.Compact(in.labels)
+	}
+	return nil
+}
+
+// result packages an evaluated method as a result file of command, with the
+// files it was computed from and the forget set's digest.
+func (in *populations) result(command string, m *reports.Method) *reports.Result {
+	result := reports.New(command)
+	result.Inputs = in.files
+	if in.forgetDigest != "" {
+		result.Data = &reports.DataSplit{Forget: in.u.Forget.E, ForgetDigest: in.forgetDigest}
+	}
+	result.Methods = []reports.Method{*m}
+	return result
+}

@@ -1,0 +1,226 @@
+package evaluate
+
+import (
+	"errors"
+	"fmt"
+
+	"unlearnbench/attack/suite"
+	"unlearnbench/internal/usererr"
+	"unlearnbench/population"
+	"unlearnbench/reports"
+	"unlearnbench/scoring"
+)
+
+// Options say what to evaluate and how.
+type Options struct {
+	// Method names the unlearning method in tables and the result.
+	Method string
+	// Attacks, when set, runs the attack suite with these options besides
+	// the competition's score (what attack does); nil scores only (what
+	// score does). Zero Workers and a nil Progress take Options' own.
+	Attacks *suite.Options
+	// Original holds the original models' values on the forget set,
+	// LiRA's "in" population; optional.
+	Original *population.Values
+	// Workers bounds the parallelism (0: one per core).
+	Workers int
+	// ScoreProgress and AttackProgress, when set, are called with the work
+	// done and its total while scoring and while attacking; ScoreProgress
+	// may be called from several goroutines.
+	ScoreProgress, AttackProgress func(done, total int)
+}
+
+// Examples whose confidences a method's result keeps for the report's plots.
+const (
+	PlotWorst   = 3
+	PlotTypical = 3
+)
+
+// side is one population with what scoring reads from it.
+type side struct {
+	role string
+	p    *population.Population
+	pop  *scoring.Population
+	// forgetAcc is each model's forget accuracy (nil for confidences).
+	forgetAcc []float64
+}
+
+// Method evaluates an unlearned population u against a retrained one r: the
+// competition's score, each population's per-model accuracies, seeds and
+// times, the confidences of the examples a report plots, and with
+// opt.Attacks every attack. Inputs that do not fit each other (sizes,
+// labels, missing accuracies of one side) are user errors naming the file.
+// Neither population is modified.
+func Method(u, r *population.Population, labels *population.Labels, opt Options) (*reports.Method, error) {
+	sides, err := prepare(u, r, labels)
+	if err != nil {
+		return nil, err
+	}
+	var in *suite.Inputs
+	if opt.Attacks != nil {
+		if in, err = attackInputs(sides, labels, opt.Original); err != nil {
+			return nil, err
+		}
+	}
+	su, sr := sides[0], sides[1]
+	var progress func(int)
+	if opt.ScoreProgress != nil {
+		progress = func(done int) { opt.ScoreProgress(done, su.pop.E) }
+	}
+	res, err := scoring.Score(su.pop, sr.pop, scoring.Options{Workers: opt.Workers, Progress: progress})
+	if err != nil {
+		return nil, usererr.Wrap(fmt.Errorf("scoring %s against %s: %w", u.Forget.Name, r.Forget.Name, err))
+	}
+	m := reports.NewMethod(opt.Method, res)
+	for _, s := range sides {
+		p := reports.NewPopulation(s.role, s.pop)
+		p.ForgetAcc = s.forgetAcc
+		p.Seeds, p.Seconds = s.p.Seeds, s.p.Seconds
+		m.Populations = append(m.Populations, p)
+	}
+	m.KeepDistributions(su.pop, sr.pop, PlotWorst, PlotTypical)
+	if in != nil {
+		in.Score = res
+		aopt := *opt.Attacks
+		if aopt.Workers == 0 {
+			aopt.Workers = opt.Workers
+		}
+		if aopt.Progress == nil {
+			aopt.Progress = opt.AttackProgress
+		}
+		if m.Attacks, err = suite.Run(in, aopt); err != nil {
+			if errors.Is(err, suite.ErrOptions) {
+				return nil, usererr.Wrap(err)
+			}
+			return nil, err
+		}
+	}
+	return &m, nil
+}
+
+// prepare checks that the populations fit each other and computes their
+// confidences and accuracies.
+func prepare(u, r *population.Population, labels *population.Labels) ([2]*side, error) {
+	sides := [2]*side{{role: scoring.Unlearned, p: u}, {role: scoring.Retrained, p: r}}
+	for i, s := range sides {
+		if s.p == nil || s.p.Forget == nil {
+			return sides, fmt.Errorf("evaluate: the %s population has no values on the forget set", s.role)
+		}
+		v := s.p.Forget
+		if i == 1 {
+			first := u.Forget
+			if first.N != v.N {
+				return sides, usererr.Errorf("%s has N = %d models but %s has N = %d; the score compares populations of the same size", first.Name, first.N, v.Name, v.N)
+			}
+			if first.E != v.E {
+				return sides, usererr.Errorf("%s has E = %d forget examples but %s has E = %d", first.Name, first.E, v.Name, v.E)
+			}
+		}
+		if v.N < 3 {
+			return sides, usererr.Errorf("%s: N = %d models; the score needs at least 3 per population", v.Name, v.N)
+		}
+		s.pop = &scoring.Population{N: v.N, E: v.E}
+		var err error
+		if s.pop.Conf, err = s.p.Confidences(labels); err != nil {
+			return sides, err
+		}
+		if s.forgetAcc, err = s.p.ForgetAccuracies(labels); err != nil {
+			return sides, err
+		}
+	}
+	for _, s := range sides {
+		if err := s.p.CheckSizes(s.role); err != nil {
+			return sides, err
+		}
+		var err error
+		if s.pop.RetainAcc, s.pop.TestAcc, err = s.p.HeldOutAccuracies(labels); err != nil {
+			return sides, err
+		}
+		if len(s.pop.RetainAcc) != len(s.pop.TestAcc) {
+			return sides, usererr.Errorf("%d retain accuracies but %d test accuracies for the %s population", len(s.pop.RetainAcc), len(s.pop.TestAcc), s.role)
+		}
+	}
+	if su, sr := sides[0].pop, sides[1].pop; (su.RetainAcc == nil) != (sr.RetainAcc == nil) {
+		missing := scoring.Retrained
+		if su.RetainAcc == nil {
+			missing = scoring.Unlearned
+		}
+		return sides, usererr.Errorf("accuracies were given for one population only; give the %s population's too", missing)
+	}
+	return sides, nil
+}
+
+// attackInputs gathers what the attacks read: the populations with their
+// logits, the retain and test sets' logits and labels, and the original
+// models' confidences.
+func attackInputs(sides [2]*side, labels *population.Labels, original *population.Values) (*suite.Inputs, error) {
+	if labels == nil {
+		labels = &population.Labels{}
+	}
+	u, r := sides[0], sides[1]
+	in := &suite.Inputs{
+		N: u.pop.N, E: u.pop.E, Labels: labels.Forget,
+		Unlearned: suite.Population{Conf: u.pop.Conf, Forget: u.p.Forget.Logits},
+		Retrained: suite.Population{Conf: r.pop.Conf, Forget: r.p.Forget.Logits},
+	}
+	if a, b := u.p.Forget, r.p.Forget; a.IsLogits() && b.IsLogits() && a.C != b.C {
+		return nil, usererr.Errorf("%s has %d classes but %s has %d", a.Name, a.C, b.Name, b.C)
+	}
+	sets := []struct {
+		part   string
+		v      *population.Values
+		labels []int
+		name   string
+		dst    **scoring.Logits
+	}{
+		{"retain", u.p.Retain, labels.Retain, labels.RetainName, &in.Unlearned.Retain},
+		{"test", u.p.Test, labels.Test, labels.TestName, &in.Unlearned.Test},
+		{"retain", r.p.Retain, labels.Retain, labels.RetainName, &in.Retrained.Retain},
+		{"test", r.p.Test, labels.Test, labels.TestName, &in.Retrained.Test},
+	}
+	given := map[string]bool{}
+	for _, s := range sets {
+		v := s.v
+		if v == nil {
+			continue
+		}
+		given[s.part] = true
+		if !v.IsLogits() {
+			return nil, usererr.Errorf("%s holds %s; the single-model attacks need logits [N, %s, C]", v.Name, v.Describe(), s.part)
+		}
+		if s.labels == nil {
+			return nil, usererr.Errorf("%s logits were given (%s) without %s labels", s.part, v.Name, s.part)
+		}
+		if len(s.labels) != v.E {
+			return nil, usererr.Errorf("%s: %d %s labels, but %s has %d examples", s.name, len(s.labels), s.part, v.Name, v.E)
+		}
+		for i, y := range s.labels {
+			if y >= v.C {
+				return nil, usererr.Errorf("%s: label %d is %d, outside the %d classes of %s", s.name, i, y, v.C, v.Name)
+			}
+		}
+		*s.dst = v.Logits
+	}
+	// Labels reach the attacks only with logits to go with them.
+	if given["retain"] {
+		in.RetainLabels = labels.Retain
+	}
+	if given["test"] {
+		in.TestLabels = labels.Test
+	}
+	if original != nil {
+		v := original
+		if v.E != in.E {
+			return nil, usererr.Errorf("%s has E = %d forget examples, but the populations have E = %d", v.Name, v.E, in.E)
+		}
+		if v.N < 2 {
+			return nil, usererr.Errorf("%s: M = %d models; online LiRA needs at least 2", v.Name, v.N)
+		}
+		var err error
+		if in.In, err = v.Confidences(labels.Forget, labels.ForgetName); err != nil {
+			return nil, usererr.Wrap(err)
+		}
+		in.M = v.N
+	}
+	return in, nil
+}
