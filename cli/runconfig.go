@@ -38,9 +38,9 @@ type runConfig struct {
 	Name string `yaml:"name"`
 	// Seed seeds every member's seed (with the population's name and the
 	// member's index).
-	Seed  uint64   `yaml:"seed"`
-	Cache string   `yaml:"cache"`
-	Runs  string   `yaml:"runs"`
+	Seed  uint64         `yaml:"seed"`
+	Cache string         `yaml:"cache"`
+	Runs  string         `yaml:"runs"`
 	Data  runDataConfig  `yaml:"data"`
 	Split runSplitConfig `yaml:"split"`
 	// Model is the zoo architecture of the original; Original an ONNX file
@@ -74,9 +74,9 @@ type runDataConfig struct {
 }
 
 type runSplitConfig struct {
-	Seed       uint64    `yaml:"seed"`
-	Test       string    `yaml:"test"`
-	Validation string    `yaml:"validation"`
+	Seed       uint64          `yaml:"seed"`
+	Test       string          `yaml:"test"`
+	Validation string          `yaml:"validation"`
 	Forget     runForgetConfig `yaml:"forget"`
 }
 
