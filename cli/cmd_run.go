@@ -352,11 +352,15 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		return err
 	}
 	w := cmd.OutOrStdout()
-	rt, err := ort.Init(ort.Options{Lib: cfg.Runtime.OrtLib, Device: dev, IntraOpThreads: unlearners.MemberThreads, InterOpThreads: 1})
-	if err != nil {
-		return err
+	// A dry run computes nothing, so it needs no runtime (nor the CUDA
+	// library a GPU config names).
+	var rt *ort.Runtime
+	if !f.dryRun {
+		if rt, err = ort.Init(ort.Options{Lib: cfg.Runtime.OrtLib, Device: dev, IntraOpThreads: unlearners.MemberThreads, InterOpThreads: 1}); err != nil {
+			return err
+		}
+		defer rt.Close()
 	}
-	defer rt.Close()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); stop() }()
@@ -387,7 +391,7 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		Test: sets.test, RunSeed: cfg.Seed, Device: dev.String(), KeepModels: cfg.KeepModels,
 	}
 	if orig == nil {
-		return dryRunReport(w, cfg, methods, nil, sets, workers)
+		return dryRunReport(w, cfg, methods, nil, sets, workers, orig)
 	}
 	if err := shared.Digests(); err != nil {
 		return err
@@ -422,7 +426,7 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		pops = append(pops, p)
 	}
 	if f.dryRun {
-		return dryRunReport(w, cfg, methods, pops, sets, workers)
+		return dryRunReport(w, cfg, methods, pops, sets, workers, orig)
 	}
 
 	computed := 0
@@ -658,17 +662,23 @@ func writeRunTable(w io.Writer, rows []tableRow, refSecs float64) {
 
 // dryRunReport prints what is cached and what would be computed, with an
 // estimate of the time (pops nil: the original is not trained yet).
-func dryRunReport(w io.Writer, cfg *runConfig, methods []*resolvedMethod, pops []*runPop, sets *runSets, workers int) error {
+func dryRunReport(w io.Writer, cfg *runConfig, methods []*resolvedMethod, pops []*runPop, sets *runSets, workers int, orig *nn.Model) error {
 	// Retraining one member costs about epochs x retain examples x a
 	// training step's cost per example; a step costs about three forward
 	// passes. The rates are this machine's order of magnitude for the
 	// zoo's models on one thread (BENCHMARKS.md), a rough guide only.
 	src := sets.src.Train
-	probe, err := nn.New(modelOr(cfg), []int64{int64(src.C), int64(src.H), int64(src.W)}, src.Classes, 0)
-	if err != nil {
-		return err
+	probe := orig
+	if probe == nil {
+		var err error
+		if probe, err = nn.New(modelOr(cfg), []int64{int64(src.C), int64(src.H), int64(src.W)}, src.Classes, 0); err != nil {
+			return err
+		}
 	}
-	const flopsPerSecond = 20e9 // per worker, training, CPU
+	flopsPerSecond := 20e9 // per worker, training, one CPU thread
+	if strings.HasPrefix(cfg.Runtime.Device, "cuda") {
+		flopsPerSecond = 5e12 // one member on a data-centre GPU, small batches
+	}
 	retrain := float64(cfg.Recipe.Epochs) * float64(sets.retain.Len()) * 3 * probe.ForwardFLOPs() / flopsPerSecond
 	var cachedRef []float64
 	if pops != nil {
