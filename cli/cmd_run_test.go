@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"unlearnbench/nn"
 	"unlearnbench/population"
@@ -340,5 +342,62 @@ func TestRunConfigErrors(t *testing.T) {
 	os.WriteFile(cfg, []byte(text), 0o644)
 	if _, errs, code := runSplitOut(t, "run", "-c", cfg); code != 2 || !strings.Contains(errs, `name "test-copy" is also methods[0]'s`) {
 		t.Errorf("a method twice under one name: exit %d, %s", code, errs)
+	}
+}
+
+// kill -9 in the middle of a population loses only the members in flight:
+// every member file left is complete, and the rerun computes only the rest.
+func TestRunKilledLosesOnlyMembersInFlight(t *testing.T) {
+	cfg := testRunConfig(t, "")
+	text := strings.Replace(readFile(t, cfg), "n: 4", "n: 12", 1)
+	os.WriteFile(cfg, []byte(text), 0o644)
+	c := helperCmd("run", "-c", cfg)
+	var b bytes.Buffer
+	c.Stdout, c.Stderr = &b, &b
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pops := filepath.Join(filepath.Dir(cfg), "cache", "populations")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		files, _ := filepath.Glob(filepath.Join(pops, "*", "member-*.npz"))
+		if len(files) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			c.Process.Kill()
+			t.Fatalf("no members after 2 minutes:\n%s", &b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := c.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	c.Wait()
+	files, _ := filepath.Glob(filepath.Join(pops, "*", "member-*.npz"))
+	for _, f := range files {
+		if _, err := population.ReadMember(f); err != nil {
+			t.Fatalf("after kill -9: %v", err)
+		}
+	}
+	out, errs, code := runSplitOut(t, "run", "-c", cfg)
+	if code != 0 || strings.Contains(errs, "warning") {
+		t.Fatalf("rerun after kill -9: exit %d:\n%s%s", code, out, errs)
+	}
+	// Populations complete before the kill print no line; the others say
+	// how many members they found.
+	had := 0
+	re := regexp.MustCompile(`(?m)^population .*: (\d+) of 12 cached, computing (\d+)`)
+	for _, m := range re.FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.Atoi(m[1])
+		k, _ := strconv.Atoi(m[2])
+		if n+k != 12 {
+			t.Fatalf("a population had %d and computed %d of 12:\n%s", n, k, out)
+		}
+		had += n
+	}
+	complete := 12 * (3 - len(re.FindAllString(out, -1)))
+	if had+complete != len(files) {
+		t.Fatalf("%d complete members survived the kill, the rerun found %d:\n%s", len(files), had+complete, out)
 	}
 }
