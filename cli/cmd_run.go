@@ -26,6 +26,7 @@ import (
 	"unlearnbench/attack/suite"
 	"unlearnbench/datasets"
 	"unlearnbench/evaluate"
+	"unlearnbench/internal/atomicfile"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
 	"unlearnbench/nn/ort"
@@ -498,11 +499,13 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		rows = append(rows, newTableRow(p, u, ref, m))
 	}
 	evalSecs := time.Since(t2).Seconds()
+	total := time.Since(start).Seconds()
+	result.Seconds = &total
 	runDir := filepath.Join(cfg.Runs, cfg.Name)
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return usererr.Wrap(fmt.Errorf("run directory: %w", err))
 	}
-	if err := writeFileAtomic(filepath.Join(runDir, "config.yaml"), resolvedYAML); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(runDir, "config.yaml"), resolvedYAML); err != nil {
 		return err
 	}
 	if err := result.Write(filepath.Join(runDir, "result.json")); err != nil {
@@ -527,14 +530,6 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	fmt.Fprintf(w, "time: %.1f s in all: original %.1f s; %d members %.1f s (%.1f s of it in the methods, summed over %d workers; the rest logits and files); scoring and attacks %.1f s\n",
 		time.Since(start).Seconds(), origSecs, computed, memberSecs, workerSecs, workers, evalSecs)
 	return nil
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func idsDigest(idx []int) string {
