@@ -401,3 +401,37 @@ func TestRunKilledLosesOnlyMembersInFlight(t *testing.T) {
 		t.Fatalf("%d complete members survived the kill, the rerun found %d:\n%s", len(files), had+complete, out)
 	}
 }
+
+func TestParseShard(t *testing.T) {
+	env := map[string]string{"JOB_COMPLETION_INDEX": "3", "SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_COUNT": "8"}
+	get := func(k string) string { return env[k] }
+	for _, c := range []struct {
+		in   string
+		want shardSpec
+		err  string
+	}{
+		{"", shardSpec{}, ""},
+		{"1/4", shardSpec{1, 4}, ""},
+		{"k8s/4", shardSpec{3, 4}, ""},
+		{"slurm", shardSpec{4, 8}, ""},
+		{"4/4", shardSpec{}, "outside 0..3"},
+		{"k8s/3", shardSpec{}, "outside 0..2"},
+		{"-1/2", shardSpec{}, "outside"},
+		{"a/b", shardSpec{}, "want K/M"},
+	} {
+		got, err := parseShard(c.in, get)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: %v, want an error with %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%q: %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+	delete(env, "JOB_COMPLETION_INDEX")
+	if _, err := parseShard("k8s/4", get); err == nil || !strings.Contains(err.Error(), "JOB_COMPLETION_INDEX") {
+		t.Errorf("k8s without the index: %v", err)
+	}
+}
