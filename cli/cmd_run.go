@@ -462,10 +462,6 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 
 	// Score every method against the reference.
 	t2 := time.Now()
-	ref, err := loadPopulation(pops[0], cfg.N)
-	if err != nil {
-		return err
-	}
 	result := reports.New("run")
 	if result.Config, err = cfg.jsonValue(); err != nil {
 		return err
@@ -483,20 +479,45 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 			attackOpt.PooledMaxTrain = -1
 		}
 	}
+	// Scores are cached too, keyed by the two populations and the attack
+	// settings, so that a rerun takes seconds, not the attacks' minutes.
+	var ref *population.Population
 	rows := []tableRow{}
+	scored := 0
 	for _, p := range pops[1:] {
-		u, err := loadPopulation(p, cfg.N)
+		key := scoreKey(p.dir, pops[0].dir, cfg.N, cfg.Attacks)
+		path := filepath.Join(cfg.Cache, "scores", key+".json")
+		m, err := readCachedMethod(path)
 		if err != nil {
-			return err
+			warn(fmt.Sprintf("score cache %s: %v; scoring again", path, err))
 		}
-		bar := newLazyBar(cmd.ErrOrStderr(), "scoring "+p.Name)
-		m, err := evaluate.Method(u, ref, sets.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: bar.set, AttackProgress: bar.set})
-		bar.done()
-		if err != nil {
-			return fmt.Errorf("evaluating %s: %w", p.Name, err)
+		if m == nil {
+			if ref == nil {
+				if ref, err = loadPopulation(pops[0], cfg.N); err != nil {
+					return err
+				}
+			}
+			u, err := loadPopulation(p, cfg.N)
+			if err != nil {
+				return err
+			}
+			bar := newLazyBar(cmd.ErrOrStderr(), "scoring "+p.Name)
+			m, err = evaluate.Method(u, ref, sets.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: bar.set, AttackProgress: bar.set})
+			bar.done()
+			if err != nil {
+				return fmt.Errorf("evaluating %s: %w", p.Name, err)
+			}
+			b, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			if err := atomicfile.WriteBytes(path, b); err != nil {
+				return err
+			}
+			scored++
 		}
 		result.Methods = append(result.Methods, *m)
-		rows = append(rows, newTableRow(p, u, ref, m))
+		rows = append(rows, newTableRow(p.Name, m))
 	}
 	evalSecs := time.Since(t2).Seconds()
 	total := time.Since(start).Seconds()
@@ -514,10 +535,11 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	if _, err := reports.WriteDir(result, runDir); err != nil {
 		return err
 	}
-	refSecs := mean(ref.Seconds)
+	refPop := result.Methods[0].Population(scoring.Retrained)
+	refSecs := mean(refPop.Seconds)
 	writeRunTable(w, rows, refSecs)
-	fmt.Fprintf(w, "reference: retrain, N = %d, %s per member; forget %s, retain %s, test %s accuracy\n", cfg.N, fmtSecs(refSecs),
-		pct(mean(ref.ForgetAcc)), pct(mean(ref.RetainAcc)), pct(mean(ref.TestAcc)))
+	fmt.Fprintf(w, "reference: %s, N = %d, %s per member; forget %s, retain %s, test %s accuracy\n", cfg.Reference.Method, cfg.N, fmtSecs(refSecs),
+		pct(mean(refPop.ForgetAcc)), pct(mean(refPop.RetainAcc)), pct(mean(refPop.TestAcc)))
 	fmt.Fprintf(w, "wrote %s (config.yaml, result.json, report.md, report.html)\n", runDir)
 	var workerSecs float64
 	for _, p := range pops {
@@ -527,8 +549,8 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 			}
 		}
 	}
-	fmt.Fprintf(w, "time: %.1f s in all: original %.1f s; %d members %.1f s (%.1f s of it in the methods, summed over %d workers; the rest logits and files); scoring and attacks %.1f s\n",
-		time.Since(start).Seconds(), origSecs, computed, memberSecs, workerSecs, workers, evalSecs)
+	fmt.Fprintf(w, "time: %.1f s in all: original %.1f s; %d members %.1f s (%.1f s of it in the methods, summed over %d workers; the rest logits and files); scoring and attacks of %d methods %.1f s\n",
+		time.Since(start).Seconds(), origSecs, computed, memberSecs, workerSecs, workers, scored, evalSecs)
 	return nil
 }
 
@@ -603,13 +625,40 @@ type tableRow struct {
 	secs                          float64
 }
 
-func newTableRow(p *runPop, u, ref *population.Population, m *reports.Method) tableRow {
-	r := tableRow{name: p.Name, f: m.Score.F, final: m.Score.Final, ra: math.NaN(), ta: math.NaN(),
-		forgetAcc: mean(u.ForgetAcc), retainAcc: mean(u.RetainAcc), testAcc: mean(u.TestAcc), secs: mean(u.Seconds)}
+func newTableRow(name string, m *reports.Method) tableRow {
+	r := tableRow{name: name, f: m.Score.F, final: m.Score.Final, ra: math.NaN(), ta: math.NaN()}
+	if u := m.Population(scoring.Unlearned); u != nil {
+		r.forgetAcc, r.retainAcc, r.testAcc, r.secs = mean(u.ForgetAcc), mean(u.RetainAcc), mean(u.TestAcc), mean(u.Seconds)
+	}
 	if m.Utility != nil {
 		r.ra, r.ta = m.Utility.RetainRatio, m.Utility.TestRatio
 	}
 	return r
+}
+
+// scoreKey identifies a method's evaluation: its population and the
+// reference's (directories named by their keys), N and the attack settings.
+func scoreKey(u, r *population.Dir, n int, attacks runAttacks) string {
+	a, _ := json.Marshal(attacks)
+	h := sha256.New()
+	fmt.Fprintf(h, "unlearnbench score\x00layout %d\x00%s\x00%s\x00n %d\x00attacks %s", population.Layout, u.Manifest.Digest, r.Manifest.Digest, n, a)
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// readCachedMethod reads a cached evaluation; nil, nil when there is none.
+func readCachedMethod(path string) (*reports.Method, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m reports.Method
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 // timeCutoff is the competition's limit: a method taking more than this

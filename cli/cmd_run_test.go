@@ -122,7 +122,7 @@ func TestRunSmallAndCachedRerun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("rerun: exit %d: %s%s", code, out2, errs2)
 	}
-	if strings.Contains(out2, "computing") || strings.Contains(out2, "training the original") || !strings.Contains(out2, "original: cached") {
+	if strings.Contains(out2, "computing") || strings.Contains(out2, "training the original") || !strings.Contains(out2, "original: cached") || !strings.Contains(out2, "scoring and attacks of 0 methods") {
 		t.Fatalf("rerun recomputed something:\n%s", out2)
 	}
 	if tableOf(out2) != table {
