@@ -151,8 +151,12 @@ func parseRunConfig(name string, b []byte) (*runConfig, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	// The methods' lists replace the defaults rather than merge into them.
+	// Lists, and the forget set's strategy, replace the defaults rather
+	// than merge into them.
 	cfg.Attacks.Classifiers, cfg.Attacks.Pooled = nil, nil
+	if mentions(&root, "split", "forget") {
+		cfg.Split.Forget = runForgetConfig{}
+	}
 	if err := dec.Decode(&cfg); err != nil {
 		return nil, usererr.Errorf("config %s: %v", name, strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "))
 	}
