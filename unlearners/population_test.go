@@ -225,3 +225,42 @@ func TestComputeFailureNamesMember(t *testing.T) {
 		t.Fatalf("failure reported as %v", err)
 	}
 }
+
+// keep_models puts each member's ONNX model beside its member file, and
+// the model file reproduces the member's logits.
+func TestComputeKeepModels(t *testing.T) {
+	s := testShared(t)
+	s.KeepModels = true
+	var calls atomic.Int32
+	p := &PopulationSpec{Name: "retrain", Method: "test-train", Unlearner: trainFromScratch{calls: &calls}}
+	d := openPop(t, t.TempDir(), p, s)
+	if err := Compute(context.Background(), d, p, s, []int{0}, ComputeOptions{Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := nn.Import(d.ModelPath(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := nn.NewEvaluator(s.Inputs.Runtime, m, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	lg, err := ev.Logits(s.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := population.ReadMember(d.MemberPath(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(lg, mem.Test) {
+		t.Fatal("the kept model's test logits differ from the member's")
+	}
+	k1, _ := Key(p, s)
+	s.KeepModels = false
+	k2, _ := Key(p, s)
+	if k1.Digest() == k2.Digest() {
+		t.Fatal("keep_models not in the key")
+	}
+}
