@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"unlearnbench/internal/atomicfile"
 	"unlearnbench/internal/usererr"
@@ -67,6 +68,9 @@ type Manifest struct {
 type Dir struct {
 	Path     string
 	Manifest Manifest
+	// mu guards Manifest.Members, which members written from several
+	// goroutines refresh.
+	mu sync.Mutex
 }
 
 const manifestFile = "manifest.json"
@@ -199,6 +203,8 @@ func (d *Dir) Write(m *Member) error {
 // that misses a member another process has just written is fixed by the
 // next refresh.
 func (d *Dir) RefreshManifest() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	ents, err := os.ReadDir(d.Path)
 	if err != nil {
 		return fmt.Errorf("population cache: %w", err)
