@@ -137,7 +137,8 @@ func Key(p *PopulationSpec, s *Shared) (population.Key, error) {
 type ComputeOptions struct {
 	// Workers is how many members run at once (0: MemberWorkers).
 	Workers int
-	// Progress, when set, receives members done of those asked for.
+	// Progress, when set, receives members done of those asked for; its
+	// calls never overlap.
 	Progress func(done, total int)
 }
 
@@ -200,11 +201,10 @@ func Compute(ctx context.Context, dir *population.Dir, p *PopulationSpec, s *Sha
 				}
 				mu.Lock()
 				done++
-				d := done
-				mu.Unlock()
 				if opt.Progress != nil {
-					opt.Progress(d, len(indices))
+					opt.Progress(done, len(indices))
 				}
+				mu.Unlock()
 			}
 		}()
 	}
