@@ -492,6 +492,11 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 			warn(fmt.Sprintf("score cache %s: %v; scoring again", path, err))
 		}
 		if m == nil {
+			// Scoring and attacking do not take a context; a signal stops
+			// the run between two methods.
+			if ctx.Err() != nil {
+				return &exitCodeError{code: exitInterrupted, err: fmt.Errorf("interrupted while scoring: every population and %d scores are cached: rerun to continue", scored)}
+			}
 			if ref == nil {
 				if ref, err = loadPopulation(pops[0], cfg.N); err != nil {
 					return err
