@@ -487,9 +487,14 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	for _, p := range pops[1:] {
 		key := scoreKey(p.dir, pops[0].dir, cfg.N, cfg.Attacks)
 		path := filepath.Join(cfg.Cache, "scores", key+".json")
-		m, err := readCachedMethod(path)
-		if err != nil {
-			warn(fmt.Sprintf("score cache %s: %v; scoring again", path, err))
+		// A member computed in this run (new, or replacing a damaged
+		// file) has a new wall time: score again rather than show the
+		// old one.
+		var m *reports.Method
+		if len(p.missing) == 0 && len(pops[0].missing) == 0 {
+			if m, err = readCachedMethod(path); err != nil {
+				warn(fmt.Sprintf("score cache %s: %v; scoring again", path, err))
+			}
 		}
 		if m == nil {
 			// Scoring and attacking do not take a context; a signal stops

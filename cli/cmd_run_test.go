@@ -128,6 +128,28 @@ func TestRunSmallAndCachedRerun(t *testing.T) {
 	if tableOf(out2) != table {
 		t.Fatalf("rerun's table differs:\n%s\nvs\n%s", tableOf(out2), table)
 	}
+	// A truncated member is recomputed with a warning, and its method
+	// scored again (with the new member's wall time).
+	pops := filepath.Join(filepath.Dir(cfg), "cache", "populations")
+	members, _ := filepath.Glob(filepath.Join(pops, "*", "member-0002.npz"))
+	if len(members) != 3 {
+		t.Fatalf("%d member-0002 files; want one per population", len(members))
+	}
+	b0, _ := os.ReadFile(members[0])
+	os.WriteFile(members[0], b0[:len(b0)/3], 0o644)
+	out5, errs5, code := runSplitOut(t, "run", "-c", cfg)
+	if code != 0 || !strings.Contains(errs5, "warning: population") || !strings.Contains(errs5, "recomputing that member") ||
+		!strings.Contains(out5, "3 of 4 cached, computing 1") || strings.Contains(out5, "scoring and attacks of 0 methods") {
+		t.Fatalf("after truncating a member: exit %d:\n%s%s", code, out5, errs5)
+	}
+	// A population directory of another layout is refused, exit 2.
+	mf := filepath.Join(filepath.Dir(members[0]), "manifest.json")
+	mb, _ := os.ReadFile(mf)
+	os.WriteFile(mf, bytes.Replace(mb, []byte(`"layout": 1`), []byte(`"layout": 99`), 1), 0o644)
+	if _, errs, code := runSplitOut(t, "run", "-c", cfg); code != 2 || !strings.Contains(errs, "layout") {
+		t.Fatalf("another layout: exit %d, %s", code, errs)
+	}
+	os.WriteFile(mf, mb, 0o644)
 	// The run directory has the resolved config, every default written.
 	dir := filepath.Join(filepath.Dir(cfg), "runs", "t")
 	b, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
