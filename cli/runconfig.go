@@ -482,9 +482,17 @@ func (c *runConfig) yamlText() ([]byte, error) {
 }
 
 // digest identifies the resolved config, for shards: shards of one
-// population started with different configs are refused.
+// population started with different configs are refused. Settings that
+// change neither members nor which shard computes which (where the cache
+// is mounted on each machine, the run's name and directory, workers, the
+// library's path, the attacks that only the scoring run does) are left
+// out, so that shards on differently set-up machines agree.
 func (c *runConfig) digest() (string, error) {
-	b, err := c.yamlText()
+	d := *c
+	d.Name, d.Cache, d.Runs = "", "", ""
+	d.Runtime.Workers, d.Runtime.OrtLib = 0, ""
+	d.Attacks = runAttacks{}
+	b, err := d.yamlText()
 	if err != nil {
 		return "", err
 	}
