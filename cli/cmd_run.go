@@ -409,7 +409,11 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		if err != nil {
 			return err
 		}
-		have, missing, err := dir.Scan(cfg.N, warn)
+		scan := dir.Scan
+		if f.dryRun {
+			scan = func(n int, _ func(string)) ([]int, []int, error) { return dir.Check(n) }
+		}
+		have, missing, err := scan(cfg.N, warn)
 		if err != nil {
 			return err
 		}

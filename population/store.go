@@ -165,6 +165,16 @@ func (d *Dir) ModelPath(i int) string {
 // counted missing, with a warning through warn, so that it is recomputed
 // and never scored.
 func (d *Dir) Scan(n int, warn func(string)) (have, missing []int, err error) {
+	return d.scan(n, warn, true)
+}
+
+// Check is Scan without removing damaged files (a dry run changes
+// nothing): they are counted missing.
+func (d *Dir) Check(n int) (have, missing []int, err error) {
+	return d.scan(n, nil, false)
+}
+
+func (d *Dir) scan(n int, warn func(string), remove bool) (have, missing []int, err error) {
 	for i := range n {
 		p := d.MemberPath(i)
 		m, err := ReadMember(p)
@@ -178,6 +188,9 @@ func (d *Dir) Scan(n int, warn func(string)) (have, missing []int, err error) {
 		case errors.Is(err, ErrDamaged):
 			if warn != nil {
 				warn(fmt.Sprintf("population %s: %v; recomputing that member", d.Manifest.Name, err))
+			}
+			if !remove {
+				break
 			}
 			if rerr := os.Remove(p); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 				return nil, nil, fmt.Errorf("removing damaged member: %w", rerr)
