@@ -44,12 +44,13 @@ const MemberThreads = 1
 
 // MemberWorkers is how many members run at once by default: one per core
 // on a CPU (each with MemberThreads thread), one on a GPU, which a second
-// member would only queue behind.
+// member would only queue behind. Cores are counted by GOMAXPROCS, which
+// follows a container's CPU limit (a Kubernetes pod's), not the host's.
 func MemberWorkers(gpu bool) int {
 	if gpu {
 		return 1
 	}
-	return runtime.NumCPU()
+	return runtime.GOMAXPROCS(0)
 }
 
 // PopulationSpec is one population: a configured method run N times.
