@@ -166,6 +166,11 @@ func TestRunSmallAndCachedRerun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The run directory's config is the same run: served from the cache.
+	out6, errs6, code := runSplitOut(t, "run", "-c", filepath.Join(dir, "config.yaml"))
+	if code != 0 || strings.Contains(out6, "computing") || strings.Contains(out6, "training the original") || tableOf(out6) != tableOf(out5) {
+		t.Fatalf("rerun from the resolved config: exit %d:\n%s%s", code, out6, errs6)
+	}
 	// Growing N computes only the new members.
 	cfg6 := strings.Replace(readFile(t, cfg), "n: 4", "n: 6", 1)
 	if err := os.WriteFile(cfg, []byte(cfg6), 0o644); err != nil {

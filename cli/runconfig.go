@@ -160,6 +160,14 @@ func parseRunConfig(name string, b []byte) (*runConfig, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return nil, usererr.Errorf("config %s: %v", name, strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "))
 	}
+	// An empty list means none, as an absent one does (the resolved
+	// config writes absent lists as []; read back, it must be the same run).
+	if len(cfg.Recipe.Loss.ClassWeights) == 0 {
+		cfg.Recipe.Loss.ClassWeights = nil
+	}
+	if len(cfg.Attacks.Features) == 0 {
+		cfg.Attacks.Features = nil
+	}
 	def := defaultRunConfig()
 	if !mentions(&root, "attacks", "classifiers") {
 		cfg.Attacks.Classifiers = def.Attacks.Classifiers
