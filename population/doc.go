@@ -4,4 +4,9 @@
 // logits ([N, E, C]) in .npy/.npz files, integer labels, and per-model
 // retain/test accuracies in CSV or JSON. Every value is validated, and
 // errors name the file, the field, the model and the example.
+//
+// It also owns what `run` caches (member.go, store.go): one member file per
+// model (its logits on the split's sets, accuracies, seed, wall time and a
+// checksum, written atomically) and a directory per population, named by
+// the digest of its key, with a manifest of what the key was made of.
 package population
