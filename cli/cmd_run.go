@@ -300,7 +300,7 @@ func runOriginal(cmd *cobra.Command, cfg *runConfig, sets *runSets, rt *ort.Runt
 	}
 	// Saved, then linked into place: when shards race, the first one's
 	// file wins and every process reads the same bytes back.
-	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	tmp := atomicfile.TempName(path)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, "", err
 	}

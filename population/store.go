@@ -139,7 +139,7 @@ func (d *Dir) writeManifestOnce(path string) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".new-" + strconv.Itoa(os.Getpid())
+	tmp := atomicfile.TempName(path)
 	if err := atomicfile.WriteBytes(tmp, b); err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func (d *Dir) ClaimShards(config string, n, shards int) error {
 	b = append(b, '\n')
 	// The first shard creates the record by linking, which fails when
 	// another one got there first; then the record is compared.
-	tmp := p + ".new-" + strconv.Itoa(os.Getpid())
+	tmp := atomicfile.TempName(p)
 	if err := atomicfile.WriteBytes(tmp, b); err != nil {
 		return err
 	}

@@ -5,10 +5,13 @@ package atomicfile
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Write creates path from whatever fill writes. If fill fails, or anything
@@ -56,4 +59,18 @@ func WriteBytes(path string, data []byte) error {
 		_, err := w.Write(data)
 		return err
 	})
+}
+
+// TempName is a name beside path that no other process picks: callers that
+// write a file there and then link it into place (first writer wins) must
+// not share it, and a process ID does not tell processes apart when several
+// machines share a directory (every Kubernetes pod's process is PID 1).
+func TempName(path string) string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand does not fail on supported platforms; keep going
+		// with a name that is at least unique on this machine.
+		return fmt.Sprintf("%s.new-%d-%d", path, os.Getpid(), time.Now().UnixNano())
+	}
+	return path + ".new-" + hex.EncodeToString(b[:])
 }
