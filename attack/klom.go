@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"unlearnbench/internal/npsum"
 )
 
 // KLoM defaults, those of the EasyDUB benchmark's public code
@@ -104,7 +106,7 @@ func binnedKL(p, q []float64, opt KLoMOptions, pc, qc *[KLoMBins]float64) (float
 	}
 	// scipy.stats.entropy: pk /= sum(pk), qk /= sum(qk) (NumPy's pairwise
 	// sums), then the sum of rel_entr(pk, qk).
-	sp, sq := pairwiseSum(pc[:]), pairwiseSum(qc[:])
+	sp, sq := npsum.Pairwise(pc[:]), npsum.Pairwise(qc[:])
 	if sp == 0 {
 		return 0, false
 	}
@@ -115,7 +117,7 @@ func binnedKL(p, q []float64, opt KLoMOptions, pc, qc *[KLoMBins]float64) (float
 			terms[k] = pk * math.Log(pk/qk)
 		}
 	}
-	return pairwiseSum(terms[:]), true
+	return npsum.Pairwise(terms[:]), true
 }
 
 // sortSearchRight is np.searchsorted(edges, x, side="right"): the number
@@ -128,40 +130,6 @@ func sortSearchRight(edges []float64, x float64) int {
 		return 1
 	})
 	return i
-}
-
-// pairwiseSum adds values in the order NumPy's float64 add-reduction does
-// (as scoring's does: below 8 values a plain loop; up to 128, eight
-// interleaved partial sums; beyond, two halves), so that the last bits of a
-// KLoM agree with the public code's.
-func pairwiseSum(a []float64) float64 {
-	n := len(a)
-	switch {
-	case n < 8:
-		res := 0.0
-		for _, v := range a {
-			res += v
-		}
-		return res
-	case n <= 128:
-		var r [8]float64
-		copy(r[:], a[:8])
-		i := 8
-		for ; i < n-n%8; i += 8 {
-			for j := 0; j < 8; j++ {
-				r[j] += a[i+j]
-			}
-		}
-		res := ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-		for ; i < n; i++ {
-			res += a[i]
-		}
-		return res
-	default:
-		n2 := n / 2
-		n2 -= n2 % 8
-		return pairwiseSum(a[:n2]) + pairwiseSum(a[n2:])
-	}
 }
 
 // KLoM is the EasyDUB benchmark's per-example KL divergence between two

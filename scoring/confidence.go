@@ -3,6 +3,8 @@ package scoring
 import (
 	"fmt"
 	"math"
+
+	"unlearnbench/internal/npsum"
 )
 
 // confFloor is added to both probabilities before the logarithm, as in the
@@ -51,50 +53,14 @@ func ConfidenceFloat32(z []float32, y int, scratch []float64) float64 {
 }
 
 func confidenceFromExp(p []float64, y int) float64 {
-	s := pairwiseSum(p)
+	s := npsum.Pairwise(p)
 	for i := range p {
 		p[i] /= s
 	}
 	pc := p[y]
 	p[y] = 0
-	pw := pairwiseSum(p)
+	pw := npsum.Pairwise(p)
 	return math.Log(pc+confFloor) - math.Log(pw+confFloor)
-}
-
-// pairwiseSum adds values in the order NumPy's float64 add-reduction does
-// (numpy/_core/src/umath/loops_utils.h.src, pairwise_sum): below 8 values a
-// plain loop; up to 128, eight interleaved partial sums combined as
-// ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) and then the remainder one by one;
-// beyond, two halves recursively. Floating-point addition is not
-// associative, so the order is part of the result.
-func pairwiseSum(a []float64) float64 {
-	n := len(a)
-	switch {
-	case n < 8:
-		res := 0.0
-		for _, v := range a {
-			res += v
-		}
-		return res
-	case n <= 128:
-		var r [8]float64
-		copy(r[:], a[:8])
-		i := 8
-		for ; i < n-n%8; i += 8 {
-			for j := 0; j < 8; j++ {
-				r[j] += a[i+j]
-			}
-		}
-		res := ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-		for ; i < n; i++ {
-			res += a[i]
-		}
-		return res
-	default:
-		n2 := n / 2
-		n2 -= n2 % 8
-		return pairwiseSum(a[:n2]) + pairwiseSum(a[n2:])
-	}
 }
 
 // Logits is a population's logits on some examples: model i, example e,

@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"unlearnbench/attack"
+	"unlearnbench/internal/npsum"
 )
 
 // Population is one population's values on the forget set: N models by E
@@ -267,7 +268,7 @@ func checkPopulations(u, r *Population) error {
 
 // mean is np.mean: NumPy's pairwise sum divided by the count, so that the
 // utility ratios match the original to the last bit.
-func mean(v []float64) float64 { return pairwiseSum(v) / float64(len(v)) }
+func mean(v []float64) float64 { return npsum.Pairwise(v) / float64(len(v)) }
 
 func utility(u, r *Population) (*Utility, error) {
 	util := &Utility{
