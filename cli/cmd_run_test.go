@@ -335,7 +335,7 @@ func TestRunConfigErrors(t *testing.T) {
 	cases := []struct{ extra, want string }{
 		{"epochz: 3\n", `unknown field "epochz"; did you mean "recipe.epochs"?`},
 		{"original: go.mod\n", "original: ONNX model go.mod"},
-		{"recipe: {epoch: 3}\n", `did you mean "epochs"`},
+		{"recipe: {epoch: 3}\n", `did you mean "recipe.epochs"`},
 		{"attacks: {folds: many}\n", "attacks.folds: want an integer"},
 		{"keep_models: 3\n", "keep_models: want true or false"},
 		{"n: 2\n", "at least 3"},

@@ -94,7 +94,13 @@ func checkConfigNode(file string, node *yaml.Node, t reflect.Type, path string) 
 					names = append(names, n)
 				}
 				sort.Strings(names)
-				return usererr.Errorf("config %s: line %d: unknown field %q%s", file, key.Line, join(path, key.Value), suggest(path, key.Value, names))
+				hint := suggest(path, key.Value, names)
+				if closestName(key.Value, names) == "" {
+					if c := nestedField(key.Value, fields, path); c != "" {
+						hint = fmt.Sprintf("; did you mean %q?", c)
+					}
+				}
+				return usererr.Errorf("config %s: line %d: unknown field %q%s", file, key.Line, join(path, key.Value), hint)
 			}
 			if err := checkConfigNode(file, val, ft, join(path, key.Value)); err != nil {
 				return err
@@ -116,6 +122,35 @@ func checkConfigNode(file string, node *yaml.Node, t reflect.Type, path string) 
 		}
 	}
 	return nil
+}
+
+// nestedField finds a key one level down that s names or nearly names
+// ("epochs" given at the top level of a run config is recipe.epochs).
+func nestedField(s string, fields map[string]reflect.Type, path string) string {
+	names := make([]string, 0, len(fields))
+	for n := range fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t := fields[name]
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			continue
+		}
+		sub := configFields(t)
+		subNames := make([]string, 0, len(sub))
+		for n := range sub {
+			subNames = append(subNames, n)
+		}
+		sort.Strings(subNames)
+		if c := closestName(s, subNames); c != "" {
+			return join(join(path, name), c)
+		}
+	}
+	return ""
 }
 
 func join(path, key string) string {

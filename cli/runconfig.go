@@ -7,11 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"os"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -146,7 +144,7 @@ func parseRunConfig(name string, b []byte) (*runConfig, error) {
 	if len(root.Content) == 0 {
 		return &cfg, nil
 	}
-	if err := checkNode(name, root.Content[0], reflect.TypeOf(cfg), ""); err != nil {
+	if err := checkConfigNode(name, root.Content[0], reflect.TypeOf(cfg), ""); err != nil {
 		return nil, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -197,177 +195,6 @@ func mentions(root *yaml.Node, path ...string) bool {
 		n = next
 	}
 	return true
-}
-
-// checkNode walks a YAML node against the Go type it decodes into: keys
-// that are no field, and scalars of another kind than the field's.
-func checkNode(file string, n *yaml.Node, t reflect.Type, path string) error {
-	where := func() string {
-		if path == "" {
-			return fmt.Sprintf("config %s, line %d", file, n.Line)
-		}
-		return fmt.Sprintf("config %s, line %d: %s", file, n.Line, path)
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return usererr.Errorf("%s: want a mapping of keys to values, got %s", where(), describeNode(n))
-		}
-		fields := yamlFields(t)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			ft, ok := fields[k.Value]
-			sub := k.Value
-			if path != "" {
-				sub = path + "." + k.Value
-			}
-			if !ok {
-				names := slices.Sorted(maps.Keys(fields))
-				hint := ""
-				if c := closest(k.Value, names); c != "" {
-					hint = fmt.Sprintf("; did you mean %q?", c)
-				} else if c := nestedField(k.Value, fields, path); c != "" {
-					hint = fmt.Sprintf("; did you mean %q?", c)
-				}
-				return usererr.Errorf("config %s, line %d: unknown field %q%s (known: %s)", file, k.Line, sub, hint, strings.Join(names, ", "))
-			}
-			if err := checkNode(file, v, ft, sub); err != nil {
-				return err
-			}
-		}
-	case reflect.Slice:
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-			return nil
-		}
-		if n.Kind != yaml.SequenceNode {
-			return usererr.Errorf("%s: want a list, got %s", where(), describeNode(n))
-		}
-		for i, e := range n.Content {
-			if err := checkNode(file, e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-	case reflect.Map, reflect.Interface:
-		if t.Kind() == reflect.Map && n.Kind != yaml.MappingNode && n.Tag != "!!null" {
-			return usererr.Errorf("%s: want a mapping of keys to values, got %s", where(), describeNode(n))
-		}
-	default:
-		if n.Kind != yaml.ScalarNode {
-			return usererr.Errorf("%s: want a single value, got %s", where(), describeNode(n))
-		}
-		want := ""
-		switch t.Kind() {
-		case reflect.Int, reflect.Int64, reflect.Int32:
-			if n.Tag != "!!int" {
-				want = "an integer"
-			}
-		case reflect.Uint64, reflect.Uint, reflect.Uint32:
-			if v, err := strconv.ParseUint(n.Value, 0, 64); n.Tag != "!!int" || err != nil || v < 0 {
-				want = "a non-negative integer"
-			}
-		case reflect.Float64, reflect.Float32:
-			if n.Tag != "!!int" && n.Tag != "!!float" {
-				want = "a number"
-			}
-		case reflect.Bool:
-			if n.Tag != "!!bool" {
-				want = "true or false"
-			}
-		}
-		if want != "" {
-			return usererr.Errorf("%s: want %s, got %q", where(), want, n.Value)
-		}
-	}
-	return nil
-}
-
-func describeNode(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	return strconv.Quote(n.Value)
-}
-
-// yamlFields maps a struct's YAML keys to their types (inline structs
-// flattened).
-func yamlFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("yaml")
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "-" || !f.IsExported() {
-			continue
-		}
-		if strings.Contains(opts, "inline") {
-			for k, v := range yamlFields(f.Type) {
-				out[k] = v
-			}
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		out[name] = f.Type
-	}
-	return out
-}
-
-// nestedField finds a key one level down that s names or nearly names
-// ("epochs" given at the top level is recipe.epochs).
-func nestedField(s string, fields map[string]reflect.Type, path string) string {
-	for _, name := range slices.Sorted(maps.Keys(fields)) {
-		t := fields[name]
-		if t.Kind() != reflect.Struct {
-			continue
-		}
-		sub := yamlFields(t)
-		if c := closest(s, slices.Sorted(maps.Keys(sub))); c != "" {
-			if path != "" {
-				return path + "." + name + "." + c
-			}
-			return name + "." + c
-		}
-	}
-	return ""
-}
-
-// closest is the known name nearest to s by edit distance, if it is near
-// enough to be a typo.
-func closest(s string, known []string) string {
-	best, bestD := "", len(s)/3+2
-	for _, k := range known {
-		if d := editDistance(s, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // resolvedMethod is one population of the run with its method built.
