@@ -10,11 +10,9 @@ import (
 	"io"
 	"math"
 	"os"
-	"slices"
 	"sort"
 
 	"unlearnbench/internal/arrays"
-	"unlearnbench/internal/atomicfile"
 )
 
 // Member is one model of a population, as its member file keeps it: the
@@ -133,28 +131,14 @@ func WriteMember(path string, m *Member) error {
 		return err
 	}
 	arr[checksumMember] = cb.Bytes()
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range arr {
-			if !yield(k) {
-				return
-			}
+	z := arrays.NPZ{}
+	for name, b := range arr {
+		z[name] = func(w io.Writer) error {
+			_, err := w.Write(b)
+			return err
 		}
-	})
-	return atomicfile.Write(path, func(w io.Writer) error {
-		zw := zip.NewWriter(w)
-		for _, name := range names {
-			// No modification time: the bytes are a function of the
-			// member alone.
-			fw, err := zw.CreateHeader(&zip.FileHeader{Name: name + ".npy", Method: zip.Store})
-			if err != nil {
-				return err
-			}
-			if _, err := fw.Write(arr[name]); err != nil {
-				return err
-			}
-		}
-		return zw.Close()
-	})
+	}
+	return arrays.WriteNPZ(path, z)
 }
 
 // ErrDamaged marks a member file that is truncated, not an archive, lacks
