@@ -5,30 +5,67 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// TestREADME runs every command of the README's ```console blocks and checks
-// that it prints what the README says, so the documentation cannot rot (after
-// benchstat's doc_test.go). A line "$ unlearnbench ARGS" starts a command; the
-// lines up to the next command or the end of the block are its combined
-// stdout and stderr; a line "..." stands for any number of lines; a non-zero
-// exit is shown as a last line "[exit status N]". Commands run in a temporary
-// directory that links the repository's examples/ and testdata/, so files
-// they write do not land in the repository.
+// manualPages are the files whose ```console blocks TestREADME runs, in
+// this order and in one working directory, since later pages use files
+// earlier ones write (train's mlp.onnx, report's finetune.json). Every page
+// under docs/commands/ must be listed, so that no example goes unchecked.
+var manualPages = []string{
+	"README.md",
+	"docs/commands/score.md",
+	"docs/commands/attack.md",
+	"docs/commands/report.md",
+	"docs/commands/compare.md",
+	"docs/commands/train.md",
+	"docs/commands/logits.md",
+	"docs/commands/unlearn.md",
+	"docs/commands/exec.md",
+	"docs/commands/split.md",
+	"docs/commands/run.md",
+}
+
+// TestREADME runs every command of the manual's ```console blocks (the README
+// and the pages of docs/commands/) and checks that it prints what the page
+// says, so the documentation cannot rot (after benchstat's doc_test.go). A
+// line "$ unlearnbench ARGS" starts a command; the lines up to the next
+// command or the end of the block are its combined stdout and stderr; a line
+// "..." stands for any number of lines; a non-zero exit is shown as a last
+// line "[exit status N]". Commands run in a temporary directory that links
+// the repository's examples/ and testdata/, so files they write do not land
+// in the repository.
 func TestREADME(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	repo, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := consoleBlocks(string(readme))
-	if len(blocks) == 0 {
-		t.Fatal("README.md has no ```console blocks")
+	pages, err := filepath.Glob("docs/commands/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pages {
+		if !slices.Contains(manualPages, p) {
+			t.Errorf("%s is not in manualPages: its examples would never run", p)
+		}
+	}
+	type page struct {
+		name   string
+		blocks []readmeBlock
+	}
+	var all []page
+	for _, name := range manualPages {
+		text, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := consoleBlocks(string(text))
+		if name == "README.md" && len(blocks) == 0 {
+			t.Fatal("README.md has no ```console blocks")
+		}
+		all = append(all, page{name, blocks})
 	}
 	work := t.TempDir()
 	for _, name := range []string{"examples", "testdata"} {
@@ -39,26 +76,28 @@ func TestREADME(t *testing.T) {
 		}
 	}
 	t.Chdir(work)
-	for _, b := range blocks {
-		for _, c := range b.commands {
-			t.Run(fmt.Sprintf("line%d", c.line), func(t *testing.T) {
-				args, err := splitArgs(c.command)
-				if err != nil {
-					t.Fatalf("README.md:%d: %v", c.line, err)
-				}
-				if len(args) == 0 || args[0] != "unlearnbench" {
-					t.Fatalf("README.md:%d: console commands must start with unlearnbench: %q", c.line, c.command)
-				}
-				var out bytes.Buffer
-				code := run(args[1:], &out, &out)
-				got := strings.TrimRight(out.String(), "\n")
-				if code != 0 {
-					got += fmt.Sprintf("\n[exit status %d]", code)
-				}
-				if !matchLines(splitLines(got), c.want) {
-					t.Errorf("README.md:%d: $ %s\n--- got ---\n%s\n--- want ---\n%s", c.line, c.command, got, strings.Join(c.want, "\n"))
-				}
-			})
+	for _, p := range all {
+		for _, b := range p.blocks {
+			for _, c := range b.commands {
+				t.Run(fmt.Sprintf("%s:%d", p.name, c.line), func(t *testing.T) {
+					args, err := splitArgs(c.command)
+					if err != nil {
+						t.Fatalf("%s:%d: %v", p.name, c.line, err)
+					}
+					if len(args) == 0 || args[0] != "unlearnbench" {
+						t.Fatalf("%s:%d: console commands must start with unlearnbench: %q", p.name, c.line, c.command)
+					}
+					var out bytes.Buffer
+					code := run(args[1:], &out, &out)
+					got := strings.TrimRight(out.String(), "\n")
+					if code != 0 {
+						got += fmt.Sprintf("\n[exit status %d]", code)
+					}
+					if !matchLines(splitLines(got), c.want) {
+						t.Errorf("%s:%d: $ %s\n--- got ---\n%s\n--- want ---\n%s", p.name, c.line, c.command, got, strings.Join(c.want, "\n"))
+					}
+				})
+			}
 		}
 	}
 }
