@@ -6,14 +6,34 @@ ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 # third_party/onnxruntime/{cpu,cuda} by walking up, so --device cuda picks
 # the CUDA build and a user's UNLEARNBENCH_ORT_LIB still wins.
 BIN := $(ROOT)/bin/unlearnbench
+# The version the binary prints: the commit it was built from, as git
+# describe says it (a tag, commits since, the hash, -dirty for local changes).
+VERSION ?= $(shell git -C $(ROOT) describe --tags --always --dirty 2>/dev/null)
+LDFLAGS := -X unlearnbench/cli.buildVersion=$(VERSION)
+# make install: the binary and the ONNX Runtime library it loads go to
+# $(PREFIX)/lib/unlearnbench (the binary finds the library by walking up from
+# its own location), with a link in $(PREFIX)/bin, which is on PATH.
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: setup build demo test bench fuzz race
+.PHONY: setup build install demo test bench fuzz race
 
 setup:
 	@./scripts/setup.sh
 
 build:
-	$(GO) build -o $(BIN) .
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+install: setup build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/unlearnbench/bin
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/lib/unlearnbench/bin/unlearnbench
+	for lib in $(ROOT)/third_party/onnxruntime/*/libonnxruntime*.so*; do \
+	  [ -f "$$lib" ] || continue; \
+	  rel=$${lib#$(ROOT)/}; install -d $(DESTDIR)$(PREFIX)/lib/unlearnbench/$$(dirname $$rel); \
+	  install -m 644 "$$lib" $(DESTDIR)$(PREFIX)/lib/unlearnbench/$$rel; \
+	done
+	ln -sf ../lib/unlearnbench/bin/unlearnbench $(DESTDIR)$(PREFIX)/bin/unlearnbench
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/unlearnbench ($$($(DESTDIR)$(PREFIX)/bin/unlearnbench version))"
 
 # The embedded default config (cli/default.yaml): Fashion-MNIST, the zoo's
 # MLP, N = 32 per population; populations are cached under cache/, the run's
