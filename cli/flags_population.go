@@ -11,7 +11,7 @@ import (
 	"unlearnbench/internal/arrays"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/population"
-	"unlearnbench/reports"
+	"unlearnbench/result"
 )
 
 // Flags that name two populations' values, labels and accuracies (score,
@@ -144,7 +144,7 @@ func (f *populationFlags) load() (*populations, error) {
 		}
 		in.files["labels"] = name
 		in.labels.Forget, in.labels.ForgetName = labels, name
-		in.forgetDigest = reports.LabelsDigest(labels)
+		in.forgetDigest = result.LabelsDigest(labels)
 	}
 	// One population at a time, so that without keepLogits only one
 	// population's logits are in memory while it is compacted.
@@ -245,12 +245,12 @@ func (f *populationFlags) loadHeldOut(in *populations, s popSide, p *population.
 
 // result packages an evaluated method as a result file of command, with the
 // files it was computed from and the forget set's digest.
-func (in *populations) result(command string, m *reports.Method) *reports.Result {
-	result := reports.New(command)
-	result.Inputs = in.files
+func (in *populations) result(command string, m *result.Method) *result.Result {
+	res := result.New(command)
+	res.Inputs = in.files
 	if in.forgetDigest != "" {
-		result.Data = &reports.DataSplit{Forget: in.u.Forget.E, ForgetDigest: in.forgetDigest}
+		res.Data = &result.DataSplit{Forget: in.u.Forget.E, ForgetDigest: in.forgetDigest}
 	}
-	result.Methods = []reports.Method{*m}
-	return result
+	res.Methods = []result.Method{*m}
+	return res
 }
