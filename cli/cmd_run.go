@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -474,7 +473,7 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	res.Inputs = map[string]string{"config": file}
 	res.Data = &result.DataSplit{Dataset: sets.src.Name, Classes: sets.src.Train.Classes, Train: len(sets.trainIdx),
 		Retain: len(sets.split.Retain), Forget: len(sets.split.Forget), Validation: len(sets.split.Validation), Test: len(sets.split.Test),
-		ForgetSelection: sets.split.Config.Forget.String(), ForgetDigest: idsDigest(sets.split.Forget)}
+		ForgetSelection: sets.split.Config.Forget.String(), ForgetDigest: result.IDsDigest(sets.split.Forget)}
 	var attackOpt *suite.Options
 	if cfg.Attacks.Enabled {
 		a := cfg.Attacks
@@ -567,16 +566,6 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	fmt.Fprintf(w, "time: %.1f s in all: original %.1f s; %d members %.1f s (%.1f s of it in the methods, summed over %d workers; the rest logits and files); scoring and attacks of %d methods %.1f s\n",
 		time.Since(start).Seconds(), origSecs, computed, memberSecs, workerSecs, workers, scored, evalSecs)
 	return nil
-}
-
-func idsDigest(idx []int) string {
-	h := sha256.New()
-	var b [8]byte
-	for _, i := range idx {
-		binary.LittleEndian.PutUint64(b[:], uint64(i))
-		h.Write(b[:])
-	}
-	return fmt.Sprintf("ids-sha256:%x", h.Sum(nil))
 }
 
 // loadPopulation reads a complete population from its member files.

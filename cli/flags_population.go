@@ -246,11 +246,9 @@ func (f *populationFlags) loadHeldOut(in *populations, s popSide, p *population.
 // result packages an evaluated method as a result file of command, with the
 // files it was computed from and the forget set's digest.
 func (in *populations) result(command string, m *result.Method) *result.Result {
-	res := result.New(command)
-	res.Inputs = in.files
+	var data *result.DataSplit
 	if in.forgetDigest != "" {
-		res.Data = &result.DataSplit{Forget: in.u.Forget.E, ForgetDigest: in.forgetDigest}
+		data = &result.DataSplit{Forget: in.u.Forget.E, ForgetDigest: in.forgetDigest}
 	}
-	res.Methods = []result.Method{*m}
-	return res
+	return result.NewFrom(command, in.files, data, *m)
 }

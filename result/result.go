@@ -150,6 +150,18 @@ func New(command string) *Result {
 	return &Result{Schema: SchemaName, Version: SchemaVersion, Minor: SchemaMinor, Command: command}
 }
 
+// NewFrom starts a result of the current schema that command computed
+// from inputs (what each input file was, e.g. "config" or
+// "unlearned-conf", to its path) on the data split data (nil where the
+// command does not know it), holding methods. Every command that writes a
+// result builds it with this one call; run adds its config and wall time
+// and appends its methods as it scores them.
+func NewFrom(command string, inputs map[string]string, data *DataSplit, methods ...Method) *Result {
+	r := New(command)
+	r.Inputs, r.Data, r.Methods = inputs, data, methods
+	return r
+}
+
 // Encode writes r as indented JSON.
 func (r *Result) Encode(w io.Writer) error {
 	enc := json.NewEncoder(w)

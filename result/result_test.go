@@ -122,3 +122,24 @@ func TestTPRAt(t *testing.T) {
 		t.Error("an attack without ROC reported a TPR")
 	}
 }
+
+// NewFrom fills what a command knows in one call; a result built from a
+// committed file's parts encodes to that file's bytes.
+func TestNewFromRebuildsAFile(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join(fixtures, "minimal.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := readFixture(t, "minimal.json")
+	got := NewFrom(r.Command, r.Inputs, r.Data, r.Methods...)
+	var b bytes.Buffer
+	if err := got.Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), want) {
+		t.Errorf("NewFrom(%q, ...) encodes differently from minimal.json", r.Command)
+	}
+	if r := NewFrom("score", nil, nil); r.Methods != nil || r.Version != SchemaVersion || r.Minor != SchemaMinor {
+		t.Errorf("NewFrom without methods: %+v", r)
+	}
+}
