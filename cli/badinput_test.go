@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"unlearnbench/internal/arrays"
-	"unlearnbench/reports"
+	"unlearnbench/result"
 )
 
 // Class 1 of issue 14: every float flag and config value is finite and in
@@ -137,7 +137,7 @@ func TestBadOutputs(t *testing.T) {
 		}
 	})
 	t.Run("all or none", func(t *testing.T) {
-		result, err := reports.Read("testdata/results/full.json")
+		result, err := result.Read("testdata/results/full.json")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,7 +242,7 @@ func TestInputsThatDisagree(t *testing.T) {
 			if code, text := runCmd(append(c.args, "--json", json)...); code != 0 {
 				t.Fatalf("exit %d\n%s", code, text)
 			}
-			res, err := reports.Read(json)
+			res, err := result.Read(json)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"unlearnbench/internal/arrays"
 	"unlearnbench/reports"
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 )
 
@@ -30,7 +31,7 @@ func TestAttackExampleJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, text)
 	}
-	res, err := reports.Read(out)
+	res, err := result.Read(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/reports"
+	"unlearnbench/result"
 )
 
 func init() { subcommands = append(subcommands, newCompareCmd) }
@@ -44,11 +45,11 @@ appended to it either way.`,
 			if err := checkOutputs(output{flag: "$GITHUB_STEP_SUMMARY", path: os.Getenv("GITHUB_STEP_SUMMARY")}); err != nil {
 				return err
 			}
-			base, err := reports.Read(args[0])
+			base, err := result.Read(args[0])
 			if err != nil {
 				return err
 			}
-			cur, err := reports.Read(args[1])
+			cur, err := result.Read(args[1])
 			if err != nil {
 				return err
 			}

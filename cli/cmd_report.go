@@ -5,6 +5,7 @@ import (
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/reports"
+	"unlearnbench/result"
 )
 
 func init() { subcommands = append(subcommands, newReportCmd) }
@@ -27,7 +28,7 @@ When $GITHUB_STEP_SUMMARY is set, the Markdown is appended to it.`,
 			if err := checkResultOutputs("", "--out", out); err != nil {
 				return err
 			}
-			result, err := reports.Read(args[0])
+			result, err := result.Read(args[0])
 			if err != nil {
 				return err
 			}

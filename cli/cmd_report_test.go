@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"unlearnbench/reports"
+	"unlearnbench/result"
 )
 
 // scoreExample scores the example population with extra arguments.
@@ -45,7 +46,7 @@ func TestScoreWritesReport(t *testing.T) {
 			t.Errorf("report.html lacks %q", want)
 		}
 	}
-	res, err := reports.Read(filepath.Join(dir, "r.json"))
+	res, err := result.Read(filepath.Join(dir, "r.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,12 +164,12 @@ func TestCompareGatesInjectedRegression(t *testing.T) {
 // TestCompareRequireAttacks: a current result that lost an attack passes
 // with a warning, and fails with exit 3 under --require-attacks.
 func TestCompareRequireAttacks(t *testing.T) {
-	res, err := reports.Read("testdata/results/full.json")
+	res, err := result.Read("testdata/results/full.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := &res.Methods[0].Attacks[0]
-	*a = reports.AttackResult{Name: a.Name, Kind: a.Kind, Skipped: "needs the original models (--original)"}
+	*a = result.AttackResult{Name: a.Name, Kind: a.Kind, Skipped: "needs the original models (--original)"}
 	cur := filepath.Join(t.TempDir(), "lost.json")
 	if err := res.Write(cur); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +31,7 @@ import (
 	"unlearnbench/nn/ort"
 	"unlearnbench/population"
 	"unlearnbench/reports"
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 	"unlearnbench/unlearners"
 )
@@ -466,14 +466,14 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 
 	// Score every method against the reference.
 	t2 := time.Now()
-	result := reports.New("run")
-	if result.Config, err = cfg.jsonValue(); err != nil {
+	res := result.New("run")
+	if res.Config, err = cfg.jsonValue(); err != nil {
 		return err
 	}
-	result.Inputs = map[string]string{"config": file}
-	result.Data = &reports.DataSplit{Dataset: sets.src.Name, Classes: sets.src.Train.Classes, Train: len(sets.trainIdx),
+	res.Inputs = map[string]string{"config": file}
+	res.Data = &result.DataSplit{Dataset: sets.src.Name, Classes: sets.src.Train.Classes, Train: len(sets.trainIdx),
 		Retain: len(sets.split.Retain), Forget: len(sets.split.Forget), Validation: len(sets.split.Validation), Test: len(sets.split.Test),
-		ForgetSelection: sets.split.Config.Forget.String(), ForgetDigest: idsDigest(sets.split.Forget)}
+		ForgetSelection: sets.split.Config.Forget.String(), ForgetDigest: result.IDsDigest(sets.split.Forget)}
 	var attackOpt *suite.Options
 	if cfg.Attacks.Enabled {
 		a := cfg.Attacks
@@ -494,7 +494,7 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		// A member computed in this run (new, or replacing a damaged
 		// file) has a new wall time: score again rather than show the
 		// old one.
-		var m *reports.Method
+		var m *result.Method
 		if len(p.missing) == 0 && len(pops[0].missing) == 0 {
 			if m, err = readCachedMethod(path); err != nil {
 				warn(fmt.Sprintf("score cache %s: %v; scoring again", path, err))
@@ -530,12 +530,12 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 			}
 			scored++
 		}
-		result.Methods = append(result.Methods, *m)
+		res.Methods = append(res.Methods, *m)
 		rows = append(rows, newTableRow(p.Name, m))
 	}
 	evalSecs := time.Since(t2).Seconds()
 	total := time.Since(start).Seconds()
-	result.Seconds = &total
+	res.Seconds = &total
 	runDir := filepath.Join(cfg.Runs, cfg.Name)
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return usererr.Wrap(fmt.Errorf("run directory: %w", err))
@@ -543,13 +543,13 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	if err := atomicfile.WriteBytes(filepath.Join(runDir, "config.yaml"), resolvedYAML); err != nil {
 		return err
 	}
-	if err := result.Write(filepath.Join(runDir, "result.json")); err != nil {
+	if err := res.Write(filepath.Join(runDir, "result.json")); err != nil {
 		return err
 	}
-	if _, err := reports.WriteDir(result, runDir); err != nil {
+	if _, err := reports.WriteDir(res, runDir); err != nil {
 		return err
 	}
-	refPop := result.Methods[0].Population(scoring.Retrained)
+	refPop := res.Methods[0].Population(scoring.Retrained)
 	refSecs := mean(refPop.Seconds)
 	writeRunTable(w, rows, refSecs)
 	fmt.Fprintf(w, "reference: %s, N = %d, %s per member; forget %s, retain %s, test %s accuracy\n", cfg.Reference.Method, cfg.N, fmtSecs(refSecs),
@@ -566,16 +566,6 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	fmt.Fprintf(w, "time: %.1f s in all: original %.1f s; %d members %.1f s (%.1f s of it in the methods, summed over %d workers; the rest logits and files); scoring and attacks of %d methods %.1f s\n",
 		time.Since(start).Seconds(), origSecs, computed, memberSecs, workerSecs, workers, scored, evalSecs)
 	return nil
-}
-
-func idsDigest(idx []int) string {
-	h := sha256.New()
-	var b [8]byte
-	for _, i := range idx {
-		binary.LittleEndian.PutUint64(b[:], uint64(i))
-		h.Write(b[:])
-	}
-	return fmt.Sprintf("ids-sha256:%x", h.Sum(nil))
 }
 
 // loadPopulation reads a complete population from its member files.
@@ -639,7 +629,7 @@ type tableRow struct {
 	secs                          float64
 }
 
-func newTableRow(name string, m *reports.Method) tableRow {
+func newTableRow(name string, m *result.Method) tableRow {
 	r := tableRow{name: name, f: m.Score.F, final: m.Score.Final, ra: math.NaN(), ta: math.NaN()}
 	if u := m.Population(scoring.Unlearned); u != nil {
 		r.forgetAcc, r.retainAcc, r.testAcc, r.secs = mean(u.ForgetAcc), mean(u.RetainAcc), mean(u.TestAcc), mean(u.Seconds)
@@ -660,7 +650,7 @@ func scoreKey(u, r *population.Dir, n int, attacks runAttacks) string {
 }
 
 // readCachedMethod reads a cached evaluation; nil, nil when there is none.
-func readCachedMethod(path string) (*reports.Method, error) {
+func readCachedMethod(path string) (*result.Method, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -668,7 +658,7 @@ func readCachedMethod(path string) (*reports.Method, error) {
 	if err != nil {
 		return nil, err
 	}
-	var m reports.Method
+	var m result.Method
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
 	}

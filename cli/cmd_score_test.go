@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"unlearnbench/internal/arrays"
-	"unlearnbench/reports"
+	"unlearnbench/result"
 )
 
 func TestScoreExampleJSONRoundTrip(t *testing.T) {
@@ -23,7 +23,7 @@ func TestScoreExampleJSONRoundTrip(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, text)
 	}
-	res, err := reports.Read(out)
+	res, err := result.Read(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestScoreAccuraciesFromLogitsInArchives(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, text)
 	}
-	res, err := reports.Read(out)
+	res, err := result.Read(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"unlearnbench/internal/arrays"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/population"
-	"unlearnbench/reports"
+	"unlearnbench/result"
 )
 
 // Flags that name two populations' values, labels and accuracies (score,
@@ -144,7 +144,7 @@ func (f *populationFlags) load() (*populations, error) {
 		}
 		in.files["labels"] = name
 		in.labels.Forget, in.labels.ForgetName = labels, name
-		in.forgetDigest = reports.LabelsDigest(labels)
+		in.forgetDigest = result.LabelsDigest(labels)
 	}
 	// One population at a time, so that without keepLogits only one
 	// population's logits are in memory while it is compacted.
@@ -245,12 +245,10 @@ func (f *populationFlags) loadHeldOut(in *populations, s popSide, p *population.
 
 // result packages an evaluated method as a result file of command, with the
 // files it was computed from and the forget set's digest.
-func (in *populations) result(command string, m *reports.Method) *reports.Result {
-	result := reports.New(command)
-	result.Inputs = in.files
+func (in *populations) result(command string, m *result.Method) *result.Result {
+	var data *result.DataSplit
 	if in.forgetDigest != "" {
-		result.Data = &reports.DataSplit{Forget: in.u.Forget.E, ForgetDigest: in.forgetDigest}
+		data = &result.DataSplit{Forget: in.u.Forget.E, ForgetDigest: in.forgetDigest}
 	}
-	result.Methods = []reports.Method{*m}
-	return result
+	return result.NewFrom(command, in.files, data, *m)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"unlearnbench/reports"
+	"unlearnbench/result"
 )
 
 // The outputs of the commands that produce a result: --json, --report and
@@ -41,17 +42,17 @@ func checkResultOutputs(jsonOut, reportFlag, dir string) error {
 	return checkOutputs(outs...)
 }
 
-// writeResult writes result to jsonOut and renders it into dir (either may
+// writeResult writes res to jsonOut and renders it into dir (either may
 // be ""), all or none: when the second write fails, what the first wrote is
 // removed. It then lists the report's files and appends the Markdown report
 // to $GITHUB_STEP_SUMMARY when GitHub Actions sets it.
-func writeResult(cmd *cobra.Command, result *reports.Result, jsonOut, dir string) error {
+func writeResult(cmd *cobra.Command, res *result.Result, jsonOut, dir string) error {
 	var files []string
 	if dir != "" {
 		_, statErr := os.Stat(dir)
 		created := errors.Is(statErr, fs.ErrNotExist)
 		var err error
-		files, err = reports.WriteDir(result, dir)
+		files, err = reports.WriteDir(res, dir)
 		undo := func() {
 			for _, f := range files {
 				os.Remove(f)
@@ -65,13 +66,13 @@ func writeResult(cmd *cobra.Command, result *reports.Result, jsonOut, dir string
 			return err
 		}
 		if jsonOut != "" {
-			if err := result.Write(jsonOut); err != nil {
+			if err := res.Write(jsonOut); err != nil {
 				undo()
 				return err
 			}
 		}
 	} else if jsonOut != "" {
-		if err := result.Write(jsonOut); err != nil {
+		if err := res.Write(jsonOut); err != nil {
 			return err
 		}
 	}
@@ -79,7 +80,7 @@ func writeResult(cmd *cobra.Command, result *reports.Result, jsonOut, dir string
 		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", f)
 	}
 	if summary := os.Getenv("GITHUB_STEP_SUMMARY"); summary != "" && dir != "" {
-		if err := reports.AppendMarkdown(summary, result); err != nil {
+		if err := reports.AppendMarkdown(summary, res); err != nil {
 			return err
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"unlearnbench/attack/suite"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/population"
-	"unlearnbench/reports"
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 )
 
@@ -57,7 +57,7 @@ type side struct {
 // opt.Attacks every attack. Inputs that do not fit each other (sizes,
 // labels, missing accuracies of one side) are user errors naming the file.
 // Neither population is modified.
-func Method(u, r *population.Population, labels *population.Labels, opt Options) (*reports.Method, error) {
+func Method(u, r *population.Population, labels *population.Labels, opt Options) (*result.Method, error) {
 	if strings.TrimSpace(opt.Method) == "" {
 		return nil, usererr.Errorf("the method's name is empty; it labels tables and the result")
 	}
@@ -80,12 +80,12 @@ func Method(u, r *population.Population, labels *population.Labels, opt Options)
 	if err != nil {
 		return nil, usererr.Wrap(fmt.Errorf("scoring %s against %s: %w", u.Forget.Name, r.Forget.Name, err))
 	}
-	m := reports.NewMethod(opt.Method, res)
+	m := result.NewMethod(opt.Method, res)
 	if w := append(slices.Clone(opt.Warnings), warnings...); len(w) > 0 {
 		m.Warnings = append(w, m.Warnings...)
 	}
 	for _, s := range sides {
-		p := reports.NewPopulation(s.role, s.pop)
+		p := result.NewPopulation(s.role, s.pop)
 		p.ForgetAcc = s.forgetAcc
 		p.Seeds, p.Seconds = s.p.Seeds, s.p.Seconds
 		m.Populations = append(m.Populations, p)

@@ -6,7 +6,7 @@ import (
 
 	"unlearnbench/attack"
 	"unlearnbench/attack/suite"
-	"unlearnbench/reports"
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 )
 
@@ -19,7 +19,7 @@ func TestMethodToWFromAccuracyFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tow *reports.AttackResult
+	var tow *result.AttackResult
 	for i := range m.Attacks {
 		if m.Attacks[i].Name == "tow" {
 			tow = &m.Attacks[i]

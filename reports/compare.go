@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"unlearnbench/internal/usererr"
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 )
 
@@ -94,10 +95,10 @@ type metric struct {
 	higherBetter bool
 	gate         bool
 	// value computes the metric from a draw; nil indices mean the full data.
-	value func(m *Method, d *bootDraw) float64
+	value func(m *result.Method, d *bootDraw) float64
 	// resamples says whether draws change the value (otherwise the row has
 	// no interval).
-	resamples func(base, cur *Method) bool
+	resamples func(base, cur *result.Method) bool
 }
 
 // bootDraw is one bootstrap draw for one result's method: the forget examples
@@ -118,7 +119,7 @@ func meanOver(v []float64, idx []int) float64 {
 	return s / float64(len(idx))
 }
 
-func points(m *Method) []float64 {
+func points(m *result.Method) []float64 {
 	p := make([]float64, len(m.Examples))
 	for i, e := range m.Examples {
 		p[i] = e.Points
@@ -126,7 +127,7 @@ func points(m *Method) []float64 {
 	return p
 }
 
-func epsilons(m *Method) []float64 {
+func epsilons(m *result.Method) []float64 {
 	p := make([]float64, len(m.Examples))
 	for i, e := range m.Examples {
 		p[i] = e.Epsilon
@@ -137,13 +138,13 @@ func epsilons(m *Method) []float64 {
 // accRatio is the mean accuracy of the unlearned models over the retrained
 // ones, from per-model values when both populations have them, otherwise
 // from the utility summary (then fixed under resampling).
-func accRatio(m *Method, d *bootDraw, acc Accuracy) float64 {
+func accRatio(m *result.Method, d *bootDraw, acc result.Accuracy) float64 {
 	vals := func(role string) []float64 {
 		p := m.Population(role)
 		if p == nil {
 			return nil
 		}
-		if acc == RetainAccuracy {
+		if acc == result.RetainAccuracy {
 			return p.RetainAcc
 		}
 		return p.TestAcc
@@ -162,17 +163,17 @@ func accRatio(m *Method, d *bootDraw, acc Accuracy) float64 {
 	return utilityRatio(m, acc)
 }
 
-func utilityRatio(m *Method, acc Accuracy) float64 {
+func utilityRatio(m *result.Method, acc result.Accuracy) float64 {
 	if m.Utility == nil {
 		return math.NaN()
 	}
-	if acc == RetainAccuracy {
+	if acc == result.RetainAccuracy {
 		return m.Utility.RetainRatio
 	}
 	return m.Utility.TestRatio
 }
 
-func hasPerModelAcc(m *Method) bool {
+func hasPerModelAcc(m *result.Method) bool {
 	u, r := m.Population(scoring.Unlearned), m.Population(scoring.Retrained)
 	return u != nil && r != nil && len(u.RetainAcc) > 0 && len(r.RetainAcc) > 0 && len(u.TestAcc) > 0 && len(r.TestAcc) > 0
 }
@@ -184,12 +185,12 @@ func exampleIdx(d *bootDraw) []int {
 	return d.examples
 }
 
-func always(_, _ *Method) bool { return true }
+func always(_, _ *result.Method) bool { return true }
 
 // methodMetrics lists the metrics both results' method m has.
-func methodMetrics(base, cur *Method) []metric {
+func methodMetrics(base, cur *result.Method) []metric {
 	// Per-example values, computed once for the thousands of draws.
-	pick := func(m *Method, b, c []float64) []float64 {
+	pick := func(m *result.Method, b, c []float64) []float64 {
 		if m == base {
 			return b
 		}
@@ -199,34 +200,34 @@ func methodMetrics(base, cur *Method) []metric {
 	eb, ec := epsilons(base), epsilons(cur)
 	ms := []metric{
 		{name: "forgetting quality F", higherBetter: true, gate: true, resamples: always,
-			value: func(m *Method, d *bootDraw) float64 {
+			value: func(m *result.Method, d *bootDraw) float64 {
 				if d == nil {
 					return m.Score.F
 				}
 				return meanOver(pick(m, pb, pc), d.examples)
 			}},
 		{name: "mean epsilon", resamples: always,
-			value: func(m *Method, d *bootDraw) float64 { return meanOver(pick(m, eb, ec), exampleIdx(d)) }},
+			value: func(m *result.Method, d *bootDraw) float64 { return meanOver(pick(m, eb, ec), exampleIdx(d)) }},
 	}
 	if base.Utility != nil && cur.Utility != nil {
-		perModel := func(b, c *Method) bool { return hasPerModelAcc(b) && hasPerModelAcc(c) }
+		perModel := func(b, c *result.Method) bool { return hasPerModelAcc(b) && hasPerModelAcc(c) }
 		ms = append(ms,
 			metric{name: "RA_U / RA_R", higherBetter: true, resamples: perModel,
-				value: func(m *Method, d *bootDraw) float64 { return accRatio(m, d, RetainAccuracy) }},
+				value: func(m *result.Method, d *bootDraw) float64 { return accRatio(m, d, result.RetainAccuracy) }},
 			metric{name: "TA_U / TA_R", higherBetter: true, resamples: perModel,
-				value: func(m *Method, d *bootDraw) float64 { return accRatio(m, d, TestAccuracy) }},
+				value: func(m *result.Method, d *bootDraw) float64 { return accRatio(m, d, result.TestAccuracy) }},
 			metric{name: "final score", higherBetter: true, gate: true, resamples: always,
-				value: func(m *Method, d *bootDraw) float64 {
+				value: func(m *result.Method, d *bootDraw) float64 {
 					if d == nil && m.Score.Final != nil {
 						return *m.Score.Final
 					}
-					return meanOver(pick(m, pb, pc), exampleIdx(d)) * accRatio(m, d, RetainAccuracy) * accRatio(m, d, TestAccuracy)
+					return meanOver(pick(m, pb, pc), exampleIdx(d)) * accRatio(m, d, result.RetainAccuracy) * accRatio(m, d, result.TestAccuracy)
 				}},
 		)
 	}
 	if base.SecondsPerModel(scoring.Unlearned).N > 0 && cur.SecondsPerModel(scoring.Unlearned).N > 0 {
 		ms = append(ms, metric{name: "seconds per model", resamples: always,
-			value: func(m *Method, d *bootDraw) float64 {
+			value: func(m *result.Method, d *bootDraw) float64 {
 				var idx []int
 				if d != nil {
 					idx = d.models[scoring.Unlearned]
@@ -236,12 +237,12 @@ func methodMetrics(base, cur *Method) []metric {
 	}
 	for i := range base.Attacks {
 		name := base.Attacks[i].Name
-		j := slices.IndexFunc(cur.Attacks, func(a AttackResult) bool { return a.Name == name })
+		j := slices.IndexFunc(cur.Attacks, func(a result.AttackResult) bool { return a.Name == name })
 		if j < 0 {
 			continue
 		}
 		ba, ca := &base.Attacks[i], &cur.Attacks[j]
-		find := func(m *Method) *AttackResult {
+		find := func(m *result.Method) *result.AttackResult {
 			if m == base {
 				return ba
 			}
@@ -249,7 +250,7 @@ func methodMetrics(base, cur *Method) []metric {
 		}
 		if len(ba.Epsilons) > 0 && len(ca.Epsilons) > 0 {
 			ms = append(ms, metric{name: "attack " + name + ": F", higherBetter: true, gate: true, resamples: always,
-				value: func(m *Method, d *bootDraw) float64 {
+				value: func(m *result.Method, d *bootDraw) float64 {
 					a := find(m)
 					if d == nil {
 						f, _ := a.AttackF(m.N)
@@ -264,7 +265,7 @@ func methodMetrics(base, cur *Method) []metric {
 				}})
 		}
 		ms = append(ms, populationMetrics(base, cur, ba, ca, find)...)
-		single := func(label string, higherBetter bool, get func(a *AttackResult) (float64, bool)) {
+		single := func(label string, higherBetter bool, get func(a *result.AttackResult) (float64, bool)) {
 			if _, ok := get(ba); !ok {
 				return
 			}
@@ -272,21 +273,21 @@ func methodMetrics(base, cur *Method) []metric {
 				return
 			}
 			ms = append(ms, metric{name: "attack " + name + ": " + label, higherBetter: higherBetter,
-				resamples: func(_, _ *Method) bool { return false },
-				value:     func(m *Method, _ *bootDraw) float64 { v, _ := get(find(m)); return v }})
+				resamples: func(_, _ *result.Method) bool { return false },
+				value:     func(m *result.Method, _ *bootDraw) float64 { v, _ := get(find(m)); return v }})
 		}
-		ptr := func(get func(a *AttackResult) *float64) func(a *AttackResult) (float64, bool) {
-			return func(a *AttackResult) (float64, bool) {
+		ptr := func(get func(a *result.AttackResult) *float64) func(a *result.AttackResult) (float64, bool) {
+			return func(a *result.AttackResult) (float64, bool) {
 				if v := get(a); v != nil {
 					return *v, true
 				}
 				return 0, false
 			}
 		}
-		single("AUC", false, ptr(func(a *AttackResult) *float64 { return a.AUC }))
-		single("advantage", false, ptr(func(a *AttackResult) *float64 { return a.Advantage }))
+		single("AUC", false, ptr(func(a *result.AttackResult) *float64 { return a.AUC }))
+		single("advantage", false, ptr(func(a *result.AttackResult) *float64 { return a.Advantage }))
 		for _, fpr := range StandardFPRs {
-			single("TPR @ "+percent(fpr)+" FPR", false, func(a *AttackResult) (float64, bool) { return a.TPRAt(fpr) })
+			single("TPR @ "+percent(fpr)+" FPR", false, func(a *result.AttackResult) (float64, bool) { return a.TPRAt(fpr) })
 		}
 	}
 	return ms
@@ -307,7 +308,7 @@ func methodMetrics(base, cur *Method) []metric {
 // Two results of different forget sets (E or the forget-set digest differ)
 // are refused, since their examples cannot be paired; different population
 // sizes are refused unless AllowDifferentN, since N sets the buckets.
-func Compare(baseName string, base *Result, curName string, cur *Result, opt CompareOptions) (*Comparison, error) {
+func Compare(baseName string, base *result.Result, curName string, cur *result.Result, opt CompareOptions) (*Comparison, error) {
 	if !(opt.Alpha > 0 && opt.Alpha < 1) {
 		return nil, usererr.Errorf("--alpha is %v; want a level between 0 and 1, e.g. 0.05", opt.Alpha)
 	}
@@ -327,7 +328,7 @@ func Compare(baseName string, base *Result, curName string, cur *Result, opt Com
 	shared := 0
 	for i := range base.Methods {
 		bm := &base.Methods[i]
-		j := slices.IndexFunc(cur.Methods, func(m Method) bool { return m.Name == bm.Name })
+		j := slices.IndexFunc(cur.Methods, func(m result.Method) bool { return m.Name == bm.Name })
 		if j < 0 {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("method %q is in %s only", bm.Name, baseName))
 			continue
@@ -345,7 +346,7 @@ func Compare(baseName string, base *Result, curName string, cur *Result, opt Com
 		c.Rows = append(c.Rows, rows...)
 	}
 	for _, cm := range cur.Methods {
-		if !slices.ContainsFunc(base.Methods, func(m Method) bool { return m.Name == cm.Name }) {
+		if !slices.ContainsFunc(base.Methods, func(m result.Method) bool { return m.Name == cm.Name }) {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("method %q is in %s only", cm.Name, curName))
 		}
 	}
@@ -359,7 +360,7 @@ func Compare(baseName string, base *Result, curName string, cur *Result, opt Com
 	return c, nil
 }
 
-func methodNames(r *Result) string {
+func methodNames(r *result.Result) string {
 	names := make([]string, len(r.Methods))
 	for i, m := range r.Methods {
 		names[i] = m.Name
@@ -376,7 +377,7 @@ func shortDigest(d string) string {
 
 // comparable refuses method pairs whose examples cannot be paired and, unless
 // allowed, populations of different sizes.
-func (c *Comparison) comparable(b, m *Method) error {
+func (c *Comparison) comparable(b, m *result.Method) error {
 	if b.E != m.E {
 		return usererr.Errorf("method %q: %s has E = %d forget examples but %s has E = %d; results of different forget sets cannot be compared",
 			b.Name, c.BaselineName, b.E, c.CurrentName, m.E)
@@ -403,7 +404,7 @@ func (c *Comparison) comparable(b, m *Method) error {
 }
 
 // compareMethod computes every metric's rows for one method.
-func compareMethod(b, m *Method, opt CompareOptions, rng *rand.Rand) ([]ComparisonRow, bool) {
+func compareMethod(b, m *result.Method, opt CompareOptions, rng *rand.Rand) ([]ComparisonRow, bool) {
 	metrics := methodMetrics(b, m)
 	deltas := make([][]float64, len(metrics))
 	usedModels := false
@@ -415,7 +416,7 @@ func compareMethod(b, m *Method, opt CompareOptions, rng *rand.Rand) ([]Comparis
 	}
 	// drawModels draws each population's models into out, reusing its
 	// slices from draw to draw.
-	drawModels := func(meth *Method, out, paired map[string][]int) {
+	drawModels := func(meth *result.Method, out, paired map[string][]int) {
 		for _, p := range meth.Populations {
 			if len(p.RetainAcc)+len(p.TestAcc)+len(p.Seconds) == 0 {
 				continue
@@ -477,7 +478,7 @@ func compareMethod(b, m *Method, opt CompareOptions, rng *rand.Rand) ([]Comparis
 
 // samePopulation reports whether two results describe the very same models
 // (equal per-model values).
-func samePopulation(a, b *Population) bool {
+func samePopulation(a, b *result.Population) bool {
 	return a != nil && b != nil && a.N == b.N &&
 		slices.Equal(a.Seeds, b.Seeds) && slices.Equal(a.Seconds, b.Seconds) &&
 		slices.Equal(a.RetainAcc, b.RetainAcc) && slices.Equal(a.TestAcc, b.TestAcc) && slices.Equal(a.ForgetAcc, b.ForgetAcc)
@@ -486,9 +487,9 @@ func samePopulation(a, b *Population) bool {
 // attackCoverage names the attacks of a method that ran in one result but
 // not in the other (absent, or skipped for want of an input), as warnings,
 // and returns those lost from baseline to current as "method: attack" too.
-func attackCoverage(base, cur *Method, baseName, curName string) (warnings, lost []string) {
-	ran := func(m *Method, name string) (bool, string) {
-		i := slices.IndexFunc(m.Attacks, func(a AttackResult) bool { return a.Name == name })
+func attackCoverage(base, cur *result.Method, baseName, curName string) (warnings, lost []string) {
+	ran := func(m *result.Method, name string) (bool, string) {
+		i := slices.IndexFunc(m.Attacks, func(a result.AttackResult) bool { return a.Name == name })
 		switch {
 		case i < 0:
 			return false, "absent"
@@ -497,7 +498,7 @@ func attackCoverage(base, cur *Method, baseName, curName string) (warnings, lost
 		}
 		return true, ""
 	}
-	check := func(from, to *Method, fromName, toName string) (names []string) {
+	check := func(from, to *result.Method, fromName, toName string) (names []string) {
 		for _, a := range from.Attacks {
 			if a.Skipped != "" {
 				continue
@@ -521,24 +522,24 @@ func attackCoverage(base, cur *Method, baseName, curName string) (warnings, lost
 // value belongs to a pair of models, drawn together) where the results
 // hold per-model values. A significant drop of ToW is a regression, as
 // one of F is.
-func populationMetrics(base, cur *Method, ba, ca *AttackResult, find func(m *Method) *AttackResult) []metric {
+func populationMetrics(base, cur *result.Method, ba, ca *result.AttackResult, find func(m *result.Method) *result.AttackResult) []metric {
 	if ba.Kind != ca.Kind || ba.Skipped != "" || ca.Skipped != "" || ba.Value == nil || ca.Value == nil {
 		return nil
 	}
-	full := func(m *Method) float64 { return *find(m).Value }
+	full := func(m *result.Method) float64 { return *find(m).Value }
 	switch ba.Kind {
-	case KindKLoM:
+	case result.KindKLoM:
 		paired := klomSet(ba) == "forget" && len(ba.PerExample) == base.E && len(ca.PerExample) == cur.E
-		undefined := map[*AttackResult]map[int]bool{}
-		for _, a := range []*AttackResult{ba, ca} {
+		undefined := map[*result.AttackResult]map[int]bool{}
+		for _, a := range []*result.AttackResult{ba, ca} {
 			undefined[a] = map[int]bool{}
 			for _, i := range a.Undefined {
 				undefined[a][i] = true
 			}
 		}
 		return []metric{{name: "attack " + ba.Name + ": mean KLoM",
-			resamples: func(_, _ *Method) bool { return paired },
-			value: func(m *Method, d *bootDraw) float64 {
+			resamples: func(_, _ *result.Method) bool { return paired },
+			value: func(m *result.Method, d *bootDraw) float64 {
 				a := find(m)
 				if d == nil || !paired {
 					return full(m)
@@ -555,20 +556,20 @@ func populationMetrics(base, cur *Method, ba, ca *AttackResult, find func(m *Met
 				}
 				return s / float64(n)
 			}}}
-	case KindToW:
+	case result.KindToW:
 		label := "ToW"
 		if ba.Name == "tow-mia" {
 			label = "ToW-MIA"
 		}
 		// Pair i is drawn with the unlearned population's model i, where
 		// compare draws that population's models.
-		drawn := func(m *Method) bool {
+		drawn := func(m *result.Method) bool {
 			p, a := m.Population(scoring.Unlearned), find(m)
 			return p != nil && p.N == len(a.PerModel) && len(p.RetainAcc)+len(p.TestAcc)+len(p.Seconds) > 0
 		}
 		return []metric{{name: "attack " + ba.Name + ": " + label, higherBetter: true, gate: ba.Name == "tow",
-			resamples: func(b, c *Method) bool { return drawn(b) && drawn(c) },
-			value: func(m *Method, d *bootDraw) float64 {
+			resamples: func(b, c *result.Method) bool { return drawn(b) && drawn(c) },
+			value: func(m *result.Method, d *bootDraw) float64 {
 				a := find(m)
 				if d == nil || len(d.models[scoring.Unlearned]) != len(a.PerModel) {
 					return full(m)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"unlearnbench/internal/usererr"
+	"unlearnbench/result"
 )
 
 func compareFixtures(t *testing.T, base, cur string, opt CompareOptions) *Comparison {
@@ -90,21 +91,21 @@ func TestCompareRefusesIncomparableResults(t *testing.T) {
 	base := readFixture(t, "full.json")
 	cases := []struct {
 		name   string
-		modify func(r *Result)
+		modify func(r *result.Result)
 		opt    func(o *CompareOptions)
 		want   string
 	}{
-		{"different forget digest", func(r *Result) { r.Data.ForgetDigest = "labels-sha256:00112233445566778899" }, nil,
+		{"different forget digest", func(r *result.Result) { r.Data.ForgetDigest = "labels-sha256:00112233445566778899" }, nil,
 			"different forget sets (forget_digest"},
-		{"different E", func(r *Result) {
+		{"different E", func(r *result.Result) {
 			m := &r.Methods[0]
 			m.Examples = m.Examples[:39]
 			m.E = 39
 		}, nil, `method "finetune": base.json has E = 40 forget examples but cur.json has E = 39`},
-		{"different N", func(r *Result) { r.Methods[0].N = 64 }, nil, "N = 32 models per population in base.json but 64 in cur.json"},
-		{"no method in common", func(r *Result) { r.Methods[0].Name, r.Methods[1].Name = "a", "b" }, nil, "no method in common"},
-		{"bad alpha", func(*Result) {}, func(o *CompareOptions) { o.Alpha = 1.5 }, "--alpha is 1.5"},
-		{"negative tolerance", func(*Result) {}, func(o *CompareOptions) { o.MaxDropScore = -1 }, "--max-drop-score is -1"},
+		{"different N", func(r *result.Result) { r.Methods[0].N = 64 }, nil, "N = 32 models per population in base.json but 64 in cur.json"},
+		{"no method in common", func(r *result.Result) { r.Methods[0].Name, r.Methods[1].Name = "a", "b" }, nil, "no method in common"},
+		{"bad alpha", func(*result.Result) {}, func(o *CompareOptions) { o.Alpha = 1.5 }, "--alpha is 1.5"},
+		{"negative tolerance", func(*result.Result) {}, func(o *CompareOptions) { o.MaxDropScore = -1 }, "--max-drop-score is -1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -142,11 +143,11 @@ func TestCompareWarnsAboutMissingMethods(t *testing.T) {
 }
 
 func BenchmarkCompare(b *testing.B) {
-	base, err := Read("testdata/full.json")
+	base, err := result.Read("testdata/full.json")
 	if err != nil {
 		b.Fatal(err)
 	}
-	cur, err := Read("testdata/regressed.json")
+	cur, err := result.Read("testdata/regressed.json")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func BenchmarkCompare(b *testing.B) {
 }
 
 func BenchmarkWriteHTML(b *testing.B) {
-	r, err := Read("testdata/full.json")
+	r, err := result.Read("testdata/full.json")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestCompareWarnsOfLostAttacks(t *testing.T) {
 	cur := readFixture(t, "full.json")
 	m := &cur.Methods[0]
 	lost := m.Attacks[0].Name
-	m.Attacks[0] = AttackResult{Name: lost, Kind: m.Attacks[0].Kind, Skipped: "needs the test set's logits"}
+	m.Attacks[0] = result.AttackResult{Name: lost, Kind: m.Attacks[0].Kind, Skipped: "needs the test set's logits"}
 	c, err := Compare("base.json", base, "cur.json", cur, DefaultCompareOptions)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"unlearnbench/attack"
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 )
 
@@ -23,9 +24,9 @@ var update = flag.Bool("update", false, "rewrite the fixtures and golden files u
 // The result files the golden tests render, made by the generators below
 // (go test ./reports -run TestFixtures -update rewrites them). The repository
 // root's testdata/ gets copies for the README's examples.
-var fixtures = map[string]func() *Result{
-	"full.json":      func() *Result { return fullResult(map[string]float64{"finetune": 0.5, "noop": 2.5}) },
-	"regressed.json": func() *Result { return fullResult(map[string]float64{"finetune": 1.5, "noop": 2.5}) },
+var fixtures = map[string]func() *result.Result{
+	"full.json":      func() *result.Result { return fullResult(map[string]float64{"finetune": 0.5, "noop": 2.5}) },
+	"regressed.json": func() *result.Result { return fullResult(map[string]float64{"finetune": 1.5, "noop": 2.5}) },
 	"minimal.json":   minimalResult,
 }
 
@@ -78,14 +79,14 @@ func synthPopulations(seed uint64, n, e int, memory float64) (u, r *scoring.Popu
 
 // binormalROC is the ROC curve of a score that is N(d, 1) for members and
 // N(0, 1) for non-members, at 60 thresholds.
-func binormalROC(d float64) []ROCPoint {
+func binormalROC(d float64) []result.ROCPoint {
 	std := distuv.UnitNormal
-	pts := []ROCPoint{{FPR: 0, TPR: 0}}
+	pts := []result.ROCPoint{{FPR: 0, TPR: 0}}
 	for k := 59; k >= 0; k-- {
 		t := -4 + float64(k)*(8+d)/59
-		pts = append(pts, ROCPoint{FPR: round6(std.Survival(t)), TPR: round6(std.Survival(t - d))})
+		pts = append(pts, result.ROCPoint{FPR: round6(std.Survival(t)), TPR: round6(std.Survival(t - d))})
 	}
-	return append(pts, ROCPoint{FPR: 1, TPR: 1})
+	return append(pts, result.ROCPoint{FPR: 1, TPR: 1})
 }
 
 func round6(v float64) float64 { return math.Round(v*1e6) / 1e6 }
@@ -93,11 +94,11 @@ func round6(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 func ptr(v float64) *float64 { return &v }
 
 // fullResult is a run of several methods with everything a result can hold.
-func fullResult(memory map[string]float64) *Result {
-	res := New("run")
+func fullResult(memory map[string]float64) *result.Result {
+	res := result.New("run")
 	res.Config = json.RawMessage(`{"dataset":"fashion-mnist","forget":{"classes":[0],"fraction":0.02},"population":{"n":32},"seed":2023}`)
-	res.Data = &DataSplit{Dataset: "synthetic (reports/fixture_test.go)", Classes: 10, Train: 2000, Retain: 1960, Forget: fixtureE, Validation: 200, Test: 500,
-		ForgetSelection: "40 examples drawn at random, seed 2023", ForgetDigest: LabelsDigest(fixtureLabels())}
+	res.Data = &result.DataSplit{Dataset: "synthetic (reports/fixture_test.go)", Classes: 10, Train: 2000, Retain: 1960, Forget: fixtureE, Validation: 200, Test: 500,
+		ForgetSelection: "40 examples drawn at random, seed 2023", ForgetDigest: result.LabelsDigest(fixtureLabels())}
 	res.Seconds = ptr(3725)
 	res.Inputs = map[string]string{"config": "configs/small.yaml"}
 	for k, name := range []string{"finetune", "noop"} {
@@ -107,7 +108,7 @@ func fullResult(memory map[string]float64) *Result {
 		if err != nil {
 			panic(err)
 		}
-		m := NewMethod(name, sc)
+		m := result.NewMethod(name, sc)
 		secU, secR := 12.0, 95.0
 		if name == "noop" {
 			secU = 0.05
@@ -120,7 +121,7 @@ func fullResult(memory map[string]float64) *Result {
 		}{{scoring.Unlearned, u, secU, 1}, {scoring.Retrained, r, secR, 1001}} {
 			// One retrained population (the oracle) serves every method.
 			noise := rand.New(rand.NewPCG(side.seed+uint64(k)*boolInt(side.role == scoring.Unlearned), 11))
-			p := NewPopulation(side.role, side.pop)
+			p := result.NewPopulation(side.role, side.pop)
 			p.ForgetAcc = forgetAcc[side.role]
 			for i := range fixtureN {
 				p.Seeds = append(p.Seeds, side.seed+uint64(i))
@@ -130,20 +131,20 @@ func fullResult(memory map[string]float64) *Result {
 		}
 		m.KeepDistributions(u, r, 3, 2)
 		d := 0.3 + 0.5*mem
-		lira := AttackResult{Name: "lira/offline/fixed-var", Kind: "lira", Features: []string{"confidence"},
+		lira := result.AttackResult{Name: "lira/offline/fixed-var", Kind: "lira", Features: []string{"confidence"},
 			AUC: ptr(round6(distuv.UnitNormal.CDF(d / math.Sqrt2))), Advantage: ptr(round6(2*distuv.UnitNormal.CDF(d/2) - 1)), ROC: binormalROC(d)}
 		for _, fpr := range StandardFPRs {
-			lira.TPRAtFPR = append(lira.TPRAtFPR, TPRPoint{FPR: fpr, TPR: round6(distuv.UnitNormal.Survival(distuv.UnitNormal.Quantile(1-fpr) - d))})
+			lira.TPRAtFPR = append(lira.TPRAtFPR, result.TPRPoint{FPR: fpr, TPR: round6(distuv.UnitNormal.Survival(distuv.UnitNormal.Quantile(1-fpr) - d))})
 		}
-		perExample := AttackResult{Name: "logreg/per-example", Kind: "per-example", Features: []string{"confidence", "loss"}, AUC: ptr(round6(0.5 + 0.08*mem))}
+		perExample := result.AttackResult{Name: "logreg/per-example", Kind: "per-example", Features: []string{"confidence", "loss"}, AUC: ptr(round6(0.5 + 0.08*mem))}
 		noise := rand.New(rand.NewPCG(uint64(k), 13))
 		for _, ex := range m.Examples {
 			perExample.Epsilons = append(perExample.Epsilons, round6(max(0, ex.Epsilon*0.9+0.2*noise.NormFloat64())))
 		}
-		simple := AttackResult{Name: "simple-mia", Kind: "single-model", Value: ptr(round6(0.5 + 0.03*mem)), ValueName: "accuracy", Spread: ptr(0.012),
+		simple := result.AttackResult{Name: "simple-mia", Kind: "single-model", Value: ptr(round6(0.5 + 0.03*mem)), ValueName: "accuracy", Spread: ptr(0.012),
 			Warnings: []string{"2 of 10 folds held fewer than 5 members"}}
-		online := AttackResult{Name: "lira/online/fixed-var", Kind: "lira", Skipped: "needs the original models (--original)"}
-		m.Attacks = []AttackResult{lira, perExample, simple, online}
+		online := result.AttackResult{Name: "lira/online/fixed-var", Kind: "lira", Skipped: "needs the original models (--original)"}
+		m.Attacks = []result.AttackResult{lira, perExample, simple, online}
 		m.Attacks = append(m.Attacks, fixtureMetrics(u, r, forgetAcc)...)
 		res.Methods = append(res.Methods, m)
 	}
@@ -154,7 +155,7 @@ func fullResult(memory map[string]float64) *Result {
 // fixtureMetrics computes KLoM on the forget set (the confidences are the
 // margins) and ToW of the synthetic populations, as attack/suite does, with
 // the retain set's KLoM and ToW-MIA not run.
-func fixtureMetrics(u, r *scoring.Population, forgetAcc map[string][]float64) []AttackResult {
+func fixtureMetrics(u, r *scoring.Population, forgetAcc map[string][]float64) []result.AttackResult {
 	vals, undefined, err := attack.KLoM(u.Conf, r.Conf, u.N, r.N, u.E, attack.KLoMOptions{})
 	if err != nil || len(undefined) > 0 {
 		panic(fmt.Sprint(err, undefined))
@@ -162,12 +163,12 @@ func fixtureMetrics(u, r *scoring.Population, forgetAcc map[string][]float64) []
 	for j := range vals {
 		vals[j] = round6(vals[j])
 	}
-	klom := AttackResult{Name: "klom/forget", Kind: KindKLoM, Features: []string{"margin"}, ValueName: "binned-margin KL(R || U) mean",
+	klom := result.AttackResult{Name: "klom/forget", Kind: result.KindKLoM, Features: []string{"margin"}, ValueName: "binned-margin KL(R || U) mean",
 		PerExample: vals, Value: ptr(stat.Mean(vals, nil)), Median: ptr(attack.Median(vals)), P95: ptr(attack.Percentile(vals, 95)),
 		Warnings: []string{"margins from the competition's confidences (equal up to rounding and their 1e-45 floor); logits [N, E, C] with --labels give them exactly"}}
-	retain := AttackResult{Name: "klom/retain", Kind: KindKLoM, Features: []string{"margin"}, ValueName: klom.ValueName,
+	retain := result.AttackResult{Name: "klom/retain", Kind: result.KindKLoM, Features: []string{"margin"}, ValueName: klom.ValueName,
 		Skipped: "needs both populations' logits on the retain set and its labels"}
-	tow := AttackResult{Name: "tow", Kind: KindToW, ValueName: "mean over model pairs [95% t CI]"}
+	tow := result.AttackResult{Name: "tow", Kind: result.KindToW, ValueName: "mean over model pairs [95% t CI]"}
 	for i := range u.N {
 		v, err := attack.ToW(attack.Accuracies{Forget: forgetAcc[scoring.Unlearned][i], Retain: u.RetainAcc[i], Test: u.TestAcc[i]},
 			attack.Accuracies{Forget: forgetAcc[scoring.Retrained][i], Retain: r.RetainAcc[i], Test: r.TestAcc[i]})
@@ -178,27 +179,27 @@ func fixtureMetrics(u, r *scoring.Population, forgetAcc map[string][]float64) []
 	}
 	mean, lo, hi, _ := attack.TInterval(tow.PerModel, 0.95)
 	tow.Value, tow.CILow, tow.CIHigh = ptr(mean), ptr(lo), ptr(hi)
-	towMIA := AttackResult{Name: "tow-mia", Kind: KindToW, Features: []string{"loss"}, ValueName: tow.ValueName,
+	towMIA := result.AttackResult{Name: "tow-mia", Kind: result.KindToW, Features: []string{"loss"}, ValueName: tow.ValueName,
 		Skipped: "needs the simple MIA's accuracies on both populations, and it did not run (simple-mia: needs the test set's logits and labels)"}
-	return []AttackResult{klom, retain, tow, towMIA}
+	return []result.AttackResult{klom, retain, tow, towMIA}
 }
 
 // minimalResult is what score writes without accuracies, from confidences:
 // no accuracies, times, attacks or distributions.
-func minimalResult() *Result {
+func minimalResult() *result.Result {
 	u, r, _ := synthPopulations(7, 16, 12, 1)
 	u.RetainAcc, u.TestAcc, r.RetainAcc, r.TestAcc = nil, nil, nil, nil
 	sc, err := scoring.Score(u, r, scoring.Options{Workers: 1})
 	if err != nil {
 		panic(err)
 	}
-	res := New("score")
+	res := result.New("score")
 	res.Inputs = map[string]string{"unlearned": "u.npy", "retrained": "r.npy"}
-	res.Methods = []Method{NewMethod("unlearned", sc)}
+	res.Methods = []result.Method{result.NewMethod("unlearned", sc)}
 	return res
 }
 
-func encode(t *testing.T, r *Result) []byte {
+func encode(t *testing.T, r *result.Result) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := r.Encode(&b); err != nil {
@@ -225,7 +226,7 @@ func TestFixtures(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s differs from its generator; run go test ./reports -run TestFixtures -update", path)
 		}
-		if _, err := Decode(path, want); err != nil {
+		if _, err := result.Decode(path, want); err != nil {
 			t.Errorf("%s does not read back: %v", path, err)
 		}
 	}
@@ -249,9 +250,9 @@ func TestFixtures(t *testing.T) {
 }
 
 // readFixture reads a committed result file.
-func readFixture(t *testing.T, name string) *Result {
+func readFixture(t *testing.T, name string) *result.Result {
 	t.Helper()
-	r, err := Read(filepath.Join("testdata", name))
+	r, err := result.Read(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

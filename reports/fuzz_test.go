@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 )
 
@@ -29,11 +30,11 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(data)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := Decode("fuzz.json", data)
+		r, err := result.Decode("fuzz.json", data)
 		if err != nil {
 			return
 		}
-		for _, write := range []func(io.Writer, *Result) error{WriteSummary, WriteMarkdown, WriteMethodsCSV, WriteExamplesCSV, WriteAttacksCSV} {
+		for _, write := range []func(io.Writer, *result.Result) error{WriteSummary, WriteMarkdown, WriteMethodsCSV, WriteExamplesCSV, WriteAttacksCSV} {
 			if err := write(io.Discard, r); err != nil {
 				t.Fatalf("rendering an accepted result: %v", err)
 			}
@@ -47,7 +48,7 @@ func FuzzDecode(f *testing.F) {
 		if err := r.Encode(&b); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Decode("again.json", b.Bytes()); err != nil {
+		if _, err := result.Decode("again.json", b.Bytes()); err != nil {
 			t.Fatalf("an accepted result does not read back: %v", err)
 		}
 		opt := DefaultCompareOptions
@@ -61,40 +62,40 @@ func FuzzDecode(f *testing.F) {
 
 // smallResult is a whole result in a few kilobytes: N = 4, E = 3, one
 // plotted example, an attack with a ROC curve and per-example epsilons.
-func smallResult() *Result {
+func smallResult() *result.Result {
 	u, r, forgetAcc := synthPopulations(3, 4, 3, 1)
 	sc, err := scoring.Score(u, r, scoring.Options{Workers: 1})
 	if err != nil {
 		panic(err)
 	}
-	res := New("run")
-	res.Data = &DataSplit{Forget: 3, ForgetDigest: LabelsDigest([]int{1, 2, 3})}
-	m := NewMethod("m", sc)
+	res := result.New("run")
+	res.Data = &result.DataSplit{Forget: 3, ForgetDigest: result.LabelsDigest([]int{1, 2, 3})}
+	m := result.NewMethod("m", sc)
 	for _, side := range []struct {
 		role string
 		pop  *scoring.Population
 	}{{scoring.Unlearned, u}, {scoring.Retrained, r}} {
-		p := NewPopulation(side.role, side.pop)
+		p := result.NewPopulation(side.role, side.pop)
 		p.ForgetAcc = forgetAcc[side.role]
 		p.Seconds = []float64{1, 2, 3, 4}
 		p.Seeds = []uint64{1, 2, 3, 4}
 		m.Populations = append(m.Populations, p)
 	}
 	m.KeepDistributions(u, r, 1, 0)
-	m.Attacks = []AttackResult{{Name: "a", AUC: ptr(0.6), ROC: []ROCPoint{{0, 0}, {0.01, 0.1}, {1, 1}}, Epsilons: []float64{0.1, 1, 2}}}
-	res.Methods = []Method{m}
+	m.Attacks = []result.AttackResult{{Name: "a", AUC: ptr(0.6), ROC: []result.ROCPoint{{FPR: 0, TPR: 0}, {FPR: 0.01, TPR: 0.1}, {FPR: 1, TPR: 1}}, Epsilons: []float64{0.1, 1, 2}}}
+	res.Methods = []result.Method{m}
 	return res
 }
 
 // TestHTMLEdgeCases renders results whose values are extreme but valid.
 func TestHTMLEdgeCases(t *testing.T) {
-	cases := map[string]func(r *Result){
-		"huge confidences": func(r *Result) { r.Methods[0].Distributions[0].Unlearned[0] = 1e300 },
-		"one value": func(r *Result) {
+	cases := map[string]func(r *result.Result){
+		"huge confidences": func(r *result.Result) { r.Methods[0].Distributions[0].Unlearned[0] = 1e300 },
+		"one value": func(r *result.Result) {
 			d := &r.Methods[0].Distributions[0]
 			d.Unlearned, d.Retrained = d.Unlearned[:1], d.Retrained[:1]
 		},
-		"equal values": func(r *Result) {
+		"equal values": func(r *result.Result) {
 			d := &r.Methods[0].Distributions[0]
 			for i := range d.Unlearned {
 				d.Unlearned[i] = 1
@@ -103,15 +104,17 @@ func TestHTMLEdgeCases(t *testing.T) {
 				d.Retrained[i] = 1
 			}
 		},
-		"ROC without positives": func(r *Result) { r.Methods[0].Attacks[0].ROC = []ROCPoint{{0, 0}, {1, 0}} },
-		"zero times":            func(r *Result) { p := &r.Methods[0].Populations[0]; p.Seconds = make([]float64, p.N) },
-		"zero accuracies": func(r *Result) {
+		"ROC without positives": func(r *result.Result) {
+			r.Methods[0].Attacks[0].ROC = []result.ROCPoint{{FPR: 0, TPR: 0}, {FPR: 1, TPR: 0}}
+		},
+		"zero times": func(r *result.Result) { p := &r.Methods[0].Populations[0]; p.Seconds = make([]float64, p.N) },
+		"zero accuracies": func(r *result.Result) {
 			for i := range r.Methods[0].Populations {
 				p := &r.Methods[0].Populations[i]
 				p.RetainAcc, p.TestAcc, p.ForgetAcc = make([]float64, p.N), make([]float64, p.N), make([]float64, p.N)
 			}
 		},
-		"no buckets": func(r *Result) { r.Methods[0].Score.Buckets = nil },
+		"no buckets": func(r *result.Result) { r.Methods[0].Score.Buckets = nil },
 	}
 	for name, modify := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"unlearnbench/result"
 )
 
 // checkGolden compares got with testdata/golden/name, or rewrites it with
@@ -65,7 +67,7 @@ func htmlSkeleton(html []byte) []byte {
 	})
 }
 
-func render(t *testing.T, r *Result, write func(io.Writer, *Result) error) []byte {
+func render(t *testing.T, r *result.Result, write func(io.Writer, *result.Result) error) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := write(&b, r); err != nil {
@@ -83,7 +85,7 @@ func TestGoldenRenderings(t *testing.T) {
 		checkGolden(t, name+".examples.csv", render(t, r, WriteExamplesCSV))
 		checkGolden(t, name+".attacks.csv", render(t, r, WriteAttacksCSV))
 		checkGolden(t, name+".html.skeleton", htmlSkeleton(render(t, r, WriteHTML)))
-		checkGolden(t, name+".score.table", render(t, r, func(w io.Writer, r *Result) error { return WriteScore(w, &r.Methods[0], 5) }))
+		checkGolden(t, name+".score.table", render(t, r, func(w io.Writer, r *result.Result) error { return WriteScore(w, &r.Methods[0], 5) }))
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"gonum.org/v1/plot/vg"
+
+	"unlearnbench/result"
 )
 
 //go:embed report.html.tmpl
@@ -107,7 +109,7 @@ const maxListedExamples = 2000
 // WriteHTML renders r as one self-contained HTML page: tables, and plots as
 // inline SVG drawn by gonum/plot, with inline CSS and no script or network
 // access.
-func WriteHTML(w io.Writer, r *Result) error {
+func WriteHTML(w io.Writer, r *result.Result) error {
 	rep := htmlReport{
 		Headline:    headline(r),
 		Summary:     toHTMLTable(summaryGrid(r)),
@@ -152,7 +154,7 @@ func WriteHTML(w io.Writer, r *Result) error {
 			return err
 		}
 		hm.Epsilon = toHTMLFigure(f)
-		rank := Rank(m.Examples)
+		rank := result.Rank(m.Examples)
 		for k := range m.Distributions {
 			d := &m.Distributions[k]
 			p, err := distributionPlot(m, d, rank[d.Example])
@@ -229,7 +231,7 @@ func WriteHTML(w io.Writer, r *Result) error {
 
 // distributionCaption says which example a distribution plot shows and the
 // rule that reached its epsilon.
-func distributionCaption(m *Method, d *Distribution, rank int) string {
+func distributionCaption(m *result.Method, d *result.Distribution, rank int) string {
 	ex := m.Examples[d.Example]
 	s := fmt.Sprintf("%s, example %d: epsilon %.4f, rank %d of %d (highest first)", m.Name, d.Example, ex.Epsilon, rank, m.E)
 	switch {

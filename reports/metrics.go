@@ -11,26 +11,19 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
-)
 
-// Kinds of the attack rows that hold the newer benchmarks' population
-// metrics: KLoM per example of one set (named "klom/forget",
-// "klom/retain", "klom/test") and ToW or ToW-MIA per model pair ("tow",
-// "tow-mia"). Package attack/suite computes them.
-const (
-	KindKLoM = "klom"
-	KindToW  = "tow"
+	"unlearnbench/result"
 )
 
 // klomSet is the set a KLoM row is about ("forget" of "klom/forget").
-func klomSet(a *AttackResult) string {
+func klomSet(a *result.AttackResult) string {
 	_, set, _ := strings.Cut(a.Name, "/")
 	return set
 }
 
 // metricRows returns m's KLoM and ToW rows, in the result's order.
-func metricRows(m *Method, kind string) []*AttackResult {
-	var out []*AttackResult
+func metricRows(m *result.Method, kind string) []*result.AttackResult {
+	var out []*result.AttackResult
 	for i := range m.Attacks {
 		if m.Attacks[i].Kind == kind {
 			out = append(out, &m.Attacks[i])
@@ -39,9 +32,9 @@ func metricRows(m *Method, kind string) []*AttackResult {
 	return out
 }
 
-func hasMetrics(r *Result) bool {
+func hasMetrics(r *result.Result) bool {
 	for i := range r.Methods {
-		if len(metricRows(&r.Methods[i], KindKLoM))+len(metricRows(&r.Methods[i], KindToW)) > 0 {
+		if len(metricRows(&r.Methods[i], result.KindKLoM))+len(metricRows(&r.Methods[i], result.KindToW)) > 0 {
 			return true
 		}
 	}
@@ -56,11 +49,11 @@ const metricsIntro = "KLoM (Georgiev et al. 2024, EasyDUB) is, per example, the 
 
 // klomGrid has one row per method and set: how many examples, the mean,
 // median and 95th percentile of KLoM over the defined ones.
-func klomGrid(r *Result) grid {
+func klomGrid(r *result.Result) grid {
 	t := grid{header: []string{"method", "set", "examples", "undefined", "mean", "median", "p95", "divergence"}}
 	for i := range r.Methods {
 		m := &r.Methods[i]
-		for _, a := range metricRows(m, KindKLoM) {
+		for _, a := range metricRows(m, result.KindKLoM) {
 			if a.Skipped != "" {
 				t.add(m.Name, klomSet(a), "-", "-", "not run: "+a.Skipped, "-", "-", "-")
 				continue
@@ -75,11 +68,11 @@ func klomGrid(r *Result) grid {
 
 // towGrid has one row per method and ToW variant: the mean over model
 // pairs with its t-based 95% interval.
-func towGrid(r *Result) grid {
+func towGrid(r *result.Result) grid {
 	t := grid{header: []string{"method", "metric", "model pairs", "mean", "95% t interval"}}
 	for i := range r.Methods {
 		m := &r.Methods[i]
-		for _, a := range metricRows(m, KindToW) {
+		for _, a := range metricRows(m, result.KindToW) {
 			if a.Skipped != "" {
 				t.add(m.Name, a.Name, "-", "not run: "+a.Skipped, "-")
 				continue
@@ -102,7 +95,7 @@ type klomRanked struct {
 
 // worstKLoM lists a set's examples by KLoM, highest first (the undefined
 // ones left out), ties by example index.
-func worstKLoM(a *AttackResult) []klomRanked {
+func worstKLoM(a *result.AttackResult) []klomRanked {
 	undef := map[int]bool{}
 	for _, i := range a.Undefined {
 		undef[i] = true
@@ -119,9 +112,9 @@ func worstKLoM(a *AttackResult) []klomRanked {
 
 // klomWorstGrid lists the k examples of each set of m with the highest
 // KLoM; forget examples with their epsilon, to set the two side by side.
-func klomWorstGrid(m *Method, k int) grid {
+func klomWorstGrid(m *result.Method, k int) grid {
 	t := grid{header: []string{"set", "rank", "example", "KLoM", "epsilon"}}
-	for _, a := range metricRows(m, KindKLoM) {
+	for _, a := range metricRows(m, result.KindKLoM) {
 		if a.Skipped != "" {
 			continue
 		}
@@ -147,9 +140,9 @@ var setColors = map[string]color.NRGBA{
 
 // klomPlot draws the histogram of each set's KLoM values of m as the
 // fraction of the set's examples per bin, the sets over one another.
-func klomPlot(m *Method) (*plot.Plot, error) {
-	rows := metricRows(m, KindKLoM)
-	var sets []*AttackResult
+func klomPlot(m *result.Method) (*plot.Plot, error) {
+	rows := metricRows(m, result.KindKLoM)
+	var sets []*result.AttackResult
 	hi := 0.0
 	for _, a := range rows {
 		if a.Skipped == "" && len(worstKLoM(a)) > 0 {
@@ -197,9 +190,9 @@ func klomPlot(m *Method) (*plot.Plot, error) {
 }
 
 // klomCaption says what the KLoM histogram shows.
-func klomCaption(m *Method) string {
+func klomCaption(m *result.Method) string {
 	var parts []string
-	for _, a := range metricRows(m, KindKLoM) {
+	for _, a := range metricRows(m, result.KindKLoM) {
 		if a.Skipped == "" && a.Value != nil {
 			parts = append(parts, fmt.Sprintf("%s: mean %s, median %s, p95 %s", klomSet(a), f4(*a.Value), optional(a.Median, f4), optional(a.P95, f4)))
 		}
@@ -208,8 +201,8 @@ func klomCaption(m *Method) string {
 }
 
 // hasKLoMValues reports whether m has a KLoM row with values to plot.
-func hasKLoMValues(m *Method) bool {
-	for _, a := range metricRows(m, KindKLoM) {
+func hasKLoMValues(m *result.Method) bool {
+	for _, a := range metricRows(m, result.KindKLoM) {
 		if a.Skipped == "" && len(worstKLoM(a)) > 0 {
 			return true
 		}
@@ -219,9 +212,9 @@ func hasKLoMValues(m *Method) bool {
 
 // forgetKLoM returns a function giving forget example e's KLoM as a CSV
 // cell: "" when the result has none or it is undefined there.
-func forgetKLoM(m *Method) func(e int) string {
-	var row *AttackResult
-	for _, a := range metricRows(m, KindKLoM) {
+func forgetKLoM(m *result.Method) func(e int) string {
+	var row *result.AttackResult
+	for _, a := range metricRows(m, result.KindKLoM) {
 		if klomSet(a) == "forget" && a.Skipped == "" {
 			row = a
 		}

@@ -3,79 +3,18 @@ package reports
 import (
 	"bytes"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"unlearnbench/internal/usererr"
+	"unlearnbench/result"
 )
 
-// Files of schema 1.0 (no "minor" field) still read; a later minor version
-// is refused in one line.
-func TestDecodeSchemaMinor(t *testing.T) {
-	good, err := os.ReadFile(filepath.Join("testdata", "minimal.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(good, []byte("\"minor\": 1,\n")) {
-		t.Fatal("minimal.json is not of minor version 1")
-	}
-	old := bytes.Replace(good, []byte("  \"minor\": 1,\n"), nil, 1)
-	r, err := Decode("old.json", old)
-	if err != nil || r.Minor != 0 || r.Version != 1 {
-		t.Fatalf("a version 1.0 file: %v, %+v", err, r)
-	}
-	_, err = Decode("new.json", bytes.Replace(good, []byte(`"minor": 1`), []byte(`"minor": 2`), 1))
-	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), `new.json: field "minor" is 2; this unlearnbench reads version 1.0 to 1.1`) {
-		t.Fatalf("minor 2: %v", err)
-	}
-	if New("attack").Minor != SchemaMinor {
-		t.Fatal("New does not write the current minor version")
-	}
-}
-
-// The KLoM and ToW rows' fields are checked like every other.
-func TestDecodeRefusesBadMetrics(t *testing.T) {
-	good, err := os.ReadFile(filepath.Join("testdata", "full.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	edit := func(old, new string) []byte {
-		if !bytes.Contains(good, []byte(old)) {
-			t.Fatalf("fixture lacks %q", old)
-		}
-		return bytes.Replace(good, []byte(old), []byte(new), 1)
-	}
-	for _, c := range []struct {
-		name string
-		data []byte
-		want string
-	}{
-		{"ToW above 1", edit("\"per_model\": [\n            0.937017,", "\"per_model\": [\n            1.5,"), `attack "tow": per_model[0] is 1.5; ToW lies in [0, 1]`},
-		{"KLoM of other examples", edit("\"per_example\": [\n            2.312322,", "\"per_example\": [\n            2.312322, 1,"), `attack "klom/forget": 41 per-example values for 40 forget examples`},
-		{"negative KLoM", edit(`"median": 1.8582395`, `"median": -1`), `attack "klom/forget": field "median" is -1; a KL divergence is 0 or more`},
-		{"undefined out of range", edit(`"median": 1.8582395`, `"undefined": [40], "median": 1.8582395`), "undefined[0] is 40; per_example has 40 values"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := Decode("r.json", c.data)
-			if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
-				t.Fatalf("error %v; want one line with %q", err, c.want)
-			}
-		})
-	}
+// Whatever a caller puts in memory, a table shows no NaN.
+func TestAttackTableHidesNaN(t *testing.T) {
 	r := readFixture(t, "full.json")
-	tow := &r.Methods[0].Attacks[slices.IndexFunc(r.Methods[0].Attacks, func(a AttackResult) bool { return a.Name == "tow" })]
-	*tow.CILow = *tow.Value + 0.01
-	if err := r.validate(); err == nil || !strings.Contains(err.Error(), "does not hold field \"value\"") {
-		t.Errorf("an interval beside its value: %v", err)
-	}
+	tow := &r.Methods[0].Attacks[slices.IndexFunc(r.Methods[0].Attacks, func(a result.AttackResult) bool { return a.Name == "tow" })]
 	*tow.CILow, *tow.Value = math.NaN(), math.NaN()
-	if err := r.Write(filepath.Join(t.TempDir(), "r.json")); err == nil || !strings.Contains(err.Error(), `field "ci_low" is NaN`) {
-		t.Errorf("NaN written: %v", err)
-	}
-	// Whatever a caller puts in memory, a table shows no NaN.
 	var b bytes.Buffer
 	if err := WriteAttackTable(&b, &r.Methods[0]); err != nil || strings.Contains(b.String(), "NaN") {
 		t.Errorf("attack table with NaN values:\n%s", b.String())
@@ -89,12 +28,12 @@ func TestKLoMWorstAndSummaries(t *testing.T) {
 	m := &r.Methods[0]
 	vals := make([]float64, m.E)
 	vals[3], vals[5], vals[7], vals[1] = 2, 0.5, 2, 9
-	m.Attacks = []AttackResult{
-		{Name: "klom/forget", Kind: KindKLoM, PerExample: vals, Undefined: []int{1}, Value: ptr(0.375), Median: ptr(0), P95: ptr(2)},
-		{Name: "klom/test", Kind: KindKLoM, Skipped: "needs test logits"},
-		{Name: "tow", Kind: KindToW, PerModel: slices.Repeat([]float64{1, 0.9, 0.8, 0.9}, 4), Value: ptr(0.9), CILow: ptr(0.65), CIHigh: ptr(1.15)},
+	m.Attacks = []result.AttackResult{
+		{Name: "klom/forget", Kind: result.KindKLoM, PerExample: vals, Undefined: []int{1}, Value: ptr(0.375), Median: ptr(0), P95: ptr(2)},
+		{Name: "klom/test", Kind: result.KindKLoM, Skipped: "needs test logits"},
+		{Name: "tow", Kind: result.KindToW, PerModel: slices.Repeat([]float64{1, 0.9, 0.8, 0.9}, 4), Value: ptr(0.9), CILow: ptr(0.65), CIHigh: ptr(1.15)},
 	}
-	if err := r.validate(); err != nil {
+	if err := r.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	g := klomWorstGrid(m, 3)

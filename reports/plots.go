@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"unlearnbench/attack"
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 )
 
@@ -74,7 +75,7 @@ func sans(s *text.Style) { s.Font.Variant = "Sans" }
 
 // epsilonPlot is the histogram of one method's epsilons over the score's
 // buckets, with the examples past the last bucket as a last bar.
-func epsilonPlot(m *Method) (*plot.Plot, error) {
+func epsilonPlot(m *result.Method) (*plot.Plot, error) {
 	p := newPlot(m.Name+": forget examples per epsilon bucket", "epsilon bucket (lower bound; points 1, 1/2, 1/4, ...)", "examples")
 	counts := make(plotter.Values, 0, len(m.Score.Buckets)+1)
 	names := make([]string, 0, len(m.Score.Buckets)+1)
@@ -115,7 +116,7 @@ func histogramOver(values []float64, lo, hi float64, n int) *plotter.Histogram {
 
 // distributionPlot shows one forget example's confidences under both
 // populations with the thresholds of the rule that gave its epsilon.
-func distributionPlot(m *Method, d *Distribution, rank int) (*plot.Plot, error) {
+func distributionPlot(m *result.Method, d *result.Distribution, rank int) (*plot.Plot, error) {
 	ex := m.Examples[d.Example]
 	title := fmt.Sprintf("example %d: epsilon %.3f (rank %d of %d)", d.Example, ex.Epsilon, rank, m.E)
 	if ex.Peaky {
@@ -191,14 +192,14 @@ func ruleText(r *attack.Rule) string {
 
 // rocPlot draws every attack of m that has a ROC curve, on linear axes or
 // log-log ones, with each attack's TPR at the standard FPRs marked.
-func rocPlot(m *Method, logLog bool) (*plot.Plot, error) {
+func rocPlot(m *result.Method, logLog bool) (*plot.Plot, error) {
 	title := m.Name + ": ROC of the attacks"
 	if logLog {
 		title += " (log-log)"
 	}
 	p := newPlot(title, "false-positive rate", "true-positive rate")
 	const floor = 1e-5 // the log-log plot's lowest rate, as LiRA's papers draw it
-	keep := func(pt ROCPoint) bool { return !logLog || (pt.FPR > 0 && pt.TPR > 0) }
+	keep := func(pt result.ROCPoint) bool { return !logLog || (pt.FPR > 0 && pt.TPR > 0) }
 	chance := plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}}
 	if logLog {
 		chance = plotter.XYs{{X: floor, Y: floor}, {X: 1, Y: 1}}
@@ -275,7 +276,7 @@ func floorIf(cond bool, v float64) float64 {
 }
 
 // hasROC reports whether any attack of m has a ROC curve.
-func hasROC(m *Method) bool {
+func hasROC(m *result.Method) bool {
 	for _, a := range m.Attacks {
 		if len(a.ROC) > 0 {
 			return true
@@ -287,19 +288,19 @@ func hasROC(m *Method) bool {
 // accuracyGroup is one population on the accuracy plot.
 type accuracyGroup struct {
 	label string
-	acc   []Spread // per Accuracies entry
+	acc   []result.Spread // per Accuracies entry
 }
 
 // accuracyGroups lists each method's unlearned population and the retrained
 // populations, the latter once when every method shares the same one.
-func accuracyGroups(r *Result) []accuracyGroup {
+func accuracyGroups(r *result.Result) []accuracyGroup {
 	var groups, retrained []accuracyGroup
 	for i := range r.Methods {
 		m := &r.Methods[i]
 		for _, role := range []string{scoring.Unlearned, scoring.Retrained} {
 			grp := accuracyGroup{label: m.Name}
 			known := false
-			for _, a := range Accuracies {
+			for _, a := range result.Accuracies {
 				s := m.AccuracySpread(role, a)
 				grp.acc = append(grp.acc, s)
 				known = known || s.N > 0
@@ -339,7 +340,7 @@ func accuracyPlot(groups []accuracyGroup) (*plot.Plot, error) {
 	for i, grp := range groups {
 		names[i] = grp.label
 	}
-	for k, a := range Accuracies {
+	for k, a := range result.Accuracies {
 		var pts spreadPoints
 		for i, grp := range groups {
 			if s := grp.acc[k]; s.N > 0 {
@@ -384,8 +385,8 @@ func accuracyPlot(groups []accuracyGroup) (*plot.Plot, error) {
 }
 
 // timeMethods lists the methods with wall times.
-func timeMethods(r *Result) []*Method {
-	var out []*Method
+func timeMethods(r *result.Result) []*result.Method {
+	var out []*result.Method
 	for i := range r.Methods {
 		if r.Methods[i].SecondsPerModel(scoring.Unlearned).N > 0 {
 			out = append(out, &r.Methods[i])
@@ -397,7 +398,7 @@ func timeMethods(r *Result) []*Method {
 // timePlot is the score of each method against its wall time per model,
 // with the competition's cut-off (20% of the retraining time) where the
 // retrained population's time is known.
-func timePlot(r *Result, methods []*Method) (*plot.Plot, error) {
+func timePlot(r *result.Result, methods []*result.Method) (*plot.Plot, error) {
 	useFinal := true
 	for _, m := range methods {
 		useFinal = useFinal && m.Score.Final != nil

@@ -1,7 +1,9 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 
 	"unlearnbench/internal/atomicfile"
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 )
 
@@ -30,13 +33,13 @@ const ReportWorst = 10
 
 // WriteDir renders r into dir (created if needed): report.md, report.html
 // and the CSV files, each written atomically. It returns the paths written.
-func WriteDir(r *Result, dir string) ([]string, error) {
-	if err := r.validate(); err != nil {
+func WriteDir(r *result.Result, dir string) ([]string, error) {
+	if err := r.Validate(); err != nil {
 		return nil, fmt.Errorf("rendering a report into %s: %w", dir, err)
 	}
 	files := []struct {
 		name  string
-		write func(io.Writer, *Result) error
+		write func(io.Writer, *result.Result) error
 	}{
 		{MarkdownFile, WriteMarkdown},
 		{HTMLFile, WriteHTML},
@@ -59,7 +62,7 @@ func WriteDir(r *Result, dir string) ([]string, error) {
 // wants its $GITHUB_STEP_SUMMARY file: the runner owns that file and reads
 // what every step appended, so it is appended to in one write rather than
 // replaced (the one output not written through atomicfile).
-func AppendMarkdown(path string, r *Result) error {
+func AppendMarkdown(path string, r *result.Result) error {
 	var b strings.Builder
 	if err := WriteMarkdown(&b, r); err != nil {
 		return err
@@ -83,7 +86,7 @@ func appendFile(path, text string) error {
 }
 
 // headline says in one sentence what the result holds.
-func headline(r *Result) string {
+func headline(r *result.Result) string {
 	methods := "1 method"
 	if len(r.Methods) != 1 {
 		methods = fmt.Sprintf("%d methods", len(r.Methods))
@@ -104,7 +107,7 @@ func headline(r *Result) string {
 }
 
 // absentPlots says, per plot the HTML report could not draw, why.
-func absentPlots(r *Result) (distributions, roc, accuracy, time []string) {
+func absentPlots(r *result.Result) (distributions, roc, accuracy, time []string) {
 	for i := range r.Methods {
 		m := &r.Methods[i]
 		if len(m.Distributions) == 0 {
@@ -156,7 +159,7 @@ func mdTable(w io.Writer, t grid) {
 
 // WriteMarkdown renders r as a GitHub-flavoured Markdown report: the same
 // tables as the HTML report, without its plots.
-func WriteMarkdown(w io.Writer, r *Result) error {
+func WriteMarkdown(w io.Writer, r *result.Result) error {
 	fmt.Fprintf(w, "# unlearnbench report\n\n%s\n\n## Summary\n\n", headline(r))
 	mdTable(w, summaryGrid(r))
 	if hasPopulationDetail(r) {
@@ -242,7 +245,7 @@ func concat(lists ...[]string) []string {
 }
 
 // configText is the run's configuration, indented.
-func configText(r *Result) string {
+func configText(r *result.Result) string {
 	var b strings.Builder
 	if err := indentJSON(&b, r.Config); err != nil {
 		return string(r.Config)
@@ -273,10 +276,10 @@ func writeCSV(w io.Writer, header []string, rows [][]string) error {
 
 // WriteMethodsCSV writes one row per method: sizes, score, accuracies (mean
 // and standard deviation over models) and time per model, numbers exact.
-func WriteMethodsCSV(w io.Writer, r *Result) error {
+func WriteMethodsCSV(w io.Writer, r *result.Result) error {
 	header := []string{"method", "n", "e", "f", "final", "retain_ratio", "test_ratio"}
 	for _, role := range []string{scoring.Unlearned, scoring.Retrained} {
-		for _, a := range Accuracies {
+		for _, a := range result.Accuracies {
 			header = append(header, fmt.Sprintf("%s_%s_acc", role, a), fmt.Sprintf("%s_%s_acc_sd", role, a))
 		}
 	}
@@ -289,14 +292,14 @@ func WriteMethodsCSV(w io.Writer, r *Result) error {
 			ra, ta = csvFloat(u.RetainRatio), csvFloat(u.TestRatio)
 		}
 		row := []string{m.Name, strconv.Itoa(m.N), strconv.Itoa(m.E), csvFloat(m.Score.F), csvOptional(m.Score.Final), ra, ta}
-		spread := func(s Spread) []string {
+		spread := func(s result.Spread) []string {
 			if s.N == 0 {
 				return []string{"", ""}
 			}
 			return []string{csvFloat(s.Mean), csvFloat(s.Std)}
 		}
 		for _, role := range []string{scoring.Unlearned, scoring.Retrained} {
-			for _, a := range Accuracies {
+			for _, a := range result.Accuracies {
 				row = append(row, spread(m.AccuracySpread(role, a))...)
 			}
 		}
@@ -310,7 +313,7 @@ func WriteMethodsCSV(w io.Writer, r *Result) error {
 // WriteExamplesCSV writes one row per method and forget example: epsilon,
 // bucket, points, the winning rule, the populations' medians and spreads,
 // and the example's KLoM where the result has it.
-func WriteExamplesCSV(w io.Writer, r *Result) error {
+func WriteExamplesCSV(w io.Writer, r *result.Result) error {
 	header := []string{"method", "example", "epsilon", "bucket", "points", "positive", "peaky", "separated",
 		"rule_family", "rule_lower", "rule_upper", "rule_positive_is", "fpr", "fnr",
 		"median_unlearned", "median_retrained", "spread_unlearned", "spread_retrained", "klom"}
@@ -341,7 +344,7 @@ func WriteExamplesCSV(w io.Writer, r *Result) error {
 // WriteAttacksCSV writes one row per method and attack with every summary
 // the attack has (TPR at the standard FPRs read as in the tables); an
 // attack that did not run has empty numbers and says why under skipped.
-func WriteAttacksCSV(w io.Writer, r *Result) error {
+func WriteAttacksCSV(w io.Writer, r *result.Result) error {
 	header := []string{"method", "attack", "kind", "features", "auc", "advantage", "balanced_accuracy"}
 	for _, fpr := range StandardFPRs {
 		header = append(header, "tpr_at_fpr_"+csvFloat(fpr))
@@ -374,4 +377,14 @@ func WriteAttacksCSV(w io.Writer, r *Result) error {
 		}
 	}
 	return writeCSV(w, header, rows)
+}
+
+// indentJSON writes raw JSON indented by two spaces.
+func indentJSON(w io.Writer, raw json.RawMessage) error {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return err
+	}
+	_, err := b.WriteTo(w)
+	return err
 }

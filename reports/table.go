@@ -4,13 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strconv"
 
 	"github.com/olekukonko/tablewriter"
 
 	"unlearnbench/attack"
-	"unlearnbench/scoring"
+	"unlearnbench/result"
 )
 
 // NeedAccuracies is what a score without accuracies says in place of the
@@ -18,7 +17,7 @@ import (
 const NeedAccuracies = "needs accuracies (--unlearned-acc/--retrained-acc, or retain/test logits)"
 
 // finalOrWhy is a method's final score, or what it needs when it has none.
-func finalOrWhy(m *Method) string {
+func finalOrWhy(m *result.Method) string {
 	if m.Score.Final == nil {
 		return "needs accuracies"
 	}
@@ -34,7 +33,7 @@ func renderTable(w io.Writer, t grid) {
 
 // WriteSummary renders a result's methods as terminal tables: one row per
 // method, then one per population, then the attacks, then the warnings.
-func WriteSummary(w io.Writer, r *Result) error {
+func WriteSummary(w io.Writer, r *result.Result) error {
 	renderTable(w, summaryGrid(r))
 	if hasPopulationDetail(r) {
 		fmt.Fprintln(w)
@@ -52,7 +51,7 @@ func WriteSummary(w io.Writer, r *Result) error {
 
 // hasPopulationDetail reports whether any method has accuracies, seeds or
 // times to show per population.
-func hasPopulationDetail(r *Result) bool {
+func hasPopulationDetail(r *result.Result) bool {
 	for i := range r.Methods {
 		if r.Methods[i].Utility != nil || len(r.Methods[i].Populations) > 0 {
 			return true
@@ -92,7 +91,7 @@ func g(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 // WriteScore renders one method's score as terminal tables: the summary,
 // the bucket counts, and the worst forgotten examples (highest epsilon
 // first, at most worst of them), then its warnings.
-func WriteScore(w io.Writer, m *Method, worst int) error {
+func WriteScore(w io.Writer, m *result.Method, worst int) error {
 	fmt.Fprintf(w, "%s: N = %d models per population, E = %d forget examples\n", m.Name, m.N, m.E)
 	sum := newTable(w, "metric", "value")
 	sum.Append([]string{"forgetting quality F", g(m.Score.F)})
@@ -117,20 +116,12 @@ func WriteScore(w io.Writer, m *Method, worst int) error {
 	}
 	if len(m.Attacks) > 0 {
 		fmt.Fprintln(w, "\nattacks")
-		renderTable(w, attacksGrid(&Result{Methods: []Method{*m}}))
+		renderTable(w, attacksGrid(&result.Result{Methods: []result.Method{*m}}))
 	}
 	for _, warn := range m.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}
 	return nil
-}
-
-// WorstExamples returns the examples ordered by epsilon, highest first, ties
-// by index.
-func WorstExamples(examples []scoring.Example) []scoring.Example {
-	out := append([]scoring.Example(nil), examples...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Epsilon > out[j].Epsilon })
-	return out
 }
 
 func describeRule(r *attack.Rule) string {

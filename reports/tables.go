@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"unlearnbench/attack"
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 )
 
@@ -32,7 +33,7 @@ func optional(v *float64, format func(float64) string) string {
 func f4(v float64) string { return fmt.Sprintf("%.4f", v) }
 
 // spreadString writes mean ± standard deviation, or "-" when unknown.
-func spreadString(s Spread, format func(float64) string) string {
+func spreadString(s result.Spread, format func(float64) string) string {
 	switch s.N {
 	case 0:
 		return "-"
@@ -54,7 +55,7 @@ func seconds(v float64) string {
 
 // summaryGrid has one row per method: sizes, F, final score, utility ratios
 // and time per unlearned model.
-func summaryGrid(r *Result) grid {
+func summaryGrid(r *result.Result) grid {
 	t := grid{header: []string{"method", "N", "E", "F", "final score", "RA_U / RA_R", "TA_U / TA_R", "time per model", "warnings"}}
 	for i := range r.Methods {
 		m := &r.Methods[i]
@@ -70,7 +71,7 @@ func summaryGrid(r *Result) grid {
 
 // populationGrid has one row per population of every method: size, seeds,
 // time and accuracies with their spread.
-func populationGrid(r *Result) grid {
+func populationGrid(r *result.Result) grid {
 	t := grid{header: []string{"method", "population", "N", "seeds", "time per model", "retain acc", "test acc", "forget acc"}}
 	for i := range r.Methods {
 		m := &r.Methods[i]
@@ -81,8 +82,8 @@ func populationGrid(r *Result) grid {
 				n = strconv.Itoa(p.N)
 				seeds = seedRange(p.Seeds)
 			}
-			acc := make([]string, len(Accuracies))
-			for k, a := range Accuracies {
+			acc := make([]string, len(result.Accuracies))
+			for k, a := range result.Accuracies {
 				acc[k] = spreadString(m.AccuracySpread(role, a), f4)
 			}
 			t.add(append([]string{m.Name, role, n, seeds, spreadString(m.SecondsPerModel(role), seconds)}, acc...)...)
@@ -120,7 +121,7 @@ func seedRange(s []uint64) string {
 }
 
 // dataGrid lists the data split, or nothing when the result has none.
-func dataGrid(r *Result) grid {
+func dataGrid(r *result.Result) grid {
 	t := grid{header: []string{"field", "value"}}
 	d := r.Data
 	if d == nil {
@@ -150,7 +151,7 @@ func dataGrid(r *Result) grid {
 }
 
 // inputsGrid lists the input files in name order.
-func inputsGrid(r *Result) grid {
+func inputsGrid(r *result.Result) grid {
 	t := grid{header: []string{"input", "file"}}
 	keys := make([]string, 0, len(r.Inputs))
 	for k := range r.Inputs {
@@ -163,7 +164,7 @@ func inputsGrid(r *Result) grid {
 	return t
 }
 
-func bucketsGrid(m *Method) grid {
+func bucketsGrid(m *result.Method) grid {
 	t := grid{header: []string{"bucket", "epsilon", "points", "examples"}}
 	for k, b := range m.Score.Buckets {
 		t.add(strconv.Itoa(k), fmt.Sprintf("[%s, %s)", g(b.Lo), g(b.Hi)), FormatPoints(b.Points), strconv.Itoa(b.Count))
@@ -173,9 +174,9 @@ func bucketsGrid(m *Method) grid {
 }
 
 // worstGrid lists the k worst forgotten examples, highest epsilon first.
-func worstGrid(m *Method, k int) grid {
+func worstGrid(m *result.Method, k int) grid {
 	t := grid{header: []string{"example", "epsilon", "points", "rule", "positive", "FPR", "FNR", "median U", "median R"}}
-	ex := WorstExamples(m.Examples)
+	ex := result.WorstExamples(m.Examples)
 	for _, e := range ex[:min(k, len(ex))] {
 		eps := fmt.Sprintf("%.4f", e.Epsilon)
 		rule, pos, fpr, fnr := "-", "-", "-", "-"
@@ -206,45 +207,9 @@ func percent(v float64) string {
 	return strconv.FormatFloat(100*v, 'g', 3, 64) + "%"
 }
 
-// TPRAt is the attack's true-positive rate at false-positive rate fpr: the
-// attack's own value when it reported one, otherwise read off its ROC curve
-// (the highest TPR among the points with FPR <= fpr, the rate a threshold
-// reaches without exceeding fpr). ok is false when the attack has neither.
-func (a *AttackResult) TPRAt(fpr float64) (tpr float64, ok bool) {
-	for _, p := range a.TPRAtFPR {
-		if p.FPR == fpr {
-			return p.TPR, true
-		}
-	}
-	if len(a.ROC) == 0 {
-		return 0, false
-	}
-	for _, p := range a.ROC {
-		if p.FPR <= fpr && p.TPR > tpr {
-			tpr = p.TPR
-		}
-		ok = ok || p.FPR <= fpr
-	}
-	return tpr, ok
-}
-
-// AttackF is the forgetting quality of a per-example attack: its own F when
-// it reported one, otherwise computed from its epsilons with the
-// competition's points for n models.
-func (a *AttackResult) AttackF(n int) (float64, bool) {
-	if a.F != nil {
-		return *a.F, true
-	}
-	if len(a.Epsilons) == 0 {
-		return 0, false
-	}
-	f, _, _ := scoring.ForgettingQuality(a.Epsilons, n)
-	return f, true
-}
-
 // attacksGrid has one row per attack of every method, whatever fields the
 // attack filled; an attack that did not run says why in the value column.
-func attacksGrid(r *Result) grid {
+func attacksGrid(r *result.Result) grid {
 	t := grid{header: append([]string{"method"}, attackHeader()...)}
 	for i := range r.Methods {
 		m := &r.Methods[i]
@@ -266,7 +231,7 @@ func attackHeader() []string {
 
 // attackRow is one attack's cells under attackHeader, the same in every
 // format so that a terminal, Markdown, HTML and CSV agree.
-func attackRow(m *Method, a *AttackResult) []string {
+func attackRow(m *result.Method, a *result.AttackResult) []string {
 	row := []string{a.Name, orDash(a.Kind), optional(a.AUC, f4), optional(a.Advantage, f4), optional(a.BalancedAccuracy, f4)}
 	for _, fpr := range StandardFPRs {
 		if tpr, ok := a.TPRAt(fpr); ok {
@@ -286,7 +251,7 @@ func attackRow(m *Method, a *AttackResult) []string {
 	return append(row, attackValue(a))
 }
 
-func attackValue(a *AttackResult) string {
+func attackValue(a *result.AttackResult) string {
 	if a.Value == nil || !finite(*a.Value) {
 		return "-"
 	}
@@ -318,7 +283,7 @@ func orDash(s string) string {
 
 // warningLines gathers the result's warnings, each prefixed with where it
 // comes from.
-func warningLines(r *Result) []string {
+func warningLines(r *result.Result) []string {
 	var out []string
 	out = append(out, r.Warnings...)
 	for _, m := range r.Methods {

@@ -8,7 +8,7 @@ import (
 
 	"unlearnbench/attack"
 	"unlearnbench/attack/feature"
-	"unlearnbench/reports"
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 )
 
@@ -28,11 +28,11 @@ const ToWLevel = 0.95
 // kloms computes KLoM on the forget set (from the logits, or from the
 // confidences, which are the same margins) and on the retain and test sets
 // where both populations' logits and the labels are given.
-func (ru *runner) kloms() []reports.AttackResult {
+func (ru *runner) kloms() []result.AttackResult {
 	in := ru.in
-	var out []reports.AttackResult
+	var out []result.AttackResult
 	for _, set := range []string{SetForget, SetRetain, SetTest} {
-		res := reports.AttackResult{Name: "klom/" + set, Kind: KindKLoM, Features: []string{feature.Margin},
+		res := result.AttackResult{Name: "klom/" + set, Kind: KindKLoM, Features: []string{feature.Margin},
 			ValueName: "binned-margin " + ru.opt.KLoM.Direction() + " mean"}
 		var u, r []float64
 		var e int
@@ -84,7 +84,7 @@ func (ru *runner) kloms() []reports.AttackResult {
 }
 
 // klom fills one set's KLoM row from the two populations' margins.
-func (ru *runner) klom(res reports.AttackResult, u, r []float64, nu, nr, e int) reports.AttackResult {
+func (ru *runner) klom(res result.AttackResult, u, r []float64, nu, nr, e int) result.AttackResult {
 	vals, undefined, err := attack.KLoM(u, r, nu, nr, e, ru.opt.KLoM)
 	if err != nil {
 		return failed(res, err)
@@ -110,7 +110,7 @@ func (ru *runner) klom(res reports.AttackResult, u, r []float64, nu, nr, e int) 
 			len(undefined), e, first, listInts(undefined, 5)))
 	}
 	if len(defined) == 0 {
-		return reports.AttackResult{Name: res.Name, Kind: res.Kind, Features: res.Features, Warnings: res.Warnings,
+		return result.AttackResult{Name: res.Name, Kind: res.Kind, Features: res.Features, Warnings: res.Warnings,
 			Skipped: "KLoM is undefined on every example (see the warning); the corrected variant counts the top edge"}
 	}
 	res.Value = ptr(stat.Mean(defined, nil))
@@ -159,16 +159,16 @@ func (ru *runner) accuracies(pop, set string) ([]float64, string, error) {
 
 // tows computes ToW and ToW-MIA, pairing unlearned model i with retrained
 // model i as RUM pairs the runs of one seed.
-func (ru *runner) tows() []reports.AttackResult {
-	tow := reports.AttackResult{Name: "tow", Kind: KindToW, ValueName: "mean over model pairs [95% t CI]"}
-	towMIA := reports.AttackResult{Name: "tow-mia", Kind: KindToW, Features: []string{feature.Loss}, ValueName: "mean over model pairs [95% t CI]"}
+func (ru *runner) tows() []result.AttackResult {
+	tow := result.AttackResult{Name: "tow", Kind: KindToW, ValueName: "mean over model pairs [95% t CI]"}
+	towMIA := result.AttackResult{Name: "tow-mia", Kind: KindToW, Features: []string{feature.Loss}, ValueName: "mean over model pairs [95% t CI]"}
 	acc := map[string][]float64{}
 	var missing []string
 	for _, pop := range []string{scoring.Unlearned, scoring.Retrained} {
 		for _, set := range []string{SetForget, SetRetain, SetTest} {
 			a, need, err := ru.accuracies(pop, set)
 			if err != nil {
-				return []reports.AttackResult{failed(tow, err), failed(towMIA, err)}
+				return []result.AttackResult{failed(tow, err), failed(towMIA, err)}
 			}
 			if need != "" {
 				missing = append(missing, need)
@@ -222,10 +222,10 @@ func (ru *runner) tows() []reports.AttackResult {
 			towResult(&towMIA, vals)
 		}
 	}
-	return []reports.AttackResult{tow, towMIA}
+	return []result.AttackResult{tow, towMIA}
 }
 
-func towResult(res *reports.AttackResult, vals []float64) {
+func towResult(res *result.AttackResult, vals []float64) {
 	res.PerModel = vals
 	mean, lo, hi, ok := attack.TInterval(vals, ToWLevel)
 	res.Value = ptr(mean)

@@ -1,6 +1,6 @@
 // Package suite runs every membership-inference attack of package attack on
 // an unlearned and a retrained population and packages what each found as a
-// reports.AttackResult, turning per-example attacks' rules into epsilons and
+// result.AttackResult, turning per-example attacks' rules into epsilons and
 // a forgetting quality with package scoring, as the competition's rules are;
 // beside them it computes KLoM and ToW (metrics.go) on the same populations.
 package suite
@@ -20,7 +20,7 @@ import (
 
 	"unlearnbench/attack"
 	"unlearnbench/attack/feature"
-	"unlearnbench/reports"
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 )
 
@@ -95,8 +95,8 @@ const (
 	KindDivergence    = "divergence"
 	// KindKLoM rows hold KLoM per example of one set (forget, retain,
 	// test); KindToW rows ToW or ToW-MIA per model pair.
-	KindKLoM = reports.KindKLoM
-	KindToW  = reports.KindToW
+	KindKLoM = result.KindKLoM
+	KindToW  = result.KindToW
 )
 
 // The classifiers run by default. A tree of the random forest (golearn's
@@ -185,7 +185,7 @@ type runner struct {
 // An attack that cannot run on the inputs is listed with Skipped saying
 // what it needs. The error is an ErrOptions for bad options, or the failure
 // of the competition's score.
-func Run(in *Inputs, opt Options) ([]reports.AttackResult, error) {
+func Run(in *Inputs, opt Options) ([]result.AttackResult, error) {
 	opt.defaults()
 	if err := opt.check(in); err != nil {
 		return nil, err
@@ -207,36 +207,36 @@ func Run(in *Inputs, opt Options) ([]reports.AttackResult, error) {
 		}
 		in.Score = s
 	}
-	one := func(f func() reports.AttackResult) func() []reports.AttackResult {
-		return func() []reports.AttackResult { return []reports.AttackResult{f()} }
+	one := func(f func() result.AttackResult) func() []result.AttackResult {
+		return func() []result.AttackResult { return []result.AttackResult{f()} }
 	}
-	var plan []func() []reports.AttackResult
+	var plan []func() []result.AttackResult
 	plan = append(plan, one(ru.decisionRules))
 	for _, name := range opt.PerExample {
 		if name != "none" {
-			plan = append(plan, one(func() reports.AttackResult { return ru.perExample(name) }))
+			plan = append(plan, one(func() result.AttackResult { return ru.perExample(name) }))
 		}
 	}
 	for _, name := range opt.Pooled {
 		if name != "none" {
-			plan = append(plan, one(func() reports.AttackResult { return ru.pooled(name) }))
+			plan = append(plan, one(func() result.AttackResult { return ru.pooled(name) }))
 		}
 	}
 	for _, l := range []attack.LiRA{
 		{}, {FixedVariance: true}, {TwoSided: true}, {TwoSided: true, FixedVariance: true},
 		{Online: true}, {Online: true, FixedVariance: true},
 	} {
-		plan = append(plan, one(func() reports.AttackResult { return ru.lira(l) }))
+		plan = append(plan, one(func() result.AttackResult { return ru.lira(l) }))
 	}
 	for _, pop := range []string{scoring.Unlearned, scoring.Retrained} {
-		plan = append(plan, one(func() reports.AttackResult { return ru.simpleMIA(pop) }))
+		plan = append(plan, one(func() result.AttackResult { return ru.simpleMIA(pop) }))
 	}
 	for _, pop := range []string{scoring.Unlearned, scoring.Retrained} {
-		plan = append(plan, one(func() reports.AttackResult { return ru.miaEfficacy(pop) }))
+		plan = append(plan, one(func() result.AttackResult { return ru.miaEfficacy(pop) }))
 	}
 	plan = append(plan, ru.divergences, ru.kloms, ru.tows)
 
-	var out []reports.AttackResult
+	var out []result.AttackResult
 	for k, step := range plan {
 		out = append(out, step()...)
 		if opt.Progress != nil {
@@ -296,7 +296,7 @@ func meanStd(v []float64) (float64, float64) {
 // competition's epsilon table, and F through its points. An example whose
 // every rule was discarded (each had FPR or FNR 0: the original would fail
 // on it) gets epsilon 0, and a warning says how many did.
-func (ru *runner) epsilons(res *reports.AttackResult, outcomes []*attack.Outcome) error {
+func (ru *runner) epsilons(res *result.AttackResult, outcomes []*attack.Outcome) error {
 	n := ru.in.N
 	table := scoring.NewEpsilonTable(n, n, scoring.Delta)
 	res.Epsilons = make([]float64, len(outcomes))
@@ -341,7 +341,7 @@ func listInts(v []int, k int) string {
 
 // summarisePerExample fills the mean over examples of each example's ROC
 // summaries, and the warnings the examples' outcomes carried, counted.
-func (ru *runner) summarisePerExample(res *reports.AttackResult, outcomes []*attack.Outcome) error {
+func (ru *runner) summarisePerExample(res *result.AttackResult, outcomes []*attack.Outcome) error {
 	nEx := len(outcomes)
 	aucs := make([]float64, nEx)
 	var adv, bacc float64
@@ -371,7 +371,7 @@ func (ru *runner) summarisePerExample(res *reports.AttackResult, outcomes []*att
 	res.Advantage = ptr(adv / float64(nEx))
 	res.BalancedAccuracy = ptr(bacc / float64(nEx))
 	for k, target := range attack.FPRTargets {
-		res.TPRAtFPR = append(res.TPRAtFPR, reports.TPRPoint{FPR: target, TPR: tpr[k] / float64(nEx)})
+		res.TPRAtFPR = append(res.TPRAtFPR, result.TPRPoint{FPR: target, TPR: tpr[k] / float64(nEx)})
 	}
 	if minFPR := 1 / float64(ru.in.N); attack.FPRTargets[0] < minFPR {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("N = %d negatives per example resolve FPR only to %.4f: TPR at a smaller FPR is the TPR at zero false positives", ru.in.N, minFPR))
@@ -388,7 +388,7 @@ func (ru *runner) summarisePerExample(res *reports.AttackResult, outcomes []*att
 }
 
 // summariseAll fills the ROC summaries of one set of scores.
-func summariseAll(res *reports.AttackResult, pos, neg []float64, decision *attack.Counts) error {
+func summariseAll(res *result.AttackResult, pos, neg []float64, decision *attack.Counts) error {
 	m, err := attack.ScoreMetrics(pos, neg)
 	if err != nil {
 		return err
@@ -399,10 +399,10 @@ func summariseAll(res *reports.AttackResult, pos, neg []float64, decision *attac
 		res.BalancedAccuracy = ptr(decision.Decision().BalancedAccuracy)
 	}
 	for k, target := range attack.FPRTargets {
-		res.TPRAtFPR = append(res.TPRAtFPR, reports.TPRPoint{FPR: target, TPR: m.TPRAt[k]})
+		res.TPRAtFPR = append(res.TPRAtFPR, result.TPRPoint{FPR: target, TPR: m.TPRAt[k]})
 	}
 	for _, p := range attack.ThinROC(m.ROC, 150) {
-		res.ROC = append(res.ROC, reports.ROCPoint{FPR: p.FPR, TPR: p.TPR})
+		res.ROC = append(res.ROC, result.ROCPoint{FPR: p.FPR, TPR: p.TPR})
 	}
 	if m.MinFPR > attack.FPRTargets[0] {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%d negative scores resolve FPR only to %.2g: TPR at a smaller FPR is the TPR at zero false positives", len(neg), m.MinFPR))
@@ -410,12 +410,12 @@ func summariseAll(res *reports.AttackResult, pos, neg []float64, decision *attac
 	return nil
 }
 
-func failed(res reports.AttackResult, err error) reports.AttackResult {
-	return reports.AttackResult{Name: res.Name, Kind: res.Kind, Features: res.Features, Population: res.Population, Skipped: "failed: " + err.Error()}
+func failed(res result.AttackResult, err error) result.AttackResult {
+	return result.AttackResult{Name: res.Name, Kind: res.Kind, Features: res.Features, Population: res.Population, Skipped: "failed: " + err.Error()}
 }
 
-func (ru *runner) decisionRules() reports.AttackResult {
-	res := reports.AttackResult{Name: attack.NameDecisionRules, Kind: KindDecisionRules, Features: []string{feature.Conf}}
+func (ru *runner) decisionRules() result.AttackResult {
+	res := result.AttackResult{Name: attack.NameDecisionRules, Kind: KindDecisionRules, Features: []string{feature.Conf}}
 	u := feature.FromConfidences(ru.in.Unlearned.Conf, ru.in.N, ru.in.E)
 	r := feature.FromConfidences(ru.in.Retrained.Conf, ru.in.N, ru.in.E)
 	outcomes, err := attack.PerExample(u, r, func(int) attack.Attack { return attack.DecisionRules{} }, ru.opt.Workers, nil)
@@ -443,8 +443,8 @@ func (ru *runner) classifier(name string) (attack.Classifier, error) {
 	return attack.NewClassifier(name, ru.opt.Classifier)
 }
 
-func (ru *runner) perExample(name string) reports.AttackResult {
-	res := reports.AttackResult{Name: name + "/per-example", Kind: KindPerExample, Features: ru.u.Names, Warnings: ru.featureNote()}
+func (ru *runner) perExample(name string) result.AttackResult {
+	res := result.AttackResult{Name: name + "/per-example", Kind: KindPerExample, Features: ru.u.Names, Warnings: ru.featureNote()}
 	c, err := ru.classifier(name)
 	if err != nil {
 		return failed(res, err)
@@ -464,8 +464,8 @@ func (ru *runner) perExample(name string) reports.AttackResult {
 	return res
 }
 
-func (ru *runner) pooled(name string) reports.AttackResult {
-	res := reports.AttackResult{Name: name + "/pooled", Kind: KindPooled, Features: ru.u.Names, Warnings: ru.featureNote()}
+func (ru *runner) pooled(name string) result.AttackResult {
+	res := result.AttackResult{Name: name + "/pooled", Kind: KindPooled, Features: ru.u.Names, Warnings: ru.featureNote()}
 	c, err := ru.classifier(name)
 	if err != nil {
 		return failed(res, err)
@@ -488,8 +488,8 @@ func (ru *runner) pooled(name string) reports.AttackResult {
 	return res
 }
 
-func (ru *runner) lira(l attack.LiRA) reports.AttackResult {
-	res := reports.AttackResult{Name: l.Name(), Kind: KindLiRA, Features: []string{feature.Conf}}
+func (ru *runner) lira(l attack.LiRA) result.AttackResult {
+	res := result.AttackResult{Name: l.Name(), Kind: KindLiRA, Features: []string{feature.Conf}}
 	if l.Online && ru.in.In == nil {
 		res.Skipped = "needs the original models (trained with the forget set) on the forget set: --original, confidences [M, E] or logits [M, E, C]"
 		return res
@@ -589,14 +589,14 @@ func (ru *runner) perModel(n int, fn func(i int) (float64, []string, error)) ([]
 
 // singleModel starts the result of a single-model attack on population
 // pop; the retrained population's is the reference row.
-func singleModel(name, pop, feat, valueName string) reports.AttackResult {
+func singleModel(name, pop, feat, valueName string) result.AttackResult {
 	if pop == scoring.Retrained {
 		name += "/retrained"
 	}
-	return reports.AttackResult{Name: name, Kind: KindSingleModel, Features: []string{feat}, Population: pop, ValueName: valueName}
+	return result.AttackResult{Name: name, Kind: KindSingleModel, Features: []string{feat}, Population: pop, ValueName: valueName}
 }
 
-func (ru *runner) simpleMIA(pop string) reports.AttackResult {
+func (ru *runner) simpleMIA(pop string) result.AttackResult {
 	res := ru.simpleMIAOn(pop)
 	if res.Skipped != "" && ru.miaSkipped == "" {
 		ru.miaSkipped = res.Name + ": " + res.Skipped
@@ -604,7 +604,7 @@ func (ru *runner) simpleMIA(pop string) reports.AttackResult {
 	return res
 }
 
-func (ru *runner) simpleMIAOn(pop string) reports.AttackResult {
+func (ru *runner) simpleMIAOn(pop string) result.AttackResult {
 	res := singleModel("simple-mia", pop, feature.Loss, "mean accuracy")
 	p := ru.population(pop)
 	if p.Test == nil || ru.in.TestLabels == nil {
@@ -648,7 +648,7 @@ func (ru *runner) sameModels(pop, set string, l *scoring.Logits) error {
 	return nil
 }
 
-func (ru *runner) perModelResult(res *reports.AttackResult, vals []float64, warns []string, derived bool) {
+func (ru *runner) perModelResult(res *result.AttackResult, vals []float64, warns []string, derived bool) {
 	res.PerModel = vals
 	m, s := meanStd(vals)
 	res.Value, res.Spread = ptr(m), ptr(s)
@@ -658,7 +658,7 @@ func (ru *runner) perModelResult(res *reports.AttackResult, vals []float64, warn
 	}
 }
 
-func (ru *runner) miaEfficacy(pop string) reports.AttackResult {
+func (ru *runner) miaEfficacy(pop string) result.AttackResult {
 	res := singleModel("mia-efficacy", pop, feature.Prob, "forget called non-member")
 	p := ru.population(pop)
 	if p.Retain == nil || p.Test == nil || ru.in.RetainLabels == nil || ru.in.TestLabels == nil {
@@ -702,27 +702,27 @@ const (
 	nameJS = "js"
 )
 
-func (ru *runner) divergences() []reports.AttackResult {
-	kl := reports.AttackResult{Name: nameKL, Kind: KindDivergence, ValueName: "mean KL(U || R), nats"}
-	js := reports.AttackResult{Name: nameJS, Kind: KindDivergence, ValueName: "mean JS, nats"}
+func (ru *runner) divergences() []result.AttackResult {
+	kl := result.AttackResult{Name: nameKL, Kind: KindDivergence, ValueName: "mean KL(U || R), nats"}
+	js := result.AttackResult{Name: nameJS, Kind: KindDivergence, ValueName: "mean JS, nats"}
 	if !ru.logits {
 		kl.Skipped = "needs logits [N, E, C] on the forget set with --labels"
 		js.Skipped = kl.Skipped
-		return []reports.AttackResult{kl, js}
+		return []result.AttackResult{kl, js}
 	}
 	klv, jsv, err := ru.divergenceValues()
 	if err != nil {
-		return []reports.AttackResult{failed(kl, err), failed(js, err)}
+		return []result.AttackResult{failed(kl, err), failed(js, err)}
 	}
 	for _, d := range []struct {
-		res  *reports.AttackResult
+		res  *result.AttackResult
 		vals []float64
 	}{{&kl, klv}, {&js, jsv}} {
 		d.res.PerExample = d.vals
 		m, s := meanStd(d.vals)
 		d.res.Value, d.res.Spread = ptr(m), ptr(s)
 	}
-	return []reports.AttackResult{kl, js}
+	return []result.AttackResult{kl, js}
 }
 
 func (ru *runner) divergenceValues() (kl, js []float64, err error) {

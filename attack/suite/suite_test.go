@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"unlearnbench/attack"
-	"unlearnbench/reports"
+	"unlearnbench/result"
 	"unlearnbench/scoring"
 )
 
@@ -71,7 +71,7 @@ func inputs(t *testing.T, n, e int) *Inputs {
 	return in
 }
 
-func names(res []reports.AttackResult) []string {
+func names(res []result.AttackResult) []string {
 	var out []string
 	for _, r := range res {
 		out = append(out, r.Name)
@@ -79,7 +79,7 @@ func names(res []reports.AttackResult) []string {
 	return out
 }
 
-func byName(t *testing.T, res []reports.AttackResult, name string) reports.AttackResult {
+func byName(t *testing.T, res []result.AttackResult, name string) result.AttackResult {
 	t.Helper()
 	for _, r := range res {
 		if r.Name == name {
@@ -87,7 +87,7 @@ func byName(t *testing.T, res []reports.AttackResult, name string) reports.Attac
 		}
 	}
 	t.Fatalf("no %s among %v", name, names(res))
-	return reports.AttackResult{}
+	return result.AttackResult{}
 }
 
 func TestRunEverything(t *testing.T) {

@@ -1,4 +1,4 @@
-package reports
+package result
 
 import (
 	"bytes"
@@ -11,10 +11,25 @@ import (
 	"unlearnbench/scoring"
 )
 
+// fixtures holds the committed result files that reports' fixture test
+// generates and renders; the schema's tests read the same files rather
+// than keep a copy of their own.
+var fixtures = filepath.Join("..", "reports", "testdata")
+
+// readFixture reads a committed result file.
+func readFixture(t *testing.T, name string) *Result {
+	t.Helper()
+	r, err := Read(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // Every way a result file can be wrong gives a one-line user error that
 // names the file and what is wrong.
 func TestDecodeRefusesBadResults(t *testing.T) {
-	good, err := os.ReadFile(filepath.Join("testdata", "full.json"))
+	good, err := os.ReadFile(filepath.Join(fixtures, "full.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +79,6 @@ func TestWriteRefusesEmptyResult(t *testing.T) {
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Fatal("a refused result left a file behind")
 	}
-	if _, err := WriteDir(New("score"), t.TempDir()); err == nil {
-		t.Fatal("WriteDir rendered a result without methods")
-	}
 }
 
 func TestPlotExamples(t *testing.T) {
@@ -111,17 +123,23 @@ func TestTPRAt(t *testing.T) {
 	}
 }
 
-func TestAppendMarkdown(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "summary.md")
-	if err := os.WriteFile(path, []byte("earlier step\n"), 0o644); err != nil {
+// NewFrom fills what a command knows in one call; a result built from a
+// committed file's parts encodes to that file's bytes.
+func TestNewFromRebuildsAFile(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join(fixtures, "minimal.json"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	r := readFixture(t, "minimal.json")
-	if err := AppendMarkdown(path, r); err != nil {
+	got := NewFrom(r.Command, r.Inputs, r.Data, r.Methods...)
+	var b bytes.Buffer
+	if err := got.Encode(&b); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := os.ReadFile(path)
-	if !strings.HasPrefix(string(got), "earlier step\n# unlearnbench report") {
-		t.Fatalf("summary file:\n%.200s", got)
+	if !bytes.Equal(b.Bytes(), want) {
+		t.Errorf("NewFrom(%q, ...) encodes differently from minimal.json", r.Command)
+	}
+	if r := NewFrom("score", nil, nil); r.Methods != nil || r.Version != SchemaVersion || r.Minor != SchemaMinor {
+		t.Errorf("NewFrom without methods: %+v", r)
 	}
 }

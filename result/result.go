@@ -1,10 +1,7 @@
-package reports
+package result
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -153,6 +150,18 @@ func New(command string) *Result {
 	return &Result{Schema: SchemaName, Version: SchemaVersion, Minor: SchemaMinor, Command: command}
 }
 
+// NewFrom starts a result of the current schema that command computed
+// from inputs (what each input file was, e.g. "config" or
+// "unlearned-conf", to its path) on the data split data (nil where the
+// command does not know it), holding methods. Every command that writes a
+// result builds it with this one call; run adds its config and wall time
+// and appends its methods as it scores them.
+func NewFrom(command string, inputs map[string]string, data *DataSplit, methods ...Method) *Result {
+	r := New(command)
+	r.Inputs, r.Data, r.Methods = inputs, data, methods
+	return r
+}
+
 // Encode writes r as indented JSON.
 func (r *Result) Encode(w io.Writer) error {
 	enc := json.NewEncoder(w)
@@ -234,6 +243,12 @@ func jsonErr(data []byte, err error) error {
 	line := 1 + bytes.Count(data[:off], []byte("\n"))
 	return fmt.Errorf("line %d: %w", line, err)
 }
+
+// Validate checks what the schema cannot: counts that must agree, values
+// in range, the score agreeing with its examples. Renderers call it on a
+// result built in memory; Decode and Write run it and, besides, check the
+// score against the competition's rules (consistency.go).
+func (r *Result) Validate() error { return r.validate() }
 
 // validate checks what the schema cannot: counts that must agree, values
 // in range, and the score agreeing with its examples, so that a hand-edited
@@ -424,27 +439,4 @@ func (p *Population) validate() error {
 		}
 	}
 	return nil
-}
-
-// indentJSON writes raw JSON indented by two spaces.
-func indentJSON(w io.Writer, raw json.RawMessage) error {
-	var b bytes.Buffer
-	if err := json.Indent(&b, raw, "", "  "); err != nil {
-		return err
-	}
-	_, err := b.WriteTo(w)
-	return err
-}
-
-// LabelsDigest is a DataSplit.ForgetDigest computed from the forget set's
-// labels: "labels-sha256:" and the SHA-256 of the labels as little-endian
-// int64 values, in example order.
-func LabelsDigest(labels []int) string {
-	h := sha256.New()
-	var b [8]byte
-	for _, l := range labels {
-		binary.LittleEndian.PutUint64(b[:], uint64(int64(l)))
-		h.Write(b[:])
-	}
-	return "labels-sha256:" + hex.EncodeToString(h.Sum(nil))
 }

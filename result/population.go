@@ -1,9 +1,10 @@
-package reports
+package result
 
 import (
 	"cmp"
 	"math"
 	"slices"
+	"sort"
 
 	"gonum.org/v1/gonum/stat"
 
@@ -166,4 +167,12 @@ func Rank(examples []scoring.Example) map[int]int {
 		rank[e.Index] = k + 1
 	}
 	return rank
+}
+
+// WorstExamples returns the examples ordered by epsilon, highest first, ties
+// by index.
+func WorstExamples(examples []scoring.Example) []scoring.Example {
+	out := append([]scoring.Example(nil), examples...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Epsilon > out[j].Epsilon })
+	return out
 }
