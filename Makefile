@@ -7,7 +7,7 @@ ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 # the CUDA build and a user's UNLEARNBENCH_ORT_LIB still wins.
 BIN := $(ROOT)/bin/unlearnbench
 
-.PHONY: setup build demo test bench fuzz race
+.PHONY: setup build demo test test-slurm bench fuzz race
 
 setup:
 	@./scripts/setup.sh
@@ -24,6 +24,12 @@ demo: setup build
 test: setup
 	$(GO) vet ./...
 	$(GO) test -timeout 25m ./...
+
+# docs/slurm-array.sh on a real one-node Slurm brought up on this machine
+# (root; installs Debian's slurm-wlm and munge when missing; a few
+# minutes, so outside `make test`). See docs/sharding.md, "On Slurm".
+test-slurm: setup build
+	./scripts/test-slurm.sh
 
 # Benchmarks are outside `make test`: results go into BENCHMARKS.md by hand,
 # with the machine they ran on.
