@@ -20,7 +20,8 @@
 #
 # The scoring job waits for every task to end, however it ended
 # (--dependency=afterany: with afterok, a failed or cancelled task would
-# leave it pending for ever as DependencyNeverSatisfied, saying nothing).
+# leave it pending for ever, or cancelled, as DependencyNeverSatisfied,
+# saying nothing of what is missing).
 # It then checks done/: if a task did not finish, it names the missing
 # shards and their members, shows what each population lacks (run
 # --dry-run), says how to resubmit, and fails without computing them (on
@@ -71,7 +72,7 @@ die() {
 
 # megabytes is sbatch's --mem size in MB (no suffix: MB), or fails.
 megabytes() {
-  [[ $1 =~ ^([0-9]+)([KMGT]?)B?$ ]] || return 1
+  [[ ${1^^} =~ ^([0-9]+)([KMGT]?)B?$ ]] || return 1
   local n=${BASH_REMATCH[1]}
   case ${BASH_REMATCH[2]} in
   K) echo $((n / 1024)) ;;
@@ -112,6 +113,7 @@ submit)
     # A resubmission: the tasks that did not finish, and the scoring.
     state=$(cd "$1" && pwd)
     [ -f "$state/config.yaml" ] && [ -f "$state/shards" ] || die "$1: not a submission folder (no config.yaml and shards)"
+    [ $# -eq 1 ] || die "$1 is a submission folder: its shard count is in $1/shards, give none"
     shards=$(<"$state/shards")
     if [ -z "$TASKS" ]; then
       for ((k = 0; k < shards; k++)); do
