@@ -16,7 +16,7 @@ LDFLAGS := -X unlearnbench/cli.buildVersion=$(VERSION)
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: setup build install demo test bench fuzz race
+.PHONY: setup build install demo test test-slurm bench fuzz race
 
 setup:
 	@./scripts/setup.sh
@@ -44,6 +44,12 @@ demo: setup build
 test: setup
 	$(GO) vet ./...
 	$(GO) test -timeout 25m ./...
+
+# docs/slurm-array.sh on a real one-node Slurm brought up on this machine
+# (root; installs Debian's slurm-wlm and munge when missing; a few
+# minutes, so outside `make test`). See docs/sharding.md, "On Slurm".
+test-slurm: setup build
+	./scripts/test-slurm.sh
 
 # Benchmarks are outside `make test`: results go into BENCHMARKS.md by hand,
 # with the machine they ran on.

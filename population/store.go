@@ -271,7 +271,10 @@ const shardFile = "shards.json"
 // ClaimShards records that shards of config (a digest of the resolved run
 // config), computing n members in shards slices, work on this population,
 // and refuses when shards of another config are at it and the population
-// is not complete for them yet: their slices would not add up.
+// is not complete for them yet: their slices would not add up. Shards of
+// the same config counting another number of slices are refused too, with
+// their own message: their slices overlap, so members would be computed
+// twice, and a one-slice shard would compute the whole population alone.
 func (d *Dir) ClaimShards(config string, n, shards int) error {
 	p := filepath.Join(d.Path, shardFile)
 	rec := ShardRecord{Config: config, N: n, Shards: shards}
@@ -306,6 +309,12 @@ func (d *Dir) ClaimShards(config string, n, shards int) error {
 	_, missing, err := d.Scan(old.N, nil)
 	if err != nil {
 		return err
+	}
+	if len(missing) > 0 && old.Config == config {
+		// The same config cut into another number of slices: typically
+		// one task of a Slurm array retried alone with --shard slurm,
+		// which counts one task and would compute every member.
+		return usererr.Errorf("population %s (%s) is being computed by %d shards of this same config (digest %.12s, N = %d); this one is one of %d shards: give every shard the count its population started with (retry a failed shard as --shard K/%d), or remove %s once those shards are done", d.Manifest.Name, d.Path, old.Shards, config, n, shards, old.Shards, p)
 	}
 	if len(missing) > 0 {
 		return usererr.Errorf("population %s (%s) is being computed by %d shards of another config (digest %.12s, N = %d; this one is %.12s, N = %d, %d shards): finish those shards or use another cache", d.Manifest.Name, d.Path, old.Shards, old.Config, old.N, config, n, shards)

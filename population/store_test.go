@@ -168,8 +168,16 @@ func TestShardsOfAnotherConfigRefused(t *testing.T) {
 	if err := d.ClaimShards("aaaa", 2, 2); err != nil {
 		t.Fatalf("the same config's second shard: %v", err)
 	}
-	if err := d.ClaimShards("bbbb", 2, 2); err == nil || !usererr.Is(err) {
+	if err := d.ClaimShards("bbbb", 2, 2); err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "another config") {
 		t.Fatalf("another config's shard: %v", err)
+	}
+	// A task of a Slurm array retried alone counts one shard: the same
+	// config, so the message must not say "another config", and it
+	// names the count to retry with.
+	err = d.ClaimShards("aaaa", 2, 1)
+	if err == nil || !usererr.Is(err) || strings.Contains(err.Error(), "another config") ||
+		!strings.Contains(err.Error(), "this same config") || !strings.Contains(err.Error(), "--shard K/2") {
+		t.Fatalf("the same config in another number of shards: %v", err)
 	}
 	for i := range 2 {
 		if err := d.Write(testMember(i)); err != nil {
