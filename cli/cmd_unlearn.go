@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"unlearnbench/internal/usererr"
+	"unlearnbench/internal/yamlcheck"
 	"unlearnbench/nn"
 	"unlearnbench/nn/ort"
 	"unlearnbench/unlearners"
@@ -95,7 +96,7 @@ func unlearnParams(f *unlearnFlags) (map[string]any, error) {
 		}
 		var m map[string]any
 		if err := yaml.Unmarshal(b, &m); err != nil {
-			return nil, usererr.Errorf("--params %s: %v", f.paramFile, oneLine(err.Error()))
+			return nil, usererr.Errorf("--params %s: %v", f.paramFile, yamlcheck.OneLine(err.Error()))
 		}
 		maps.Copy(given, m)
 	}
@@ -106,7 +107,7 @@ func unlearnParams(f *unlearnFlags) (map[string]any, error) {
 		}
 		var val any
 		if err := yaml.Unmarshal([]byte(v), &val); err != nil {
-			return nil, usererr.Errorf("--param %q: the value is not YAML: %v", kv, oneLine(err.Error()))
+			return nil, usererr.Errorf("--param %q: the value is not YAML: %v", kv, yamlcheck.OneLine(err.Error()))
 		}
 		if val == nil {
 			return nil, usererr.Errorf("--param %q: no value", kv)
@@ -149,7 +150,7 @@ func readRecipe(path string) (nn.TrainConfig, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, usererr.Errorf("--recipe %s: %v", path, oneLine(err.Error()))
+		return cfg, usererr.Errorf("--recipe %s: %v", path, yamlcheck.OneLine(err.Error()))
 	}
 	return doc.TrainConfig, nil
 }
