@@ -19,6 +19,7 @@ import (
 	"unlearnbench/internal/usererr"
 	"unlearnbench/internal/yamlcheck"
 	"unlearnbench/nn"
+	"unlearnbench/population"
 	"unlearnbench/unlearners"
 )
 
@@ -391,3 +392,6 @@ func Load(file string) (*Config, error) {
 	}
 	return Parse(file, b)
 }
+
+// cache is the config's cache tree.
+func (c *Config) cache() population.Cache { return population.Cache{Root: c.Cache} }

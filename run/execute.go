@@ -255,7 +255,7 @@ func (e *execution) openPopulations(cfgDigest string) error {
 		if err != nil {
 			return err
 		}
-		dir, err := population.OpenDir(filepath.Join(cfg.Cache, "populations"), m.Name, key)
+		dir, err := population.OpenDir(cfg.cache().Populations(), m.Name, key)
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,6 @@
 package run
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,14 +20,19 @@ import (
 )
 
 // originalKey identifies a trained original by everything its weights
-// depend on. Its bytes are those of every earlier version: a cache of
-// trained originals stays valid.
+// depend on. Its bytes are those of every earlier version (Key.Sum): a
+// cache of trained originals stays valid.
 func originalKey(cfg *Config, s *sets) string {
 	recipe, _ := json.Marshal(cfg.Recipe)
-	h := sha256.New()
-	fmt.Fprintf(h, "unlearnbench original\x00layout %d\x00arch %s\x00recipe %s\x00train %s\x00device %s\x00threads %d\x00",
-		population.Layout, cfg.Model, recipe, s.train.Digest(), cfg.Runtime.Device, unlearners.MemberThreads)
-	return fmt.Sprintf("%x", h.Sum(nil))
+	var k population.Key
+	k.Add("", "unlearnbench original")
+	k.Add("layout", population.Layout)
+	k.Add("arch", cfg.Model)
+	k.Add("recipe", string(recipe))
+	k.Add("train", s.train.Digest())
+	k.Add("device", cfg.Runtime.Device)
+	k.Add("threads", unlearners.MemberThreads)
+	return k.Sum("\x00", true)
 }
 
 // loadOriginal imports an original model file. A zoo model written by run
@@ -66,7 +70,7 @@ func original(cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(strin
 		}
 		return m, "imported " + cfg.Original, nil
 	}
-	path := filepath.Join(cfg.Cache, "originals", originalKey(cfg, s)+".onnx")
+	path := cfg.cache().Original(originalKey(cfg, s))
 	if _, err := os.Stat(path); err == nil {
 		m, err := loadOriginal(path, true)
 		return m, "cached " + path, err

@@ -2,13 +2,11 @@ package run
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"unlearnbench/attack"
@@ -38,7 +36,7 @@ func (e *execution) score(ctx context.Context) (*reports.Result, error) {
 	refPop := e.pops[0]
 	var ref *population.Population
 	for _, p := range e.pops[1:] {
-		path := filepath.Join(cfg.Cache, "scores", scoreKey(p.dir, refPop.dir, cfg.N, cfg.Attacks)+".json")
+		path := cfg.cache().Score(scoreKey(p.dir, refPop.dir, cfg.N, cfg.Attacks))
 		// A member computed in this run (new, or replacing a damaged
 		// file) has a new wall time: score again rather than show the
 		// old one.
@@ -100,13 +98,18 @@ func suiteOptions(a AttacksConfig) *suite.Options {
 
 // scoreKey identifies a method's evaluation: its population and the
 // reference's (directories named by their keys), N and the attack
-// settings. Its bytes are those of every earlier version: cached scores
-// stay valid.
+// settings. Its bytes are those of every earlier version (Key.Sum):
+// cached scores stay valid.
 func scoreKey(u, r *population.Dir, n int, attacks AttacksConfig) string {
 	a, _ := json.Marshal(attacks)
-	h := sha256.New()
-	fmt.Fprintf(h, "unlearnbench score\x00layout %d\x00%s\x00%s\x00n %d\x00attacks %s", population.Layout, u.Manifest.Digest, r.Manifest.Digest, n, a)
-	return fmt.Sprintf("%x", h.Sum(nil))
+	var k population.Key
+	k.Add("", "unlearnbench score")
+	k.Add("layout", population.Layout)
+	k.Add("", u.Manifest.Digest)
+	k.Add("", r.Manifest.Digest)
+	k.Add("n", n)
+	k.Add("attacks", string(a))
+	return k.Sum("\x00", false)
 }
 
 // readCachedMethod reads a cached evaluation; nil, nil when there is none.

@@ -1,8 +1,6 @@
 package unlearners
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"unlearnbench/internal/atomicfile"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
+	"unlearnbench/population"
 )
 
 // The data folder exec programs read: the original model and the three
@@ -89,7 +88,7 @@ func cachedExecData(in *Inputs) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	root := filepath.Join(in.Cache, "exec")
+	root := population.Cache{Root: in.Cache}.Exec()
 	dir := filepath.Join(root, digest)
 	if _, err := os.Stat(dir); err == nil {
 		return dir, nil
@@ -139,21 +138,25 @@ func removeStaleTemps(root string) {
 }
 
 // execDigest names the inputs: the layout's version and the digests of
-// the original model and the three sets.
+// the original model and the three sets (population.Key.Sum, the bytes of
+// every earlier version).
 func execDigest(in *Inputs) (string, error) {
 	md, err := in.Original.Digest()
 	if err != nil {
 		return "", fmt.Errorf("model digest: %w", err)
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\nmodel %s\n", execDataFormat, md)
+	var k population.Key
+	k.Add("", execDataFormat)
+	k.Add("model", md)
 	for _, s := range []struct {
 		name string
 		d    *nn.Data
 	}{{"retain", in.Retain}, {"forget", in.Forget}, {"validation", in.Validation}} {
-		fmt.Fprintf(h, "%s %s\n", s.name, orEmpty(s.d, in.Original).Digest())
+		k.Add(s.name, orEmpty(s.d, in.Original).Digest())
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32], nil
+	// Half the digest keeps the folder's paths short; 128 bits still
+	// never collide by chance.
+	return k.Sum("\n", true)[:32], nil
 }
 
 // orEmpty is d, or an empty set of the model's input shape when d is nil.
