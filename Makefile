@@ -35,7 +35,7 @@ install: setup build
 	ln -sf ../lib/unlearnbench/bin/unlearnbench $(DESTDIR)$(PREFIX)/bin/unlearnbench
 	@echo "installed $(DESTDIR)$(PREFIX)/bin/unlearnbench ($$($(DESTDIR)$(PREFIX)/bin/unlearnbench version))"
 
-# The embedded default config (cli/default.yaml): Fashion-MNIST, the zoo's
+# The embedded default config (run/default.yaml): Fashion-MNIST, the zoo's
 # MLP, N = 32 per population; populations are cached under cache/, the run's
 # files written to runs/demo/, so a second `make demo` takes seconds.
 demo: setup build

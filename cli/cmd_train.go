@@ -19,6 +19,7 @@ import (
 	"unlearnbench/datasets"
 	"unlearnbench/internal/progress"
 	"unlearnbench/internal/usererr"
+	"unlearnbench/internal/yamlcheck"
 	"unlearnbench/nn"
 	"unlearnbench/nn/ort"
 )
@@ -126,7 +127,7 @@ func applyConfig(cmd *cobra.Command, f *trainFlags) error {
 	if err != nil {
 		return usererr.Wrap(fmt.Errorf("reading --config: %w", err))
 	}
-	if err := decodeConfig(f.config, b, &f.s); err != nil {
+	if err := yamlcheck.Decode(f.config, b, &f.s); err != nil {
 		return err
 	}
 	for name, v := range given {

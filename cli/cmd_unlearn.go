@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"os/signal"
@@ -13,7 +10,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
@@ -83,75 +79,6 @@ atomically; Ctrl-C stops the method between two steps without writing it
 	fl.StringVar(&f.cache, "cache", "", "`DIR` for what runs of the same original share (Fisher diagonals)")
 	fl.StringVar(&f.normalize, "normalize", "", "imported models: none or MEAN,.../STD,... per channel (zoo models normalise themselves)")
 	return cmd
-}
-
-// unlearnParams merges --params and --param into one map.
-func unlearnParams(f *unlearnFlags) (map[string]any, error) {
-	given := map[string]any{}
-	if f.paramFile != "" {
-		b, err := os.ReadFile(f.paramFile)
-		if err != nil {
-			return nil, usererr.Wrap(fmt.Errorf("reading --params: %w", err))
-		}
-		var m map[string]any
-		if err := yaml.Unmarshal(b, &m); err != nil {
-			return nil, usererr.Errorf("--params %s: %v", f.paramFile, oneLine(err.Error()))
-		}
-		maps.Copy(given, m)
-	}
-	for _, kv := range f.params {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, usererr.Errorf("--param %q: want KEY=VALUE", kv)
-		}
-		var val any
-		if err := yaml.Unmarshal([]byte(v), &val); err != nil {
-			return nil, usererr.Errorf("--param %q: the value is not YAML: %v", kv, oneLine(err.Error()))
-		}
-		if val == nil {
-			return nil, usererr.Errorf("--param %q: no value", kv)
-		}
-		given[strings.TrimSpace(k)] = val
-	}
-	return given, nil
-}
-
-// defaultRecipe is what train runs without flags; cmd_unlearn_test.go
-// checks it against train's flag defaults.
-func defaultRecipe() nn.TrainConfig {
-	return nn.TrainConfig{Epochs: 10, BatchSize: 128,
-		Optimizer: nn.OptimizerConfig{Name: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 5e-4},
-		Schedule:  nn.Schedule{Name: "cosine", Gamma: 0.1}}
-}
-
-// readRecipe reads a train --config file's training settings over train's
-// defaults; train's other keys are accepted and ignored.
-func readRecipe(path string) (nn.TrainConfig, error) {
-	cfg := defaultRecipe()
-	if path == "" {
-		return cfg, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return cfg, usererr.Wrap(fmt.Errorf("reading --recipe: %w", err))
-	}
-	var doc struct {
-		nn.TrainConfig `yaml:",inline"`
-		// train's keys that are not part of the recipe.
-		Model       any `yaml:"model"`
-		Out         any `yaml:"out"`
-		Part        any `yaml:"part"`
-		Normalize   any `yaml:"normalize"`
-		AugmentPad  any `yaml:"augment_pad"`
-		AugmentFlip any `yaml:"augment_flip"`
-	}
-	doc.TrainConfig = cfg
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, usererr.Errorf("--recipe %s: %v", path, oneLine(err.Error()))
-	}
-	return doc.TrainConfig, nil
 }
 
 func runUnlearn(cmd *cobra.Command, f *unlearnFlags) error {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,43 +123,13 @@ func (d *dataFlags) part(src *datasets.Source, s *datasets.Split, name string) (
 	return ds, idx, nil
 }
 
-// parseNormalize reads --normalize: "none", or "M1,M2,.../S1,S2,..." (one
-// mean and one standard deviation per channel, of values in [0, 1]). Every
-// value must be finite and every deviation positive; channels > 0 also
-// checks the count (commands parse the flag before reading the data, then
-// again with the data's channels).
+// parseNormalize reads --normalize (datasets.ParseNormalization).
 func parseNormalize(s string, channels int) (*datasets.Normalization, error) {
-	if s == "" || s == "none" {
-		return nil, nil
+	n, err := datasets.ParseNormalization(s, channels)
+	if err != nil {
+		return nil, usererr.Errorf("--normalize %q: %v", s, err)
 	}
-	ms, ss, ok := strings.Cut(s, "/")
-	if !ok {
-		return nil, usererr.Errorf("--normalize %q: want none or MEAN,.../STD,...", s)
-	}
-	var n datasets.Normalization
-	for i, part := range []string{ms, ss} {
-		for _, f := range strings.Split(part, ",") {
-			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-			if err != nil {
-				return nil, usererr.Errorf("--normalize %q: %q is not a number", s, f)
-			}
-			if i == 0 {
-				if !finite(v) {
-					return nil, usererr.Errorf("--normalize %q: mean %v is not finite", s, v)
-				}
-				n.Mean = append(n.Mean, v)
-			} else {
-				if !positive.contains(v) {
-					return nil, usererr.Errorf("--normalize %q: deviation %v; want a finite number > 0", s, v)
-				}
-				n.Std = append(n.Std, v)
-			}
-		}
-	}
-	if channels > 0 && (len(n.Mean) != channels || len(n.Std) != channels) {
-		return nil, usererr.Errorf("--normalize %q: %d means and %d deviations for %d channels", s, len(n.Mean), len(n.Std), channels)
-	}
-	return &n, nil
+	return n, nil
 }
 
 // selfNormalizing refuses --normalize (norm non-nil) for a model that
@@ -176,17 +145,9 @@ func selfNormalizing(norm *datasets.Normalization, m *nn.Model, path string) err
 // loadNN copies the examples idx of ds, normalised by norm (nil: as read),
 // into an nn.Data.
 func loadNN(ds *datasets.Dataset, idx []int, norm *datasets.Normalization) (*nn.Data, error) {
-	out := &nn.Data{Shape: []int64{int64(ds.C), int64(ds.H), int64(ds.W)}, X: make([]float32, 0, len(idx)*ds.Size()), Y: make([]int64, 0, len(idx))}
-	if len(idx) == 0 {
-		return out, nil
-	}
-	b, err := datasets.NewBatches(ds, idx, datasets.BatchOptions{Size: min(len(idx), 1024), Norm: norm})
+	x, y, err := datasets.Gather(ds, idx, norm)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ds.Name, err)
+		return nil, err
 	}
-	for batch := range b.Epoch(0) {
-		out.X = append(out.X, batch.X...)
-		out.Y = append(out.Y, batch.Y...)
-	}
-	return out, nil
+	return &nn.Data{Shape: []int64{int64(ds.C), int64(ds.H), int64(ds.W)}, X: x, Y: y}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"unlearnbench/internal/usererr"
+	"unlearnbench/internal/yamlcheck"
 )
 
 // Exit codes shared by every command.
@@ -121,7 +122,7 @@ func checkCommandName(root *cobra.Command, args []string) error {
 		return nil
 	}
 	slices.Sort(names)
-	if c := closestName(args[0], names); c != "" {
+	if c := yamlcheck.ClosestName(args[0], names); c != "" {
 		return usererr.Errorf("unknown command %q; did you mean %q? (unlearnbench --help lists the commands)", args[0], c)
 	}
 	return usererr.Errorf("unknown command %q; the commands are %s", args[0], strings.Join(names, ", "))

@@ -16,6 +16,7 @@ import (
 
 	"unlearnbench/internal/atomicfile"
 	"unlearnbench/internal/usererr"
+	"unlearnbench/scoring"
 )
 
 // Layout is the version of a population directory's layout (file names,
@@ -257,6 +258,36 @@ func (d *Dir) Members(n int) ([]*Member, error) {
 		out[i] = m
 	}
 	return out, nil
+}
+
+// Load reads members 0..n-1 (Members) into one Population, ready to
+// score; name names its values in messages ("NAME forget logits").
+func (d *Dir) Load(n int, name string) (*Population, error) {
+	ms, err := d.Members(n)
+	if err != nil {
+		return nil, err
+	}
+	c, e, r, t := ms[0].C, ms[0].E(), ms[0].R(), ms[0].T()
+	vals := func(part string, rows int, get func(m *Member) []float32) *Values {
+		l := &scoring.Logits{N: n, E: rows, C: c, F32: make([]float32, 0, n*rows*c)}
+		for _, m := range ms {
+			l.F32 = append(l.F32, get(m)...)
+		}
+		return &Values{Name: fmt.Sprintf("%s %s logits", name, part), N: n, E: rows, C: c, Logits: l}
+	}
+	pop := &Population{
+		Forget: vals("forget", e, func(m *Member) []float32 { return m.Forget }),
+		Retain: vals("retain", r, func(m *Member) []float32 { return m.Retain }),
+		Test:   vals("test", t, func(m *Member) []float32 { return m.Test }),
+	}
+	for _, m := range ms {
+		pop.ForgetAcc = append(pop.ForgetAcc, m.ForgetAcc)
+		pop.RetainAcc = append(pop.RetainAcc, m.RetainAcc)
+		pop.TestAcc = append(pop.TestAcc, m.TestAcc)
+		pop.Seeds = append(pop.Seeds, m.Seed)
+		pop.Seconds = append(pop.Seconds, m.Seconds)
+	}
+	return pop, nil
 }
 
 // ShardRecord is shards.json: the config whose shards compute a population.

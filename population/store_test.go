@@ -188,3 +188,34 @@ func TestShardsOfAnotherConfigRefused(t *testing.T) {
 		t.Fatalf("after the first config's shards completed: %v", err)
 	}
 }
+
+// Load stacks members 0..n-1 into one population, member-major, with the
+// accuracies, seeds and times in member order; an incomplete population is
+// an error.
+func TestDirLoad(t *testing.T) {
+	d, err := OpenDir(t.TempDir(), "finetune", testKey("finetune"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := d.Write(testMember(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := d.Load(3, "finetune")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Forget.N != 3 || p.Forget.E != 2 || p.Forget.C != 3 || p.Retain.E != 4 || p.Test.E != 3 || p.Forget.Name != "finetune forget logits" {
+		t.Fatalf("shapes: forget %+v, retain E %d, test E %d", p.Forget, p.Retain.E, p.Test.E)
+	}
+	if want := slices.Concat(testMember(0).Forget, testMember(1).Forget, testMember(2).Forget); !slices.Equal(p.Forget.Logits.F32, want) {
+		t.Fatalf("forget logits %v; want %v", p.Forget.Logits.F32, want)
+	}
+	if !slices.Equal(p.Seeds, []uint64{1000, 1001, 1002}) || !slices.Equal(p.Seconds, []float64{1.5, 1.5, 1.5}) || !slices.Equal(p.TestAcc, []float64{0.625, 0.625, 0.625}) {
+		t.Fatalf("seeds %v, seconds %v, test accuracies %v", p.Seeds, p.Seconds, p.TestAcc)
+	}
+	if _, err := d.Load(4, "finetune"); err == nil || !strings.Contains(err.Error(), "incomplete") {
+		t.Fatalf("loading 4 of 3 members: %v", err)
+	}
+}

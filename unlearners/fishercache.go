@@ -1,21 +1,19 @@
 package unlearners
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"unlearnbench/internal/arrays"
 	"unlearnbench/nn"
+	"unlearnbench/population"
 )
 
 // FisherSums is a model's diagonal Fisher over a data set, as sums over
@@ -75,16 +73,20 @@ type fisherMeta struct {
 }
 
 // FisherKey is the cache key of the Fisher of model m over data d with
-// estimator e: a SHA-256 over the model's digest, the data's digest and
-// the estimator, in hex; the cache file is <cache>/fisher/<key>.npz.
+// estimator e: the format, the model's digest, the data's digest and the
+// estimator (population.Key.Sum, the bytes of every earlier version); the
+// cache file is population.Cache.Fisher(key).
 func FisherKey(m *nn.Model, d *nn.Data, e FisherEstimator) (key, modelDigest, dataDigest string, err error) {
 	md, err := m.Digest()
 	if err != nil {
 		return "", "", "", fmt.Errorf("digest of model %q: %w", m.Graph.Name, err)
 	}
 	dd := d.Digest()
-	h := sha256.Sum256([]byte(fisherFormat + "\n" + md + "\n" + dd + "\n" + e.String()))
-	return hex.EncodeToString(h[:]), md, dd, nil
+	var k population.Key
+	for _, v := range []string{fisherFormat, md, dd, e.String()} {
+		k.Add("", v)
+	}
+	return k.Sum("\n", false), md, dd, nil
 }
 
 // fisherMemo holds the Fisher diagonals computed in this process, by key,
@@ -153,7 +155,7 @@ func warn(in *Inputs, format string, args ...any) {
 }
 
 // FisherFile is where the Fisher with key lives under cache directory dir.
-func FisherFile(dir, key string) string { return filepath.Join(dir, "fisher", key+".npz") }
+func FisherFile(dir, key string) string { return population.Cache{Root: dir}.Fisher(key) }
 
 func fisherCached(in *Inputs, m *nn.Model, d *nn.Data, e FisherEstimator, batch int, meta fisherMeta) (*FisherSums, error) {
 	var path string

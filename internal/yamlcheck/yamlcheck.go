@@ -1,4 +1,4 @@
-package cli
+package yamlcheck
 
 import (
 	"bytes"
@@ -14,34 +14,32 @@ import (
 	"unlearnbench/internal/usererr"
 )
 
-// YAML config files, decoded with one-line errors.
-
-// decodeConfig decodes the YAML config file name (its bytes data) into dst,
+// Decode decodes the YAML config file name (its bytes data) into dst,
 // a pointer to a struct. An unknown field, or a value of the wrong kind, is
 // one line naming the file, the line and the field's path, with the closest
 // valid name for an unknown one, instead of the decoder's lines with Go type
 // names in them. An empty file changes nothing.
-func decodeConfig(name string, data []byte, dst any) error {
+func Decode(name string, data []byte, dst any) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return usererr.Errorf("config %s: %s", name, oneLine(strings.TrimPrefix(err.Error(), "yaml: ")))
+		return usererr.Errorf("config %s: %s", name, OneLine(strings.TrimPrefix(err.Error(), "yaml: ")))
 	}
 	if len(doc.Content) == 0 {
 		return nil
 	}
-	if err := checkConfigNode(name, doc.Content[0], reflect.TypeOf(dst).Elem(), ""); err != nil {
+	if err := CheckNode(name, doc.Content[0], reflect.TypeOf(dst).Elem(), ""); err != nil {
 		return err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(dst); err != nil && !errors.Is(err, io.EOF) {
-		return usererr.Errorf("config %s: %s", name, oneLine(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:")))
+		return usererr.Errorf("config %s: %s", name, OneLine(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:")))
 	}
 	return nil
 }
 
-// oneLine joins a message's lines.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// OneLine joins a message's lines.
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // configFields lists the YAML names of struct type t's fields, inline ones
 // included, as go.yaml.in/yaml/v3 names them.
@@ -70,9 +68,10 @@ func configFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// checkConfigNode checks node against type t; path is the node's dotted field
+// CheckNode checks node against type t, reporting the first mismatch as a
+// user error naming file and line; path is the node's dotted field
 // path ("" for the document).
-func checkConfigNode(file string, node *yaml.Node, t reflect.Type, path string) error {
+func CheckNode(file string, node *yaml.Node, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -95,20 +94,20 @@ func checkConfigNode(file string, node *yaml.Node, t reflect.Type, path string) 
 				}
 				sort.Strings(names)
 				hint := suggest(path, key.Value, names)
-				if closestName(key.Value, names) == "" {
+				if ClosestName(key.Value, names) == "" {
 					if c := nestedField(key.Value, fields, path); c != "" {
 						hint = fmt.Sprintf("; did you mean %q?", c)
 					}
 				}
 				return usererr.Errorf("config %s: line %d: unknown field %q%s", file, key.Line, join(path, key.Value), hint)
 			}
-			if err := checkConfigNode(file, val, ft, join(path, key.Value)); err != nil {
+			if err := CheckNode(file, val, ft, join(path, key.Value)); err != nil {
 				return err
 			}
 		}
 	case t.Kind() == reflect.Slice && node.Kind == yaml.SequenceNode:
 		for i, item := range node.Content {
-			if err := checkConfigNode(file, item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := CheckNode(file, item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
@@ -146,7 +145,7 @@ func nestedField(s string, fields map[string]reflect.Type, path string) string {
 			subNames = append(subNames, n)
 		}
 		sort.Strings(subNames)
-		if c := closestName(s, subNames); c != "" {
+		if c := ClosestName(s, subNames); c != "" {
 			return join(join(path, name), c)
 		}
 	}
@@ -198,16 +197,16 @@ func describeConfigNode(n *yaml.Node) string {
 // suggest is "; did you mean %q?" for the closest of names to s, under
 // path, or a list of names when none is close.
 func suggest(path, s string, names []string) string {
-	if c := closestName(s, names); c != "" {
+	if c := ClosestName(s, names); c != "" {
 		return fmt.Sprintf("; did you mean %q?", join(path, c))
 	}
 	return "; known: " + strings.Join(names, ", ")
 }
 
-// closestName returns the name nearest s by edit distance, when it is near
+// ClosestName returns the name nearest s by edit distance, when it is near
 // enough to be a slip (at most a third of the longer name, and 2 at least),
 // ties broken by order; "" otherwise.
-func closestName(s string, names []string) string {
+func ClosestName(s string, names []string) string {
 	best, bestD := "", -1
 	for _, n := range names {
 		d := nameDistance(strings.ToLower(s), strings.ToLower(n))

@@ -1,12 +1,15 @@
-package cli
+package run
 
 import (
+	"unlearnbench/result"
+
 	"bytes"
 	"fmt"
 	"image"
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -57,14 +60,21 @@ func TestShippedGPUConfigsDryRun(t *testing.T) {
 		text = strings.Replace(text, "name: ", "cache: "+filepath.Join(dir, "cache")+"\nname: ", 1)
 		p := filepath.Join(dir, filepath.Base(c.file))
 		os.WriteFile(p, []byte(text), 0o644)
-		out, errs, code := runSplitOut(t, "run", "-c", p, "--dry-run")
-		if code != 0 {
-			t.Fatalf("%s: exit %d: %s", c.file, code, errs)
-		}
-		for _, want := range []string{c.want, "device: cuda", "original: to train", "| reference  | retrain", "| ssd", "estimate:"} {
+		o, out, _ := mustExecute(t, p, Options{DryRun: true})
+		for _, want := range []string{c.want, "device: cuda", "original: to train"} {
 			if !strings.Contains(out, want) {
 				t.Fatalf("%s: dry run lacks %q:\n%s", c.file, want, out)
 			}
+		}
+		pl := o.Plan
+		if pl == nil || pl.Original == nil || len(pl.Populations) < 2 || pl.Seconds <= 0 {
+			t.Fatalf("%s: dry run's plan %+v; want the original to train and populations with an estimate", c.file, pl)
+		}
+		if ref := pl.Populations[0]; ref.Name != "reference" || ref.Method != "retrain" || ref.Missing != ref.N || !ref.Bound {
+			t.Fatalf("%s: reference row %+v", c.file, ref)
+		}
+		if !slices.ContainsFunc(pl.Populations, func(r result.PlanRow) bool { return r.Method == "ssd" }) {
+			t.Fatalf("%s: no ssd population in %+v", c.file, pl.Populations)
 		}
 	}
 }

@@ -1,10 +1,8 @@
-package cli
+package run
 
 import (
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"unlearnbench/unlearners"
@@ -15,7 +13,7 @@ import (
 // retrained population (the retrain method, other seeds than the
 // reference's) must get the highest forgetting quality of all methods,
 // noop (the original unchanged) the lowest, and a rerun must be served
-// from the cache, computing nothing, with the same table.
+// from the cache, computing nothing, with the same methods.
 func TestRunSanityOnFashionMNIST(t *testing.T) {
 	needShippedMethods(t)
 	dir := t.TempDir()
@@ -40,26 +38,14 @@ methods:
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, errs, code := runSplitOut(t, "run", "-c", cfg)
-	if code != 0 {
-		t.Fatalf("exit %d:\n%s%s", code, out, errs)
-	}
-	table := tableOf(out)
-	t.Logf("\n%s", table)
+	o, _, _ := mustExecute(t, cfg, Options{})
 	f := map[string]float64{}
-	for _, line := range strings.Split(table, "\n") {
-		cells := strings.Split(line, "|")
-		if len(cells) < 5 {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(cells[3]), 64)
-		if err != nil {
-			continue
-		}
-		f[strings.TrimSpace(cells[2])] = v
+	for _, m := range o.Result.Methods {
+		f[m.Name] = m.Score.F
+		t.Logf("%-10s F %.4f", m.Name, m.Score.F)
 	}
 	if len(f) != 5 {
-		t.Fatalf("F of %d methods in the table; want 5:\n%s", len(f), table)
+		t.Fatalf("F of %d methods; want 5", len(f))
 	}
 	for name, v := range f {
 		if name != "retrain" && v >= f["retrain"] {
@@ -69,15 +55,12 @@ methods:
 			t.Errorf("%s has F %.4f, below noop's %.4f", name, v, f["noop"])
 		}
 	}
-	out2, errs2, code := runSplitOut(t, "run", "-c", cfg)
-	if code != 0 {
-		t.Fatalf("rerun: exit %d:\n%s%s", code, out2, errs2)
+	o2, out2, _ := mustExecute(t, cfg, Options{})
+	if o2.Timing.Computed != 0 || o2.Timing.Scored != 0 {
+		t.Fatalf("the rerun computed %d members and scored %d methods:\n%s", o2.Timing.Computed, o2.Timing.Scored, out2)
 	}
-	if strings.Contains(out2, "computing") || !strings.Contains(out2, "original: cached") {
-		t.Fatalf("the rerun computed members:\n%s", out2)
-	}
-	if tableOf(out2) != table {
-		t.Fatalf("the rerun's table differs:\n%s\nwas\n%s", tableOf(out2), table)
+	if methodsJSON(t, o2.Result) != methodsJSON(t, o.Result) {
+		t.Fatal("the rerun's methods differ from the first run's")
 	}
 }
 

@@ -1,4 +1,4 @@
-package cli
+package run
 
 import (
 	"bytes"
@@ -17,30 +17,39 @@ import (
 	"unlearnbench/attack/suite"
 	"unlearnbench/datasets"
 	"unlearnbench/internal/usererr"
+	"unlearnbench/internal/yamlcheck"
 	"unlearnbench/nn"
+	"unlearnbench/population"
 	"unlearnbench/unlearners"
 )
 
-// The run command's configuration file. Every field has a default (see
-// defaultRunConfig); the resolved config, defaults written out and each
-// method's parameters resolved, is what the run directory keeps.
+// A run's configuration file. Every field has a default (see Defaults);
+// the resolved config, defaults written out and each method's parameters
+// resolved, is what the run directory keeps.
 
-// DefaultConfig is the config `unlearnbench run` uses without -c, the one
+// DefaultYAML is the config `unlearnbench run` uses without -c, the one
 // `make demo` runs.
 //
 //go:embed default.yaml
-var DefaultConfig []byte
+var DefaultYAML []byte
 
-type runConfig struct {
+// DefaultName is the name Load gives the embedded default in messages.
+const DefaultName = "(default)"
+
+// Config is a run's configuration, as its YAML file spells it.
+type Config struct {
+	// File is where the config was read from (DefaultName for the
+	// embedded one), for messages; it is not part of the config.
+	File string `yaml:"-"`
 	// Name names the run directory: <runs>/<name>.
 	Name string `yaml:"name"`
 	// Seed seeds every member's seed (with the population's name and the
 	// member's index).
-	Seed  uint64         `yaml:"seed"`
-	Cache string         `yaml:"cache"`
-	Runs  string         `yaml:"runs"`
-	Data  runDataConfig  `yaml:"data"`
-	Split runSplitConfig `yaml:"split"`
+	Seed  uint64      `yaml:"seed"`
+	Cache string      `yaml:"cache"`
+	Runs  string      `yaml:"runs"`
+	Data  DataConfig  `yaml:"data"`
+	Split SplitConfig `yaml:"split"`
 	// Model is the zoo architecture of the original; Original an ONNX file
 	// imported instead of training one (with Normalize for its input).
 	Model     string         `yaml:"model"`
@@ -48,15 +57,19 @@ type runConfig struct {
 	Normalize string         `yaml:"normalize"`
 	Recipe    nn.TrainConfig `yaml:"recipe"`
 	// N is the number of members of every population.
-	N          int         `yaml:"n"`
-	KeepModels bool        `yaml:"keep_models"`
-	Reference  runMethod   `yaml:"reference"`
-	Methods    []runMethod `yaml:"methods"`
-	Attacks    runAttacks  `yaml:"attacks"`
-	Runtime    runRuntime  `yaml:"runtime"`
+	N          int            `yaml:"n"`
+	KeepModels bool           `yaml:"keep_models"`
+	Reference  MethodConfig   `yaml:"reference"`
+	Methods    []MethodConfig `yaml:"methods"`
+	Attacks    AttacksConfig  `yaml:"attacks"`
+	Runtime    RuntimeConfig  `yaml:"runtime"`
+
+	// methods are the reference and the methods, built by Resolve.
+	methods []*resolvedMethod
 }
 
-type runDataConfig struct {
+// DataConfig names the data set and how to read it.
+type DataConfig struct {
 	Dataset     string `yaml:"dataset"`
 	Path        string `yaml:"path"`
 	ImageSize   string `yaml:"image_size"`
@@ -71,14 +84,17 @@ type runDataConfig struct {
 	TestExamples  int `yaml:"test_examples"`
 }
 
-type runSplitConfig struct {
-	Seed       uint64          `yaml:"seed"`
-	Test       string          `yaml:"test"`
-	Validation string          `yaml:"validation"`
-	Forget     runForgetConfig `yaml:"forget"`
+// SplitConfig is the split of the data: its seed, test and validation
+// parts and the forget set.
+type SplitConfig struct {
+	Seed       uint64       `yaml:"seed"`
+	Test       string       `yaml:"test"`
+	Validation string       `yaml:"validation"`
+	Forget     ForgetConfig `yaml:"forget"`
 }
 
-type runForgetConfig struct {
+// ForgetConfig chooses the forget set: exactly one strategy is given.
+type ForgetConfig struct {
 	Random       string   `yaml:"random"`
 	Stratified   bool     `yaml:"stratified"`
 	Classes      []string `yaml:"classes"`
@@ -87,13 +103,17 @@ type runForgetConfig struct {
 	Indices      string   `yaml:"indices"`
 }
 
-type runMethod struct {
+// MethodConfig is one population's method: a registered unlearners
+// method by name, with its parameters (resolved: every default written).
+type MethodConfig struct {
 	Name   string         `yaml:"name"`
 	Method string         `yaml:"method"`
 	Params map[string]any `yaml:"params"`
 }
 
-type runAttacks struct {
+// AttacksConfig sets the attack suite run besides the competition's
+// score (Enabled false: the score only).
+type AttacksConfig struct {
 	Enabled        bool     `yaml:"enabled"`
 	Seed           uint64   `yaml:"seed"`
 	Folds          int      `yaml:"folds"`
@@ -106,7 +126,8 @@ type runAttacks struct {
 	MIASplits      int      `yaml:"mia_splits"`
 }
 
-type runRuntime struct {
+// RuntimeConfig is where the members run.
+type RuntimeConfig struct {
 	Device string `yaml:"device"`
 	// Workers is how many members run at once (0: one per core on a CPU,
 	// one on a GPU).
@@ -114,37 +135,38 @@ type runRuntime struct {
 	OrtLib  string `yaml:"ort_lib"`
 }
 
-// defaultRunConfig holds every default; a config file is decoded onto it.
-func defaultRunConfig() runConfig {
-	return runConfig{
+// Defaults holds every default; a config file is decoded onto it.
+func Defaults() Config {
+	return Config{
 		Name: "run", Cache: "cache", Runs: "runs",
-		Data:  runDataConfig{Dataset: "fashion-mnist", ImageSize: "32x32", Channels: 3, LabelColumn: "label"},
-		Split: runSplitConfig{Validation: "0", Forget: runForgetConfig{Random: "0.1"}},
+		Data:  DataConfig{Dataset: "fashion-mnist", ImageSize: "32x32", Channels: 3, LabelColumn: "label"},
+		Split: SplitConfig{Validation: "0", Forget: ForgetConfig{Random: "0.1"}},
 		Model: nn.ArchMLP,
 		Recipe: nn.TrainConfig{Epochs: 10, BatchSize: 128,
 			Optimizer: nn.OptimizerConfig{Name: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 5e-4},
 			Schedule:  nn.Schedule{Name: "cosine", Gamma: 0.1}},
 		N:         32,
-		Reference: runMethod{Name: "reference", Method: "retrain"},
-		Attacks: runAttacks{Enabled: true, Folds: 5, Classifiers: slices.Clone(suite.DefaultPerExample), Pooled: slices.Clone(suite.DefaultPooled),
+		Reference: MethodConfig{Name: "reference", Method: "retrain"},
+		Attacks: AttacksConfig{Enabled: true, Folds: 5, Classifiers: slices.Clone(suite.DefaultPerExample), Pooled: slices.Clone(suite.DefaultPooled),
 			KnnK: 5, Trees: 20, PooledMaxTrain: 4000, MIASplits: 10},
-		Runtime: runRuntime{Device: "cpu"},
+		Runtime: RuntimeConfig{Device: "cpu"},
 	}
 }
 
-// parseRunConfig reads a config (name for messages): unknown fields (named
+// Parse reads a config (name for messages): unknown fields (named
 // with the closest known one) and values of the wrong type are refused
 // with the line, before anything else is looked at.
-func parseRunConfig(name string, b []byte) (*runConfig, error) {
+func Parse(name string, b []byte) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return nil, usererr.Errorf("config %s: %v", name, err)
 	}
-	cfg := defaultRunConfig()
+	cfg := Defaults()
+	cfg.File = name
 	if len(root.Content) == 0 {
 		return &cfg, nil
 	}
-	if err := checkConfigNode(name, root.Content[0], reflect.TypeOf(cfg), ""); err != nil {
+	if err := yamlcheck.CheckNode(name, root.Content[0], reflect.TypeOf(cfg), ""); err != nil {
 		return nil, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -153,7 +175,7 @@ func parseRunConfig(name string, b []byte) (*runConfig, error) {
 	// than merge into them.
 	cfg.Attacks.Classifiers, cfg.Attacks.Pooled = nil, nil
 	if mentions(&root, "split", "forget") {
-		cfg.Split.Forget = runForgetConfig{}
+		cfg.Split.Forget = ForgetConfig{}
 	}
 	if err := dec.Decode(&cfg); err != nil {
 		return nil, usererr.Errorf("config %s: %v", name, strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "))
@@ -166,7 +188,7 @@ func parseRunConfig(name string, b []byte) (*runConfig, error) {
 	if len(cfg.Attacks.Features) == 0 {
 		cfg.Attacks.Features = nil
 	}
-	def := defaultRunConfig()
+	def := Defaults()
 	if !mentions(&root, "attacks", "classifiers") {
 		cfg.Attacks.Classifiers = def.Attacks.Classifiers
 	}
@@ -199,15 +221,26 @@ func mentions(root *yaml.Node, path ...string) bool {
 
 // resolvedMethod is one population of the run with its method built.
 type resolvedMethod struct {
-	runMethod
+	MethodConfig
 	spec *unlearners.PopulationSpec
 }
 
-// resolve checks what can be checked without data and builds the methods,
-// resolving their parameters (so the written config has every default).
-func (c *runConfig) resolve(file string) ([]*resolvedMethod, error) {
+// Resolve checks what can be checked without data and builds the methods,
+// resolving their parameters (so that the written config has every
+// default). Execute resolves the config it is given; resolving twice
+// changes nothing.
+func (c *Config) Resolve() error {
+	m, err := c.resolve()
+	if err != nil {
+		return err
+	}
+	c.methods = m
+	return nil
+}
+
+func (c *Config) resolve() ([]*resolvedMethod, error) {
 	bad := func(format string, args ...any) error {
-		return usererr.Errorf("config %s: "+format, append([]any{file}, args...)...)
+		return usererr.Errorf("config %s: "+format, append([]any{c.File}, args...)...)
 	}
 	switch {
 	case c.N < 3:
@@ -229,7 +262,7 @@ func (c *runConfig) resolve(file string) ([]*resolvedMethod, error) {
 	if c.Original != "" {
 		c.Model = ""
 	}
-	all := append([]runMethod{c.Reference}, c.Methods...)
+	all := append([]MethodConfig{c.Reference}, c.Methods...)
 	var out []*resolvedMethod
 	seen := map[string]int{}
 	for i, m := range all {
@@ -258,14 +291,14 @@ func (c *runConfig) resolve(file string) ([]*resolvedMethod, error) {
 		}
 		m.Params = p
 		all[i] = m
-		out = append(out, &resolvedMethod{runMethod: m, spec: &unlearners.PopulationSpec{Name: m.Name, Method: m.Method, Params: p, Unlearner: u}})
+		out = append(out, &resolvedMethod{MethodConfig: m, spec: &unlearners.PopulationSpec{Name: m.Name, Method: m.Method, Params: p, Unlearner: u}})
 	}
 	c.Reference, c.Methods = all[0], all[1:]
 	return out, nil
 }
 
 // forgetConfig turns the split's forget section into the split package's.
-func (f runForgetConfig) config(file string) (datasets.ForgetConfig, error) {
+func (f ForgetConfig) config(file string) (datasets.ForgetConfig, error) {
 	var given []string
 	if f.Random != "" {
 		given = append(given, "random")
@@ -305,8 +338,8 @@ func (f runForgetConfig) config(file string) (datasets.ForgetConfig, error) {
 	return datasets.ForgetConfig{Strategy: datasets.ForgetIndices, IndexFile: f.Indices}, nil
 }
 
-// yamlText is the resolved config as YAML, every default written out.
-func (c *runConfig) yamlText() ([]byte, error) {
+// YAML is the resolved config as YAML, every default written out.
+func (c *Config) YAML() ([]byte, error) {
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -316,18 +349,18 @@ func (c *runConfig) yamlText() ([]byte, error) {
 	return b.Bytes(), enc.Close()
 }
 
-// digest identifies the resolved config, for shards: shards of one
+// Digest identifies the resolved config, for shards: shards of one
 // population started with different configs are refused. Settings that
 // change neither members nor which shard computes which (where the cache
 // is mounted on each machine, the run's name and directory, workers, the
 // library's path, the attacks that only the scoring run does) are left
 // out, so that shards on differently set-up machines agree.
-func (c *runConfig) digest() (string, error) {
+func (c *Config) Digest() (string, error) {
 	d := *c
-	d.Name, d.Cache, d.Runs = "", "", ""
+	d.Name, d.Cache, d.Runs, d.methods = "", "", "", nil
 	d.Runtime.Workers, d.Runtime.OrtLib = 0, ""
-	d.Attacks = runAttacks{}
-	b, err := d.yamlText()
+	d.Attacks = AttacksConfig{}
+	b, err := d.YAML()
 	if err != nil {
 		return "", err
 	}
@@ -335,10 +368,10 @@ func (c *runConfig) digest() (string, error) {
 	return hex.EncodeToString(s[:]), nil
 }
 
-// jsonValue is the resolved config as JSON, for the result file.
-func (c *runConfig) jsonValue() (json.RawMessage, error) {
+// JSON is the resolved config as JSON, for the result file.
+func (c *Config) JSON() (json.RawMessage, error) {
 	var v any
-	b, err := c.yamlText()
+	b, err := c.YAML()
 	if err != nil {
 		return nil, err
 	}
@@ -348,16 +381,17 @@ func (c *runConfig) jsonValue() (json.RawMessage, error) {
 	return json.Marshal(v)
 }
 
-// readRunConfig reads -c FILE, or the embedded default when file is "".
-func readRunConfig(file string) (*runConfig, string, error) {
+// Load reads the config file, or the embedded default when file is "".
+func Load(file string) (*Config, error) {
 	if file == "" {
-		cfg, err := parseRunConfig("(default)", DefaultConfig)
-		return cfg, "(default)", err
+		return Parse(DefaultName, DefaultYAML)
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, file, usererr.Wrap(fmt.Errorf("reading config: %w", err))
+		return nil, usererr.Wrap(fmt.Errorf("reading config: %w", err))
 	}
-	cfg, err := parseRunConfig(file, b)
-	return cfg, file, err
+	return Parse(file, b)
 }
+
+// cache is the config's cache tree.
+func (c *Config) cache() population.Cache { return population.Cache{Root: c.Cache} }

@@ -1,0 +1,30 @@
+package result
+
+// Plan is what a dry run of `run` found (package run computes it, package
+// reports draws it): per population what is cached and what
+// would be computed, with an estimate of the time.
+type Plan struct {
+	// Original is the original's row when it would be trained (then no
+	// population can be looked up yet: their keys depend on it); nil when
+	// it is imported or cached.
+	Original *PlanRow
+	// Populations are the reference, then the methods.
+	Populations []PlanRow
+	// Workers is how many members would run at once.
+	Workers int
+	// Seconds is the estimated time of every member to compute (not the
+	// scoring and attacks).
+	Seconds float64
+}
+
+// PlanRow is one population of a Plan (or the original).
+type PlanRow struct {
+	Name, Method string
+	// Cached of N members are cached, Missing would be computed.
+	Cached, N, Missing int
+	// Seconds is the estimate of computing the Missing members; Bound
+	// marks it an upper bound from retraining's cost, as opposed to a
+	// cached member's measured time.
+	Seconds float64
+	Bound   bool
+}

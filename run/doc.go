@@ -1,0 +1,19 @@
+// Package run is unlearnbench's benchmark pipeline: one YAML config (Config,
+// with every default in Defaults and the embedded DefaultYAML that make demo
+// runs) in, one scored result out.
+//
+// Execute reads the data and makes the split, gets the original (imported,
+// read from the cache, or trained and cached), computes the members each
+// population's cache lacks (the reference, retrained without the forget
+// set, then one population per method; ShardSpec limits this to a slice of
+// every population for runs spread over machines), scores every method
+// against the reference with the attack suite (scores cached too), and
+// writes the run directory's config.yaml and result.json. A dry run
+// computes nothing and returns a Plan: what is cached, what would be
+// computed, and an estimate of the time.
+//
+// run prints nothing: status lines go to Options.Out, warnings to
+// Options.Warn and progress to Options.Progress; drawing the ranking, the
+// plan and the reports is the caller's (package reports). An interrupted
+// run returns an *InterruptedError, with every completed member cached.
+package run

@@ -1,0 +1,306 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"unlearnbench/internal/atomicfile"
+	"unlearnbench/internal/usererr"
+	"unlearnbench/nn/ort"
+	"unlearnbench/population"
+	"unlearnbench/result"
+	"unlearnbench/unlearners"
+)
+
+// Options are how a run is carried out, as opposed to what it computes
+// (the Config).
+type Options struct {
+	// Shard, when set, computes only its slice of every population and
+	// scores nothing.
+	Shard ShardSpec
+	// DryRun computes nothing: it reports what is cached and what would
+	// be computed, as a Plan.
+	DryRun bool
+	// Out receives the status lines (the data and split, the original,
+	// each population computed, the shard's summary); nil discards them.
+	Out io.Writer
+	// Warn receives warnings (a damaged cache file, recomputed); nil
+	// discards them.
+	Warn func(string)
+	// Progress, when set, is called as each stage starts (a population's
+	// members, a method's scoring) and returns the stage's progress
+	// callback and the function that ends it.
+	Progress func(label string) (update func(done, total int), end func())
+}
+
+// Outcome is what a run produced.
+type Outcome struct {
+	// Result is the scored run; nil for a shard or a dry run.
+	Result *result.Result
+	// Dir is the run directory, holding config.yaml and result.json
+	// (the caller renders the reports into it); "" when nothing was
+	// scored.
+	Dir string
+	// Plan is what a dry run found; nil otherwise.
+	Plan *result.Plan
+	// Timing is where the time went.
+	Timing Timing
+}
+
+// Timing is where a run's time went.
+type Timing struct {
+	Start time.Time
+	// Original is the seconds spent getting the original (importing,
+	// reading or training it).
+	Original float64
+	// Computed members took Members seconds, MethodSeconds of them in the
+	// methods themselves, summed over Workers workers.
+	Computed      int
+	Members       float64
+	MethodSeconds float64
+	Workers       int
+	// Scored methods (not served from the score cache) took Scoring
+	// seconds.
+	Scored  int
+	Scoring float64
+}
+
+// String is the run's closing time line, with the total up to now.
+func (t Timing) String() string {
+	return fmt.Sprintf("time: %.1f s in all: original %.1f s; %d members %.1f s (%.1f s of it in the methods, summed over %d workers; the rest logits and files); scoring and attacks of %d methods %.1f s",
+		time.Since(t.Start).Seconds(), t.Original, t.Computed, t.Members, t.MethodSeconds, t.Workers, t.Scored, t.Scoring)
+}
+
+// InterruptedError is a run stopped by its context (a signal): every
+// member and score completed before it is cached, and a rerun continues.
+type InterruptedError struct{ Err error }
+
+func (e *InterruptedError) Error() string { return e.Err.Error() }
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// Execute runs cfg: the data and its split, the original, every
+// population (computing the members its cache lacks), the scores of every
+// method against the reference, and the run directory's config.yaml and
+// result.json. It resolves cfg first. A canceled ctx stops it with an
+// *InterruptedError.
+func Execute(ctx context.Context, cfg *Config, opt Options) (*Outcome, error) {
+	e := &execution{cfg: cfg, opt: opt, out: &Outcome{Timing: Timing{Start: time.Now()}}}
+	if e.opt.Out == nil {
+		e.opt.Out = io.Discard
+	}
+	if e.opt.Warn == nil {
+		e.opt.Warn = func(string) {}
+	}
+	if err := e.run(ctx); err != nil {
+		return nil, err
+	}
+	return e.out, nil
+}
+
+// execution is one Execute call's state.
+type execution struct {
+	cfg  *Config
+	opt  Options
+	out  *Outcome
+	sets *sets
+	rt   *ort.Runtime
+	// shared are the inputs every member of every population shares.
+	shared *unlearners.Shared
+	// pops are the reference, then the methods.
+	pops []*pop
+}
+
+// pop is one population of the run with its cache directory.
+type pop struct {
+	*resolvedMethod
+	dir     *population.Dir
+	have    []int
+	missing []int // of this shard
+}
+
+func (e *execution) printf(format string, args ...any) { fmt.Fprintf(e.opt.Out, format, args...) }
+
+// stage starts a progress report; the returned functions are never nil.
+func (e *execution) stage(label string) (func(done, total int), func()) {
+	if e.opt.Progress == nil {
+		return func(int, int) {}, func() {}
+	}
+	return e.opt.Progress(label)
+}
+
+func (e *execution) run(ctx context.Context) error {
+	cfg, opt := e.cfg, e.opt
+	if err := cfg.Resolve(); err != nil {
+		return err
+	}
+	if opt.DryRun && opt.Shard.M > 0 {
+		return usererr.Errorf("--dry-run and --shard: give one")
+	}
+	dev, err := ort.ParseDevice(cfg.Runtime.Device)
+	if err != nil {
+		return err
+	}
+	if e.sets, err = loadData(cfg); err != nil {
+		return err
+	}
+	cfgDigest, err := cfg.Digest()
+	if err != nil {
+		return err
+	}
+	// A dry run computes nothing, so it needs no runtime (nor the CUDA
+	// library a GPU config names).
+	if !opt.DryRun {
+		if e.rt, err = ort.Init(ort.Options{Lib: cfg.Runtime.OrtLib, Device: dev, IntraOpThreads: unlearners.MemberThreads, InterOpThreads: 1}); err != nil {
+			return err
+		}
+		defer e.rt.Close()
+	}
+	resolvedYAML, err := cfg.YAML()
+	if err != nil {
+		return err
+	}
+	if opt.DryRun {
+		e.printf("# resolved config (%s)\n%s\n", cfg.File, resolvedYAML)
+	}
+	s := e.sets
+	e.printf("%s; split: %d retain, %d forget, %d validation, %d test (forget: %s)\n", s.src, len(s.split.Retain), len(s.split.Forget), len(s.split.Validation), len(s.split.Test), s.split.Config.Forget)
+	t0 := time.Now()
+	orig, how, err := original(cfg, s, e.rt, opt.DryRun, e.printf)
+	if err != nil {
+		return err
+	}
+	e.out.Timing.Original = time.Since(t0).Seconds()
+	e.printf("original: %s\n", how)
+
+	workers := cfg.Runtime.Workers
+	if workers == 0 {
+		workers = unlearners.MemberWorkers(dev.CUDA)
+	}
+	e.out.Timing.Workers = workers
+	e.shared = &unlearners.Shared{
+		Inputs: unlearners.Inputs{Original: orig, Retain: s.retain, Forget: s.forget, Validation: s.validation,
+			Recipe: cfg.Recipe, Runtime: e.rt, Cache: cfg.Cache, Warn: opt.Warn},
+		Test: s.test, RunSeed: cfg.Seed, Device: dev.String(), KeepModels: cfg.KeepModels,
+	}
+	if orig == nil {
+		e.out.Plan, err = e.plan(orig)
+		return err
+	}
+	if err := e.shared.Digests(); err != nil {
+		return err
+	}
+	if err := e.openPopulations(cfgDigest); err != nil {
+		return err
+	}
+	if opt.DryRun {
+		e.out.Plan, err = e.plan(orig)
+		return err
+	}
+	if err := e.compute(ctx); err != nil {
+		return err
+	}
+	if opt.Shard.M > 0 {
+		t := e.out.Timing
+		e.printf("shard %d/%d: computed %d members in %.1f s; run without --shard to score once every shard is done\n", opt.Shard.K, opt.Shard.M, t.Computed, t.Members)
+		return nil
+	}
+	for _, p := range e.pops {
+		if err := p.dir.RefreshManifest(); err != nil {
+			return err
+		}
+	}
+	result, err := e.score(ctx)
+	if err != nil {
+		return err
+	}
+	total := time.Since(e.out.Timing.Start).Seconds()
+	result.Seconds = &total
+	runDir := filepath.Join(cfg.Runs, cfg.Name)
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return usererr.Wrap(fmt.Errorf("run directory: %w", err))
+	}
+	if err := atomicfile.WriteBytes(filepath.Join(runDir, "config.yaml"), resolvedYAML); err != nil {
+		return err
+	}
+	if err := result.Write(filepath.Join(runDir, "result.json")); err != nil {
+		return err
+	}
+	e.out.Result, e.out.Dir = result, runDir
+	// The methods' own share of the members' time, as the member files
+	// recorded it.
+	for _, p := range e.pops {
+		for _, i := range p.missing {
+			if m, err := population.ReadMember(p.dir.MemberPath(i)); err == nil {
+				e.out.Timing.MethodSeconds += m.Seconds
+			}
+		}
+	}
+	return nil
+}
+
+// openPopulations opens every population's cache directory, finds the
+// members it has and those this shard computes, and, for a shard, claims
+// the population for this config.
+func (e *execution) openPopulations(cfgDigest string) error {
+	cfg, opt := e.cfg, e.opt
+	for _, m := range cfg.methods {
+		key, err := unlearners.Key(m.spec, e.shared)
+		if err != nil {
+			return err
+		}
+		dir, err := population.OpenDir(cfg.cache().Populations(), m.Name, key)
+		if err != nil {
+			return err
+		}
+		scan := dir.Scan
+		if opt.DryRun {
+			scan = func(n int, _ func(string)) ([]int, []int, error) { return dir.Check(n) }
+		}
+		have, missing, err := scan(cfg.N, opt.Warn)
+		if err != nil {
+			return err
+		}
+		p := &pop{resolvedMethod: m, dir: dir, have: have}
+		for _, i := range missing {
+			if opt.Shard.Has(i) {
+				p.missing = append(p.missing, i)
+			}
+		}
+		if opt.Shard.M > 0 {
+			if err := dir.ClaimShards(cfgDigest, cfg.N, opt.Shard.M); err != nil {
+				return err
+			}
+		}
+		e.pops = append(e.pops, p)
+	}
+	return nil
+}
+
+// compute computes every population's missing members.
+func (e *execution) compute(ctx context.Context) error {
+	t1 := time.Now()
+	workers := e.out.Timing.Workers
+	for _, p := range e.pops {
+		if len(p.missing) == 0 {
+			continue
+		}
+		e.printf("population %s (%s): %d of %d cached, computing %d with %d workers\n", p.Name, p.Method, len(p.have), e.cfg.N, len(p.missing), min(workers, len(p.missing)))
+		update, end := e.stage(p.Name)
+		err := unlearners.Compute(ctx, p.dir, p.spec, e.shared, p.missing, unlearners.ComputeOptions{Workers: workers, Progress: update})
+		end()
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return &InterruptedError{Err: fmt.Errorf("%w; every completed member is cached: rerun to continue", err)}
+			}
+			return err
+		}
+		e.out.Timing.Computed += len(p.missing)
+	}
+	e.out.Timing.Members = time.Since(t1).Seconds()
+	return nil
+}

@@ -1,0 +1,127 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"unlearnbench/attack"
+	"unlearnbench/attack/suite"
+	"unlearnbench/evaluate"
+	"unlearnbench/internal/atomicfile"
+	"unlearnbench/population"
+	"unlearnbench/result"
+)
+
+// score scores every method against the reference into the run's result.
+// Scores are cached too, keyed by the two populations and the attack
+// settings, so that a rerun takes seconds, not the attacks' minutes.
+func (e *execution) score(ctx context.Context) (*result.Result, error) {
+	cfg, s := e.cfg, e.sets
+	t2 := time.Now()
+	res := result.NewFrom("run", map[string]string{"config": cfg.File}, &result.DataSplit{Dataset: s.src.Name, Classes: s.src.Train.Classes, Train: len(s.trainIdx),
+		Retain: len(s.split.Retain), Forget: len(s.split.Forget), Validation: len(s.split.Validation), Test: len(s.split.Test),
+		ForgetSelection: s.split.Config.Forget.String(), ForgetDigest: result.IDsDigest(s.split.Forget)})
+	var err error
+	if res.Config, err = cfg.JSON(); err != nil {
+		return nil, err
+	}
+	attackOpt := suiteOptions(cfg.Attacks)
+	refPop := e.pops[0]
+	var ref *population.Population
+	for _, p := range e.pops[1:] {
+		path := cfg.cache().Score(scoreKey(p.dir, refPop.dir, cfg.N, cfg.Attacks))
+		// A member computed in this run (new, or replacing a damaged
+		// file) has a new wall time: score again rather than show the
+		// old one.
+		var m *result.Method
+		if len(p.missing) == 0 && len(refPop.missing) == 0 {
+			if m, err = readCachedMethod(path); err != nil {
+				e.opt.Warn(fmt.Sprintf("score cache %s: %v; scoring again", path, err))
+			}
+		}
+		if m == nil {
+			// Scoring and attacking do not take a context; a signal stops
+			// the run between two methods.
+			if ctx.Err() != nil {
+				return nil, &InterruptedError{Err: fmt.Errorf("interrupted while scoring: every population and %d scores are cached: rerun to continue", e.out.Timing.Scored)}
+			}
+			if ref == nil {
+				if ref, err = refPop.dir.Load(cfg.N, refPop.Name); err != nil {
+					return nil, err
+				}
+			}
+			u, err := p.dir.Load(cfg.N, p.Name)
+			if err != nil {
+				return nil, err
+			}
+			update, end := e.stage("scoring " + p.Name)
+			m, err = evaluate.Method(u, ref, s.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: update, AttackProgress: update})
+			end()
+			if err != nil {
+				return nil, fmt.Errorf("evaluating %s: %w", p.Name, err)
+			}
+			b, err := json.Marshal(m)
+			if err != nil {
+				return nil, err
+			}
+			if err := atomicfile.WriteBytes(path, b); err != nil {
+				return nil, err
+			}
+			e.out.Timing.Scored++
+		}
+		res.Methods = append(res.Methods, *m)
+	}
+	e.out.Timing.Scoring = time.Since(t2).Seconds()
+	return res, nil
+}
+
+// suiteOptions maps the config's attacks onto the suite's options (nil:
+// the competition's score only).
+func suiteOptions(a AttacksConfig) *suite.Options {
+	if !a.Enabled {
+		return nil
+	}
+	o := &suite.Options{Folds: a.Folds, Seed: a.Seed, PerExample: a.Classifiers, Pooled: a.Pooled, Features: a.Features,
+		Classifier: attack.ClassifierOptions{Neighbours: a.KnnK, Trees: a.Trees}, PooledMaxTrain: a.PooledMaxTrain, MIASplits: a.MIASplits}
+	if a.PooledMaxTrain == 0 {
+		o.PooledMaxTrain = -1
+	}
+	return o
+}
+
+// scoreKey identifies a method's evaluation: its population and the
+// reference's (directories named by their keys), N and the attack
+// settings. Its bytes are those of every earlier version (Key.Sum):
+// cached scores stay valid.
+func scoreKey(u, r *population.Dir, n int, attacks AttacksConfig) string {
+	a, _ := json.Marshal(attacks)
+	var k population.Key
+	k.Add("", "unlearnbench score")
+	k.Add("layout", population.Layout)
+	k.Add("", u.Manifest.Digest)
+	k.Add("", r.Manifest.Digest)
+	k.Add("n", n)
+	k.Add("attacks", string(a))
+	return k.Sum("\x00", false)
+}
+
+// readCachedMethod reads a cached evaluation; nil, nil when there is none.
+func readCachedMethod(path string) (*result.Method, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m result.Method
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
