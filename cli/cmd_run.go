@@ -295,7 +295,11 @@ func runOriginal(cmd *cobra.Command, cfg *runConfig, sets *runSets, rt *ort.Runt
 	}
 	fmt.Fprintf(w, "training the original %s on %d examples for %d epochs\n", cfg.Model, sets.train.Len(), cfg.Recipe.Epochs)
 	start := time.Now()
-	if _, err := nn.Train(rt, m, sets.train, nil, cfg.Recipe, nil); err != nil {
+	batches, err := nn.DataBatches(m, sets.train, cfg.Recipe)
+	if err == nil {
+		_, err = nn.Train(rt, m, batches, nil, cfg.Recipe, nn.Options{})
+	}
+	if err != nil {
 		return nil, "", fmt.Errorf("training the original: %w", err)
 	}
 	// Saved, then linked into place: when shards race, the first one's

@@ -273,7 +273,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); stop() }()
-	_, err = nn.TrainRun(rt, m, epochs, eval, s.TrainConfig, nn.RunOptions{
+	_, err = nn.Train(rt, m, epochs, eval, s.TrainConfig, nn.Options{
 		Context:    ctx,
 		Resume:     resume,
 		Progress:   func(r nn.EpochResult) { fmt.Fprintln(w, epochLine(r, s.Epochs)) },

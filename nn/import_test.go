@@ -110,7 +110,7 @@ func TestImportFineTuneExport(t *testing.T) {
 	}
 	d := randomData(9, 16, orig.Shape, 10)
 	// Let the running statistics differ from their initial values.
-	if _, err := Train(rt, orig, d, nil, TrainConfig{Epochs: 1, BatchSize: 8, Seed: 1, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.01}}, nil); err != nil {
+	if _, err := trainData(rt, orig, d, nil, TrainConfig{Epochs: 1, BatchSize: 8, Seed: 1, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.01}}, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := orig.Save(path); err != nil {
@@ -130,7 +130,7 @@ func TestImportFineTuneExport(t *testing.T) {
 			t.Fatalf("%s: %d classes, %d params", p, m.Classes, len(m.Params))
 		}
 		assertClose(t, filepath.Base(p)+" logits", logitsOf(t, m, d), want, 1e-3)
-		hist, err := Train(rt, m, d, d, TrainConfig{Epochs: 2, BatchSize: 8, Seed: 2, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.01, Momentum: 0.9}}, nil)
+		hist, err := trainData(rt, m, d, d, TrainConfig{Epochs: 2, BatchSize: 8, Seed: 2, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.01, Momentum: 0.9}}, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -132,7 +132,11 @@ func buildWorld() (*world, error) {
 	all := &nn.Data{Shape: w.retain.Shape, X: append(slices.Clone(w.retain.X), w.forget.X...), Y: append(slices.Clone(w.retain.Y), w.forget.Y...)}
 	w.recipe = nn.TrainConfig{Epochs: 8, BatchSize: 64, Seed: 1,
 		Optimizer: nn.OptimizerConfig{Name: "adam", LR: 1e-3}, Schedule: nn.Schedule{Name: "constant"}}
-	if _, err := nn.Train(rt, m, all, nil, w.recipe, nil); err != nil {
+	batches, err := nn.DataBatches(m, all, w.recipe)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := nn.Train(rt, m, batches, nil, w.recipe, nn.Options{}); err != nil {
 		return nil, err
 	}
 	w.original = m

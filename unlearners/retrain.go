@@ -52,11 +52,11 @@ func (retrain) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
 				}
 			}
 		}}
-	opt := nn.RunOptions{Context: ctx}
+	opt := nn.Options{Context: ctx}
 	if in.Progress != nil {
 		opt.Progress = func(r nn.EpochResult) { in.Progress(r.Epoch*src.Steps, cfg.Epochs*src.Steps) }
 	}
-	if _, err := nn.TrainRun(in.Runtime, m, src, nil, cfg, opt); err != nil {
+	if _, err := nn.Train(in.Runtime, m, src, nil, cfg, opt); err != nil {
 		return nil, err
 	}
 	return m, nil
