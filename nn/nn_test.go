@@ -2,31 +2,20 @@ package nn
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn/ort"
+	"unlearnbench/nn/ort/orttest"
 )
 
 var rt *ort.Runtime
 
-func TestMain(m *testing.M) {
-	var err error
-	rt, err = ort.Init(ort.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "nn tests:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	rt.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { orttest.Main(m, "nn", &rt) }
 
 // trainData trains m on d, as every caller with a Data does: DataBatches,
 // then Train.

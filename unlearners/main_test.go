@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -13,21 +12,12 @@ import (
 	"unlearnbench/datasets"
 	"unlearnbench/nn"
 	"unlearnbench/nn/ort"
+	"unlearnbench/nn/ort/orttest"
 )
 
 var rt *ort.Runtime
 
-func TestMain(m *testing.M) {
-	var err error
-	rt, err = ort.Init(ort.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "unlearners tests:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	rt.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { orttest.Main(m, "unlearners", &rt) }
 
 // world is the tests' shared setting: an MLP of the zoo trained on 600
 // real Fashion-MNIST training images (500 retain, 100 forget), and 300
