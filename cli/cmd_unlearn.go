@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"os/signal"
@@ -17,7 +14,7 @@ import (
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
-	"unlearnbench/nn/ort"
+	"unlearnbench/training"
 	"unlearnbench/unlearners"
 )
 
@@ -116,44 +113,6 @@ func unlearnParams(f *unlearnFlags) (map[string]any, error) {
 	return given, nil
 }
 
-// defaultRecipe is what train runs without flags; cmd_unlearn_test.go
-// checks it against train's flag defaults.
-func defaultRecipe() nn.TrainConfig {
-	return nn.TrainConfig{Epochs: 10, BatchSize: 128,
-		Optimizer: nn.OptimizerConfig{Name: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 5e-4},
-		Schedule:  nn.Schedule{Name: "cosine", Gamma: 0.1}}
-}
-
-// readRecipe reads a train --config file's training settings over train's
-// defaults; train's other keys are accepted and ignored.
-func readRecipe(path string) (nn.TrainConfig, error) {
-	cfg := defaultRecipe()
-	if path == "" {
-		return cfg, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return cfg, usererr.Wrap(fmt.Errorf("reading --recipe: %w", err))
-	}
-	var doc struct {
-		nn.TrainConfig `yaml:",inline"`
-		// train's keys that are not part of the recipe.
-		Model       any `yaml:"model"`
-		Out         any `yaml:"out"`
-		Part        any `yaml:"part"`
-		Normalize   any `yaml:"normalize"`
-		AugmentPad  any `yaml:"augment_pad"`
-		AugmentFlip any `yaml:"augment_flip"`
-	}
-	doc.TrainConfig = cfg
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, usererr.Errorf("--recipe %s: %v", path, oneLine(err.Error()))
-	}
-	return doc.TrainConfig, nil
-}
-
 func runUnlearn(cmd *cobra.Command, f *unlearnFlags) error {
 	for _, req := range []struct{ flag, v string }{{"--method NAME", f.method}, {"--model ORIGINAL.onnx", f.model}, {"--split DIR", f.data.split}, {"--out UNLEARNED.onnx", f.out}} {
 		if req.v == "" {
@@ -168,7 +127,7 @@ func runUnlearn(cmd *cobra.Command, f *unlearnFlags) error {
 	if err != nil {
 		return err
 	}
-	recipe, err := readRecipe(f.recipe)
+	recipe, err := training.ReadRecipe(f.recipe)
 	if err != nil {
 		return err
 	}
@@ -212,7 +171,7 @@ func runUnlearn(cmd *cobra.Command, f *unlearnFlags) error {
 	in := &unlearners.Inputs{Original: orig, Retain: sets["retain"], Forget: sets["forget"], Validation: sets["validation"],
 		Recipe: recipe, Runtime: rt, Seed: f.seed, Cache: f.cache, Progress: bar.set,
 		Warn: func(s string) { fmt.Fprintf(cmd.ErrOrStderr(), "unlearnbench: warning: %s\n", s) }}
-	m, err := u.Unlearn(ctx, in)
+	res, err := unlearners.Apply(ctx, u, in)
 	bar.done()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -232,35 +191,12 @@ func runUnlearn(cmd *cobra.Command, f *unlearnFlags) error {
 		fmt.Fprintf(w, ": %s", strings.Join(kv, " "))
 	}
 	fmt.Fprintln(w)
-
-	for _, part := range []string{"retain", "forget"} {
-		d := sets[part]
-		if d.Len() == 0 {
-			continue
-		}
-		before, err := modelAccuracy(rt, orig, d)
-		if err != nil {
-			return err
-		}
-		after, err := modelAccuracy(rt, m, d)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "%s accuracy: %.2f%% -> %.2f%%\n", part, 100*before, 100*after)
+	for _, a := range res.Accuracy {
+		fmt.Fprintf(w, "%s accuracy: %.2f%% -> %.2f%%\n", a.Part, 100*a.Before, 100*a.After)
 	}
-	if err := m.Save(f.out); err != nil {
+	if err := res.Model.Save(f.out); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s\n", f.out)
 	return nil
-}
-
-func modelAccuracy(rt *ort.Runtime, m *nn.Model, d *nn.Data) (float64, error) {
-	ev, err := nn.NewEvaluator(rt, m, 256)
-	if err != nil {
-		return 0, err
-	}
-	defer ev.Close()
-	mt, err := ev.Evaluate(d)
-	return mt.Accuracy, err
 }

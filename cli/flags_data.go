@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"unlearnbench/datasets"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
+	"unlearnbench/training"
 )
 
 // Flags of the commands that read a data set (split, train, logits): the
@@ -19,10 +19,9 @@ import (
 // dataFlags name the data set, an optional saved split and the part of it
 // to use.
 type dataFlags struct {
-	source    sourceFlags
-	split     string
-	limit     int
-	normalize string
+	source sourceFlags
+	split  string
+	limit  int
 }
 
 // sourceFlags name a data set and how to read it, the flags split, train
@@ -174,19 +173,7 @@ func selfNormalizing(norm *datasets.Normalization, m *nn.Model, path string) err
 }
 
 // loadNN copies the examples idx of ds, normalised by norm (nil: as read),
-// into an nn.Data.
+// into an nn.Data; training.Load, under the name cli's commands use.
 func loadNN(ds *datasets.Dataset, idx []int, norm *datasets.Normalization) (*nn.Data, error) {
-	out := &nn.Data{Shape: []int64{int64(ds.C), int64(ds.H), int64(ds.W)}, X: make([]float32, 0, len(idx)*ds.Size()), Y: make([]int64, 0, len(idx))}
-	if len(idx) == 0 {
-		return out, nil
-	}
-	b, err := datasets.NewBatches(ds, idx, datasets.BatchOptions{Size: min(len(idx), 1024), Norm: norm})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ds.Name, err)
-	}
-	for batch := range b.Epoch(0) {
-		out.X = append(out.X, batch.X...)
-		out.Y = append(out.Y, batch.Y...)
-	}
-	return out, nil
+	return training.Load(ds, idx, norm)
 }
