@@ -107,7 +107,7 @@ func TestMemberSeeds(t *testing.T) {
 			seen[s] = true
 		}
 	}
-	if MemberSeed(3, "retrain", 5) != MemberSeed(3, "retrain", 5) || MemberSeed(3, "retrain", 5) == MemberSeed(4, "retrain", 5) {
+	if a, b := MemberSeed(3, "retrain", 5), MemberSeed(3, "retrain", 5); a != b || a == MemberSeed(4, "retrain", 5) {
 		t.Fatal("seeds not a function of (run seed, label, index)")
 	}
 }
