@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"unlearnbench/datasets"
 	"unlearnbench/internal/progress"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
@@ -26,8 +25,6 @@ type trainSettings struct {
 	Out            string `yaml:"out"`
 	Part           string `yaml:"part"`
 	Normalize      string `yaml:"normalize"`
-	AugmentPad     int    `yaml:"augment_pad"`
-	AugmentFlip    bool   `yaml:"augment_flip"`
 	nn.TrainConfig `yaml:",inline"`
 }
 
@@ -90,8 +87,8 @@ warmup_steps}, loss: {label_smoothing, class_weights}, ...).`,
 	fl.BoolVar(&f.keepCkpt, "keep-checkpoint", false, "keep the checkpoint after the model is written")
 	fl.StringVar(&s.Part, "part", "train", "with --split: the examples to train on: train, retain, forget or validation")
 	fl.StringVar(&s.Normalize, "normalize", "", "imported models: none or MEAN,.../STD,... per channel (zoo models normalise themselves)")
-	fl.IntVar(&s.AugmentPad, "augment-pad", 0, "random crop after padding by N pixels (torchvision RandomCrop(padding=N))")
-	fl.BoolVar(&s.AugmentFlip, "augment-flip", false, "random horizontal flips")
+	fl.IntVar(&s.Augment.Pad, "augment-pad", 0, "random crop after padding by N pixels (torchvision RandomCrop(padding=N))")
+	fl.BoolVar(&s.Augment.Flip, "augment-flip", false, "random horizontal flips")
 	fl.IntVar(&s.Epochs, "epochs", 10, "passes over the training examples")
 	fl.IntVar(&s.BatchSize, "batch-size", 128, "examples per step")
 	fl.Uint64Var(&s.Seed, "seed", 0, "seed of the initialisation, the batch order, augmentation and dropout")
@@ -136,8 +133,7 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 	if s.Part == "test" {
 		return usererr.Errorf("--part test: train on train, retain, forget or validation")
 	}
-	job := training.Job{Config: s.TrainConfig, Checkpoint: ckpt, ModelName: s.Model, Normalize: s.Normalize,
-		Augment: datasets.Augment{Pad: s.AugmentPad, Flip: s.AugmentFlip}}
+	job := training.Job{Config: s.TrainConfig, Checkpoint: ckpt, ModelName: s.Model, Normalize: s.Normalize}
 	if job.Data, job.Idx, err = f.data.part(src, split, s.Part); err != nil {
 		return err
 	}

@@ -53,9 +53,10 @@ parameter and the value (exit 2), before any data is read.
 
 retrain repeats the original's training recipe on the retain set:
 --recipe is the YAML file train read with --config (its epochs, batch_size,
-optimizer, schedule and loss; train's defaults for what it leaves out; its
-model, out, part and augmentation keys are ignored). The other methods take
-their batch size from it unless their batch_size parameter is set.
+optimizer, schedule, loss, augment_pad and augment_flip; train's defaults
+for what it leaves out; its model, out and part keys are ignored). The
+other methods take their batch size from it unless their batch_size
+parameter is set.
 
 --seed seeds every random choice of the run (batch order, noise, random
 labels, re-initialisation): the same seed gives the same model. --cache DIR

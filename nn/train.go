@@ -19,6 +19,11 @@ type TrainConfig struct {
 	Optimizer OptimizerConfig `yaml:"optimizer"`
 	Schedule  Schedule        `yaml:"schedule"`
 	Loss      LossConfig      `yaml:"loss"`
+	// Augment is the recipe's augmentation of the training examples
+	// (augment_pad, augment_flip; none by default). DataBatches applies
+	// it, and so does retrain when it repeats a recipe; Train trains on the
+	// batches it is given.
+	Augment Augment `yaml:",inline" json:"Augment,omitzero"`
 }
 
 // EpochResult summarises one epoch.
@@ -53,9 +58,13 @@ type EpochBatches struct {
 // DataBatches is the batch source for training on d: epoch e shuffles
 // 0..n-1 with an RNG seeded by (cfg.Seed, e), so that a resumed run draws
 // the same batches as an uninterrupted one; the last partial batch of an
-// epoch is used too.
+// epoch is used too. cfg.Augment, when on, augments every batch with an
+// Augmenter of (cfg.Seed, e).
 func DataBatches(m *Model, d *Data, cfg TrainConfig) (EpochBatches, error) {
 	if err := d.Check(m); err != nil {
+		return EpochBatches{}, err
+	}
+	if err := cfg.Augment.Check(d.Shape); err != nil {
 		return EpochBatches{}, err
 	}
 	if cfg.BatchSize < 1 {
@@ -75,9 +84,11 @@ func DataBatches(m *Model, d *Data, cfg TrainConfig) (EpochBatches, error) {
 			}
 			rng := rand.New(rand.NewPCG(cfg.Seed^0x747261696e, uint64(ep)))
 			rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+			aug := NewAugmenter(cfg.Augment, d.Shape, cfg.Seed, ep)
 			for s := 0; s < n; s += cfg.BatchSize {
 				idx := order[s:min(n, s+cfg.BatchSize)]
 				d.gather(idx, x, y)
+				aug.Batch(x[:len(idx)*d.Size()])
 				if !yield(x[:len(idx)*d.Size()], y[:len(idx)]) {
 					return
 				}

@@ -23,8 +23,9 @@ func DefaultRecipe() nn.TrainConfig {
 }
 
 // ReadRecipe reads a train --config file's training settings over train's
-// defaults (DefaultRecipe; "" reads no file); train's other keys are
-// accepted and ignored. Errors name the file as unlearn's --recipe.
+// defaults (DefaultRecipe; "" reads no file), its augmentation included
+// (retrain repeats it); train's other keys are accepted and ignored.
+// Errors name the file as unlearn's --recipe.
 func ReadRecipe(path string) (nn.TrainConfig, error) {
 	cfg := DefaultRecipe()
 	if path == "" {
@@ -37,12 +38,10 @@ func ReadRecipe(path string) (nn.TrainConfig, error) {
 	var doc struct {
 		nn.TrainConfig `yaml:",inline"`
 		// train's keys that are not part of the recipe.
-		Model       any `yaml:"model"`
-		Out         any `yaml:"out"`
-		Part        any `yaml:"part"`
-		Normalize   any `yaml:"normalize"`
-		AugmentPad  any `yaml:"augment_pad"`
-		AugmentFlip any `yaml:"augment_flip"`
+		Model     any `yaml:"model"`
+		Out       any `yaml:"out"`
+		Part      any `yaml:"part"`
+		Normalize any `yaml:"normalize"`
 	}
 	doc.TrainConfig = cfg
 	dec := yaml.NewDecoder(bytes.NewReader(b))

@@ -33,9 +33,10 @@ type Job struct {
 	EvalIdx []int
 	// Norm normalises the data for an imported model (nil: as read; a
 	// zoo model normalises its own input).
-	Norm    *datasets.Normalization
-	Augment datasets.Augment
-	Config  nn.TrainConfig
+	Norm *datasets.Normalization
+	// Config is the run's recipe, its augmentation (Config.Augment) done
+	// by datasets.Batches on the data as read.
+	Config nn.TrainConfig
 	// Checkpoint is the file written after every epoch.
 	Checkpoint string
 	// ModelName (the zoo architecture or the imported file), ModelDigest
@@ -69,7 +70,8 @@ func Prepare(job Job) (*Run, error) {
 	}
 	s := job.Config
 	batches, err := datasets.NewBatches(ds, job.Idx, datasets.BatchOptions{
-		Size: s.BatchSize, Shuffle: true, Seed: s.Seed, Norm: job.Norm, Augment: job.Augment})
+		Size: s.BatchSize, Shuffle: true, Seed: s.Seed, Norm: job.Norm,
+		Augment: datasets.Augment{Pad: s.Augment.Pad, Flip: s.Augment.Flip}})
 	if err != nil {
 		return nil, err
 	}
@@ -99,8 +101,8 @@ func (r *Run) fingerprint() []Setting {
 	add("model", j.ModelName)
 	add("model digest", j.ModelDigest)
 	add("normalize", j.Normalize)
-	add("augment-pad", j.Augment.Pad)
-	add("augment-flip", j.Augment.Flip)
+	add("augment-pad", c.Augment.Pad)
+	add("augment-flip", c.Augment.Flip)
 	add("epochs", c.Epochs)
 	add("batch-size", c.BatchSize)
 	add("seed", c.Seed)

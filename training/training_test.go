@@ -122,7 +122,8 @@ func TestResumeContinuesTheSameRun(t *testing.T) {
 }
 
 // TestReadRecipe: no file is train's defaults; a file's training keys
-// override them and train's other keys are ignored; an unknown key is a
+// (augmentation included) override them and train's other keys are
+// ignored; an unknown key is a
 // user error naming the file.
 func TestReadRecipe(t *testing.T) {
 	got, err := ReadRecipe("")
@@ -130,12 +131,15 @@ func TestReadRecipe(t *testing.T) {
 		t.Fatalf("no file: %+v, %v; want the defaults", got, err)
 	}
 	p := filepath.Join(t.TempDir(), "r.yaml")
-	if err := os.WriteFile(p, []byte("epochs: 3\nmodel: cnn\nout: x.onnx\noptimizer: {name: adam, lr: 0.001}\n"), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte("epochs: 3\nmodel: cnn\nout: x.onnx\noptimizer: {name: adam, lr: 0.001}\naugment_pad: 4\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	got, err = ReadRecipe(p)
 	want := DefaultRecipe()
-	want.Epochs, want.Optimizer.Name, want.Optimizer.LR = 3, "adam", 0.001 // the other optimizer keys keep their defaults
+	// The other optimizer keys keep their defaults; retrain repeats the
+	// augmentation.
+	want.Epochs, want.Optimizer.Name, want.Optimizer.LR = 3, "adam", 0.001
+	want.Augment.Pad = 4
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("recipe %+v, %v; want %+v", got, err, want)
 	}
