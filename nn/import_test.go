@@ -286,3 +286,55 @@ func TestImportZooMNISTLayout(t *testing.T) {
 		t.Errorf("shape [1, 196] (two examples' worth): error %v, want a user error naming the Reshape node", err)
 	}
 }
+
+// TestImportKeepsTheInputNormalisation: a zoo model with a three-channel
+// input normalisation, written to ONNX and imported, lists the
+// normalisation's constants as buffers, not parameters, so training leaves
+// them as they are; its logits are the written model's, and those of the
+// same import with the constants left as plain constants (what run's
+// loadOriginal made of them), bit for bit.
+func TestImportKeepsTheInputNormalisation(t *testing.T) {
+	built, err := New(ArchCNN, []int64{3, 16, 16}, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := built.PrependNormalization([]float64{0.5, 0.4, 0.3}, []float64{0.25, 0.2, 0.3}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cnn.onnx")
+	if err := built.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Import(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	norm := []string{m.Input + ".norm_mean", m.Input + ".norm_inv_std"}
+	for _, n := range norm {
+		if slices.Contains(m.Params, n) || !slices.Contains(m.Buffers, n) {
+			t.Errorf("%s: a parameter (%v) or not a buffer (%v)", n, m.Params, m.Buffers)
+		}
+	}
+	if len(m.Params) != len(built.Params) {
+		t.Errorf("%d parameters imported, the zoo's model has %d", len(m.Params), len(built.Params))
+	}
+	d := randomData(5, 16, m.Shape, 10)
+	consts := m.Clone()
+	consts.Buffers = slices.DeleteFunc(consts.Buffers, func(b string) bool { return slices.Contains(norm, b) })
+	got := logitsOf(t, m, d)
+	if !slices.Equal(got, logitsOf(t, built, d)) || !slices.Equal(got, logitsOf(t, consts, d)) {
+		t.Error("the imported model's logits differ from the written model's, or with the constants as constants")
+	}
+	before := m.Clone()
+	if _, err := trainData(rt, m, d, nil, TrainConfig{Epochs: 1, BatchSize: 8, Seed: 1, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.1}}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range norm {
+		if !slices.Equal(m.Param(n), before.Param(n)) {
+			t.Errorf("training changed %s", n)
+		}
+	}
+	if slices.Equal(m.Param(m.Params[0]), before.Param(m.Params[0])) {
+		t.Errorf("training left parameter %s as it was", m.Params[0])
+	}
+}
