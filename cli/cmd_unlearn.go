@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/signal"
@@ -128,6 +129,11 @@ func runUnlearn(cmd *cobra.Command, f *unlearnFlags) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err := u.(io.Closer).Close(); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "unlearnbench: warning: %v\n", err)
+		}
+	}()
 	recipe, err := training.ReadRecipe(f.recipe)
 	if err != nil {
 		return err
