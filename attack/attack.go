@@ -145,7 +145,8 @@ func Median(v []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// ExampleError says which forget example an attack failed on.
+// ExampleError says which forget example an attack (or scoring, through
+// its alias) failed on.
 type ExampleError struct {
 	Example int
 	Err     error

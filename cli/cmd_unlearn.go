@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/signal"
@@ -13,7 +14,7 @@ import (
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
-	"unlearnbench/nn/ort"
+	"unlearnbench/training"
 	"unlearnbench/unlearners"
 )
 
@@ -52,9 +53,10 @@ parameter and the value (exit 2), before any data is read.
 
 retrain repeats the original's training recipe on the retain set:
 --recipe is the YAML file train read with --config (its epochs, batch_size,
-optimizer, schedule and loss; train's defaults for what it leaves out; its
-model, out, part and augmentation keys are ignored). The other methods take
-their batch size from it unless their batch_size parameter is set.
+optimizer, schedule, loss, augment_pad and augment_flip; train's defaults
+for what it leaves out; its model, out and part keys are ignored). The
+other methods take their batch size from it unless their batch_size
+parameter is set.
 
 --seed seeds every random choice of the run (batch order, noise, random
 labels, re-initialisation): the same seed gives the same model. --cache DIR
@@ -95,7 +97,12 @@ func runUnlearn(cmd *cobra.Command, f *unlearnFlags) error {
 	if err != nil {
 		return err
 	}
-	recipe, err := readRecipe(f.recipe)
+	defer func() {
+		if err := u.(io.Closer).Close(); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "unlearnbench: warning: %v\n", err)
+		}
+	}()
+	recipe, err := training.ReadRecipe(f.recipe)
 	if err != nil {
 		return err
 	}
@@ -139,7 +146,7 @@ func runUnlearn(cmd *cobra.Command, f *unlearnFlags) error {
 	in := &unlearners.Inputs{Original: orig, Retain: sets["retain"], Forget: sets["forget"], Validation: sets["validation"],
 		Recipe: recipe, Runtime: rt, Seed: f.seed, Cache: f.cache, Progress: bar.set,
 		Warn: func(s string) { fmt.Fprintf(cmd.ErrOrStderr(), "unlearnbench: warning: %s\n", s) }}
-	m, err := u.Unlearn(ctx, in)
+	res, err := unlearners.Apply(ctx, u, in)
 	bar.done()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -159,35 +166,12 @@ func runUnlearn(cmd *cobra.Command, f *unlearnFlags) error {
 		fmt.Fprintf(w, ": %s", strings.Join(kv, " "))
 	}
 	fmt.Fprintln(w)
-
-	for _, part := range []string{"retain", "forget"} {
-		d := sets[part]
-		if d.Len() == 0 {
-			continue
-		}
-		before, err := modelAccuracy(rt, orig, d)
-		if err != nil {
-			return err
-		}
-		after, err := modelAccuracy(rt, m, d)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "%s accuracy: %.2f%% -> %.2f%%\n", part, 100*before, 100*after)
+	for _, a := range res.Accuracy {
+		fmt.Fprintf(w, "%s accuracy: %.2f%% -> %.2f%%\n", a.Part, 100*a.Before, 100*a.After)
 	}
-	if err := m.Save(f.out); err != nil {
+	if err := res.Model.Save(f.out); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s\n", f.out)
 	return nil
-}
-
-func modelAccuracy(rt *ort.Runtime, m *nn.Model, d *nn.Data) (float64, error) {
-	ev, err := nn.NewEvaluator(rt, m, 256)
-	if err != nil {
-		return 0, err
-	}
-	defer ev.Close()
-	mt, err := ev.Evaluate(d)
-	return mt.Accuracy, err
 }

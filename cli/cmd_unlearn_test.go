@@ -13,6 +13,7 @@ import (
 
 	"unlearnbench/datasets"
 	"unlearnbench/nn"
+	"unlearnbench/training"
 	"unlearnbench/unlearners"
 )
 
@@ -192,7 +193,7 @@ func TestUnlearnCommand(t *testing.T) {
 // TestUnlearnDefaultRecipeIsTrains: without --recipe, retrain repeats
 // what train runs without flags.
 func TestUnlearnDefaultRecipeIsTrains(t *testing.T) {
-	r := defaultRecipe()
+	r := training.DefaultRecipe()
 	fl := newTrainCmd().Flags()
 	for name, v := range map[string]any{
 		"epochs": r.Epochs, "batch-size": r.BatchSize, "optimizer": r.Optimizer.Name, "lr": r.Optimizer.LR,

@@ -10,6 +10,7 @@ import (
 	"unlearnbench/datasets"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
+	"unlearnbench/training"
 )
 
 // Flags of the commands that read a data set (split, train, logits): the
@@ -18,10 +19,9 @@ import (
 // dataFlags name the data set, an optional saved split and the part of it
 // to use.
 type dataFlags struct {
-	source    sourceFlags
-	split     string
-	limit     int
-	normalize string
+	source sourceFlags
+	split  string
+	limit  int
 }
 
 // sourceFlags name a data set and how to read it, the flags split, train
@@ -143,11 +143,7 @@ func selfNormalizing(norm *datasets.Normalization, m *nn.Model, path string) err
 }
 
 // loadNN copies the examples idx of ds, normalised by norm (nil: as read),
-// into an nn.Data.
+// into an nn.Data; training.Load, under the name cli's commands use.
 func loadNN(ds *datasets.Dataset, idx []int, norm *datasets.Normalization) (*nn.Data, error) {
-	x, y, err := datasets.Gather(ds, idx, norm)
-	if err != nil {
-		return nil, err
-	}
-	return &nn.Data{Shape: []int64{int64(ds.C), int64(ds.H), int64(ds.W)}, X: x, Y: y}, nil
+	return training.Load(ds, idx, norm)
 }

@@ -3,22 +3,16 @@ package datasets
 import (
 	"fmt"
 
+	"unlearnbench/internal/arrays"
 	"unlearnbench/internal/usererr"
 )
 
 // FormatError says where a data file stopped being what its format promises:
 // the file, the byte offset (in the decompressed stream for gzipped files),
-// the field or part being read, and what was wrong.
-type FormatError struct {
-	File   string
-	Offset int64
-	Field  string
-	Msg    string
-}
-
-func (e *FormatError) Error() string {
-	return fmt.Sprintf("%s: offset %d: %s: %s", e.File, e.Offset, e.Field, e.Msg)
-}
+// the field or part being read, and what was wrong. It is the arrays
+// package's type, so that one errors.As finds a bad .npy array and a bad
+// data file alike.
+type FormatError = arrays.FormatError
 
 // formatErr builds a FormatError marked as the user's (the file is theirs).
 func formatErr(file string, off int64, field, format string, args ...any) error {

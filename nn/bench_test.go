@@ -153,7 +153,7 @@ func BenchmarkSquaredGradients(b *testing.B) {
 	b.Run("epoch/cnn", func(b *testing.B) {
 		m := SmallCNN(shape, 10, 1)
 		for range b.N {
-			if _, err := Train(rt, m, d, nil, TrainConfig{Epochs: 1, BatchSize: benchBatch, Seed: 1, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.01}}, nil); err != nil {
+			if _, err := trainData(rt, m, d, nil, TrainConfig{Epochs: 1, BatchSize: benchBatch, Seed: 1, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.01}}, Options{}); err != nil {
 				b.Fatal(err)
 			}
 		}

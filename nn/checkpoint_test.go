@@ -49,11 +49,11 @@ func TestResumeIsByteIdentical(t *testing.T) {
 	cfg := resumeConfig()
 
 	whole := cnnWithDropout(1)
-	src, err := dataBatches(whole, d, cfg)
+	src, err := DataBatches(whole, d, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := TrainRun(rt, whole, src, eval, cfg, RunOptions{})
+	want, err := Train(rt, whole, src, eval, cfg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestResumeIsByteIdentical(t *testing.T) {
 			return yield(x, y)
 		})
 	}
-	_, err = TrainRun(rt, first, cut, eval, cfg, RunOptions{Context: ctx,
+	_, err = Train(rt, first, cut, eval, cfg, Options{Context: ctx,
 		Checkpoint: func(st *TrainState) error { return SaveCheckpoint(ckpt, first, st, map[string]int{"seed": 5}) }})
 	var ie *InterruptedError
 	if !errors.As(err, &ie) || ie.Epoch != 2 || ie.Step != 2 || ie.Steps != 6 || !errors.Is(err, context.Canceled) {
@@ -95,11 +95,11 @@ func TestResumeIsByteIdentical(t *testing.T) {
 	if st.Epochs != 1 || st.Step != 6 || st.OptStep != 6 || len(st.V) != len(resumed.Params) || len(st.S) != len(resumed.Params) {
 		t.Fatalf("state after epoch 1: %d epochs, step %d, t %d, %d/%d moments", st.Epochs, st.Step, st.OptStep, len(st.V), len(st.S))
 	}
-	fresh, err := dataBatches(resumed, d, cfg) // no RNG state from the earlier runs
+	fresh, err := DataBatches(resumed, d, cfg) // no RNG state from the earlier runs
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := TrainRun(rt, resumed, fresh, eval, cfg, RunOptions{Resume: st})
+	got, err := Train(rt, resumed, fresh, eval, cfg, Options{Resume: st})
 	if err != nil {
 		t.Fatal(err)
 	}

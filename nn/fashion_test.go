@@ -48,9 +48,9 @@ func TestFashionMNISTSmallCNN(t *testing.T) {
 	}
 	cfg := TrainConfig{Epochs: 2, BatchSize: 128, Seed: 1,
 		Optimizer: OptimizerConfig{Name: "adam", LR: 2e-3}, Schedule: Schedule{Name: "cosine"}}
-	hist, err := Train(rt, m, train, test, cfg, func(r EpochResult) {
+	hist, err := trainData(rt, m, train, test, cfg, Options{Progress: func(r EpochResult) {
 		t.Logf("epoch %d: train loss %.4f acc %.4f, test loss %.4f acc %.4f", r.Epoch, r.TrainLoss, r.TrainAcc, r.Eval.Loss, r.Eval.Accuracy)
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func TestFisherMatchesLoop(t *testing.T) {
 	cnn := SmallCNN([]int64{1, 8, 8}, 4, 3)
 	// Move the running statistics off their initial values.
 	d0 := randomData(4, 16, cnn.Shape, 4)
-	if _, err := Train(rt, cnn, d0, nil, TrainConfig{Epochs: 1, BatchSize: 8, Seed: 1, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.05}}, nil); err != nil {
+	if _, err := trainData(rt, cnn, d0, nil, TrainConfig{Epochs: 1, BatchSize: 8, Seed: 1, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.05}}, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	mlp := MLP([]int64{2, 3, 3}, []int64{7}, 3, 5)

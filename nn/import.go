@@ -22,8 +22,10 @@ import (
 // ONNX model zoo's MNIST): such a shape gets -1 at the batch axis, and one
 // that cannot be rewritten so is refused, naming the node. Every float
 // initializer that reaches the logits through differentiable operators is
-// a parameter, also through other nodes (graph.Trainable). Unsupported
-// operators are reported by operator and node name.
+// a parameter, also through other nodes (graph.Trainable), except the
+// constants of the input's normalisation (inputNormalization), which are
+// buffers: kept, saved and restored, never trained. Unsupported operators
+// are reported by operator and node name.
 func Import(path string) (*Model, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -80,6 +82,16 @@ func ImportBytes(b []byte, name string) (*Model, error) {
 	}
 	g.Outputs = []string{out}
 	params, buffers := g.Trainable()
+	// The input's normalisation constants are data statistics, not
+	// weights: Trainable lists those of more than one element (a mean per
+	// channel) among the parameters, and unlearning would train them.
+	norm := inputNormalization(g, in)
+	for _, p := range params {
+		if norm[p] {
+			buffers = append(buffers, p)
+		}
+	}
+	params = slices.DeleteFunc(params, func(p string) bool { return norm[p] })
 	if len(params) == 0 {
 		return nil, usererr.Errorf("the model has no float initializers to train")
 	}
@@ -135,4 +147,45 @@ func dynamicBatchReshapes(g *graph.Graph, in string) error {
 		g.Infer(n)
 	}
 	return nil
+}
+
+// inputNormalization returns the float initializers that normalise the
+// input before the first weight: the constant operands of the chain of
+// Sub, Div and Mul nodes the input goes through alone, one after another
+// (x-mean then *1/std, as PrependNormalization writes it, or /std as
+// torchvision-style exports do). The chain ends at the first node of
+// another kind, at a node the value is not the sole consumer of, or at an
+// operand that is not a float initializer.
+func inputNormalization(g *graph.Graph, in string) map[string]bool {
+	out := map[string]bool{}
+	cur := in
+	for {
+		k, users := -1, 0
+		for i, n := range g.Nodes {
+			if slices.Contains(n.Input, cur) {
+				k, users = i, users+1
+			}
+		}
+		if users != 1 || slices.Contains(g.Outputs, cur) {
+			return out
+		}
+		n := g.Nodes[k]
+		if len(n.Input) != 2 || len(n.Output) != 1 {
+			return out
+		}
+		var other string
+		switch {
+		case n.Input[0] == cur && n.Input[1] != cur && (n.OpType == "Sub" || n.OpType == "Div" || n.OpType == "Mul"):
+			other = n.Input[1]
+		case n.Input[1] == cur && n.Input[0] != cur && n.OpType == "Mul":
+			other = n.Input[0]
+		default:
+			return out
+		}
+		if t, ok := g.Inits[other]; !ok || t.DType != graph.Float {
+			return out
+		}
+		out[other] = true
+		cur = n.Output[0]
+	}
 }

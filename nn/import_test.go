@@ -110,7 +110,7 @@ func TestImportFineTuneExport(t *testing.T) {
 	}
 	d := randomData(9, 16, orig.Shape, 10)
 	// Let the running statistics differ from their initial values.
-	if _, err := Train(rt, orig, d, nil, TrainConfig{Epochs: 1, BatchSize: 8, Seed: 1, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.01}}, nil); err != nil {
+	if _, err := trainData(rt, orig, d, nil, TrainConfig{Epochs: 1, BatchSize: 8, Seed: 1, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.01}}, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := orig.Save(path); err != nil {
@@ -130,7 +130,7 @@ func TestImportFineTuneExport(t *testing.T) {
 			t.Fatalf("%s: %d classes, %d params", p, m.Classes, len(m.Params))
 		}
 		assertClose(t, filepath.Base(p)+" logits", logitsOf(t, m, d), want, 1e-3)
-		hist, err := Train(rt, m, d, d, TrainConfig{Epochs: 2, BatchSize: 8, Seed: 2, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.01, Momentum: 0.9}}, nil)
+		hist, err := trainData(rt, m, d, d, TrainConfig{Epochs: 2, BatchSize: 8, Seed: 2, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.01, Momentum: 0.9}}, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,5 +284,57 @@ func TestImportZooMNISTLayout(t *testing.T) {
 	_, err = ImportBytes(zooMNISTLike(t, []int64{1, 196}), "mnist_like")
 	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "Reshape node") {
 		t.Errorf("shape [1, 196] (two examples' worth): error %v, want a user error naming the Reshape node", err)
+	}
+}
+
+// TestImportKeepsTheInputNormalisation: a zoo model with a three-channel
+// input normalisation, written to ONNX and imported, lists the
+// normalisation's constants as buffers, not parameters, so training leaves
+// them as they are; its logits are the written model's, and those of the
+// same import with the constants left as plain constants (what run's
+// loadOriginal made of them), bit for bit.
+func TestImportKeepsTheInputNormalisation(t *testing.T) {
+	built, err := New(ArchCNN, []int64{3, 16, 16}, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := built.PrependNormalization([]float64{0.5, 0.4, 0.3}, []float64{0.25, 0.2, 0.3}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cnn.onnx")
+	if err := built.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Import(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	norm := []string{m.Input + ".norm_mean", m.Input + ".norm_inv_std"}
+	for _, n := range norm {
+		if slices.Contains(m.Params, n) || !slices.Contains(m.Buffers, n) {
+			t.Errorf("%s: a parameter (%v) or not a buffer (%v)", n, m.Params, m.Buffers)
+		}
+	}
+	if len(m.Params) != len(built.Params) {
+		t.Errorf("%d parameters imported, the zoo's model has %d", len(m.Params), len(built.Params))
+	}
+	d := randomData(5, 16, m.Shape, 10)
+	consts := m.Clone()
+	consts.Buffers = slices.DeleteFunc(consts.Buffers, func(b string) bool { return slices.Contains(norm, b) })
+	got := logitsOf(t, m, d)
+	if !slices.Equal(got, logitsOf(t, built, d)) || !slices.Equal(got, logitsOf(t, consts, d)) {
+		t.Error("the imported model's logits differ from the written model's, or with the constants as constants")
+	}
+	before := m.Clone()
+	if _, err := trainData(rt, m, d, nil, TrainConfig{Epochs: 1, BatchSize: 8, Seed: 1, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.1}}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range norm {
+		if !slices.Equal(m.Param(n), before.Param(n)) {
+			t.Errorf("training changed %s", n)
+		}
+	}
+	if slices.Equal(m.Param(m.Params[0]), before.Param(m.Params[0])) {
+		t.Errorf("training left parameter %s as it was", m.Params[0])
 	}
 }

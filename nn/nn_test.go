@@ -2,30 +2,29 @@ package nn
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn/ort"
+	"unlearnbench/nn/ort/orttest"
 )
 
 var rt *ort.Runtime
 
-func TestMain(m *testing.M) {
-	var err error
-	rt, err = ort.Init(ort.Options{})
+func TestMain(m *testing.M) { orttest.Main(m, "nn", &rt) }
+
+// trainData trains m on d, as every caller with a Data does: DataBatches,
+// then Train.
+func trainData(rt *ort.Runtime, m *Model, d, eval *Data, cfg TrainConfig, opt Options) ([]EpochResult, error) {
+	src, err := DataBatches(m, d, cfg)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "nn tests:", err)
-		os.Exit(1)
+		return nil, err
 	}
-	code := m.Run()
-	rt.Close()
-	os.Exit(code)
+	return Train(rt, m, src, eval, cfg, opt)
 }
 
 // randomData makes n examples of the given shape with labels in [0, classes).
@@ -217,10 +216,10 @@ func TestTrainStopsOnNaN(t *testing.T) {
 	}
 	cfg := TrainConfig{Epochs: 1, BatchSize: 8, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.1}}
 	ref := m.Clone()
-	if _, err := TrainWith(rt, ref, batches(2), nil, cfg, nil); err != nil {
+	if _, err := Train(rt, ref, batches(2), nil, cfg, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := TrainWith(rt, m, batches(4), nil, cfg, nil)
+	_, err := Train(rt, m, batches(4), nil, cfg, Options{})
 	var nf *NonFiniteError
 	if !errors.As(err, &nf) || nf.Epoch != 1 || nf.Step != 3 || !usererr.Is(err) {
 		t.Fatalf("error %v, want a user error for epoch 1, step 3", err)

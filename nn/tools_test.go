@@ -451,7 +451,7 @@ func TestLossTermsGradients(t *testing.T) {
 	if _, err := NewTrainer(rt, m, OptimizerConfig{Name: "sgd", LR: 0.1}, LossConfig{Distill: true, Temperature: -1}, 1); err == nil || !usererr.Is(err) {
 		t.Errorf("temperature -1: %v, want a user error", err)
 	}
-	if _, err := Train(rt, m, d, nil, TrainConfig{Epochs: 1, BatchSize: 4, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.1}, Loss: LossConfig{Distill: true}}, nil); err == nil || !usererr.Is(err) {
+	if _, err := trainData(rt, m, d, nil, TrainConfig{Epochs: 1, BatchSize: 4, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.1}, Loss: LossConfig{Distill: true}}, Options{}); err == nil || !usererr.Is(err) {
 		t.Errorf("Train with a distillation loss: %v, want a user error", err)
 	}
 }

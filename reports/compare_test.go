@@ -79,7 +79,7 @@ func TestCompareIsReproducible(t *testing.T) {
 		}
 		return b.String()
 	}
-	if out(1) != out(1) {
+	if a, b := out(1), out(1); a != b {
 		t.Fatal("the same seed gave different output")
 	}
 	if out(1) == out(2) {

@@ -60,7 +60,11 @@ func (s scratchMethod) Unlearn(ctx context.Context, in *unlearners.Inputs) (*nn.
 	if s.epochs > 0 {
 		cfg.Epochs = s.epochs
 	}
-	if _, err := nn.Train(in.Runtime, m, in.Retain, nil, cfg, nil); err != nil {
+	src, err := nn.DataBatches(m, in.Retain, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := nn.Train(in.Runtime, m, src, nil, cfg, nn.Options{}); err != nil {
 		return nil, err
 	}
 	return m, ctx.Err()

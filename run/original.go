@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"unlearnbench/datasets"
@@ -35,20 +34,13 @@ func originalKey(cfg *Config, s *sets) string {
 	return k.Sum("\x00", true)
 }
 
-// loadOriginal imports an original model file. A zoo model written by run
-// carries its input normalisation as initialisers, which the importer
-// takes for parameters when they have more than one value (several
-// channels); they are constants, and are made so again, so that methods
-// never train or re-draw them.
-func loadOriginal(path string, zoo bool) (*nn.Model, error) {
+// loadOriginal imports an original model file (nn.Import keeps a zoo
+// model's input normalisation constants as buffers, so methods never train
+// or re-draw them).
+func loadOriginal(path string) (*nn.Model, error) {
 	m, err := nn.Import(path)
 	if err != nil {
 		return nil, usererr.Wrap(fmt.Errorf("original: %w", err))
-	}
-	if zoo {
-		m.Params = slices.DeleteFunc(m.Params, func(p string) bool {
-			return p == m.Input+".norm_mean" || p == m.Input+".norm_inv_std"
-		})
 	}
 	return m, nil
 }
@@ -58,7 +50,7 @@ func loadOriginal(path string, zoo bool) (*nn.Model, error) {
 // it was had, for the status line.
 func original(cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(string, ...any)) (*nn.Model, string, error) {
 	if cfg.Original != "" {
-		m, err := loadOriginal(cfg.Original, false)
+		m, err := loadOriginal(cfg.Original)
 		if err != nil {
 			return nil, "", err
 		}
@@ -72,7 +64,7 @@ func original(cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(strin
 	}
 	path := cfg.cache().Original(originalKey(cfg, s))
 	if _, err := os.Stat(path); err == nil {
-		m, err := loadOriginal(path, true)
+		m, err := loadOriginal(path)
 		return m, "cached " + path, err
 	}
 	if dryRun {
@@ -89,7 +81,11 @@ func original(cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(strin
 	}
 	out("training the original %s on %d examples for %d epochs\n", cfg.Model, s.train.Len(), cfg.Recipe.Epochs)
 	start := time.Now()
-	if _, err := nn.Train(rt, m, s.train, nil, cfg.Recipe, nil); err != nil {
+	batches, err := nn.DataBatches(m, s.train, cfg.Recipe)
+	if err == nil {
+		_, err = nn.Train(rt, m, batches, nil, cfg.Recipe, nn.Options{})
+	}
+	if err != nil {
 		return nil, "", fmt.Errorf("training the original: %w", err)
 	}
 	// Saved, then linked into place: when shards race, the first one's
@@ -105,6 +101,6 @@ func original(cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(strin
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, "", fmt.Errorf("caching the original: %w", err)
 	}
-	m, err = loadOriginal(path, true)
+	m, err = loadOriginal(path)
 	return m, fmt.Sprintf("trained in %.1f s, cached %s", time.Since(start).Seconds(), path), err
 }

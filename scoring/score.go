@@ -111,14 +111,10 @@ type Options struct {
 	Progress func(done int)
 }
 
-// ExampleError says which example could not be scored.
-type ExampleError struct {
-	Example int
-	Err     error
-}
-
-func (e *ExampleError) Error() string { return fmt.Sprintf("forget example %d: %v", e.Example, e.Err) }
-func (e *ExampleError) Unwrap() error { return e.Err }
+// ExampleError says which example could not be scored: attack's type, so
+// that one errors.As finds the failing example whether scoring or an
+// attack reported it.
+type ExampleError = attack.ExampleError
 
 // ReferenceN is the population size the competition used; scores from
 // smaller populations have fewer buckets and are not comparable.

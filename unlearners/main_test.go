@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -13,21 +12,12 @@ import (
 	"unlearnbench/datasets"
 	"unlearnbench/nn"
 	"unlearnbench/nn/ort"
+	"unlearnbench/nn/ort/orttest"
 )
 
 var rt *ort.Runtime
 
-func TestMain(m *testing.M) {
-	var err error
-	rt, err = ort.Init(ort.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "unlearners tests:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	rt.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { orttest.Main(m, "unlearners", &rt) }
 
 // world is the tests' shared setting: an MLP of the zoo trained on 600
 // real Fashion-MNIST training images (500 retain, 100 forget), and 300
@@ -132,7 +122,11 @@ func buildWorld() (*world, error) {
 	all := &nn.Data{Shape: w.retain.Shape, X: append(slices.Clone(w.retain.X), w.forget.X...), Y: append(slices.Clone(w.retain.Y), w.forget.Y...)}
 	w.recipe = nn.TrainConfig{Epochs: 8, BatchSize: 64, Seed: 1,
 		Optimizer: nn.OptimizerConfig{Name: "adam", LR: 1e-3}, Schedule: nn.Schedule{Name: "constant"}}
-	if _, err := nn.Train(rt, m, all, nil, w.recipe, nil); err != nil {
+	batches, err := nn.DataBatches(m, all, w.recipe)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := nn.Train(rt, m, batches, nil, w.recipe, nn.Options{}); err != nil {
 		return nil, err
 	}
 	w.original = m

@@ -111,3 +111,31 @@ func TestReinitGradientSelectionReadsTheForgetSet(t *testing.T) {
 		t.Errorf("reinit of convolution weights of an MLP: %v", err)
 	}
 }
+
+// TestReinitDefaultTargetFitsTheModel: with its defaults (target auto)
+// reinit runs on the MLP, which has no convolutions, as with target
+// weights; on a CNN it takes the convolutions, as with target conv.
+func TestReinitDefaultTargetFitsTheModel(t *testing.T) {
+	w := getWorld(t)
+	def := unlearn(t, "reinit", map[string]any{"epochs": 1}, w.inputs(5))
+	if !sameWeights(def, unlearn(t, "reinit", map[string]any{"epochs": 1, "target": "weights"}, w.inputs(5))) {
+		t.Error("reinit's default target on the MLP is not weights")
+	}
+	cnn, err := nn.New(nn.ArchCNN, w.retain.Shape, 10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := func(d *nn.Data, n int) *nn.Data {
+		return &nn.Data{Shape: d.Shape, X: d.X[:n*d.Size()], Y: d.Y[:n]}
+	}
+	in := &Inputs{Original: cnn, Retain: small(w.retain, 48), Forget: small(w.forget, 16), Recipe: w.recipe, Runtime: rt, Seed: 5}
+	params := map[string]any{"epochs": 1, "batch_size": 16}
+	auto := unlearn(t, "reinit", params, in)
+	params["target"] = "conv"
+	conv := unlearn(t, "reinit", params, in)
+	params["target"] = "weights"
+	weights := unlearn(t, "reinit", params, in)
+	if !sameWeights(auto, conv) || sameWeights(auto, weights) {
+		t.Error("reinit's default target on a CNN is not conv")
+	}
+}

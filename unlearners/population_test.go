@@ -37,7 +37,11 @@ func (u trainFromScratch) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, e
 	}
 	cfg := in.Recipe
 	cfg.Seed = in.Seed
-	if _, err := nn.Train(in.Runtime, m, in.Retain, nil, cfg, nil); err != nil {
+	src, err := nn.DataBatches(m, in.Retain, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := nn.Train(in.Runtime, m, src, nil, cfg, nn.Options{}); err != nil {
 		return nil, err
 	}
 	return m, ctx.Err()
@@ -103,7 +107,7 @@ func TestMemberSeeds(t *testing.T) {
 			seen[s] = true
 		}
 	}
-	if MemberSeed(3, "retrain", 5) != MemberSeed(3, "retrain", 5) || MemberSeed(3, "retrain", 5) == MemberSeed(4, "retrain", 5) {
+	if a, b := MemberSeed(3, "retrain", 5), MemberSeed(3, "retrain", 5); a != b || a == MemberSeed(4, "retrain", 5) {
 		t.Fatal("seeds not a function of (run seed, label, index)")
 	}
 }

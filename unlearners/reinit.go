@@ -17,7 +17,7 @@ func init() {
 		Params: append(sgdParams(5, 1e-3, "the top entry's 5 epochs at 1e-3"),
 			Param{Key: "select", Default: "gradient", Meaning: "gradient: the share of target weights with the smallest |gradient of CE(retain) - CE(forget)| (reads the forget set); random-layers: that share of the target tensors, whole, drawn from the seed (does not read it)", Source: "gradient: a top-3 entry; random layers: the 8th place", Check: oneOf("gradient", "random-layers")},
 			Param{Key: "share", Default: 0.3, Meaning: "share of the target weights (gradient) or tensors (random-layers, at least one) re-initialised", Source: "the top entry's 30%", Check: unitOpenLow},
-			Param{Key: "target", Default: "conv", Meaning: "tensors that may be re-initialised: conv (convolution weights) or weights (every parameter of rank >= 2)", Source: "conv: the top entry's", Check: oneOf("conv", "weights")},
+			Param{Key: "target", Default: "auto", Meaning: "tensors that may be re-initialised: conv (convolution weights), weights (every parameter of rank >= 2), or auto: conv when the model has convolutions, else weights", Source: "conv: the top entry's; auto: ours, so that the defaults work on a model without convolutions", Check: oneOf("auto", "conv", "weights")},
 			Param{Key: "scale", Default: 0.1, Meaning: "factor on the updates of every weight not re-initialised; 0 freezes them exactly", Source: "the top entry's 0.1", Check: unitClosed},
 			Param{Key: "class_weights", Default: true, Meaning: "fine-tune with class weights n/(C*n_c) from the retain set's class counts", Source: "the entries' class-balanced fine-tuning"},
 		),
@@ -44,9 +44,18 @@ func (u *reinit) targets(m *nn.Model) ([]string, error) {
 			conv[n.Input[1]] = true
 		}
 	}
+	target := u.p.String("target")
+	if target == "auto" {
+		target = "weights"
+		for _, name := range m.Params {
+			if conv[name] {
+				target = "conv"
+			}
+		}
+	}
 	var out []string
 	for _, name := range m.Params {
-		if (u.p.String("target") == "conv" && conv[name]) || (u.p.String("target") == "weights" && len(m.Graph.Inits[name].Dims) >= 2) {
+		if (target == "conv" && conv[name]) || (target == "weights" && len(m.Graph.Inits[name].Dims) >= 2) {
 			out = append(out, name)
 		}
 	}

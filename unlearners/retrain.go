@@ -21,7 +21,7 @@ func init() {
 // compared with (the NeurIPS 2023 Machine Unlearning competition retrains
 // 512 models): the original's architecture, freshly initialised from the
 // run's seed, trained by Inputs.Recipe (with the run's seed for the batch
-// order and dropout) on the retain set. Nothing of the original's weights
+// order, augmentation and dropout) on the retain set. Nothing of the original's weights
 // or running statistics is read: a zoo model (graph named after its
 // architecture, with the zoo's parameters) gets exactly the zoo's
 // initialisation for that seed; any other model gets the zoo's
@@ -39,27 +39,43 @@ func (retrain) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
 	if err := freshInit(m, in.Seed); err != nil {
 		return nil, err
 	}
-	d := in.Retain
+	src, err := retrainBatches(m, in.Retain, cfg)
+	if err != nil {
+		return nil, err
+	}
+	opt := nn.Options{Context: ctx}
+	if in.Progress != nil {
+		opt.Progress = func(r nn.EpochResult) { in.Progress(r.Epoch*src.Steps, cfg.Epochs*src.Steps) }
+	}
+	if _, err := nn.Train(in.Runtime, m, src, nil, cfg, opt); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// retrainBatches is retrain's batch source. A recipe that augments is
+// repeated exactly as run trains the original: nn.DataBatches, its batch
+// order and its augmentation, over the retain set. One without keeps
+// retrain's own order (the seed's streamOrder), which populations cached
+// before augmentation was repeated were computed with: their keys (the
+// recipe's JSON leaves a zero Augment out) still find them, so the order
+// must stay.
+func retrainBatches(m *nn.Model, d *nn.Data, cfg nn.TrainConfig) (nn.EpochBatches, error) {
+	if cfg.Augment.On() {
+		return nn.DataBatches(m, d, cfg)
+	}
 	n, bs := d.Len(), cfg.BatchSize
 	x := make([]float32, bs*d.Size())
 	y := make([]int64, bs)
-	src := nn.EpochBatches{Steps: steps(n, bs), Examples: n,
+	return nn.EpochBatches{Steps: steps(n, bs), Examples: n,
 		Epoch: func(ep int, yield func(x []float32, y []int64) bool) {
-			for _, idx := range batchesOf(order(in.Seed, streamOrder, ep, n), bs) {
+			for _, idx := range batchesOf(order(cfg.Seed, streamOrder, ep, n), bs) {
 				gatherTo(d, nil, idx, x, y)
 				if !yield(x[:len(idx)*d.Size()], y[:len(idx)]) {
 					return
 				}
 			}
-		}}
-	opt := nn.RunOptions{Context: ctx}
-	if in.Progress != nil {
-		opt.Progress = func(r nn.EpochResult) { in.Progress(r.Epoch*src.Steps, cfg.Epochs*src.Steps) }
-	}
-	if _, err := nn.TrainRun(in.Runtime, m, src, nil, cfg, opt); err != nil {
-		return nil, err
-	}
-	return m, nil
+		}}, nil
 }
 
 // zooArchs maps the graph names of the zoo's models to their

@@ -3,6 +3,7 @@ package unlearners
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"slices"
@@ -124,7 +125,9 @@ func Names() []string { return slices.Sorted(maps.Keys(registry)) }
 // YAML; missing keys take their defaults) and returns it with the
 // resolved parameters, every default written out. An unknown method or
 // key, a value of the wrong type or out of range is a user error naming
-// the method, the key and the value.
+// the method, the key and the value. The method is an io.Closer: close it
+// once its runs are done (exec removes the data folders it wrote without
+// a cache).
 func New(name string, given map[string]any) (Unlearner, Params, error) {
 	s, ok := registry[name]
 	if !ok {
@@ -146,6 +149,15 @@ func New(name string, given map[string]any) (Unlearner, Params, error) {
 type checked struct {
 	spec *Spec
 	u    Unlearner
+}
+
+// Close releases what the method holds between its runs (exec's data
+// folders written without a cache); a method holding nothing returns nil.
+func (c *checked) Close() error {
+	if cl, ok := c.u.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
 }
 
 func (c *checked) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {

@@ -105,7 +105,11 @@ func run(epochs int, lr float64, batch, threads int) error {
 	cfg := nn.TrainConfig{Epochs: epochs, BatchSize: batch, Seed: seed,
 		Optimizer: nn.OptimizerConfig{Name: "sgd", LR: lr, Momentum: 0.9},
 		Schedule:  nn.Schedule{Name: "constant"}}
-	hist, err := nn.Train(rt, m, d, nil, cfg, nil)
+	src, err := nn.DataBatches(m, d, cfg)
+	if err != nil {
+		return err
+	}
+	hist, err := nn.Train(rt, m, src, nil, cfg, nn.Options{})
 	if err != nil {
 		return err
 	}

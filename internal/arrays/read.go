@@ -22,20 +22,22 @@ const maxHeaderLen = 1 << 16
 
 var magic = []byte("\x93NUMPY")
 
-// FormatError says where a file stopped being a valid .npy array.
+// FormatError says where a file stopped being what its format promises (a
+// valid .npy array here; datasets' files through its alias): the file, the
+// byte offset, the field or part being read, and what was wrong.
 type FormatError struct {
-	Name   string // file, or file.npz:member
-	Offset int64  // byte offset in the array's stream
+	File   string // file, or file.npz:member
+	Offset int64  // byte offset in the file's (or array's, or decompressed) stream
 	Field  string // header field or part of the file
 	Msg    string
 }
 
 func (e *FormatError) Error() string {
-	return fmt.Sprintf("%s: offset %d: %s: %s", e.Name, e.Offset, e.Field, e.Msg)
+	return fmt.Sprintf("%s: offset %d: %s: %s", e.File, e.Offset, e.Field, e.Msg)
 }
 
 func formatErr(name string, off int64, field, format string, args ...any) error {
-	return usererr.Wrap(&FormatError{Name: name, Offset: off, Field: field, Msg: fmt.Sprintf(format, args...)})
+	return usererr.Wrap(&FormatError{File: name, Offset: off, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // A Check sees an array's name, shape and dtype from its header, before any

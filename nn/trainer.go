@@ -1,0 +1,413 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"unlearnbench/internal/usererr"
+	"unlearnbench/nn/graph"
+	"unlearnbench/nn/ort"
+)
+
+// LossConfig configures the training loss: PyTorch's CrossEntropyLoss, with
+// per-example factors from Batch.Weights, plus, with Distill, a
+// distillation term toward a teacher's logits (Batch.Teacher): the loss of
+// a batch of N is (1/N) Σ_i (w_i·CE_i + k_i·T²·KL(softmax(t_i/T) ‖
+// softmax(z_i/T))), w and k the batch's Weights and KLWeights (1 when nil).
+// With class weights the cross-entropy part is divided by Σ_i c_{y_i}
+// instead of N, as PyTorch's weighted mean is.
+type LossConfig struct {
+	LabelSmoothing float64   `yaml:"label_smoothing"`
+	ClassWeights   []float32 `yaml:"class_weights"`
+	Distill        bool      `yaml:"distill"`
+	Temperature    float64   `yaml:"temperature"` // of the distillation term; 0 means 1
+}
+
+// Batch is one training batch for ComputeBatchOf.
+type Batch struct {
+	X []float32 // NCHW, len(Y) examples
+	Y []int64
+	// Weights are per-example factors on the cross-entropy (negative ones
+	// ascend it; 0 drops it); nil means 1 for every example.
+	Weights []float32
+	// Teacher holds a teacher's logits [N*C], required when
+	// LossConfig.Distill and refused otherwise.
+	Teacher []float32
+	// KLWeights are per-example factors on the distillation term (negative
+	// ones maximise the divergence, as SCRUB's max steps do); nil means 1.
+	KLWeights []float32
+}
+
+// Trainer runs a model's training step: forward in training mode (batch
+// statistics, dropout on with masks drawn from the seed and step), the loss
+// LossConfig describes (mean cross-entropy by default), and the gradients of
+// every parameter, in one ONNX Runtime session compiled once, reading and
+// writing the model's memory. Compute (or ComputeBatchOf, with per-example
+// factors and a teacher) fills the gradients; Apply steps the optimiser, or
+// Accumulate and ApplyAccumulated combine several batches into one step;
+// SetUpdateMask scales or freezes chosen elements. Methods that need more
+// than these read (and may change) Grad between Compute and Apply.
+type Trainer struct {
+	m       *Model
+	r       *runner
+	ups     []graph.RunningUpdate
+	gradOf  map[string]string
+	params  [][]float32
+	grads   [][]float32
+	opt     *optimizer
+	cur     *batchIO
+	lossOut string
+	masks   []graph.DropoutMask
+	seed    uint64
+	// update holds SetUpdateMask's factors per parameter (nil: none).
+	update [][]float32
+	// acc is Accumulate's running sum (allocated on first use); accN
+	// counts the Accumulate calls since the last ApplyAccumulated.
+	acc  [][]float32
+	accN int
+	// distill: the graph has the teacher's logits and KL factors as inputs.
+	distill bool
+	// Step counts Apply calls.
+	Step int
+}
+
+// NewTrainer compiles the training graph of m.
+func NewTrainer(rt *ort.Runtime, m *Model, opt OptimizerConfig, loss LossConfig, seed uint64) (*Trainer, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	if loss.LabelSmoothing < 0 || loss.LabelSmoothing >= 1 {
+		return nil, usererr.Errorf("label smoothing %v: want [0, 1)", loss.LabelSmoothing)
+	}
+	if loss.ClassWeights != nil && len(loss.ClassWeights) != m.Classes {
+		return nil, usererr.Errorf("%d class weights for %d classes", len(loss.ClassWeights), m.Classes)
+	}
+	temp := loss.Temperature
+	if temp == 0 {
+		temp = 1
+	}
+	if loss.Distill && !(temp > 0 && !math.IsInf(temp, 0)) {
+		return nil, usererr.Errorf("distillation temperature %v: want > 0", loss.Temperature)
+	}
+	g := m.inferenceGraph()
+	ups, err := g.LowerBatchNormTraining()
+	if err != nil {
+		return nil, err
+	}
+	masks, err := g.FeedDropoutMasks()
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", m.Graph.Name, err)
+	}
+	labels := g.AddInput("labels", graph.Int64, -1)
+	ioNames := []string{m.Input, labels, g.AddInput("example_weights", graph.Float, -1)}
+	ce := graph.CrossEntropy{LabelSmoothing: loss.LabelSmoothing, ExampleWeights: "example_weights"}
+	if loss.ClassWeights != nil {
+		ce.Weights = g.AddInit("class_weights", &graph.Tensor{DType: graph.Float, Dims: []int64{int64(m.Classes)}, F32: slices.Clone(loss.ClassWeights)})
+	}
+	_, mean := g.CrossEntropyLoss(m.Output, labels, ce)
+	if loss.Distill {
+		teacher := g.AddInput("teacher_logits", graph.Float, -1, int64(m.Classes))
+		klw := g.AddInput("kl_weights", graph.Float, -1)
+		ioNames = append(ioNames, teacher, klw)
+		kl := g.DistillKL(m.Output, teacher, temp)
+		klMean := g.Op1("ReduceMean", []string{g.Op1("Mul", []string{kl, klw})}, graph.AInt("keepdims", 0))
+		mean = g.Op1("Add", []string{mean, klMean})
+	}
+	grads, err := g.Gradients(mean, m.Params, graph.GradOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", m.Graph.Name, err)
+	}
+	lossOut := vec1(g, mean)
+	outs := []string{lossOut, m.Output}
+	for _, p := range m.Params {
+		outs = append(outs, grads[p])
+	}
+	for _, u := range ups {
+		outs = append(outs, u.NewMean, u.NewVar)
+	}
+	for _, mk := range masks {
+		ioNames = append(ioNames, mk.Input)
+	}
+	r, err := newRunner(rt, m, g, ioNames, m.fixedNames(), outs)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{m: m, r: r, ups: ups, gradOf: grads, lossOut: lossOut, masks: masks, seed: seed, distill: loss.Distill}
+	for _, p := range m.Params {
+		t.params = append(t.params, m.Param(p))
+	}
+	t.opt = newOptimizer(opt, t.params)
+	t.update = make([][]float32, len(t.params))
+	return t, nil
+}
+
+// paramIndex is the position of parameter name in the model's Params.
+func (t *Trainer) paramIndex(name string) (int, error) {
+	k := slices.Index(t.m.Params, name)
+	if k < 0 {
+		return 0, usererr.Errorf("model %q has no trainable parameter %q", t.m.Graph.Name, name)
+	}
+	return k, nil
+}
+
+// SetUpdateMask sets a per-element factor on parameter param's gradient for
+// every later Apply and ApplyAccumulated: the optimiser sees
+// scale[i]·(gradient + weight decay) instead of the plain sum. An element
+// whose factor is 0 is frozen exactly: the optimiser skips it, so that
+// neither weight decay nor its momentum or Adam moments move it, and its
+// bits never change (SalUn's public code let momentum and decay move its
+// masked weights: its issue #32). 1 is the plain update. scale is copied;
+// nil removes the mask.
+func (t *Trainer) SetUpdateMask(param string, scale []float32) error {
+	k, err := t.paramIndex(param)
+	if err != nil {
+		return err
+	}
+	if scale == nil {
+		t.update[k] = nil
+		return nil
+	}
+	if len(scale) != len(t.params[k]) {
+		return usererr.Errorf("update mask of %q has %d factors, the parameter has %d elements", param, len(scale), len(t.params[k]))
+	}
+	for i, v := range scale {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return usererr.Errorf("update mask of %q: factor %v at element %d is not finite", param, v, i)
+		}
+	}
+	t.update[k] = slices.Clone(scale)
+	return nil
+}
+
+// Close releases the session and its tensors.
+func (t *Trainer) Close() error { return t.r.close() }
+
+// StepResult is what one training step computed.
+type StepResult struct {
+	Loss    float64 // mean loss of the batch
+	Correct int     // examples classified correctly (training mode)
+	Logits  []float32
+}
+
+// Compute runs forward and backward on examples idx of d. The gradients
+// (Grad) and the batch's running statistics stay pending until Apply.
+func (t *Trainer) Compute(d *Data, idx []int) (StepResult, error) {
+	if t.distill {
+		return StepResult{}, usererr.Errorf("model %q: a distillation loss needs the teacher's logits (ComputeBatchOf)", t.m.Graph.Name)
+	}
+	b, err := t.r.io(len(idx))
+	if err != nil {
+		return StepResult{}, err
+	}
+	d.gather(idx, b.inF[t.m.Input], b.inI["labels"])
+	fill(b.inF["example_weights"], 1)
+	return t.compute(b)
+}
+
+// ComputeBatch is Compute on a batch given as NCHW floats x and labels y
+// (len(y) examples), such as datasets.Batches yields.
+func (t *Trainer) ComputeBatch(x []float32, y []int64) (StepResult, error) {
+	return t.ComputeBatchOf(Batch{X: x, Y: y})
+}
+
+// ComputeBatchOf is ComputeBatch with per-example factors and, when the
+// loss distils, the teacher's logits (Batch, LossConfig). With Weights,
+// Teacher and KLWeights nil and Distill off it computes what ComputeBatch
+// always did, bit for bit.
+func (t *Trainer) ComputeBatchOf(bt Batch) (StepResult, error) {
+	n, c := len(bt.Y), t.m.Classes
+	b, err := t.r.io(n)
+	if err != nil {
+		return StepResult{}, err
+	}
+	if len(bt.X) != len(b.inF[t.m.Input]) {
+		return StepResult{}, usererr.Errorf("batch of %d examples has %d values, model %q wants %d (shape %v)", n, len(bt.X), t.m.Graph.Name, len(b.inF[t.m.Input]), t.m.Shape)
+	}
+	for i, l := range bt.Y {
+		if l < 0 || l >= int64(c) {
+			return StepResult{}, usererr.Errorf("label %d of batch example %d is outside the model's %d classes", l, i, c)
+		}
+	}
+	if err := checkFactors("weights", bt.Weights, n); err != nil {
+		return StepResult{}, err
+	}
+	switch {
+	case t.distill && bt.Teacher == nil:
+		return StepResult{}, usererr.Errorf("model %q: the distillation loss needs the teacher's logits", t.m.Graph.Name)
+	case !t.distill && (bt.Teacher != nil || bt.KLWeights != nil):
+		return StepResult{}, usererr.Errorf("model %q: teacher logits or KL weights given, but the loss does not distil (LossConfig.Distill)", t.m.Graph.Name)
+	case t.distill:
+		if len(bt.Teacher) != n*c {
+			return StepResult{}, usererr.Errorf("teacher logits: %d values for %d examples of %d classes", len(bt.Teacher), n, c)
+		}
+		for i, v := range bt.Teacher {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return StepResult{}, usererr.Errorf("teacher logit %v of batch example %d is not finite", v, i/c)
+			}
+		}
+		if err := checkFactors("KL weights", bt.KLWeights, n); err != nil {
+			return StepResult{}, err
+		}
+		copy(b.inF["teacher_logits"], bt.Teacher)
+		setFactors(b.inF["kl_weights"], bt.KLWeights)
+	}
+	copy(b.inF[t.m.Input], bt.X)
+	copy(b.inI["labels"], bt.Y)
+	setFactors(b.inF["example_weights"], bt.Weights)
+	return t.compute(b)
+}
+
+// checkFactors accepts nil or n finite per-example factors.
+func checkFactors(what string, w []float32, n int) error {
+	if w == nil {
+		return nil
+	}
+	if len(w) != n {
+		return usererr.Errorf("%d per-example %s for a batch of %d", len(w), what, n)
+	}
+	for i, v := range w {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return usererr.Errorf("per-example %s: %v for batch example %d is not finite", what, v, i)
+		}
+	}
+	return nil
+}
+
+// setFactors copies w into dst, or fills dst with 1 when w is nil.
+func setFactors(dst, w []float32) {
+	if w == nil {
+		fill(dst, 1)
+		return
+	}
+	copy(dst, w)
+}
+
+func fill(dst []float32, v float32) {
+	for i := range dst {
+		dst[i] = v
+	}
+}
+
+// drawMasks fills the dropout masks of batch b from the seed and the step
+// alone, so that a resumed run draws what an uninterrupted one does (every
+// Compute before the same Apply draws the same masks).
+func (t *Trainer) drawMasks(b *batchIO) {
+	if len(t.masks) == 0 {
+		return
+	}
+	rng := rand.New(rand.NewPCG(t.seed^0x64726f706f7574, uint64(t.Step)))
+	for _, mk := range t.masks {
+		keep := float32(1 / (1 - mk.Ratio))
+		buf := b.inF[mk.Input]
+		for i := range buf {
+			if rng.Float64() < mk.Ratio {
+				buf[i] = 0
+			} else {
+				buf[i] = keep
+			}
+		}
+	}
+}
+
+func (t *Trainer) compute(b *batchIO) (StepResult, error) {
+	t.drawMasks(b)
+	if err := t.r.run(b); err != nil {
+		return StepResult{}, err
+	}
+	t.cur = b
+	t.grads = t.grads[:0]
+	for _, p := range t.m.Params {
+		t.grads = append(t.grads, b.out[t.gradOf[p]])
+	}
+	lg := b.out[t.m.Output]
+	res := StepResult{Loss: float64(b.out[t.lossOut][0]), Logits: lg}
+	c := t.m.Classes
+	for j, y := range b.inI["labels"] {
+		if int64(slices.Index(lg[j*c:(j+1)*c], slices.Max(lg[j*c:(j+1)*c]))) == y {
+			res.Correct++
+		}
+	}
+	return res, nil
+}
+
+// Grad returns the pending gradient of parameter name (valid until the next
+// Compute; may be modified before Apply).
+func (t *Trainer) Grad(name string) []float32 {
+	if t.cur == nil {
+		return nil
+	}
+	return t.cur.out[t.gradOf[name]]
+}
+
+// GradsFinite reports whether every pending gradient is finite.
+func (t *Trainer) GradsFinite() bool {
+	for _, g := range t.grads {
+		for _, v := range g {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Apply commits the pending batch statistics to the running buffers and
+// steps the optimiser with learning rate lr.
+func (t *Trainer) Apply(lr float64) {
+	if t.cur == nil {
+		return
+	}
+	for _, u := range t.ups {
+		copy(t.m.Param(u.Mean), t.cur.out[u.NewMean])
+		copy(t.m.Param(u.Var), t.cur.out[u.NewVar])
+	}
+	t.opt.step(t.params, t.grads, t.update, lr)
+	t.Step++
+}
+
+// Accumulate adds scale × the pending gradients (of the latest Compute) to
+// an accumulator, so that the gradients of several batches, each with its
+// own sign and weight, make one optimiser step (ApplyAccumulated). The
+// pending gradients stay as they are.
+func (t *Trainer) Accumulate(scale float64) {
+	if t.cur == nil {
+		return
+	}
+	if t.acc == nil {
+		for _, p := range t.params {
+			t.acc = append(t.acc, make([]float32, len(p)))
+		}
+	}
+	for k, g := range t.grads {
+		a := t.acc[k]
+		if t.accN == 0 {
+			for i, v := range g {
+				a[i] = float32(scale * float64(v))
+			}
+			continue
+		}
+		for i, v := range g {
+			a[i] += float32(scale * float64(v))
+		}
+	}
+	t.accN++
+}
+
+// ApplyAccumulated steps the optimiser once, with learning rate lr, on the
+// gradient accumulated since the last ApplyAccumulated (update masks
+// apply), commits the running batch-norm statistics of the latest Compute
+// and clears the accumulator. Without an Accumulate since, it does nothing.
+func (t *Trainer) ApplyAccumulated(lr float64) {
+	if t.accN == 0 || t.cur == nil {
+		return
+	}
+	for _, u := range t.ups {
+		copy(t.m.Param(u.Mean), t.cur.out[u.NewMean])
+		copy(t.m.Param(u.Var), t.cur.out[u.NewVar])
+	}
+	t.opt.step(t.params, t.acc, t.update, lr)
+	t.accN = 0
+	t.Step++
+}
