@@ -138,6 +138,15 @@ func (e *execution) run(ctx context.Context) error {
 	if err := cfg.Resolve(); err != nil {
 		return err
 	}
+	// A method may hold resources until it is closed (exec's temporary
+	// data folder when there is no cache).
+	defer func() {
+		for _, m := range cfg.methods {
+			if c, ok := m.spec.Unlearner.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	}()
 	if opt.DryRun && opt.Shard.M > 0 {
 		return usererr.Errorf("--dry-run and --shard: give one")
 	}
