@@ -150,6 +150,7 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if err != nil {
 		return err
 	}
+	f.interval.record(m)
 	result := loaded.result("attack", m)
 	if err := reports.WriteAttackTable(cmd.OutOrStdout(), &result.Methods[0]); err != nil {
 		return err

@@ -61,6 +61,7 @@ retain and test, with a labels .npz holding the same names.`,
 			if err != nil {
 				return err
 			}
+			interval.record(m)
 			result := loaded.result("score", m)
 			if err := reports.WriteScore(cmd.OutOrStdout(), &result.Methods[0], worst); err != nil {
 				return err

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,7 +46,7 @@ func TestScoreInterval(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, text)
 	}
-	for _, want := range []string{"F's 90% interval", "(bootstrap over models, 20 resamples, seed 4)", "final score's 90% interval", "N needed: F's 90% interval is", "a width of 0.001 needs N ≈", "1/sqrt(N)"} {
+	for _, want := range []string{"F's 90% interval", "(bootstrap over models, 20 resamples, seed 4)", "final score's 90% interval", "N needed: F's 90% interval is", "wide at N = 128"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
@@ -58,4 +59,13 @@ func TestScoreInterval(t *testing.T) {
 	if r.Minor != result.SchemaMinor || iv == nil || iv.Resamples != 20 || iv.Level != 0.9 || iv.Seed != 4 || iv.FinalLow == nil || !(iv.Low < iv.High) {
 		t.Fatalf("result's interval %+v (minor %d)", iv, r.Minor)
 	}
+	// --target-width measured how the width narrows, and the statement
+	// rests on that measurement, not on 1/sqrt(N).
+	if iv.Exponent == nil || !slices.Equal(iv.ExponentSizes, []int{32, 64, 128}) {
+		t.Fatalf("exponent %v at sizes %v", iv.Exponent, iv.ExponentSizes)
+	}
+	if !strings.Contains(text, "as measured on these populations by bootstraps of [32 64 128] models") && !strings.Contains(text, "more models do not narrow it") {
+		t.Errorf("the N needed does not say what it rests on:\n%s", text)
+	}
+	t.Logf("exponent %.3f", *iv.Exponent)
 }

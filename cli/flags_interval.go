@@ -28,7 +28,7 @@ func (f *intervalFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.IntVar(&f.resamples, "resamples", 0, fmt.Sprintf("put a bootstrap interval on F from this many resamples of the models (0: none; %d is a good choice)", scoring.DefaultResamples))
 	fl.Float64Var(&f.level, "level", scoring.DefaultLevel, "coverage of F's interval")
-	fl.Float64Var(&f.target, "target-width", 0, "state the N that an interval of F this wide needs (implies --resamples "+fmt.Sprint(scoring.DefaultResamples)+" unless given)")
+	fl.Float64Var(&f.target, "target-width", 0, "state the N that an interval of F this wide needs, from how the interval narrows between N/4, N/2 and N models (three bootstraps; implies --resamples "+fmt.Sprint(scoring.DefaultResamples)+" unless given)")
 }
 
 // options checks the flags before any work and returns the bootstrap's
@@ -56,7 +56,17 @@ func (f *intervalFlags) options(seed uint64) (*scoring.BootstrapOptions, error) 
 		}
 		return nil, nil
 	}
-	return &scoring.BootstrapOptions{Resamples: f.resamples, Level: f.level, Seed: seed}, nil
+	// The N a width needs rests on how the width shrinks with N, which
+	// is measured rather than assumed (three bootstraps instead of one).
+	return &scoring.BootstrapOptions{Resamples: f.resamples, Level: f.level, Seed: seed, MeasureExponent: fl.Changed("target-width")}, nil
+}
+
+// record puts the target width into the method's interval, for reports.
+func (f *intervalFlags) record(m *result.Method) {
+	if f.cmd.Flags().Changed("target-width") && m.Score.Interval != nil {
+		w := f.target
+		m.Score.Interval.TargetWidth = &w
+	}
 }
 
 // writeNeeded prints the N the target width needs, when one was given.
@@ -64,6 +74,6 @@ func (f *intervalFlags) writeNeeded(w io.Writer, m *result.Method) {
 	if !f.cmd.Flags().Changed("target-width") {
 		return
 	}
-	_, s := evaluate.NeededN(m.N, m.Score.Interval, f.target, scoring.AssumedExponent)
+	_, s := evaluate.NeededN(m.N, m.Score.Interval, f.target)
 	fmt.Fprintf(w, "N needed: %s\n", s)
 }

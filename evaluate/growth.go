@@ -20,28 +20,13 @@ func CheckTargetWidth(name string, w float64) error {
 
 // NeededN states the models per population that an interval of width
 // target needs, from the interval measured at n models, with the
-// assumption it rests on. exponent is how the width shrinks with N:
-// scoring.AssumedExponent (width ~ 1/sqrt(N)) unless it was measured
-// (scoring.WidthExponent). It returns the estimate (0 when more models
+// assumption it rests on (scoring.NeededNStatement, with the exponent
+// measured on these populations where iv has one, otherwise
+// scoring.AssumedExponent). It returns the estimate (0 when more models
 // would not narrow the interval, or iv is nil) and one sentence for a
-// user.
-func NeededN(n int, iv *scoring.Interval, target, exponent float64) (int, string) {
-	if iv == nil {
-		return 0, "F has no interval to extrapolate from"
-	}
-	assumption := fmt.Sprintf("assuming the width shrinks as N^%.2f", exponent)
-	if exponent == scoring.AssumedExponent {
-		assumption = "assuming the width shrinks as 1/sqrt(N), which F need not do: its epsilons are maxima over rules down to rates of 1/N, and on synthetic populations its width stayed flat from N = 32 to 256"
-	}
-	w := iv.Width()
-	need, err := scoring.NeededN(n, w, target, exponent)
-	switch {
-	case err != nil:
-		return 0, fmt.Sprintf("F's %g%% interval is %.4f wide at N = %d: %v", 100*iv.Level, w, n, err)
-	case need <= n:
-		return need, fmt.Sprintf("F's %g%% interval is %.4f wide at N = %d, within the target %g", 100*iv.Level, w, n, target)
-	}
-	return need, fmt.Sprintf("F's %g%% interval is %.4f wide at N = %d; a width of %g needs N ≈ %d (%s)", 100*iv.Level, w, n, target, need, assumption)
+// user. run --dry-run calls it with the last run's interval.
+func NeededN(n int, iv *scoring.Interval, target float64) (int, string) {
+	return scoring.NeededNStatement(n, iv, target, iv.ScalingExponent())
 }
 
 // GrowthPlan grows a population until F's interval is narrower than
@@ -52,7 +37,8 @@ type GrowthPlan struct {
 	// population.
 	Target float64
 	Cap    int
-	// Exponent is how the width shrinks with N (0: scoring.AssumedExponent).
+	// Exponent is how the width shrinks with N (0: the interval's measured
+	// exponent where it has one, else scoring.AssumedExponent).
 	Exponent float64
 }
 
@@ -83,7 +69,7 @@ type Step struct {
 func (g *GrowthPlan) Next(n int, iv *scoring.Interval) Step {
 	exp := g.Exponent
 	if exp == 0 {
-		exp = scoring.AssumedExponent
+		exp = iv.ScalingExponent()
 	}
 	if iv == nil {
 		return Step{N: n, Done: true, Why: "F has no interval"}
@@ -95,7 +81,7 @@ func (g *GrowthPlan) Next(n int, iv *scoring.Interval) Step {
 	if n >= g.Cap {
 		return Step{N: n, Done: true, Why: fmt.Sprintf("F's interval is %.4f wide at N = %d, above the target %g, and N has reached its cap %d", w, n, g.Target, g.Cap)}
 	}
-	need, why := NeededN(n, iv, g.Target, exp)
+	need, why := scoring.NeededNStatement(n, iv, g.Target, exp)
 	if need == 0 {
 		return Step{N: n, Done: true, Why: why}
 	}

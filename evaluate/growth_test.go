@@ -57,15 +57,23 @@ func TestCheckTargetWidth(t *testing.T) {
 
 func TestNeededNStatement(t *testing.T) {
 	iv := &scoring.Interval{Low: 0.10, High: 0.14, Level: 0.95}
-	n, s := NeededN(32, iv, 0.02, scoring.AssumedExponent)
+	n, s := NeededN(32, iv, 0.02)
 	if n != 128 || !strings.Contains(s, "needs N ≈ 128") || !strings.Contains(s, "1/sqrt(N)") || !strings.Contains(s, "95% interval is 0.0400 wide at N = 32") {
 		t.Errorf("%d, %q", n, s)
 	}
-	if n, s = NeededN(32, iv, 0.02, 0.01); n != 0 || !strings.Contains(s, "more models do not narrow it") {
-		t.Errorf("flat width: %d, %q", n, s)
-	}
-	if n, s = NeededN(32, iv, 0.05, scoring.AssumedExponent); n != 32 || !strings.Contains(s, "within the target") {
+	if n, s = NeededN(32, iv, 0.05); n != 32 || !strings.Contains(s, "within the target") {
 		t.Errorf("narrow enough: %d, %q", n, s)
+	}
+	// A measured exponent replaces the assumption: -0.25 needs the
+	// square of the models -0.5 needs.
+	b := -0.25
+	iv.Exponent, iv.ExponentSizes = &b, []int{8, 16, 32}
+	if n, s = NeededN(32, iv, 0.02); n != 512 || !strings.Contains(s, "N^-0.25, as measured on these populations by bootstraps of [8 16 32] models") {
+		t.Errorf("measured exponent: %d, %q", n, s)
+	}
+	b = 0.01
+	if n, s = NeededN(32, iv, 0.02); n != 0 || !strings.Contains(s, "more models do not narrow it") {
+		t.Errorf("flat width: %d, %q", n, s)
 	}
 }
 

@@ -117,7 +117,12 @@ func IntervalText(m *result.Method) string {
 	if len(m.Score.Unseparated) > 0 {
 		s += "; not separated at this N from " + strings.Join(m.Score.Unseparated, ", ")
 	}
-	return s + "."
+	s += "."
+	if iv.TargetWidth != nil {
+		_, needed := scoring.NeededNStatement(m.N, iv, *iv.TargetWidth, iv.ScalingExponent())
+		s += " " + needed + "."
+	}
+	return s
 }
 
 // populationGrid has one row per population of every method: size, seeds,

@@ -41,6 +41,20 @@ func (s *Score) validateInterval() error {
 	if (iv.FinalLow == nil) != (iv.FinalHigh == nil) {
 		return errors.New("fields \"score.f_interval.final_low\" and \"final_high\" come together")
 	}
+	if (iv.Exponent == nil) != (len(iv.ExponentSizes) == 0) {
+		return errors.New("fields \"score.f_interval.exponent\" and \"exponent_sizes\" come together")
+	}
+	if iv.Exponent != nil && (math.IsNaN(*iv.Exponent) || math.IsInf(*iv.Exponent, 0)) {
+		return fmt.Errorf("field \"score.f_interval.exponent\" is %v", *iv.Exponent)
+	}
+	for _, n := range iv.ExponentSizes {
+		if n < 3 {
+			return fmt.Errorf("field \"score.f_interval.exponent_sizes\" holds %d; a score needs at least 3 models", n)
+		}
+	}
+	if iv.TargetWidth != nil && !(*iv.TargetWidth > 0 && !math.IsInf(*iv.TargetWidth, 0)) {
+		return fmt.Errorf("field \"score.f_interval.target_width\" is %v; want a positive width", *iv.TargetWidth)
+	}
 	if iv.FinalLow != nil && !(*iv.FinalLow >= 0 && *iv.FinalLow <= *iv.FinalHigh && !math.IsInf(*iv.FinalHigh, 0)) {
 		return fmt.Errorf("field \"score.f_interval\": final_low %v and final_high %v are not an interval of scores", *iv.FinalLow, *iv.FinalHigh)
 	}

@@ -41,6 +41,7 @@ func TestFIntervalRoundTripAndChecks(t *testing.T) {
 		{"level", func(iv *scoring.Interval, _ *Score) { iv.Level = 95 }, `field "score.f_interval.level" is 95`},
 		{"resamples", func(iv *scoring.Interval, _ *Score) { iv.Resamples = 1 }, `field "score.f_interval.resamples" is 1`},
 		{"half a final interval", func(iv *scoring.Interval, _ *Score) { iv.FinalLow = nil }, "come together"},
+		{"exponent without sizes", func(iv *scoring.Interval, _ *Score) { b := -0.3; iv.Exponent = &b }, "come together"},
 		{"unknown neighbour", func(_ *scoring.Interval, s *Score) { s.Unseparated = []string{"nosuch"} }, `names "nosuch", which is not another method`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

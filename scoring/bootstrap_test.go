@@ -3,6 +3,8 @@ package scoring
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -222,12 +224,33 @@ func TestBootstrapDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *a != *b {
+	if !reflect.DeepEqual(a, b) {
 		t.Errorf("1 worker %+v, 3 workers %+v", a, b)
 	}
 	c, _ := BootstrapF(u, r, BootstrapOptions{Resamples: 20, Level: 0.9, Seed: 6})
-	if *c == *a {
+	if reflect.DeepEqual(a, c) {
 		t.Error("another seed gives the same interval")
+	}
+}
+
+// MeasureExponent bootstraps N/4, N/2 and N models and records the fit;
+// it needs N of 12 or more.
+func TestBootstrapMeasuresExponent(t *testing.T) {
+	u, r := drawPopulation(16, 10, 0.5, 41), drawPopulation(16, 10, 0, 42)
+	iv, err := BootstrapF(u, r, BootstrapOptions{Resamples: 20, Level: 0.9, Seed: 1, MeasureExponent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iv.Exponent == nil || !slices.Equal(iv.ExponentSizes, []int{4, 8, 16}) || math.IsNaN(*iv.Exponent) {
+		t.Fatalf("exponent %v at sizes %v", iv.Exponent, iv.ExponentSizes)
+	}
+	plain, _ := BootstrapF(u, r, BootstrapOptions{Resamples: 20, Level: 0.9, Seed: 1})
+	if plain.Low != iv.Low || plain.High != iv.High || plain.Exponent != nil {
+		t.Errorf("measuring the exponent changed the interval: %+v, %+v", plain, iv)
+	}
+	small, r2 := drawPopulation(8, 10, 0.5, 43), drawPopulation(8, 10, 0, 44)
+	if _, err := BootstrapF(small, r2, BootstrapOptions{Resamples: 20, Level: 0.9, MeasureExponent: true}); err == nil || !strings.Contains(err.Error(), "at least 12 models") {
+		t.Errorf("N = 8: %v", err)
 	}
 }
 
