@@ -155,6 +155,5 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if err := reports.WriteAttackTable(cmd.OutOrStdout(), &result.Methods[0]); err != nil {
 		return err
 	}
-	f.interval.writeNeeded(cmd.OutOrStdout(), &result.Methods[0])
 	return writeResult(cmd, result, f.jsonOut, f.reportDir)
 }
