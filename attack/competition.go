@@ -41,6 +41,10 @@ type CompetitionRules struct {
 	nSingle    int
 
 	lefts []float64 // scratch
+
+	// walkOnly makes Each walk every left threshold (tests compare the
+	// jumps with it).
+	walkOnly bool
 }
 
 // NLeft is the number of left thresholds per right threshold:
@@ -156,12 +160,25 @@ func (c *CompetitionRules) Each(visit func(rule, fp, fn int) bool) {
 		for nLE < nneg && dneg[nLE] <= r {
 			nLE++
 		}
-		c.lefts = linspace(c.lefts, (r-c.width)-doubleBuffer, (r-c.width)+doubleBuffer, NLeft)
+		a, b := (r-c.width)-doubleBuffer, (r-c.width)+doubleBuffer
 		// Left thresholds increase too: count values < l with pointers that
 		// start from a binary search for the first one.
-		pLT := sort.SearchFloat64s(dpos, c.lefts[0])
-		nLT := sort.SearchFloat64s(dneg, c.lefts[0])
+		pLT := sort.SearchFloat64s(dpos, a)
+		nLT := sort.SearchFloat64s(dneg, a)
 		base := j * NLeft
+		// With few values inside the window (small N), the counts stay
+		// the same over long runs of left thresholds, and every rule of a
+		// run but its first is skipped below as a repeat: jump from one
+		// value to the next instead of walking the 400 thresholds. Where
+		// the window holds many values (N in the hundreds) the walk is
+		// cheaper. Both visit the same rules with the same counts.
+		if inWindow := sort.SearchFloat64s(dpos[pLT:], b) + sort.SearchFloat64s(dneg[nLT:], b); !c.walkOnly && inWindow < NLeft/2 {
+			if !c.eachLeftByValue(visit, a, b, base, pLE, nLE, pLT, nLT, &prevFP, &prevFN) {
+				return
+			}
+			continue
+		}
+		c.lefts = linspace(c.lefts, a, b, NLeft)
 		for k, l := range c.lefts {
 			for pLT < npos && dpos[pLT] < l {
 				pLT++
@@ -213,6 +230,76 @@ func (c *CompetitionRules) Each(visit func(rule, fp, fn int) bool) {
 			return
 		}
 	}
+}
+
+// eachLeftByValue visits the double family's rules of one right threshold
+// (values <= r: pLE of dpos, nLE of dneg) whose left thresholds are
+// linspace(a, b, 400), as Each's walk over them does, but only at the left
+// thresholds where a count changes: from each one it jumps to the first
+// threshold above the next value. pLT and nLT count the values below a.
+// It returns false when visit asked to stop.
+func (c *CompetitionRules) eachLeftByValue(visit func(rule, fp, fn int) bool, a, b float64, base, pLE, nLE, pLT, nLT int, prevFP, prevFN *int) bool {
+	npos, nneg := len(c.dpos), len(c.dneg)
+	dpos, dneg := c.dpos, c.dneg
+	step := (b - a) / float64(NLeft-1)
+	if step == 0 || math.IsInf(step, 0) {
+		// linspace's other arithmetic; never for confidences.
+		c.lefts = linspace(c.lefts, a, b, NLeft)
+	}
+	// left is linspace(a, b, 400)[k], by linspace's own arithmetic.
+	left := func(k int) float64 {
+		switch {
+		case step == 0 || math.IsInf(step, 0):
+			return c.lefts[k]
+		case k == NLeft-1:
+			return b
+		}
+		return float64(float64(k)*step) + a
+	}
+	for k := 0; k < NLeft; {
+		l := left(k)
+		for pLT < npos && dpos[pLT] < l {
+			pLT++
+		}
+		for nLT < nneg && dneg[nLT] < l {
+			nLT++
+		}
+		tp := max(pLE-pLT, 0)
+		fp := max(nLE-nLT, 0)
+		if tp != 0 || fp != 0 {
+			if fn := npos - tp; fp != *prevFP || fn != *prevFN {
+				*prevFP, *prevFN = fp, fn
+				if !visit(base+k, fp, fn) {
+					return false
+				}
+			}
+		}
+		// The counts change next at the first threshold above the
+		// smallest value not yet below l.
+		var v float64
+		switch {
+		case pLT < npos && (nLT >= nneg || dpos[pLT] <= dneg[nLT]):
+			v = dpos[pLT]
+		case nLT < nneg:
+			v = dneg[nLT]
+		default:
+			return true // no value left: the rest repeat this rule
+		}
+		next := k + 1
+		if est := (v - a) / step; est >= float64(NLeft) {
+			next = NLeft
+		} else if est > float64(next) {
+			next = int(est)
+		}
+		for next > k+1 && left(next-1) > v {
+			next--
+		}
+		for next < NLeft && left(next) <= v {
+			next++
+		}
+		k = next
+	}
+	return true
 }
 
 // Rule describes rule i with its thresholds and counts, computed afresh by

@@ -32,6 +32,7 @@ type attackFlags struct {
 	miaSplits  int
 	workers    int
 	klom       attack.KLoMOptions
+	interval   intervalFlags
 }
 
 func newAttackCmd() *cobra.Command {
@@ -73,6 +74,7 @@ example and a forgetting quality F exactly as the competition's rules do.`,
 	fl.IntVar(&f.maxTrain, "pooled-max-train", 4000, "training rows per fold of the pooled kNN and random forest (a seeded sample; 0: all)")
 	fl.IntVar(&f.miaSplits, "mia-splits", 10, "stratified shuffle splits of the simple MIA")
 	fl.IntVar(&f.workers, "workers", 0, "parallel workers (0: one per core)")
+	f.interval.register(cmd)
 	fl.BoolVar(&f.klom.Corrected, "klom-corrected", false, "KLoM counts a margin on the top bin edge in the last bin (the public code counts it in none)")
 	fl.BoolVar(&f.klom.UnlearnedFirst, "klom-unlearned-first", false, "KLoM computes KL(unlearned || retrained) instead of the benchmark's KL(retrained || unlearned)")
 	addReportFlag(cmd, &f.reportDir)
@@ -118,6 +120,10 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if err := checkResultOutputs(f.jsonOut, "--report", f.reportDir); err != nil {
 		return err
 	}
+	boot, err := f.interval.options(f.seed)
+	if err != nil {
+		return err
+	}
 	f.in.keepLogits = true
 	loaded, err := f.in.load()
 	if err != nil {
@@ -136,7 +142,7 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	}
 	sbar, abar := newLazyBar(cmd.ErrOrStderr(), "scoring"), newLazyBar(cmd.ErrOrStderr(), "attacks")
 	m, err := evaluate.Method(loaded.u, loaded.r, loaded.labels, evaluate.Options{
-		Method: f.method, Attacks: &opt, Original: original, Workers: f.workers, Warnings: loaded.warnings,
+		Method: f.method, Attacks: &opt, Original: original, Workers: f.workers, Warnings: loaded.warnings, Bootstrap: boot,
 		ScoreProgress: sbar.set, AttackProgress: func(done, total int) { sbar.done(); abar.set(done, total) },
 	})
 	sbar.done()
@@ -144,6 +150,7 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if err != nil {
 		return err
 	}
+	f.interval.record(m)
 	result := loaded.result("attack", m)
 	if err := reports.WriteAttackTable(cmd.OutOrStdout(), &result.Methods[0]); err != nil {
 		return err

@@ -18,6 +18,8 @@ func newScoreCmd() *cobra.Command {
 		method    string
 		worst     int
 		workers   int
+		seed      uint64
+		interval  intervalFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "score",
@@ -45,20 +47,26 @@ retain and test, with a labels .npz holding the same names.`,
 			if err := checkResultOutputs(jsonOut, "--report", reportDir); err != nil {
 				return err
 			}
+			boot, err := interval.options(seed)
+			if err != nil {
+				return err
+			}
 			loaded, err := in.load()
 			if err != nil {
 				return err
 			}
 			bar := newLazyBar(cmd.ErrOrStderr(), "scoring")
-			m, err := evaluate.Method(loaded.u, loaded.r, loaded.labels, evaluate.Options{Method: method, Workers: workers, Warnings: loaded.warnings, ScoreProgress: bar.set})
+			m, err := evaluate.Method(loaded.u, loaded.r, loaded.labels, evaluate.Options{Method: method, Workers: workers, Warnings: loaded.warnings, ScoreProgress: bar.set, Bootstrap: boot})
 			bar.done()
 			if err != nil {
 				return err
 			}
+			interval.record(m)
 			result := loaded.result("score", m)
 			if err := reports.WriteScore(cmd.OutOrStdout(), &result.Methods[0], worst); err != nil {
 				return err
 			}
+			interval.writeNeeded(cmd.OutOrStdout(), &result.Methods[0])
 			return writeResult(cmd, result, jsonOut, reportDir)
 		},
 	}
@@ -68,6 +76,8 @@ retain and test, with a labels .npz holding the same names.`,
 	fl.StringVar(&method, "method", "unlearned", "name of the unlearning method, for tables and the result file")
 	fl.IntVar(&worst, "worst", 10, "how many of the worst-forgotten examples to list")
 	fl.IntVar(&workers, "workers", 0, "examples scored in parallel (0: one per core)")
+	fl.Uint64Var(&seed, "seed", 1, "seed of F's bootstrap interval (--resamples)")
+	interval.register(cmd)
 	addReportFlag(cmd, &reportDir)
 	return cmd
 }

@@ -30,6 +30,11 @@ type Options struct {
 	// Warnings about the inputs that the caller found (say, two sources
 	// of the same accuracies) go first among the method's warnings.
 	Warnings []string
+	// Bootstrap, when set, puts a bootstrap interval on F (and on the
+	// final score with accuracies) and records it in the result; nil
+	// computes none (scoring.BootstrapF: it costs Resamples scores).
+	// Zero Workers take Options' own.
+	Bootstrap *scoring.BootstrapOptions
 	// ScoreProgress and AttackProgress, when set, are called with the work
 	// done and its total while scoring and while attacking; ScoreProgress
 	// may be called from several goroutines.
@@ -81,6 +86,18 @@ func Method(u, r *population.Population, labels *population.Labels, opt Options)
 		return nil, usererr.Wrap(fmt.Errorf("scoring %s against %s: %w", u.Forget.Name, r.Forget.Name, err))
 	}
 	m := result.NewMethod(opt.Method, res)
+	if opt.Bootstrap != nil {
+		bopt := *opt.Bootstrap
+		if bopt.Workers == 0 {
+			bopt.Workers = opt.Workers
+		}
+		if err := scoring.CheckBootstrap(bopt); err != nil {
+			return nil, usererr.Wrap(err)
+		}
+		if m.Score.Interval, err = scoring.BootstrapF(su.pop, sr.pop, bopt); err != nil {
+			return nil, usererr.Wrap(fmt.Errorf("bootstrapping F of %s against %s: %w", u.Forget.Name, r.Forget.Name, err))
+		}
+	}
 	if w := append(slices.Clone(opt.Warnings), warnings...); len(w) > 0 {
 		m.Warnings = append(w, m.Warnings...)
 	}

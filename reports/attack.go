@@ -14,6 +14,9 @@ import (
 // need, then the warnings, each printed once with the attacks that share it.
 func WriteAttackTable(w io.Writer, m *result.Method) error {
 	fmt.Fprintf(w, "%s: N = %d models per population, E = %d forget examples\n", m.Name, m.N, m.E)
+	if s := IntervalText(m); s != "" {
+		fmt.Fprintf(w, "F = %s. %s\n", g(m.Score.F), s)
+	}
 	// The kind column repeats what the name's prefix says; a terminal is
 	// narrow, so it goes.
 	drop := func(cells []string) []string { return append(cells[:1:1], cells[2:]...) }

@@ -184,8 +184,9 @@ func fixtureMetrics(u, r *scoring.Population, forgetAcc map[string][]float64) []
 	return []result.AttackResult{klom, retain, tow, towMIA}
 }
 
-// minimalResult is what score writes without accuracies, from confidences:
-// no accuracies, times, attacks or distributions.
+// minimalResult is what score --resamples 200 --target-width 0.02 writes
+// without accuracies, from confidences: F's interval with its measured
+// exponent, but no accuracies, times, attacks or distributions.
 func minimalResult() *result.Result {
 	u, r, _ := synthPopulations(7, 16, 12, 1)
 	u.RetainAcc, u.TestAcc, r.RetainAcc, r.TestAcc = nil, nil, nil, nil
@@ -195,7 +196,12 @@ func minimalResult() *result.Result {
 	}
 	res := result.New("score")
 	res.Inputs = map[string]string{"unlearned": "u.npy", "retrained": "r.npy"}
-	res.Methods = []result.Method{result.NewMethod("unlearned", sc)}
+	m := result.NewMethod("unlearned", sc)
+	if m.Score.Interval, err = scoring.BootstrapF(u, r, scoring.BootstrapOptions{Resamples: 200, Level: 0.95, Seed: 1, MeasureExponent: true}); err != nil {
+		panic(err)
+	}
+	m.Score.Interval.TargetWidth = ptr(0.02)
+	res.Methods = []result.Method{m}
 	return res
 }
 

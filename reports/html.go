@@ -34,8 +34,10 @@ type htmlTable struct {
 }
 
 type htmlMethod struct {
-	Name, Anchor   string
-	F, Final       string
+	Name, Anchor string
+	F, Final     string
+	// Interval says what F's bootstrap interval is ("" without one).
+	Interval       string
 	Epsilon        htmlFigure
 	Buckets        htmlTable
 	Worst          htmlTable
@@ -137,7 +139,7 @@ func WriteHTML(w io.Writer, r *result.Result) error {
 		m := &r.Methods[i]
 		hm := htmlMethod{
 			Name: m.Name, Anchor: fmt.Sprintf("method-%d", i), E: m.E,
-			F: g(m.Score.F), Final: finalOrWhy(m),
+			F: g(m.Score.F), Final: finalOrWhy(m), Interval: IntervalText(m),
 			Buckets: toHTMLTable(bucketsGrid(m)),
 		}
 		hm.WorstCount = min(ReportWorst, m.E)

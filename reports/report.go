@@ -183,6 +183,9 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 	for i := range r.Methods {
 		m := &r.Methods[i]
 		fmt.Fprintf(w, "\n## %s\n\nF = %s, final score %s.\n\n", m.Name, g(m.Score.F), finalOrWhy(m))
+		if s := IntervalText(m); s != "" {
+			fmt.Fprintf(w, "%s\n\n", mdEscape(s))
+		}
 		fmt.Fprintln(w, "Forget examples per epsilon bucket:")
 		fmt.Fprintln(w)
 		mdTable(w, bucketsGrid(m))
@@ -277,7 +280,7 @@ func writeCSV(w io.Writer, header []string, rows [][]string) error {
 // WriteMethodsCSV writes one row per method: sizes, score, accuracies (mean
 // and standard deviation over models) and time per model, numbers exact.
 func WriteMethodsCSV(w io.Writer, r *result.Result) error {
-	header := []string{"method", "n", "e", "f", "final", "retain_ratio", "test_ratio"}
+	header := []string{"method", "n", "e", "f", "f_low", "f_high", "f_level", "final", "retain_ratio", "test_ratio"}
 	for _, role := range []string{scoring.Unlearned, scoring.Retrained} {
 		for _, a := range result.Accuracies {
 			header = append(header, fmt.Sprintf("%s_%s_acc", role, a), fmt.Sprintf("%s_%s_acc_sd", role, a))
@@ -291,7 +294,11 @@ func WriteMethodsCSV(w io.Writer, r *result.Result) error {
 		if u := m.Utility; u != nil {
 			ra, ta = csvFloat(u.RetainRatio), csvFloat(u.TestRatio)
 		}
-		row := []string{m.Name, strconv.Itoa(m.N), strconv.Itoa(m.E), csvFloat(m.Score.F), csvOptional(m.Score.Final), ra, ta}
+		lo, hi, level := "", "", ""
+		if iv := m.Score.Interval; iv != nil {
+			lo, hi, level = csvFloat(iv.Low), csvFloat(iv.High), csvFloat(iv.Level)
+		}
+		row := []string{m.Name, strconv.Itoa(m.N), strconv.Itoa(m.E), csvFloat(m.Score.F), lo, hi, level, csvOptional(m.Score.Final), ra, ta}
 		spread := func(s result.Spread) []string {
 			if s.N == 0 {
 				return []string{"", ""}

@@ -95,12 +95,18 @@ func WriteScore(w io.Writer, m *result.Method, worst int) error {
 	fmt.Fprintf(w, "%s: N = %d models per population, E = %d forget examples\n", m.Name, m.N, m.E)
 	sum := newTable(w, "metric", "value")
 	sum.Append([]string{"forgetting quality F", g(m.Score.F)})
+	if iv := m.Score.Interval; iv != nil {
+		sum.Append([]string{fmt.Sprintf("F's %g%% interval", 100*iv.Level), fmt.Sprintf("[%s, %s] (bootstrap over models, %d resamples, seed %d)", f4(iv.Low), f4(iv.High), iv.Resamples, iv.Seed)})
+	}
 	if u := m.Utility; u != nil {
 		sum.Append([]string{"RA_U / RA_R", fmt.Sprintf("%s = %.4f / %.4f", g(u.RetainRatio), u.RetainUnlearned, u.RetainRetrained)})
 		sum.Append([]string{"TA_U / TA_R", fmt.Sprintf("%s = %.4f / %.4f", g(u.TestRatio), u.TestUnlearned, u.TestRetrained)})
 	}
 	if m.Score.Final != nil {
 		sum.Append([]string{"final score", g(*m.Score.Final)})
+		if iv := m.Score.Interval; iv != nil && iv.FinalLow != nil {
+			sum.Append([]string{fmt.Sprintf("final score's %g%% interval", 100*iv.Level), fmt.Sprintf("[%s, %s]", f4(*iv.FinalLow), f4(*iv.FinalHigh))})
+		}
 	} else {
 		sum.Append([]string{"final score", NeedAccuracies})
 	}

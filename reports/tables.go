@@ -54,19 +54,75 @@ func seconds(v float64) string {
 }
 
 // summaryGrid has one row per method: sizes, F, final score, utility ratios
-// and time per unlearned model.
+// and time per unlearned model; F's interval and the neighbours it does not
+// separate when some method has them (results of schema 1.2).
 func summaryGrid(r *result.Result) grid {
-	t := grid{header: []string{"method", "N", "E", "F", "final score", "RA_U / RA_R", "TA_U / TA_R", "time per model", "warnings"}}
+	withInterval, withUnseparated := false, false
+	for i := range r.Methods {
+		withInterval = withInterval || r.Methods[i].Score.Interval != nil
+		withUnseparated = withUnseparated || len(r.Methods[i].Score.Unseparated) > 0
+	}
+	header := []string{"method", "N", "E", "F"}
+	if withInterval {
+		header = append(header, "F interval")
+	}
+	header = append(header, "final score", "RA_U / RA_R", "TA_U / TA_R", "time per model", "warnings")
+	if withUnseparated {
+		header = append(header, "not separated from")
+	}
+	t := grid{header: header}
 	for i := range r.Methods {
 		m := &r.Methods[i]
 		ra, ta := "-", "-"
 		if u := m.Utility; u != nil {
 			ra, ta = g(u.RetainRatio), g(u.TestRatio)
 		}
-		t.add(m.Name, strconv.Itoa(m.N), strconv.Itoa(m.E), g(m.Score.F), optional(m.Score.Final, g), ra, ta,
+		row := []string{m.Name, strconv.Itoa(m.N), strconv.Itoa(m.E), g(m.Score.F)}
+		if withInterval {
+			row = append(row, intervalCell(m.Score.Interval))
+		}
+		row = append(row, optional(m.Score.Final, g), ra, ta,
 			spreadString(m.SecondsPerModel(scoring.Unlearned), seconds), strconv.Itoa(len(m.Warnings)))
+		if withUnseparated {
+			row = append(row, orDash(strings.Join(m.Score.Unseparated, ", ")))
+		}
+		t.add(row...)
 	}
 	return t
+}
+
+// intervalCell writes F's interval with its level, "-" when absent.
+func intervalCell(iv *scoring.Interval) string {
+	if iv == nil {
+		return "-"
+	}
+	return fmt.Sprintf("[%s, %s] %g%%", f4(iv.Low), f4(iv.High), 100*iv.Level)
+}
+
+// IntervalText says what F's interval is and how it was drawn, in one
+// sentence for a report; "" when m has none.
+func IntervalText(m *result.Method) string {
+	iv := m.Score.Interval
+	if iv == nil {
+		return ""
+	}
+	size := ""
+	if iv.Size > 0 {
+		size = fmt.Sprintf(" of %d models each", iv.Size)
+	}
+	s := fmt.Sprintf("F's %g%% interval: [%s, %s], a bootstrap over models (%d resamples%s of both populations, seed %d); it is F's spread at N = %d and need not hold F itself", 100*iv.Level, f4(iv.Low), f4(iv.High), iv.Resamples, size, iv.Seed, m.N)
+	if iv.FinalLow != nil {
+		s += fmt.Sprintf("; the final score's: [%s, %s]", f4(*iv.FinalLow), f4(*iv.FinalHigh))
+	}
+	if len(m.Score.Unseparated) > 0 {
+		s += "; not separated at this N from " + strings.Join(m.Score.Unseparated, ", ")
+	}
+	s += "."
+	if iv.TargetWidth != nil {
+		_, needed := scoring.NeededNStatement(m.N, iv, *iv.TargetWidth, iv.ScalingExponent())
+		s += " " + needed + "."
+	}
+	return s
 }
 
 // populationGrid has one row per population of every method: size, seeds,

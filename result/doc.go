@@ -2,8 +2,9 @@
 // types a result file holds (a run's methods, their scores, populations,
 // attacks and kept distributions), the one reader and writer of those
 // files, the checks that refuse a hand-edited or inconsistent file naming
-// its field, and the forget-set digests that tell two results' forget sets
-// apart. It renders nothing: package reports draws results, and the
+// its field, the forget-set digests that tell two results' forget sets
+// apart, and the ranking of methods with the neighbours whose F intervals
+// overlap (interval.go). It renders nothing: package reports draws results, and the
 // computing packages (evaluate, attack/suite) fill these types without
 // pulling in the renderers' plotting and templates.
 package result

@@ -19,17 +19,20 @@ func TestDecodeSchemaMinor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(good, []byte("\"minor\": 1,\n")) {
-		t.Fatal("minimal.json is not of minor version 1")
+	if !bytes.Contains(good, []byte("\"minor\": 2,\n")) {
+		t.Fatal("minimal.json is not of minor version 2")
 	}
-	old := bytes.Replace(good, []byte("  \"minor\": 1,\n"), nil, 1)
+	old := bytes.Replace(good, []byte("  \"minor\": 2,\n"), nil, 1)
 	r, err := Decode("old.json", old)
 	if err != nil || r.Minor != 0 || r.Version != 1 {
 		t.Fatalf("a version 1.0 file: %v, %+v", err, r)
 	}
-	_, err = Decode("new.json", bytes.Replace(good, []byte(`"minor": 1`), []byte(`"minor": 2`), 1))
-	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), `new.json: field "minor" is 2; this unlearnbench reads version 1.0 to 1.1`) {
-		t.Fatalf("minor 2: %v", err)
+	if r, err := Decode("v11.json", bytes.Replace(good, []byte(`"minor": 2`), []byte(`"minor": 1`), 1)); err != nil || r.Minor != 1 {
+		t.Fatalf("a version 1.1 file: %v", err)
+	}
+	_, err = Decode("new.json", bytes.Replace(good, []byte(`"minor": 2`), []byte(`"minor": 3`), 1))
+	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), `new.json: field "minor" is 3; this unlearnbench reads version 1.0 to 1.2`) {
+		t.Fatalf("minor 3: %v", err)
 	}
 	if New("attack").Minor != SchemaMinor {
 		t.Fatal("New does not write the current minor version")

@@ -20,11 +20,13 @@ import (
 // only adds fields increments SchemaMinor, and files of every earlier minor
 // version of the same SchemaVersion still read (they lack the new fields).
 // Minor 1 added the KLoM and ToW rows' fields (an attack's undefined,
-// median, p95, ci_low and ci_high); files without "minor" are minor 0.
+// median, p95, ci_low and ci_high); minor 2 added F's bootstrap interval
+// (score.f_interval) and the neighbours it does not separate
+// (score.unseparated); files without "minor" are minor 0.
 const (
 	SchemaName    = "unlearnbench.result"
 	SchemaVersion = 1
-	SchemaMinor   = 1
+	SchemaMinor   = 2
 )
 
 // Result is one run's results: what produced them and, per method, the
@@ -120,6 +122,14 @@ type Score struct {
 	Buckets    []BucketSummary `json:"buckets"`
 	// NoBucket counts examples whose epsilon reached past the last bucket.
 	NoBucket int `json:"no_bucket"`
+	// Interval is F's bootstrap interval over models (scoring.BootstrapF;
+	// schema 1.2); nil when it was not computed. It is F's at this N and
+	// need not hold F itself (see BootstrapF).
+	Interval *scoring.Interval `json:"f_interval,omitempty"`
+	// Unseparated names this method's neighbours in the ranking
+	// (MarkUnseparated) whose intervals overlap its own: at this N the data
+	// do not say which of them is better (schema 1.2).
+	Unseparated []string `json:"unseparated,omitempty"`
 }
 
 // BucketSummary is one bucket and how many examples fell in it.
@@ -270,6 +280,13 @@ func (r *Result) validate() error {
 			return fmt.Errorf("method %q: %w", m.Name, err)
 		}
 	}
+	for _, m := range r.Methods {
+		for _, name := range m.Score.Unseparated {
+			if !seen[name] || name == m.Name {
+				return fmt.Errorf("method %q: field \"score.unseparated\" names %q, which is not another method of the result", m.Name, name)
+			}
+		}
+	}
 	if r.Seconds != nil && !(*r.Seconds >= 0) {
 		return fmt.Errorf("field \"seconds\" is %v; want 0 or more", *r.Seconds)
 	}
@@ -312,6 +329,9 @@ func (m *Method) validate() error {
 	// F is the mean of the points; a hand-edited F or points disagree.
 	if f := sum / float64(m.E); math.Abs(f-m.Score.F) > 1e-9*max(1, math.Abs(f)) {
 		return fmt.Errorf("field \"score.f\" is %v but the examples' points average %v", m.Score.F, f)
+	}
+	if err := m.Score.validateInterval(); err != nil {
+		return err
 	}
 	roles := map[string]bool{}
 	for i, p := range m.Populations {

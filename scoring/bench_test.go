@@ -50,3 +50,19 @@ func BenchmarkEpsilonTable(b *testing.B) {
 		NewEpsilonTable(512, 512, Delta)
 	}
 }
+
+// BenchmarkBootstrapF measures F's interval at the demo's and the
+// competition's N on E = 300 examples: one op is 10 resamples on one
+// worker, so a 200-resample interval costs 20 ops of CPU time.
+func BenchmarkBootstrapF(b *testing.B) {
+	for _, n := range []int{32, 128, 512} {
+		u, r := benchPopulations(n, 300, 1)
+		b.Run(fmt.Sprintf("N=%d/E=300/resamples=10", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := BootstrapF(u, r, BootstrapOptions{Resamples: 10, Level: 0.95, Seed: 1, Workers: 1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -3,5 +3,7 @@
 // (docs/metric.md; google-deepmind/unlearning_evaluation metric.py):
 // logit-scaled confidence, an epsilon per forget example from any attack's
 // rules, bucket points, the forgetting quality F and the utility-adjusted
-// final score. It computes; it draws nothing and reads no files.
+// final score; and F's bootstrap interval over models with the N a target
+// width needs (bootstrap.go). It computes; it draws nothing and reads no
+// files, and its one random choice, the bootstrap's, comes from a seed.
 package scoring
