@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"unlearnbench/internal/npexp"
 	"unlearnbench/internal/npsum"
 )
 
@@ -37,8 +38,41 @@ func Confidence(z []float64, y int, scratch []float64) float64 {
 
 // ConfidenceFloat32 is Confidence for float32 logits: the subtraction and
 // the exponential are float32 operations, as NumPy computes them on a
-// float32 array, before the float64 normalisation.
+// float32 array, before the float64 normalisation. The exponential is
+// NumPy's own vectorised float32 exp (internal/npexp), not a correctly
+// rounded one: they differ by an ulp or two in many values, and an ulp can
+// move a confidence across a threshold of the grid (metric.md, step 1).
+//
+// The two logarithms are Go's math.Log. The original's are NumPy's float64
+// log, which on AVX512F machines is NumPy's own SIMD log (and the C
+// library's elsewhere); all three differ in the last bit of some values, so
+// a confidence can still differ from the original's by an ulp.
 func ConfidenceFloat32(z []float32, y int, scratch []float64) float64 {
+	pc, pw := ProbabilitiesFloat32(z, y, scratch)
+	return math.Log(pc+confFloor) - math.Log(pw+confFloor)
+}
+
+func confidenceFromExp(p []float64, y int) float64 {
+	pc, pw := probabilities(p, y)
+	return math.Log(pc+confFloor) - math.Log(pw+confFloor)
+}
+
+// probabilities normalises the exponentials p (in place) and returns the
+// label's probability and the sum of the others'.
+func probabilities(p []float64, y int) (pc, pw float64) {
+	s := npsum.Pairwise(p)
+	for i := range p {
+		p[i] /= s
+	}
+	pc = p[y]
+	p[y] = 0
+	return pc, npsum.Pairwise(p)
+}
+
+// ProbabilitiesFloat32 is the first part of ConfidenceFloat32: the label's
+// probability and the sum of the other classes', the two values whose
+// logarithms the confidence subtracts.
+func ProbabilitiesFloat32(z []float32, y int, scratch []float64) (pc, pw float64) {
 	m := z[0]
 	for _, v := range z[1:] {
 		if v > m {
@@ -47,20 +81,9 @@ func ConfidenceFloat32(z []float32, y int, scratch []float64) float64 {
 	}
 	p := scratch[:len(z)]
 	for i, v := range z {
-		p[i] = float64(float32(math.Exp(float64(v - m))))
+		p[i] = float64(npexp.Exp(v - m))
 	}
-	return confidenceFromExp(p, y)
-}
-
-func confidenceFromExp(p []float64, y int) float64 {
-	s := npsum.Pairwise(p)
-	for i := range p {
-		p[i] /= s
-	}
-	pc := p[y]
-	p[y] = 0
-	pw := npsum.Pairwise(p)
-	return math.Log(pc+confFloor) - math.Log(pw+confFloor)
+	return probabilities(p, y)
 }
 
 // Logits is a population's logits on some examples: model i, example e,
