@@ -224,7 +224,7 @@ func TestScoreBadInput(t *testing.T) {
 		{"N < 3", []string{"--unlearned", w("n2u.npy", 2, 3, spreadConf(1)), "--retrained", w("n2r.npy", 2, 3, spreadConf(0))}, []string{"N = 2", "at least 3"}},
 		{"every rule discarded, strict", []string{"--unlearned", constantU, "--retrained", constant, "--strict"}, []string{"forget example 2", "every decision rule was discarded"}},
 		{"NaN", []string{"--unlearned", nan, "--retrained", good}, []string{"nan.npy", "model 5, example 1", "NaN"}},
-		{"integer confidences", []string{"--unlearned", ints, "--retrained", good}, []string{"ints.npy", "int64", "float32 or float64"}},
+		{"integer confidences", []string{"--unlearned", ints, "--retrained", good}, []string{"ints.npy", "int64", "float32, float64"}},
 		{"logits without labels", []string{"--unlearned", logits, "--retrained", logits}, []string{"logits.npy", "--labels"}},
 		{"label out of range", []string{"--unlearned", logits, "--retrained", logits, "--labels", labels("big.npy", 0, 1, 4)}, []string{"big.npy", "label 2 is 4", "4 classes"}},
 		{"label count", []string{"--unlearned", logits, "--retrained", logits, "--labels", labels("two.npy", 0, 1)}, []string{"two.npy", "2 labels", "3 examples"}},
