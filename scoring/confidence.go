@@ -46,7 +46,8 @@ func Confidence(z []float64, y int, scratch []float64) float64 {
 // The two logarithms are Go's math.Log. The original's are NumPy's float64
 // log, which on AVX512F machines is NumPy's own SIMD log (and the C
 // library's elsewhere); all three differ in the last bit of some values, so
-// a confidence can still differ from the original's by an ulp.
+// a confidence can still differ from the original's in its last bits (more
+// than one where the two logarithms nearly cancel).
 func ConfidenceFloat32(z []float32, y int, scratch []float64) float64 {
 	pc, pw := ProbabilitiesFloat32(z, y, scratch)
 	return math.Log(pc+confFloor) - math.Log(pw+confFloor)

@@ -82,7 +82,7 @@ func confDigest(conf []float64) string {
 // The fixture also holds NumPy's epsilons and F. They are not compared:
 // the logarithms of step 1 are NumPy's float64 log (its own SIMD log on
 // AVX512F machines, glibc's elsewhere) and Go's math.Log differs from both
-// in the last bit of some confidences, which moves some epsilons. What the
+// in the last bits of some confidences, which moves some epsilons. What the
 // fixture does show is that the exp matters: in some cases NumPy's F with a
 // correctly rounded exp differs from its F with its own.
 func TestParityFloat32Logits(t *testing.T) {
