@@ -113,6 +113,18 @@ func TestParityFloat32Logits(t *testing.T) {
 					}
 				}
 				name := []string{Unlearned, Retrained}[k]
+				// Confidences takes its exps in blocks of rows, in parallel:
+				// it must give what ConfidenceFloat32 gives row by row.
+				conf, err := l.Confidences(labels)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for row, v := range conf {
+					off := row * pc.C
+					if want := ConfidenceFloat32(l.F32[off:off+pc.C], labels[row%pc.E], scratch); v != want {
+						t.Fatalf("%s model %d, example %d: Confidences %v, ConfidenceFloat32 %v", name, row/pc.E, row%pc.E, v, want)
+					}
+				}
 				if got := confDigest(pcs); got != pc.ProbsSHA256[2*k] {
 					t.Errorf("%s p_correct differs from NumPy's (digest %s, want %s)", name, got, pc.ProbsSHA256[2*k])
 				}

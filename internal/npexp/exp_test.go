@@ -62,15 +62,17 @@ func TestExpMatchesNumPy(t *testing.T) {
 		t.Fatalf("fixture has %d digests, want %d", len(fx.Digests), want)
 	}
 	buf := make([]byte, 4*fx.Chunk)
+	xs, ys := make([]float32, fx.Chunk), make([]float32, fx.Chunk)
 	differ := 0
 	for c := 0; c*fx.Chunk < len(in); c++ {
 		part := in[c*fx.Chunk : min((c+1)*fx.Chunk, len(in))]
 		b := buf[:4*len(part)]
+		x := xs[:len(part)]
 		for i, bits := range part {
-			x := math.Float32frombits(bits)
-			y := Exp(x)
+			x[i] = math.Float32frombits(bits)
+			y := Exp(x[i])
 			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(y))
-			if !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) && y != float32(math.Exp(float64(x))) {
+			if !math.IsNaN(float64(x[i])) && !math.IsInf(float64(x[i]), 0) && y != float32(math.Exp(float64(x[i]))) {
 				differ++
 			}
 		}
@@ -78,6 +80,17 @@ func TestExpMatchesNumPy(t *testing.T) {
 		if got := hex.EncodeToString(sum[:]); got != fx.Digests[c] {
 			t.Errorf("chunk %d (inputs %d to %d, %#08x to %#08x): NumPy %s gave other bits (digest %s, want %s)",
 				c, c*fx.Chunk, c*fx.Chunk+len(part)-1, part[0], part[len(part)-1], fx.NumPy, got, fx.Digests[c])
+		}
+		// ExpSlice, the fast path, on the same chunk (an odd offset, so that
+		// its blocks of four and its tail both meet every kind of input).
+		ExpSlice(ys[:len(x)-1], x[1:])
+		for i, y := range ys[:len(x)-1] {
+			binary.LittleEndian.PutUint32(b[4*(i+1):], math.Float32bits(y))
+		}
+		binary.LittleEndian.PutUint32(b, math.Float32bits(Exp(x[0])))
+		sum = sha256.Sum256(b)
+		if got := hex.EncodeToString(sum[:]); got != fx.Digests[c] {
+			t.Errorf("chunk %d: ExpSlice gave other bits than NumPy %s (digest %s, want %s)", c, fx.NumPy, got, fx.Digests[c])
 		}
 	}
 	// The generator counted the differences from glibc's float64 exp rounded
