@@ -31,6 +31,7 @@ type attackFlags struct {
 	maxTrain   int
 	miaSplits  int
 	workers    int
+	strict     bool
 	klom       attack.KLoMOptions
 	interval   intervalFlags
 }
@@ -75,6 +76,7 @@ example and a forgetting quality F exactly as the competition's rules do.`,
 	fl.IntVar(&f.miaSplits, "mia-splits", 10, "stratified shuffle splits of the simple MIA")
 	fl.IntVar(&f.workers, "workers", 0, "parallel workers (0: one per core)")
 	f.interval.register(cmd)
+	fl.BoolVar(&f.strict, "strict", false, strictUsage+"; in an attack's epsilons, the attack fails")
 	fl.BoolVar(&f.klom.Corrected, "klom-corrected", false, "KLoM counts a margin on the top bin edge in the last bin (the public code counts it in none)")
 	fl.BoolVar(&f.klom.UnlearnedFirst, "klom-unlearned-first", false, "KLoM computes KL(unlearned || retrained) instead of the benchmark's KL(retrained || unlearned)")
 	addReportFlag(cmd, &f.reportDir)
@@ -86,6 +88,7 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 		Folds: f.folds, Seed: f.seed, PerExample: splitList(f.perExample), Pooled: splitList(f.pooled),
 		Classifier: attack.ClassifierOptions{Neighbours: f.neighbours, Trees: f.trees},
 		MIASplits:  f.miaSplits, Workers: f.workers, PooledMaxTrain: f.maxTrain, KLoM: f.klom,
+		Strict: f.strict,
 	}
 	if f.maxTrain == 0 {
 		opt.PooledMaxTrain = -1
@@ -142,7 +145,7 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	}
 	sbar, abar := newLazyBar(cmd.ErrOrStderr(), "scoring"), newLazyBar(cmd.ErrOrStderr(), "attacks")
 	m, err := evaluate.Method(loaded.u, loaded.r, loaded.labels, evaluate.Options{
-		Method: f.method, Attacks: &opt, Original: original, Workers: f.workers, Warnings: loaded.warnings, Bootstrap: boot,
+		Method: f.method, Attacks: &opt, Original: original, Workers: f.workers, Strict: f.strict, Warnings: loaded.warnings, Bootstrap: boot,
 		ScoreProgress: sbar.set, AttackProgress: func(done, total int) { sbar.done(); abar.set(done, total) },
 	})
 	sbar.done()

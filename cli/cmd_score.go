@@ -20,6 +20,7 @@ func newScoreCmd() *cobra.Command {
 		workers   int
 		seed      uint64
 		interval  intervalFlags
+		strict    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "score",
@@ -32,7 +33,13 @@ the accuracy ratios the final score.
 
 Inputs are NumPy files as PyTorch users save them: confidences [N, E] or logits
 [N, E, C] (then --labels). One .npz per population may hold members forget,
-retain and test, with a labels .npz holding the same names.`,
+retain and test, with a labels .npz holding the same names.
+
+An example whose every decision rule is discarded (each has a false-positive
+or false-negative rate of 0: the two populations are closer together than the
+threshold grid) gets epsilon 0, one point, and the result's warnings say how
+many did; the competition's evaluation stops with an error there, and so does
+score with --strict.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if worst < 0 {
@@ -56,7 +63,7 @@ retain and test, with a labels .npz holding the same names.`,
 				return err
 			}
 			bar := newLazyBar(cmd.ErrOrStderr(), "scoring")
-			m, err := evaluate.Method(loaded.u, loaded.r, loaded.labels, evaluate.Options{Method: method, Workers: workers, Warnings: loaded.warnings, ScoreProgress: bar.set, Bootstrap: boot})
+			m, err := evaluate.Method(loaded.u, loaded.r, loaded.labels, evaluate.Options{Method: method, Workers: workers, Strict: strict, Warnings: loaded.warnings, ScoreProgress: bar.set, Bootstrap: boot})
 			bar.done()
 			if err != nil {
 				return err
@@ -78,6 +85,10 @@ retain and test, with a labels .npz holding the same names.`,
 	fl.IntVar(&workers, "workers", 0, "examples scored in parallel (0: one per core)")
 	fl.Uint64Var(&seed, "seed", 1, "seed of F's bootstrap interval (--resamples)")
 	interval.register(cmd)
+	fl.BoolVar(&strict, "strict", false, strictUsage)
 	addReportFlag(cmd, &reportDir)
 	return cmd
 }
+
+// strictUsage is --strict's help, shared by score and attack.
+const strictUsage = "stop with an error on a forget example whose every rule is discarded, as the competition's evaluation does (default: epsilon 0 and a warning)"

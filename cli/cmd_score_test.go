@@ -48,6 +48,54 @@ func TestScoreExampleJSONRoundTrip(t *testing.T) {
 	}
 }
 
+// Example 2 is constant and equal in both populations, so every rule is
+// discarded: by default it gets epsilon 0 and a warning, with --strict (the
+// competition's behaviour) score and attack stop with exit 2 and write
+// nothing.
+func TestEveryRuleDiscardedDefaultAndStrict(t *testing.T) {
+	dir := t.TempDir()
+	constant := func(shift float64) func(i, j int) float64 {
+		return func(i, j int) float64 {
+			if j == 2 {
+				return 1
+			}
+			return spreadConf(shift)(i, j)
+		}
+	}
+	u := writeConf(t, filepath.Join(dir, "u.npy"), 8, 3, constant(0.5))
+	r := writeConf(t, filepath.Join(dir, "r.npy"), 8, 3, constant(0))
+	out := filepath.Join(dir, "res.json")
+	code, text := runCmd("score", "--unlearned", u, "--retrained", r, "--json", out)
+	if code != 0 || !strings.Contains(text, "1 of 3 examples had every rule discarded") {
+		t.Fatalf("exit %d:\n%s", code, text)
+	}
+	res, err := result.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Methods[0]
+	if ex := m.Examples[2]; !ex.Undetermined || ex.Epsilon != 0 || ex.Points != 1 {
+		t.Fatalf("example 2 = %+v", ex)
+	}
+	warned := false
+	for _, w := range m.Warnings {
+		warned = warned || strings.Contains(w, "every rule discarded")
+	}
+	if !warned {
+		t.Fatalf("result warnings %q say nothing of the discarded rules", m.Warnings)
+	}
+	for _, cmd := range []string{"score", "attack"} {
+		strictOut := filepath.Join(dir, cmd+"-strict.json")
+		code, text = runCmd(cmd, "--unlearned", u, "--retrained", r, "--strict", "--json", strictOut)
+		if code != 2 || !strings.Contains(text, "forget example 2") || !strings.Contains(text, "every decision rule was discarded") {
+			t.Fatalf("%s --strict: exit %d:\n%s", cmd, code, text)
+		}
+		if fileExists(strictOut) {
+			t.Fatalf("%s --strict wrote %s", cmd, strictOut)
+		}
+	}
+}
+
 func TestScoreWithoutAccuraciesSaysWhatIsMissing(t *testing.T) {
 	dir := t.TempDir()
 	u := writeConf(t, filepath.Join(dir, "u.npy"), 8, 3, spreadConf(0.5))
@@ -174,9 +222,9 @@ func TestScoreBadInput(t *testing.T) {
 		{"N differs", []string{"--unlearned", w("n9.npy", 9, 3, spreadConf(1)), "--retrained", good}, []string{"n9.npy", "N = 9", "N = 8"}},
 		{"E differs", []string{"--unlearned", w("e4.npy", 8, 4, spreadConf(1)), "--retrained", good}, []string{"e4.npy", "E = 4", "E = 3"}},
 		{"N < 3", []string{"--unlearned", w("n2u.npy", 2, 3, spreadConf(1)), "--retrained", w("n2r.npy", 2, 3, spreadConf(0))}, []string{"N = 2", "at least 3"}},
-		{"every rule discarded", []string{"--unlearned", constantU, "--retrained", constant}, []string{"forget example 2", "every decision rule was discarded"}},
+		{"every rule discarded, strict", []string{"--unlearned", constantU, "--retrained", constant, "--strict"}, []string{"forget example 2", "every decision rule was discarded"}},
 		{"NaN", []string{"--unlearned", nan, "--retrained", good}, []string{"nan.npy", "model 5, example 1", "NaN"}},
-		{"integer confidences", []string{"--unlearned", ints, "--retrained", good}, []string{"ints.npy", "int64", "float32 or float64"}},
+		{"integer confidences", []string{"--unlearned", ints, "--retrained", good}, []string{"ints.npy", "int64", "float32, float64"}},
 		{"logits without labels", []string{"--unlearned", logits, "--retrained", logits}, []string{"logits.npy", "--labels"}},
 		{"label out of range", []string{"--unlearned", logits, "--retrained", logits, "--labels", labels("big.npy", 0, 1, 4)}, []string{"big.npy", "label 2 is 4", "4 classes"}},
 		{"label count", []string{"--unlearned", logits, "--retrained", logits, "--labels", labels("two.npy", 0, 1)}, []string{"two.npy", "2 labels", "3 examples"}},

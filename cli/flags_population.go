@@ -20,7 +20,10 @@ import (
 // populationFlags are the inputs of the commands that read an unlearned and
 // a retrained population from users' files.
 type populationFlags struct {
+	// unlearned and retrained are the one file or folder named, or the
+	// first of several files (one per model); the lists hold them all.
 	unlearned, retrained           string
+	unlearnedList, retrainedList   []string
 	labels                         string
 	unlearnedAcc, retrainedAcc     string
 	unlearnedRetain, unlearnedTest string
@@ -35,10 +38,10 @@ type populationFlags struct {
 
 func (f *populationFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.unlearned, "unlearned", "", "unlearned models on the forget set: confidences [N, E] or logits [N, E, C] (.npy, .npz or FILE.npz:MEMBER)")
-	fl.StringVar(&f.retrained, "retrained", "", "retrained models on the forget set, as --unlearned")
+	fl.StringArrayVar(&f.unlearnedList, "unlearned", nil, "unlearned models on the forget set: confidences [N, E] or logits [N, E, C] (.npy, .npz or FILE.npz:MEMBER; float16/32/64 or bfloat16 saved as uint16), or one .npy per model ([E] or [E, C]): a folder of them, or several files (a shell glob)")
+	fl.StringArrayVar(&f.retrainedList, "retrained", nil, "retrained models on the forget set, as --unlearned")
 	fl.StringVar(&f.labels, "labels", "", "forget-set labels [E] (integers), needed with logits")
-	fl.StringVar(&f.unlearnedAcc, "unlearned-acc", "", "unlearned models' accuracies: CSV with retain and test columns, or JSON")
+	fl.StringVar(&f.unlearnedAcc, "unlearned-acc", "", "unlearned models' accuracies: CSV with retain and test columns, JSON, or NumPy (.npy of shape (N, 2): retain, test; .npz with members retain and test)")
 	fl.StringVar(&f.retrainedAcc, "retrained-acc", "", "retrained models' accuracies, as --unlearned-acc")
 	fl.StringVar(&f.unlearnedRetain, "unlearned-retain", "", "unlearned models' logits on the retain set [N, R, C], for accuracies and single-model attacks")
 	fl.StringVar(&f.unlearnedTest, "unlearned-test", "", "unlearned models' logits on the test set [N, T, C], for accuracies and single-model attacks")
@@ -97,13 +100,68 @@ type populations struct {
 // popSide is one population's flags.
 type popSide struct {
 	name, spec, accFile, retain, test string
+	// files lists one file per model when several were given.
+	files []string
 }
 
 func (f *populationFlags) sides() []popSide {
 	return []popSide{
-		{"unlearned", f.unlearned, f.unlearnedAcc, f.unlearnedRetain, f.unlearnedTest},
-		{"retrained", f.retrained, f.retrainedAcc, f.retrainedRetain, f.retrainedTest},
+		{"unlearned", f.unlearned, f.unlearnedAcc, f.unlearnedRetain, f.unlearnedTest, f.unlearnedList},
+		{"retrained", f.retrained, f.retrainedAcc, f.retrainedRetain, f.retrainedTest, f.retrainedList},
 	}
+}
+
+// readForget reads the side's forget-set values: one file or folder, or
+// one file per model.
+func (s popSide) readForget(like population.Like) (*population.Values, error) {
+	if len(s.files) > 1 {
+		return population.ReadValuesFilesLike(s.files, like)
+	}
+	return population.ReadValuesLike(s.spec, like, forgetMembers...)
+}
+
+// fileListFlags take several paths after one flag, as a shell glob expands
+// them (--unlearned runs/u/*.npy).
+var fileListFlags = []string{"--unlearned", "--retrained"}
+
+// expandFileLists rewrites "--unlearned a b c" into "--unlearned a
+// --unlearned b --unlearned c" for the commands that read populations, so
+// that a shell glob after the flag reads every file rather than taking the
+// second as a command name. A path that starts with "-" still needs
+// "--unlearned=-x".
+func expandFileLists(args []string) []string {
+	cmd := ""
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			cmd = a
+			break
+		}
+	}
+	if cmd != "score" && cmd != "attack" {
+		return args
+	}
+	out := make([]string, 0, len(args))
+	flag := ""
+	for _, a := range args {
+		switch {
+		case a == "--":
+			flag = ""
+		case slices.Contains(fileListFlags, a):
+			flag = a
+			out = append(out, a)
+			continue
+		case slices.ContainsFunc(fileListFlags, func(f string) bool { return strings.HasPrefix(a, f+"=") }):
+			flag, _, _ = strings.Cut(a, "=")
+			out = append(out, a)
+			continue
+		case flag != "" && !strings.HasPrefix(a, "-") && len(out) > 0 && out[len(out)-1] != flag:
+			out = append(out, flag)
+		case strings.HasPrefix(a, "-"):
+			flag = ""
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // hasAccuracies reports whether the flags give a side's accuracies, from a
@@ -111,6 +169,12 @@ func (f *populationFlags) sides() []popSide {
 func (s popSide) hasAccuracies() bool { return s.accFile != "" || (s.retain != "" && s.test != "") }
 
 func (f *populationFlags) load() (*populations, error) {
+	if len(f.unlearnedList) > 0 {
+		f.unlearned = f.unlearnedList[0]
+	}
+	if len(f.retrainedList) > 0 {
+		f.retrained = f.retrainedList[0]
+	}
 	if f.unlearned == "" || f.retrained == "" {
 		return nil, usererr.Errorf("--unlearned and --retrained are both required")
 	}
@@ -155,10 +219,11 @@ func (f *populationFlags) load() (*populations, error) {
 			first := pops[0].Forget
 			like = population.Like{N: first.N, E: first.E, Of: first.Name}
 		}
-		v, err := population.ReadValuesLike(s.spec, like, forgetMembers...)
+		v, err := s.readForget(like)
 		if err != nil {
 			return nil, err
 		}
+		in.warnings = append(in.warnings, v.Notes...)
 		in.files[s.name] = v.Name
 		p := &population.Population{Forget: v}
 		if !f.keepLogits {

@@ -78,7 +78,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "unlearnbench: %v\n", err)
 		return exitUser
 	}
-	root.SetArgs(args)
+	root.SetArgs(expandFileLists(args))
 	out := &errWriter{w: stdout}
 	root.SetOut(out)
 	root.SetErr(stderr)

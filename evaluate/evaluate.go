@@ -27,6 +27,10 @@ type Options struct {
 	Original *population.Values
 	// Workers bounds the parallelism (0: one per core).
 	Workers int
+	// Strict fails on a forget example whose every rule was discarded, as
+	// the competition's evaluation does (scoring.Options.Strict); it also
+	// sets Attacks.Strict.
+	Strict bool
 	// Warnings about the inputs that the caller found (say, two sources
 	// of the same accuracies) go first among the method's warnings.
 	Warnings []string
@@ -81,7 +85,7 @@ func Method(u, r *population.Population, labels *population.Labels, opt Options)
 	if opt.ScoreProgress != nil {
 		progress = func(done int) { opt.ScoreProgress(done, su.pop.E) }
 	}
-	res, err := scoring.Score(su.pop, sr.pop, scoring.Options{Workers: opt.Workers, Progress: progress})
+	res, err := scoring.Score(su.pop, sr.pop, scoring.Options{Workers: opt.Workers, Progress: progress, Strict: opt.Strict})
 	if err != nil {
 		return nil, usererr.Wrap(fmt.Errorf("scoring %s against %s: %w", u.Forget.Name, r.Forget.Name, err))
 	}

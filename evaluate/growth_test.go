@@ -22,7 +22,7 @@ func TestMethodBootstrap(t *testing.T) {
 	if iv == nil || iv.Resamples != 20 || iv.Level != 0.9 || iv.Seed != 3 || iv.FinalLow == nil {
 		t.Fatalf("interval %+v", iv)
 	}
-	// examples/finetune: F = 0.0482 at N = 128 (docs/commands/score.md).
+	// examples/finetune: F = 0.0488 at N = 128 (docs/commands/score.md).
 	if !(iv.Low > 0 && iv.Low < iv.High && iv.High < 0.2) {
 		t.Errorf("F = %v, interval [%v, %v]", m.Score.F, iv.Low, iv.High)
 	}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"unlearnbench/internal/arrays"
 	"unlearnbench/internal/usererr"
 )
 
@@ -34,8 +35,14 @@ var (
 // ReadAccuracies reads per-model accuracies from a CSV file (a header row
 // naming a "retain" and a "test" column, one row per model; other columns
 // are ignored) or a JSON file ({"retain": [...], "test": [...]} or
-// [{"retain": r, "test": t}, ...]). Every accuracy must lie in [0, 1].
+// [{"retain": r, "test": t}, ...]), or NumPy: an .npy of shape (N, 2),
+// columns retain and test, or an .npz with members "retain" and "test" of
+// shape (N,). Every accuracy must lie in [0, 1].
 func ReadAccuracies(path string) (*Accuracies, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".npy", ".npz":
+		return readAccuracyArrays(path)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, usererr.Wrap(fmt.Errorf("reading %s: %w", path, err))
@@ -47,10 +54,80 @@ func ReadAccuracies(path string) (*Accuracies, error) {
 	case ".json":
 		acc, err = parseAccuracyJSON(path, data)
 	default:
-		return nil, usererr.Errorf("%s: unsupported accuracy file type %q; want .csv or .json", path, filepath.Ext(path))
+		return nil, usererr.Errorf("%s: unsupported accuracy file type %q; want .csv, .json, .npy or .npz", path, filepath.Ext(path))
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(acc.Retain) == 0 {
+		return nil, usererr.Errorf("%s: no models listed", path)
+	}
+	return acc, nil
+}
+
+// readAccuracyArrays reads accuracies saved with NumPy (see ReadAccuracies).
+func readAccuracyArrays(path string) (*Accuracies, error) {
+	acc := &Accuracies{Name: path}
+	column := func(spec string, a *arrays.Array) ([]float64, error) {
+		if !a.IsFloat() {
+			return nil, usererr.Errorf("%s: dtype %s (%s); accuracies are floats in [0, 1]", spec, a.DType, a.Kind())
+		}
+		return a.Float64s()
+	}
+	if strings.EqualFold(filepath.Ext(path), ".npy") {
+		a, err := arrays.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		if len(a.Shape) != 2 || a.Shape[1] != 2 {
+			return nil, usererr.Errorf("%s: shape %s; want (N, 2), columns retain and test", path, a.ShapeString())
+		}
+		v, err := column(path, a)
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < a.Shape[0]; i++ {
+			acc.Retain = append(acc.Retain, v[2*i])
+			acc.Test = append(acc.Test, v[2*i+1])
+		}
+	} else {
+		members, err := arrays.NPZMembers(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, col := range []struct {
+			names []string
+			dst   *[]float64
+		}{{retainNames, &acc.Retain}, {testNames, &acc.Test}} {
+			i := slices.IndexFunc(members, func(m string) bool { return slices.Contains(col.names, strings.ToLower(m)) })
+			if i < 0 {
+				return nil, usererr.Errorf("%s: members %s; want %q and %q of shape (N,)", path, strings.Join(members, ", "), "retain", "test")
+			}
+			spec := path + ":" + members[i]
+			a, err := arrays.Load(spec)
+			if err != nil {
+				return nil, err
+			}
+			if len(a.Shape) != 1 {
+				return nil, usererr.Errorf("%s: shape %s; want (N,)", spec, a.ShapeString())
+			}
+			if *col.dst, err = column(spec, a); err != nil {
+				return nil, err
+			}
+		}
+		if len(acc.Retain) != len(acc.Test) {
+			return nil, usererr.Errorf("%s: %d retain accuracies but %d test accuracies", path, len(acc.Retain), len(acc.Test))
+		}
+	}
+	for i := range acc.Retain {
+		for _, x := range []struct {
+			field string
+			v     float64
+		}{{"retain", acc.Retain[i]}, {"test", acc.Test[i]}} {
+			if err := checkAccuracy(x.v); err != nil {
+				return nil, usererr.Errorf("%s: model %d, %s accuracy: %v", path, i, x.field, err)
+			}
+		}
 	}
 	if len(acc.Retain) == 0 {
 		return nil, usererr.Errorf("%s: no models listed", path)

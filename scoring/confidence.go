@@ -3,7 +3,11 @@ package scoring
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
+	"unlearnbench/internal/npexp"
 	"unlearnbench/internal/npsum"
 )
 
@@ -37,30 +41,65 @@ func Confidence(z []float64, y int, scratch []float64) float64 {
 
 // ConfidenceFloat32 is Confidence for float32 logits: the subtraction and
 // the exponential are float32 operations, as NumPy computes them on a
-// float32 array, before the float64 normalisation.
+// float32 array, before the float64 normalisation. The exponential is
+// NumPy's own vectorised float32 exp (internal/npexp), not a correctly
+// rounded one: they differ by an ulp or two in many values, and an ulp can
+// move a confidence across a threshold of the grid (metric.md, step 1).
+//
+// The two logarithms are Go's math.Log. The original's are NumPy's float64
+// log, which on AVX512F machines is NumPy's own SIMD log (and the C
+// library's elsewhere); all three differ in the last bit of some values, so
+// a confidence can still differ from the original's in its last bits (more
+// than one where the two logarithms nearly cancel).
 func ConfidenceFloat32(z []float32, y int, scratch []float64) float64 {
+	pc, pw := ProbabilitiesFloat32(z, y, scratch)
+	return math.Log(pc+confFloor) - math.Log(pw+confFloor)
+}
+
+func confidenceFromExp(p []float64, y int) float64 {
+	pc, pw := probabilities(p, y)
+	return math.Log(pc+confFloor) - math.Log(pw+confFloor)
+}
+
+// probabilities normalises the exponentials p (in place) and returns the
+// label's probability and the sum of the others'.
+func probabilities(p []float64, y int) (pc, pw float64) {
+	s := npsum.Pairwise(p)
+	for i := range p {
+		p[i] /= s
+	}
+	pc = p[y]
+	p[y] = 0
+	return pc, npsum.Pairwise(p)
+}
+
+// ProbabilitiesFloat32 is the first part of ConfidenceFloat32: the label's
+// probability and the sum of the other classes', the two values whose
+// logarithms the confidence subtracts.
+func ProbabilitiesFloat32(z []float32, y int, scratch []float64) (pc, pw float64) {
 	m := z[0]
 	for _, v := range z[1:] {
 		if v > m {
 			m = v
 		}
 	}
-	p := scratch[:len(z)]
+	// The row's shifted logits and their exps, in float32 on the stack for
+	// the usual class counts; npexp.ExpSlice computes several at once.
+	var buf [2 * 32]float32
+	d := buf[:]
+	if len(z) > 32 {
+		d = make([]float32, 2*len(z))
+	}
+	in, out := d[:len(z)], d[len(z):2*len(z)]
 	for i, v := range z {
-		p[i] = float64(float32(math.Exp(float64(v - m))))
+		in[i] = v - m
 	}
-	return confidenceFromExp(p, y)
-}
-
-func confidenceFromExp(p []float64, y int) float64 {
-	s := npsum.Pairwise(p)
-	for i := range p {
-		p[i] /= s
+	npexp.ExpSlice(out, in)
+	p := scratch[:len(z)]
+	for i, v := range out {
+		p[i] = float64(v)
 	}
-	pc := p[y]
-	p[y] = 0
-	pw := npsum.Pairwise(p)
-	return math.Log(pc+confFloor) - math.Log(pw+confFloor)
+	return probabilities(p, y)
 }
 
 // Logits is a population's logits on some examples: model i, example e,
@@ -113,6 +152,9 @@ func (l *Logits) Confidences(labels []int) ([]float64, error) {
 	if err := l.CheckFinite(); err != nil {
 		return nil, err
 	}
+	if l.F32 != nil {
+		return l.confidencesFloat32(labels), nil
+	}
 	out := make([]float64, l.N*l.E)
 	scratch := make([]float64, l.C)
 	for i := 0; i < l.N; i++ {
@@ -126,6 +168,55 @@ func (l *Logits) Confidences(labels []int) ([]float64, error) {
 		}
 	}
 	return out, nil
+}
+
+// confidencesFloat32 is Confidences for float32 logits, ConfidenceFloat32
+// on every row, with the exps of many rows taken in one npexp.ExpSlice
+// (the exps are most of the cost), and blocks of rows spread over the
+// processors: NumPy's exp costs about twice Go's, and score's wall time
+// should not grow with it.
+func (l *Logits) confidencesFloat32(labels []int) []float64 {
+	const rows = 256
+	c, total := l.C, l.N*l.E
+	out := make([]float64, total)
+	blocks := (total + rows - 1) / rows
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), blocks) {
+		wg.Go(func() {
+			in, ex := make([]float32, rows*c), make([]float32, rows*c)
+			p := make([]float64, c)
+			for {
+				b := int(next.Add(1) - 1)
+				if b >= blocks {
+					return
+				}
+				r0 := b * rows
+				nr := min(rows, total-r0)
+				for r := 0; r < nr; r++ {
+					z := l.F32[(r0+r)*c : (r0+r+1)*c]
+					m := z[0]
+					for _, v := range z[1:] {
+						if v > m {
+							m = v
+						}
+					}
+					for k, v := range z {
+						in[r*c+k] = v - m
+					}
+				}
+				npexp.ExpSlice(ex[:nr*c], in[:nr*c])
+				for r := 0; r < nr; r++ {
+					for k, v := range ex[r*c : (r+1)*c] {
+						p[k] = float64(v)
+					}
+					out[r0+r] = confidenceFromExp(p, labels[(r0+r)%l.E])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // Accuracies returns each model's accuracy: the fraction of examples whose

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -60,6 +61,11 @@ type Example struct {
 	Peaky bool `json:"peaky"`
 	// Separated is true when a rule told the populations apart perfectly.
 	Separated bool `json:"separated"`
+	// Undetermined is true when every rule was discarded (each had FPR or
+	// FNR 0: no rule separates the populations at the metric's resolution)
+	// and the example got epsilon 0, one point, instead of failing the
+	// score as the competition's evaluation does (Options.Strict).
+	Undetermined bool `json:"undetermined,omitempty"`
 	// Rule is the first rule reaching the example's epsilon (nil if Peaky),
 	// with FPR and FNR its rates as the epsilon used them.
 	Rule *attack.Rule `json:"rule,omitempty"`
@@ -109,6 +115,11 @@ type Options struct {
 	// Progress, when set, is called with the number of examples done; it
 	// may be called from several goroutines.
 	Progress func(done int)
+	// Strict fails the score on an example whose every rule was discarded,
+	// as the competition's evaluation does. Otherwise such an example gets
+	// epsilon 0 (no rule tells the populations apart at the metric's
+	// resolution: the best forgetting), and Result.Warnings says how many.
+	Strict bool
 }
 
 // ExampleError says which example could not be scored: attack's type, so
@@ -150,6 +161,9 @@ func Score(u, r *Population, opt Options) (*Result, error) {
 					return
 				}
 				ex, err := s.score(u, r, e)
+				if errors.Is(err, ErrAllDiscarded) && !opt.Strict {
+					ex, err = s.undetermined(ex), nil
+				}
 				if err != nil {
 					errs[w] = &ExampleError{Example: e, Err: err}
 					next.Store(int64(nEx)) // stop the others
@@ -305,6 +319,15 @@ func warnings(res *Result) []string {
 	if separated > 0 {
 		w = append(w, fmt.Sprintf("%d of %d examples were separated perfectly by a rule (epsilon %d)", separated, res.E, EpsilonCap))
 	}
+	var undetermined []int
+	for _, ex := range res.Examples {
+		if ex.Undetermined {
+			undetermined = append(undetermined, ex.Index)
+		}
+	}
+	if len(undetermined) > 0 {
+		w = append(w, UndeterminedWarning(undetermined, res.E))
+	}
 	if u := res.Utility; u != nil {
 		for _, r := range []struct {
 			name  string
@@ -316,6 +339,20 @@ func warnings(res *Result) []string {
 		}
 	}
 	return w
+}
+
+// UndeterminedWarning says that the examples listed (indices) had every
+// rule discarded and were given epsilon 0; e is the number of examples.
+func UndeterminedWarning(examples []int, e int) string {
+	first := make([]string, 0, 6)
+	for _, x := range examples[:min(5, len(examples))] {
+		first = append(first, fmt.Sprint(x))
+	}
+	if len(examples) > 5 {
+		first = append(first, "...")
+	}
+	return fmt.Sprintf("%d of %d examples had every rule discarded (FPR or FNR 0 for each: no rule separates the populations at the metric's resolution) and were given epsilon 0, 1 point; the competition's evaluation stops with an error instead (--strict); first: %s",
+		len(examples), e, strings.Join(first, ", "))
 }
 
 // exampleScorer holds one worker's buffers.
@@ -347,6 +384,16 @@ func (s *exampleScorer) median(v []float64) float64 {
 }
 
 func spread(v []float64) float64 { return slices.Max(v) - slices.Min(v) }
+
+// undetermined finishes an example whose every rule was discarded: epsilon
+// 0, the first bucket's points.
+func (s *exampleScorer) undetermined(ex Example) Example {
+	ex.Undetermined = true
+	ex.Epsilon = 0
+	ex.Bucket = BucketOf(s.buckets, 0)
+	ex.Points = PointsOf(s.buckets, 0)
+	return ex
+}
 
 func (s *exampleScorer) score(u, r *Population, e int) (Example, error) {
 	s.colU = u.Column(e, s.colU)

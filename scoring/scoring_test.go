@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"unlearnbench/attack"
@@ -122,7 +123,7 @@ func TestPerfectSeparation(t *testing.T) {
 	}
 }
 
-func TestEveryRuleDiscardedNamesTheExample(t *testing.T) {
+func TestEveryRuleDiscarded(t *testing.T) {
 	// Example 1 is constant and equal in both populations: every rule
 	// either calls all values positive (FNR 0) or none (FPR 0).
 	u := pop(5, 3, func(i, e int) float64 {
@@ -137,10 +138,40 @@ func TestEveryRuleDiscardedNamesTheExample(t *testing.T) {
 		}
 		return float64(2*i - e)
 	})
-	_, err := Score(u, r, Options{Workers: 2})
+	// Strict: the competition's evaluation stops, naming the example.
+	_, err := Score(u, r, Options{Workers: 2, Strict: true})
 	var ee *ExampleError
 	if !errors.As(err, &ee) || ee.Example != 1 || !errors.Is(err, ErrAllDiscarded) {
-		t.Fatalf("error = %v, want example 1 with every rule discarded", err)
+		t.Fatalf("strict: error = %v, want example 1 with every rule discarded", err)
+	}
+	// By default the example gets epsilon 0 and one point, the others
+	// their own numbers, and a warning counts it.
+	res, err := Score(u, r, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := res.Examples[1]
+	if !ex.Undetermined || ex.Epsilon != 0 || ex.Bucket != 0 || ex.Points != 1 {
+		t.Fatalf("example 1 = %+v, want undetermined with epsilon 0, bucket 0, 1 point", ex)
+	}
+	for _, j := range []int{0, 2} {
+		if res.Examples[j].Undetermined {
+			t.Fatalf("example %d marked undetermined: %+v", j, res.Examples[j])
+		}
+	}
+	want := "1 of 3 examples had every rule discarded"
+	found := false
+	for _, w := range res.Warnings {
+		if strings.HasPrefix(w, want) && strings.HasSuffix(w, "first: 1") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("warnings %q lack %q", res.Warnings, want)
+	}
+	wantF := (res.Examples[0].Points + 1 + res.Examples[2].Points) / 3
+	if res.F != wantF {
+		t.Fatalf("F = %v, want %v", res.F, wantF)
 	}
 }
 
@@ -195,7 +226,7 @@ func TestMatchesNaiveReference(t *testing.T) {
 			uv, rv := gen(0), gen(1.5)
 			u := column(uv...)
 			r := column(rv...)
-			res, err := Score(u, r, Options{})
+			res, err := Score(u, r, Options{Strict: true})
 			pos, neg := uv, rv
 			if median(rv) > median(uv) {
 				pos, neg = rv, uv

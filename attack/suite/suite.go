@@ -80,6 +80,11 @@ type Options struct {
 	KLoM attack.KLoMOptions
 	// Workers bounds the parallelism (0: GOMAXPROCS).
 	Workers int
+	// Strict fails on a forget example whose every rule was discarded, as
+	// the competition's evaluation does, in the score and in every attack's
+	// epsilons; otherwise such an example gets epsilon 0 and a warning
+	// (scoring.Options.Strict).
+	Strict bool
 	// Progress, when set, is called after each attack with the number
 	// done and the total.
 	Progress func(done, total int)
@@ -201,7 +206,7 @@ func Run(in *Inputs, opt Options) ([]result.AttackResult, error) {
 		s, err := scoring.Score(
 			&scoring.Population{N: in.N, E: in.E, Conf: in.Unlearned.Conf},
 			&scoring.Population{N: in.N, E: in.E, Conf: in.Retrained.Conf},
-			scoring.Options{Workers: opt.Workers})
+			scoring.Options{Workers: opt.Workers, Strict: opt.Strict})
 		if err != nil {
 			return nil, err
 		}
@@ -295,7 +300,8 @@ func meanStd(v []float64) (float64, float64) {
 // epsilons turns per-example rule sets into epsilons through the
 // competition's epsilon table, and F through its points. An example whose
 // every rule was discarded (each had FPR or FNR 0: the original would fail
-// on it) gets epsilon 0, and a warning says how many did.
+// on it) gets epsilon 0, and a warning says how many did; with Strict it
+// fails the attack's run instead.
 func (ru *runner) epsilons(res *result.AttackResult, outcomes []*attack.Outcome) error {
 	n := ru.in.N
 	table := scoring.NewEpsilonTable(n, n, scoring.Delta)
@@ -305,7 +311,7 @@ func (ru *runner) epsilons(res *result.AttackResult, outcomes []*attack.Outcome)
 	for e, o := range outcomes {
 		eps, err := scoring.ExampleEpsilon(o.Rules, table)
 		switch {
-		case errors.Is(err, scoring.ErrAllDiscarded):
+		case errors.Is(err, scoring.ErrAllDiscarded) && !ru.opt.Strict:
 			undetermined = append(undetermined, e)
 			continue
 		case err != nil:
@@ -319,8 +325,7 @@ func (ru *runner) epsilons(res *result.AttackResult, outcomes []*attack.Outcome)
 	f, _, _ := scoring.ForgettingQuality(res.Epsilons, n)
 	res.F = ptr(f)
 	if len(undetermined) > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%d of %d examples had every rule discarded (FPR or FNR 0, where the competition's evaluation would fail) and were given epsilon 0; first: %s",
-			len(undetermined), len(outcomes), listInts(undetermined, 5)))
+		res.Warnings = append(res.Warnings, scoring.UndeterminedWarning(undetermined, len(outcomes)))
 	}
 	if separated > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%d of %d examples were separated perfectly (epsilon %d)", separated, len(outcomes), scoring.EpsilonCap))

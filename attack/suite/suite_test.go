@@ -288,6 +288,14 @@ func TestRunUndeterminedExamplesGetWarnings(t *testing.T) {
 			t.Fatal("NaN epsilon")
 		}
 	}
+	// Strict: the competition's behaviour; the attack fails on the example.
+	res, err = Run(in, Options{PerExample: []string{"logreg"}, Pooled: []string{"none"}, Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lr := byName(t, res, "logreg/per-example"); !strings.Contains(lr.Skipped, "forget example 1: every decision rule was discarded") {
+		t.Fatalf("strict: %+v", lr)
+	}
 }
 
 func TestRunKLoMToWIdenticalPopulations(t *testing.T) {

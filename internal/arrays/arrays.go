@@ -62,12 +62,17 @@ var nativeLittleEndian = func() bool {
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }()
 
-// Float64s returns the elements as float64; it accepts float32 and float64
-// arrays only, since silently reading integers as logits hides mistakes.
+// Float64s returns the elements as float64; it accepts float16, float32 and
+// float64 arrays only (every value exactly), since silently reading
+// integers as logits hides mistakes.
 func (a *Array) Float64s() ([]float64, error) {
 	bo := a.order()
 	out := make([]float64, a.Len())
 	switch {
+	case a.kind == 'f' && a.size == 2:
+		for i := range out {
+			out[i] = float64(Float16(bo.Uint16(a.data[2*i:])))
+		}
 	case a.kind == 'f' && a.size == 4:
 		for i := range out {
 			out[i] = float64(math.Float32frombits(bo.Uint32(a.data[4*i:])))
@@ -77,13 +82,13 @@ func (a *Array) Float64s() ([]float64, error) {
 			out[i] = math.Float64frombits(bo.Uint64(a.data[8*i:]))
 		}
 	default:
-		return nil, usererr.Errorf("%s: dtype %s (%s) is not supported here; want float32 or float64", a.Name, a.DType, a.Kind())
+		return nil, usererr.Errorf("%s: dtype %s (%s) is not supported here; want float16, float32 or float64", a.Name, a.DType, a.Kind())
 	}
 	return out, nil
 }
 
-// Float32s returns the elements as float32, accepting float32 and float64
-// (rounded) arrays. Little-endian float32 data is returned in place, without
+// Float32s returns the elements as float32, accepting float16 (exactly),
+// float32 and float64 (rounded) arrays. Little-endian float32 data is returned in place, without
 // a copy (a population's logits can be hundreds of megabytes); the Array must
 // not be used to change it afterwards.
 func (a *Array) Float32s() ([]float32, error) {
@@ -98,6 +103,14 @@ func (a *Array) Float32s() ([]float32, error) {
 		}
 		return out, nil
 	}
+	if a.kind == 'f' && a.size == 2 {
+		bo := a.order()
+		out := make([]float32, a.Len())
+		for i := range out {
+			out[i] = Float16(bo.Uint16(a.data[2*i:]))
+		}
+		return out, nil
+	}
 	f, err := a.Float64s()
 	if err != nil {
 		return nil, err
@@ -107,6 +120,47 @@ func (a *Array) Float32s() ([]float32, error) {
 		out[i] = float32(v)
 	}
 	return out, nil
+}
+
+// BFloat16s returns the elements of a 16-bit integer array read as the bit
+// patterns of bfloat16 values, upcast exactly to float32. NumPy has no
+// bfloat16, so PyTorch users save such tensors with
+// t.view(torch.uint16).numpy() (or torch.int16): the bits are the top half
+// of a float32's.
+func (a *Array) BFloat16s() ([]float32, error) {
+	if (a.kind != 'u' && a.kind != 'i') || a.size != 2 {
+		return nil, usererr.Errorf("%s: dtype %s (%s) cannot hold bfloat16 bit patterns; want uint16 or int16", a.Name, a.DType, a.Kind())
+	}
+	bo := a.order()
+	out := make([]float32, a.Len())
+	for i := range out {
+		out[i] = math.Float32frombits(uint32(bo.Uint16(a.data[2*i:])) << 16)
+	}
+	return out, nil
+}
+
+// Float16 is the IEEE half-precision value with bits h, exactly as a
+// float32 (every float16 is one: 11 significant bits, exponents -24 to 15).
+// Written out because the standard library has no float16, and the
+// conversion is a few lines of bit moves.
+func Float16(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // Inf or NaN, payload kept
+		return math.Float32frombits(sign | 0x7f800000 | frac<<13)
+	case exp != 0: // normal: rebias 15 -> 127
+		return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
+	case frac == 0:
+		return math.Float32frombits(sign)
+	}
+	// Subnormal: frac * 2^-24, exact in float32.
+	v := float32(frac) * 0x1p-24
+	if sign != 0 {
+		v = -v
+	}
+	return v
 }
 
 // Ints returns the elements as int64; it accepts signed and unsigned

@@ -3,7 +3,9 @@ package arrays
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -132,7 +134,7 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 		{"truncated data", good[:len(good)-1], "data", "truncated"},
 		{"trailing", append(append([]byte{}, good...), 0), "data", "trailing bytes"},
 		{"dtype", npyBytes("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }", make([]byte, 8)), "descr", "unsupported dtype"},
-		{"float16", npyBytes("{'descr': '<f2', 'fortran_order': False, 'shape': (1,), }", make([]byte, 2)), "descr", "unsupported dtype"},
+		{"float128", npyBytes("{'descr': '<f16', 'fortran_order': False, 'shape': (1,), }", make([]byte, 16)), "descr", "unsupported dtype"},
 		{"negative dim", npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", nil), "shape", "non-negative"},
 		{"huge shape", npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (100000000, 100000000), }", nil), "data", "needs 40000000000000000 bytes"},
 		{"missing key", npyBytes("{'descr': '<f4', 'shape': (1,), }", le32(1)), "fortran_order", "missing"},
@@ -334,5 +336,48 @@ func TestHeaderRefusedBeforeInflating(t *testing.T) {
 	accept := func(string, []int, string) error { return nil }
 	if _, err := LoadChecked(small, accept); err == nil || strings.Contains(err.Error(), "not wanted") {
 		t.Fatalf("accepting check: %v", err)
+	}
+}
+
+// TestFloat16EveryValue converts all 65536 float16 bit patterns and compares
+// the float32 bits with NumPy's astype(np.float32) of the same patterns,
+// through the digest python3-numpy 1.24.2 printed for
+// np.arange(65536, dtype=np.uint16).view(np.float16).astype(np.float32).
+func TestFloat16EveryValue(t *testing.T) {
+	b := make([]byte, 4*65536)
+	for h := 0; h < 65536; h++ {
+		binary.LittleEndian.PutUint32(b[4*h:], math.Float32bits(Float16(uint16(h))))
+	}
+	sum := sha256.Sum256(b)
+	if got, want := hex.EncodeToString(sum[:]), "f4fdd084f85448d28c84f20fabf4022ba938e40b7f382d2727dec6f41ac6267a"; got != want {
+		t.Fatalf("float16 -> float32 digest %s, NumPy's %s", got, want)
+	}
+}
+
+// TestReadFloat16AndBFloat16 reads a float16 .npy as np.save wrote it
+// ([[1.5, -0.0001, 65504]], the middle one rounded to float16) and bfloat16
+// bits saved as uint16.
+func TestReadFloat16AndBFloat16(t *testing.T) {
+	raw, _ := hex.DecodeString("934e554d5059010076007b276465736372273a20273c6632272c2027666f727472616e5f6f72646572273a2046616c73652c20277368617065273a2028312c2033292c207d202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020202020200a003e8e86ff7b")
+	a, err := decode(t, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := a.Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f[0] != 1.5 || f[1] != float32(Float16(0x868e)) || f[1] > -9.9e-5 || f[1] < -1.01e-4 || f[2] != 65504 {
+		t.Fatalf("float16 values %v", f)
+	}
+	// bfloat16 of 1.0 is 0x3f80, of -2.5 0xc020.
+	bf := npyBytes("{'descr': '<u2', 'fortran_order': False, 'shape': (2,), }", []byte{0x80, 0x3f, 0x20, 0xc0})
+	a, err = decode(t, bf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := a.BFloat16s()
+	if err != nil || g[0] != 1 || g[1] != -2.5 {
+		t.Fatalf("bfloat16 values %v, %v", g, err)
 	}
 }

@@ -304,7 +304,7 @@ func parseDescr(descr string) (kind byte, size int, big bool, err error) {
 	ok := convErr == nil
 	switch kind {
 	case 'f':
-		ok = ok && (size == 4 || size == 8)
+		ok = ok && (size == 2 || size == 4 || size == 8)
 	case 'i', 'u':
 		ok = ok && (size == 1 || size == 2 || size == 4 || size == 8)
 	case 'b':
@@ -313,7 +313,7 @@ func parseDescr(descr string) (kind byte, size int, big bool, err error) {
 		ok = false
 	}
 	if !ok {
-		return 0, 0, false, fmt.Errorf("unsupported dtype %q; want float32/64, (u)int8/16/32/64 or bool", descr)
+		return 0, 0, false, fmt.Errorf("unsupported dtype %q; want float16/32/64, (u)int8/16/32/64 or bool", descr)
 	}
 	if size == 1 {
 		big = false
