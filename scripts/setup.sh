@@ -9,7 +9,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 #   dataset-fashion-mnist  the embedded default dataset (/usr/share/datasets/fashion-mnist)
 #   libonnx-testdata       real PyTorch ONNX exports of single layers (importer tests)
 #   chromium               headless browser that opens the HTML report in a test
-DEBIAN_PACKAGES=(dataset-fashion-mnist libonnx-testdata chromium)
+#   python3-torch, python3-numpy  PyTorch for exec methods written with python/unlearnbench
+#                          (the tests run a PyTorch population in worker mode)
+DEBIAN_PACKAGES=(dataset-fashion-mnist libonnx-testdata chromium python3-torch python3-numpy)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
