@@ -23,6 +23,7 @@ import (
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
 	"unlearnbench/nn/ort"
+	"unlearnbench/python"
 )
 
 // The exec method runs an unlearning method written in any language as a
@@ -89,6 +90,8 @@ func init() {
 			{Key: "log_dir", Default: "", Meaning: "a folder where each member's output is kept, as seed-N.stdout and seed-N.stderr; empty: stdout is discarded and stderr only quoted in errors"},
 			{Key: "threads", Default: 1, Meaning: "CPU threads per member (UNLEARNBENCH_THREADS, and OMP_NUM_THREADS etc. unless set): members run in parallel, one per core, so more would oversubscribe the cores", Check: intIn(1, 1024)},
 			{Key: "stderr_lines", Default: 10, Meaning: "how many of stderr's last lines a failed member's error quotes", Check: intIn(1, 1000)},
+			{Key: "worker", Default: false, Meaning: "the program serves many members, one after another, over the worker protocol (one JSON line per member on stdin, one back on stdout): one process per population worker, so its start-up (importing torch) is paid once per process and left out of the members' times; python/unlearnbench implements the protocol"},
+			{Key: "python", Default: python.Interpreter, Meaning: "the interpreter that runs a command whose program is python or python3 (Debian's, where python3-torch installs; the python3 first on PATH may be another)"},
 		},
 		Build: buildExec,
 	})
@@ -212,6 +215,14 @@ type execMethod struct {
 	tailLines   int
 	threads     int
 
+	// Worker mode and Python (exec_worker.go).
+	worker bool
+	python string
+	pool   *workerPool
+	pyOnce sync.Once
+	pyDir  string
+	pyErr  error
+
 	mu       sync.Mutex
 	prepared map[execKey]*execData
 	temps    []string // data folders made without a cache, removed by Close
@@ -246,7 +257,15 @@ func buildExec(p Params) (Unlearner, error) {
 	if err := positiveFloat(p.Float("timeout")); err != nil {
 		return nil, usererr.Errorf("method exec: parameter timeout = %v: %v", p.Float("timeout"), err)
 	}
+	if p.Bool("worker") {
+		if err := checkWorkerCommand(argv); err != nil {
+			return nil, usererr.Errorf("method exec: parameter command = %q: %v", line, err)
+		}
+	}
 	return &execMethod{
+		worker:    p.Bool("worker"),
+		python:    p.String("python"),
+		pool:      newWorkerPool(),
 		line:      line,
 		argv:      argv,
 		timeout:   time.Duration(p.Float("timeout") * float64(time.Second)),
@@ -261,6 +280,7 @@ func buildExec(p Params) (Unlearner, error) {
 // Close removes the data folders written without a cache directory.
 // Folders under a cache stay for later runs.
 func (m *execMethod) Close() error {
+	m.pool.close()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
@@ -304,6 +324,7 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	for i, w := range m.argv {
 		argv[i] = placeholderRE.ReplaceAllStringFunc(w, func(s string) string { return vals[s[1:len(s)-1]] })
 	}
+	argv[0] = m.program(argv[0])
 	env := os.Environ()
 	for _, v := range ExecVars {
 		env = append(env, v.Env+"="+vals[v.Placeholder])
@@ -320,6 +341,10 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	// Runtime library as this process unless told otherwise.
 	if os.Getenv(ort.EnvLib) == "" && in.Runtime != nil {
 		env = append(env, ort.EnvLib+"="+in.Runtime.Library())
+	}
+
+	if env, err = m.pythonEnv(in, env); err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
 
 	stderrPath := filepath.Join(work, "stderr")
@@ -341,6 +366,10 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
 	defer stdout.Close()
+
+	if m.worker {
+		return m.workerMember(ctx, in, argv, env, vals, stdoutPath, stderrPath)
+	}
 
 	runCtx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
