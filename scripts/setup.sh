@@ -11,7 +11,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 #   chromium               headless browser that opens the HTML report in a test
 #   python3-torch, python3-numpy  PyTorch for exec methods written with python/unlearnbench
 #                          (the tests run a PyTorch population in worker mode)
-DEBIAN_PACKAGES=(dataset-fashion-mnist libonnx-testdata chromium python3-torch python3-numpy)
+#   libopenblas0-pthread   an optimised BLAS: Debian's torch calls libblas.so.3, which
+#                          without it is the reference BLAS, 10x slower on a small MLP
+DEBIAN_PACKAGES=(dataset-fashion-mnist libonnx-testdata chromium python3-torch python3-numpy libopenblas0-pthread)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -25,6 +25,31 @@ def _tensors(xpath, ypath):
     return _data_cache[key]
 
 
+_blas_checked = False
+
+
+def warn_reference_blas():
+    """Warns once, on stderr, when torch's matrix products go through the
+    reference BLAS: Debian's torch calls libblas.so.3, which is netlib's
+    unoptimised one unless an optimised BLAS (libopenblas0-pthread) is
+    installed, and a small MLP then trains about 10x slower."""
+    global _blas_checked
+    if _blas_checked:
+        return
+    _blas_checked = True
+    try:
+        torch.ones(2, 2) @ torch.ones(2, 2)
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "libblas.so" in line}
+    except OSError:
+        return
+    slow = [p for p in libs if "/blas/libblas.so" in p]
+    if slow:
+        import sys
+        sys.stderr.write("unlearnbench: torch multiplies matrices with the reference BLAS (%s), about 10x slower than "
+                         "an optimised one: install libopenblas0-pthread (Debian)\n" % slow[0])
+
+
 def seed_everything(seed):
     """Seeds torch, NumPy and Python's random from the member's seed.
     NumPy's legacy seed takes 32 bits: it gets the seed modulo 2^32."""
@@ -32,6 +57,29 @@ def seed_everything(seed):
     torch.manual_seed(seed)
     np.random.seed(seed % (1 << 32))
     random.seed(seed)
+
+
+class _Batches:
+    """DataLoader's batches of a TensorDataset (shuffled by a permutation
+    from gen, a new one each pass; the last batch may be short) cut by
+    indexing the tensors, not by collating examples one by one, which
+    costs as much as a small model's training step."""
+
+    def __init__(self, tensors, batch_size, gen):
+        self.tensors, self.batch_size, self.gen = tensors, batch_size, gen
+
+    def __len__(self):
+        return (len(self.tensors[0]) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        n = len(self.tensors[0])
+        order = torch.randperm(n, generator=self.gen) if self.gen is not None else None
+        for s in range(0, n, self.batch_size):
+            if order is None:
+                yield tuple(t[s:s + self.batch_size] for t in self.tensors)
+            else:
+                idx = order[s:s + self.batch_size]
+                yield tuple(t[idx] for t in self.tensors)
 
 
 class Member:
@@ -62,6 +110,7 @@ class Member:
         self.device = torch.device(dev if dev.startswith("cuda") and torch.cuda.is_available() else "cpu")
         self.threads = int(get("THREADS", "1"))
         self._paths = {s: (get(s.upper() + "_X"), get(s.upper() + "_Y")) for s in ("retain", "forget", "validation")}
+        warn_reference_blas()
 
     @property
     def retain(self):
@@ -87,6 +136,8 @@ class Member:
         if isinstance(dataset, str):
             dataset = getattr(self, dataset)
         bs = batch_size or self.batch_size or 128
+        if isinstance(dataset, torch.utils.data.TensorDataset):
+            return _Batches(dataset.tensors, bs, self.generator(stream) if shuffle else None)
         return torch.utils.data.DataLoader(dataset, batch_size=bs, shuffle=shuffle,
                                            generator=self.generator(stream) if shuffle else None)
 

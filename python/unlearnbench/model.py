@@ -166,6 +166,10 @@ class OnnxModule(torch.nn.Module):
                                 momentum=1 - a.get("momentum", 0.9), eps=a.get("epsilon", 1e-5))
         if op == "Gemm":
             A, B = ins[0], ins[1]
+            c = ins[2] if len(ins) > 2 else None
+            # A Linear layer as exporters write it: one fused call.
+            if not a.get("transA", 0) and a.get("alpha", 1.0) == 1.0 and a.get("beta", 1.0) == 1.0 and c is not None and c.dim() == 1:
+                return F.linear(A, B, c) if a.get("transB", 0) else torch.addmm(c, A, B)
             if a.get("transA", 0):
                 A = A.t()
             if a.get("transB", 0):
