@@ -387,22 +387,22 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("%s: %w", prefix, ctx.Err())
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded):
-		return nil, usererr.Wrap(fmt.Errorf("%s: timed out after %v, its process group killed%s: %w", prefix, m.timeout, tail(), runCtx.Err()))
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: timed out after %v, its process group killed%s: %w", prefix, m.timeout, tail(), runCtx.Err()), tail())
 	case runErr != nil:
-		return nil, usererr.Wrap(fmt.Errorf("%s: %w%s", prefix, runErr, tail()))
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: %w%s", prefix, runErr, tail()), tail())
 	}
 	if _, err := os.Stat(out); err != nil {
-		return nil, usererr.Wrap(fmt.Errorf("%s: exited 0 but wrote no model to UNLEARNBENCH_OUT (%s)%s: %w", prefix, out, tail(), err))
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: exited 0 but wrote no model to UNLEARNBENCH_OUT (%s)%s: %w", prefix, out, tail(), err), tail())
 	}
 	got, err := nn.Import(out)
 	if err != nil {
-		return nil, usererr.Wrap(fmt.Errorf("%s: the model it wrote does not import: %w%s", prefix, err, tail()))
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: the model it wrote does not import: %w%s", prefix, err, tail()), tail())
 	}
 	if !slices.Equal(got.Shape, in.Original.Shape) {
-		return nil, usererr.Errorf("%s: the model it wrote takes input %v, the original %v (per example, without the batch axis)%s", prefix, got.Shape, in.Original.Shape, tail())
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: the model it wrote takes input %v, the original %v (per example, without the batch axis)%s", prefix, got.Shape, in.Original.Shape, tail()), tail())
 	}
 	if got.Classes != in.Original.Classes {
-		return nil, usererr.Errorf("%s: the model it wrote has %d classes, the original %d%s", prefix, got.Classes, in.Original.Classes, tail())
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: the model it wrote has %d classes, the original %d%s", prefix, got.Classes, in.Original.Classes, tail()), tail())
 	}
 	return got, nil
 }

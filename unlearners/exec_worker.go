@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,9 +33,21 @@ type ExecFailure struct {
 	Reason  string
 	Stderr  string // the tail, " | "-joined; "" when it wrote none
 	err     error
+	msg     string // the whole message, when the per-member path wrote it
+}
+
+// execFailed is the per-member path's failure: err is its one-line
+// message, which starts with prefix and quotes tail.
+func (m *execMethod) execFailed(seed uint64, prefix string, err error, tail string) error {
+	msg := err.Error()
+	return usererr.Wrap(&ExecFailure{Seed: seed, Command: m.line, Reason: strings.TrimPrefix(msg, prefix+": "),
+		Stderr: trimTail(tail), err: err, msg: msg})
 }
 
 func (e *ExecFailure) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
 	s := fmt.Sprintf("member seed %d: command %q: %s", e.Seed, e.Command, e.Reason)
 	if e.Stderr != "" {
 		s += "; stderr: " + e.Stderr

@@ -279,3 +279,24 @@ func mean(x []float64) float64 {
 	}
 	return s / float64(len(x))
 }
+
+// TestExecFailureTyped: a per-member exec failure is an ExecFailure too,
+// with the member's seed, the command, the reason and stderr's tail, and
+// its message is the one-line error the per-member path always wrote.
+func TestExecFailureTyped(t *testing.T) {
+	f := execFixtureFor(t)
+	line := `sh -c 'echo oops >&2; exit 3'`
+	_, err := newExec(t, map[string]any{"command": line}).Unlearn(context.Background(), f.inputs(5, ""))
+	var ef *ExecFailure
+	if !errors.As(err, &ef) {
+		t.Fatalf("want an ExecFailure, got %v", err)
+	}
+	want := `member seed 5: command "sh -c 'echo oops >&2; exit 3'": exit status 3; stderr: oops`
+	if ef.Seed != 5 || ef.Command != line || ef.Reason != "exit status 3; stderr: oops" || ef.Stderr != "oops" || err.Error() != want || !usererr.Is(err) {
+		t.Errorf("got %+v, message %q", ef, err)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Errorf("the cause (exit status 3) is not kept: %v", err)
+	}
+}
