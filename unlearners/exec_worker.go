@@ -66,12 +66,16 @@ type workerPool struct {
 	live     map[*workerProc]bool
 	startups []time.Duration
 	n        int
-	closed   bool
+	// gen counts Close calls: a process started before the last one is
+	// stopped when its member ends instead of waiting for another, and
+	// the method, like the per-member one, serves again after Close.
+	gen int
 }
 
 // workerProc is one running worker process.
 type workerProc struct {
 	id         int
+	gen        int
 	cmd        *exec.Cmd
 	cancel     context.CancelFunc
 	stdin      *os.File
@@ -124,10 +128,8 @@ func (m *execMethod) workerMember(ctx context.Context, in *Inputs, argv, env []s
 		f := &ExecFailure{Seed: in.Seed, Command: m.line, Reason: reason, Stderr: trimTail(tail), err: err}
 		return usererr.Wrap(f)
 	}
-	p, err := m.pool.get()
-	if err != nil {
-		return nil, fail(err.Error(), err, "")
-	}
+	p := m.pool.get()
+	var err error
 	if p == nil {
 		start := time.Now()
 		p, err = m.startWorker(ctx, argv, env)
@@ -201,12 +203,8 @@ func (m *execMethod) readOutput(in *Inputs, out string, fail func(reason string)
 // startWorker starts a worker process and waits for its ready line.
 func (m *execMethod) startWorker(ctx context.Context, argv, env []string) (*workerProc, error) {
 	m.pool.mu.Lock()
-	if m.pool.closed {
-		m.pool.mu.Unlock()
-		return nil, errors.New("the method is closed")
-	}
 	m.pool.n++
-	p := &workerProc{id: m.pool.n, lines: make(chan string, 16), exited: make(chan struct{})}
+	p := &workerProc{id: m.pool.n, gen: m.pool.gen, lines: make(chan string, 16), exited: make(chan struct{})}
 	m.pool.mu.Unlock()
 
 	var err error
@@ -364,18 +362,15 @@ func (p *workerProc) remove() {
 func newWorkerPool() *workerPool { return &workerPool{live: map[*workerProc]bool{}} }
 
 // get returns an idle process, or nil when the caller must start one.
-func (w *workerPool) get() (*workerProc, error) {
+func (w *workerPool) get() *workerProc {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.closed {
-		return nil, errors.New("the method is closed")
-	}
 	if n := len(w.idle); n > 0 {
 		p := w.idle[n-1]
 		w.idle = w.idle[:n-1]
-		return p, nil
+		return p
 	}
-	return nil, nil
+	return nil
 }
 
 func (w *workerPool) started(p *workerProc, d time.Duration) {
@@ -387,7 +382,7 @@ func (w *workerPool) started(p *workerProc, d time.Duration) {
 
 func (w *workerPool) put(p *workerProc) {
 	w.mu.Lock()
-	if !w.closed {
+	if p.gen == w.gen {
 		w.idle = append(w.idle, p)
 		w.mu.Unlock()
 		return
@@ -407,7 +402,7 @@ func (w *workerPool) drop(p *workerProc) {
 // close stops every process; members in flight end with their own.
 func (w *workerPool) close() {
 	w.mu.Lock()
-	w.closed = true
+	w.gen++
 	idle := w.idle
 	w.idle = nil
 	for _, p := range idle {

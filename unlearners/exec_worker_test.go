@@ -300,3 +300,36 @@ func TestExecFailureTyped(t *testing.T) {
 		t.Errorf("the cause (exit status 3) is not kept: %v", err)
 	}
 }
+
+// TestExecWorkerClose: Close stops the idle workers, and the method serves
+// again afterwards with a new one; concurrent members get one each.
+func TestExecWorkerClose(t *testing.T) {
+	f := execFixtureFor(t)
+	line := "python3 testdata/fake_worker.py well-behaved " + filepath.Join(t.TempDir(), "marker")
+	m := newExec(t, map[string]any{"command": line, "worker": true})
+	errs := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			_, err := m.Unlearn(context.Background(), f.inputs(uint64(i), ""))
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	started := len(WorkerStartups(m))
+	if started < 1 || started > 4 {
+		t.Fatalf("%d workers for 4 members", started)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Unlearn(context.Background(), f.inputs(9, "")); err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	if n := len(WorkerStartups(m)); n != started+1 {
+		t.Errorf("%d workers started in all, want the %d of before Close and one after", n, started)
+	}
+}
