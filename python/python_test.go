@@ -280,3 +280,26 @@ func TestUnsupportedOperator(t *testing.T) {
 		t.Errorf("want one line naming the node and Sigmoid, got %q", last)
 	}
 }
+
+// TestExportWrappedModel: the loaded model inside a module of one's own
+// (a new head) is traced by torch.onnx.export through the package's
+// interpreter; nn.Import reads the result and ONNX Runtime computes
+// torch's logits.
+func TestExportWrappedModel(t *testing.T) {
+	py, env := torchPython(t)
+	dir := t.TempDir()
+	shape := []int64{1, 12, 12}
+	m := zooModel(t, nn.ArchCNN, shape, true)
+	if err := m.Save(filepath.Join(dir, "m.onnx")); err != nil {
+		t.Fatal(err)
+	}
+	x := randomData(shape, 4, 2)
+	writeX(t, filepath.Join(dir, "x.npy"), x)
+	out := filepath.Join(dir, "wrapped.onnx")
+	runPy(t, py, env, "wrap", filepath.Join(dir, "m.onnx"), filepath.Join(dir, "x.npy"), filepath.Join(dir, "logits.npy"), out)
+	got, err := nn.Import(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "wrapped", readF32(t, filepath.Join(dir, "logits.npy")), ortLogits(t, got, x))
+}

@@ -4,6 +4,7 @@ and writes what torch computed, for Go to compare with ONNX Runtime.
     loader_check.py logits MODEL X OUT            original's logits on X
     loader_check.py train MODEL X OUT NEWMODEL    two SGD steps, save, logits
     loader_check.py export X OUT NEWMODEL         a plain torch module exported
+    loader_check.py wrap MODEL X OUT NEWMODEL     the loaded model inside a module of one's own, exported
 """
 import sys
 
@@ -58,5 +59,20 @@ elif mode == "export":
     with torch.no_grad():
         d = (back(x) - want).abs().max().item()
     assert d < 1e-4, "exported model loaded back differs by %g" % d
+elif mode == "wrap":
+    class NewHead(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+            self.head = torch.nn.Linear(10, 10)
+
+        def forward(self, x):
+            return self.head(torch.relu(self.net(x)))
+
+    net = NewHead(unlearnbench.load(sys.argv[2])).eval()
+    x = torch.from_numpy(np.load(sys.argv[3]))
+    unlearnbench.save(net, sys.argv[5], example=x[:1])
+    with torch.no_grad():
+        np.save(sys.argv[4], net(x).numpy())
 else:
     sys.exit("unknown mode " + mode)

@@ -207,14 +207,23 @@ class OnnxModule(torch.nn.Module):
                 return pool(x, tuple(k), strides, pads, tuple(a.get("dilations", [1] * nd)), ceil_mode=ceil)
             pool = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}[nd]
             return pool(x, tuple(k), strides, pads, ceil_mode=ceil, count_include_pad=bool(a.get("count_include_pad", 0)))
+        # The operations below keep the batch axis symbolic, so that a
+        # module holding this one exports (torch.onnx.export traces it)
+        # with a dynamic batch: no shape is computed from x.shape.
         if op == "GlobalAveragePool":
+            if ins[0].dim() == 4:
+                return F.adaptive_avg_pool2d(ins[0], 1)
             return ins[0].mean(dim=tuple(range(2, ins[0].dim())), keepdim=True)
         if op == "Flatten":
             x = ins[0]
             axis = a.get("axis", 1)
             if axis < 0:
                 axis += x.dim()
-            return x.reshape(int(np.prod(x.shape[:axis])) if axis else 1, -1)
+            if axis == 0:
+                return x.reshape(1, -1)
+            if axis == 1:
+                return torch.flatten(x, 1)
+            return torch.flatten(torch.flatten(x, axis), 0, axis - 1)
         if op == "Reshape":
             x = ins[0]
             shape = [int(v) for v in ins[1].tolist()]
@@ -222,7 +231,7 @@ class OnnxModule(torch.nn.Module):
                 shape = [x.shape[i] if v == 0 else v for i, v in enumerate(shape)]
             # An export traced at one batch size fixes it in the shape:
             # the batch axis follows the input's, as nn.Import makes it.
-            if shape and shape[0] > 0 and -1 not in shape[1:] and shape[0] != x.shape[0]:
+            if shape and shape[0] > 0 and -1 not in shape[1:]:
                 shape[0] = -1
             return x.reshape(shape)
         if op == "Pad":
