@@ -333,3 +333,38 @@ func TestExecWorkerClose(t *testing.T) {
 		t.Errorf("%d workers started in all, want the %d of before Close and one after", n, started)
 	}
 }
+
+// TestExecWorkerPackageLoop: the Python package's worker loop keeps the
+// program's prints off the protocol channel (they reach the member's
+// stdout file), reports an exception as that member's failure with the
+// traceback in its stderr, and serves the next member in the same process.
+func TestExecWorkerPackageLoop(t *testing.T) {
+	needTorch(t)
+	f := execFixtureFor(t)
+	logs := t.TempDir()
+	m := newExec(t, map[string]any{"command": "python3 testdata/pkg_worker.py", "worker": true, "log_dir": logs})
+	_, err := m.Unlearn(context.Background(), f.inputs(3, ""))
+	want := `member seed 3: command "python3 testdata/pkg_worker.py": worker process 1: the worker reports: ValueError: seed 3 is refused; stderr: `
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), "ValueError: seed 3 is refused") {
+		t.Errorf("got %v\nwant %s...", err, want)
+	}
+	got, err := m.Unlearn(context.Background(), f.inputs(4, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameWeights(got, f.original) {
+		t.Error("the model written back is not the original's weights")
+	}
+	if n := len(WorkerStartups(m)); n != 1 {
+		t.Errorf("%d processes for two members, want 1", n)
+	}
+	for name, want := range map[string]string{"seed-4.stdout": "hello from seed 4\n", "seed-3.stdout": "hello from seed 3\n"} {
+		b, err := os.ReadFile(filepath.Join(logs, name))
+		if err != nil || string(b) != want {
+			t.Errorf("%s: %q (%v), want %q", name, b, err, want)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(logs, "seed-3.stderr")); !strings.Contains(string(b), "Traceback") {
+		t.Errorf("seed-3.stderr holds no traceback: %q", b)
+	}
+}

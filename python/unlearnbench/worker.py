@@ -63,11 +63,13 @@ def _redirect(fd, path):
 
 
 def serve(unlearn, stdin=None):
-    started = time.time()
+    """Serves members over the protocol above until stdin ends."""
+    sys.stdout.flush()
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     saved_err = os.dup(2)
-    os.dup2(2, 1)  # the program's prints go to stderr, not on the channel
-    sys.stdout = sys.stderr
+    # fd 1 now goes to stderr between members and to the member's stdout
+    # file during one: the program's prints never reach the channel.
+    os.dup2(2, 1)
     stdin = stdin or sys.stdin
     channel.write(json.dumps({"ready": True, "pid": os.getpid(), "python": sys.executable,
                               "torch": torch.__version__}) + "\n")
@@ -84,6 +86,7 @@ def serve(unlearn, stdin=None):
         reply = {"member": mid, "ok": True}
         t0 = time.time()
         try:
+            sys.stdout.flush()
             sys.stderr.flush()
             _redirect(1, req.get("stdout") or os.devnull)
             _redirect(2, req.get("stderr") or os.devnull)
@@ -97,9 +100,9 @@ def serve(unlearn, stdin=None):
             msg = "%s: %s" % (type(e).__name__, e)
             reply = {"member": mid, "ok": False, "error": " ".join(msg.split())[:2000]}
         finally:
+            sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved_err, 2)
             os.dup2(saved_err, 1)
         reply["seconds"] = time.time() - t0
         channel.write(json.dumps(reply) + "\n")
-    del started
