@@ -421,12 +421,20 @@ func (w *workerPool) close() {
 // python3 runs the interpreter named there, and every command finds the
 // unlearnbench Python package on PYTHONPATH, installed from the binary.
 
-// program returns the program to run for argv0.
+// program returns the program to run for argv0. Where the default
+// interpreter does not exist (a system without Debian's layout), python3
+// is looked up on PATH as before; an interpreter the user named is used
+// as named, and its absence is the member's error.
 func (m *execMethod) program(argv0 string) string {
-	if (argv0 == "python" || argv0 == "python3") && m.python != "" {
-		return m.python
+	if (argv0 != "python" && argv0 != "python3") || m.python == "" {
+		return argv0
 	}
-	return argv0
+	if m.python == python.Interpreter {
+		if _, err := os.Stat(m.python); err != nil {
+			return argv0
+		}
+	}
+	return m.python
 }
 
 // pythonPath installs the Python package once (under the cache, else in
