@@ -9,7 +9,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 #   dataset-fashion-mnist  the embedded default dataset (/usr/share/datasets/fashion-mnist)
 #   libonnx-testdata       real PyTorch ONNX exports of single layers (importer tests)
 #   chromium               headless browser that opens the HTML report in a test
-DEBIAN_PACKAGES=(dataset-fashion-mnist libonnx-testdata chromium)
+#   python3-torch, python3-numpy  PyTorch for exec methods written with python/unlearnbench
+#                          (the tests run a PyTorch population in worker mode)
+#   libopenblas0-pthread   an optimised BLAS: Debian's torch calls libblas.so.3, which
+#                          without it is the reference BLAS, 10x slower on a small MLP
+DEBIAN_PACKAGES=(dataset-fashion-mnist libonnx-testdata chromium python3-torch python3-numpy libopenblas0-pthread)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -17,12 +17,13 @@ import (
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
 	"unlearnbench/nn/ort"
+	"unlearnbench/python"
 )
 
 // The exec method runs an unlearning method written in any language as a
 // command line, once per population member. What the program reads and
 // writes is described by ExecVars (environment variables and command-line
-// placeholders); the README's "exec methods" section shows a PyTorch
+// placeholders); docs/commands/exec.md shows a PyTorch
 // skeleton.
 
 // ExecVar is one input or output of an exec program: an environment
@@ -33,7 +34,7 @@ type ExecVar struct {
 	Meaning     string
 }
 
-// ExecVars lists what an exec program is given, in the order the README's
+// ExecVars lists what an exec program is given, in the order docs/commands/exec.md's
 // table shows them.
 var ExecVars = []ExecVar{
 	{"UNLEARNBENCH_MODEL", "model", "the original model, ONNX (read only)"},
@@ -60,7 +61,7 @@ func init() {
 	Register(&Spec{
 		Name:    "exec",
 		Summary: "a method in any language: runs a command once per member, which reads the original model (ONNX) and the data (.npy) that UNLEARNBENCH_* variables name and writes the unlearned model (ONNX) to UNLEARNBENCH_OUT",
-		Source:  "ours (README: exec methods)",
+		Source:  "ours (docs/commands/exec.md)",
 		Params: []Param{
 			{Key: "command", Default: "", Meaning: "the program and its arguments, split into words as a shell does (quotes, backslashes) but run without a shell, {placeholders} replaced in each word; for a shell write sh -c '...'", Check: checkCommand},
 			{Key: "timeout", Default: 3600.0, Meaning: "seconds a member may run before its process group is killed and the member fails", Check: positiveFloat},
@@ -68,6 +69,8 @@ func init() {
 			{Key: "log_dir", Default: "", Meaning: "a folder where each member's output is kept, as seed-N.stdout and seed-N.stderr; empty: stdout is discarded and stderr only quoted in errors"},
 			{Key: "threads", Default: 1, Meaning: "CPU threads per member (UNLEARNBENCH_THREADS, and OMP_NUM_THREADS etc. unless set): members run in parallel, one per core, so more would oversubscribe the cores", Check: intIn(1, 1024)},
 			{Key: "stderr_lines", Default: 10, Meaning: "how many of stderr's last lines a failed member's error quotes", Check: intIn(1, 1000)},
+			{Key: "worker", Default: false, Meaning: "the program serves many members, one after another, over the worker protocol (one JSON line per member on stdin, one back on stdout): one process per population worker, so its start-up (importing torch) is paid once per process and left out of the members' times; python/unlearnbench implements the protocol"},
+			{Key: "python", Default: python.Interpreter, Meaning: "the interpreter that runs a command whose program is python or python3 (Debian's, where python3-torch installs; the python3 first on PATH may be another)"},
 		},
 		Build: buildExec,
 	})
@@ -102,6 +105,14 @@ type execMethod struct {
 	tailLines   int
 	threads     int
 
+	// Worker mode and Python (exec_worker.go).
+	worker bool
+	python string
+	pool   *workerPool
+	pyOnce sync.Once
+	pyDir  string
+	pyErr  error
+
 	mu       sync.Mutex
 	prepared map[execKey]*execData
 	temps    []string // data folders made without a cache, removed by Close
@@ -121,7 +132,15 @@ func buildExec(p Params) (Unlearner, error) {
 	if err := positiveFloat(p.Float("timeout")); err != nil {
 		return nil, usererr.Errorf("method exec: parameter timeout = %v: %v", p.Float("timeout"), err)
 	}
+	if p.Bool("worker") {
+		if err := checkWorkerCommand(argv); err != nil {
+			return nil, usererr.Errorf("method exec: parameter command = %q: %v", line, err)
+		}
+	}
 	return &execMethod{
+		worker:    p.Bool("worker"),
+		python:    p.String("python"),
+		pool:      newWorkerPool(),
 		line:      line,
 		argv:      argv,
 		timeout:   time.Duration(p.Float("timeout") * float64(time.Second)),
@@ -136,6 +155,7 @@ func buildExec(p Params) (Unlearner, error) {
 // Close removes the data folders written without a cache directory.
 // Folders under a cache stay for later runs.
 func (m *execMethod) Close() error {
+	m.pool.close()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
@@ -179,6 +199,7 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	for i, w := range m.argv {
 		argv[i] = placeholderRE.ReplaceAllStringFunc(w, func(s string) string { return vals[s[1:len(s)-1]] })
 	}
+	argv[0] = m.program(argv[0])
 	env := os.Environ()
 	for _, v := range ExecVars {
 		env = append(env, v.Env+"="+vals[v.Placeholder])
@@ -195,6 +216,10 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	// Runtime library as this process unless told otherwise.
 	if os.Getenv(ort.EnvLib) == "" && in.Runtime != nil {
 		env = append(env, ort.EnvLib+"="+in.Runtime.Library())
+	}
+
+	if env, err = m.pythonEnv(in, env); err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
 
 	stderrPath := filepath.Join(work, "stderr")
@@ -217,6 +242,10 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	}
 	defer stdout.Close()
 
+	if m.worker {
+		return m.workerMember(ctx, in, argv, env, vals, stdoutPath, stderrPath)
+	}
+
 	runCtx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, argv[0], argv[1:]...)
@@ -233,22 +262,22 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("%s: %w", prefix, ctx.Err())
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded):
-		return nil, usererr.Wrap(fmt.Errorf("%s: timed out after %v, its process group killed%s: %w", prefix, m.timeout, tail(), runCtx.Err()))
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: timed out after %v, its process group killed%s: %w", prefix, m.timeout, tail(), runCtx.Err()), tail())
 	case runErr != nil:
-		return nil, usererr.Wrap(fmt.Errorf("%s: %w%s", prefix, runErr, tail()))
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: %w%s", prefix, runErr, tail()), tail())
 	}
 	if _, err := os.Stat(out); err != nil {
-		return nil, usererr.Wrap(fmt.Errorf("%s: exited 0 but wrote no model to UNLEARNBENCH_OUT (%s)%s: %w", prefix, out, tail(), err))
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: exited 0 but wrote no model to UNLEARNBENCH_OUT (%s)%s: %w", prefix, out, tail(), err), tail())
 	}
 	got, err := nn.Import(out)
 	if err != nil {
-		return nil, usererr.Wrap(fmt.Errorf("%s: the model it wrote does not import: %w%s", prefix, err, tail()))
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: the model it wrote does not import: %w%s", prefix, err, tail()), tail())
 	}
 	if !slices.Equal(got.Shape, in.Original.Shape) {
-		return nil, usererr.Errorf("%s: the model it wrote takes input %v, the original %v (per example, without the batch axis)%s", prefix, got.Shape, in.Original.Shape, tail())
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: the model it wrote takes input %v, the original %v (per example, without the batch axis)%s", prefix, got.Shape, in.Original.Shape, tail()), tail())
 	}
 	if got.Classes != in.Original.Classes {
-		return nil, usererr.Errorf("%s: the model it wrote has %d classes, the original %d%s", prefix, got.Classes, in.Original.Classes, tail())
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: the model it wrote has %d classes, the original %d%s", prefix, got.Classes, in.Original.Classes, tail()), tail())
 	}
 	return got, nil
 }

@@ -119,7 +119,7 @@ func TestExecParams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Params{"command": "python3 unlearn.py {model} {out}", "timeout": 3600.0, "dir": "", "log_dir": "", "stderr_lines": 10, "threads": 1}
+	want := Params{"command": "python3 unlearn.py {model} {out}", "timeout": 3600.0, "dir": "", "log_dir": "", "stderr_lines": 10, "threads": 1, "worker": false, "python": "/usr/bin/python3"}
 	if fmt.Sprint(p) != fmt.Sprint(want) {
 		t.Errorf("resolved %v, want %v", p, want)
 	}
