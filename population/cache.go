@@ -17,6 +17,8 @@ import (
 //	  fisher/<key>.npz       Fisher diagonals (unlearners: fisher, ssd)
 //	  exec/<key>/            the model and data exec programs read
 //	                         (unlearners: exec), checksummed
+//	  python/python-<digest>/ the Python package exec programs import
+//	                         (unlearners: exec, python: Install)
 //
 // Every entry is named by a Key's digest: a population by Key.Digest, the
 // others by Key.Sum, whose bytes are those earlier versions wrote, so that
@@ -42,6 +44,10 @@ func (c Cache) Fisher(key string) string { return filepath.Join(c.Root, "fisher"
 // Exec is the folder of exec programs' data folders (each named by its
 // key; temporary ones being written sit beside them).
 func (c Cache) Exec() string { return filepath.Join(c.Root, "exec") }
+
+// Python is the folder of the Python package exec programs import (package
+// python installs one version per digest of its files under it).
+func (c Cache) Python() string { return filepath.Join(c.Root, "python") }
 
 // Sum is the SHA-256, in hex, of the items written one after another,
 // each as "name value" (the value alone when the name is empty), joined

@@ -16,6 +16,7 @@ import (
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
+	"unlearnbench/population"
 	"unlearnbench/python"
 )
 
@@ -443,7 +444,7 @@ func (m *execMethod) pythonPath(in *Inputs) (string, error) {
 	m.pyOnce.Do(func() {
 		root := ""
 		if in.Cache != "" {
-			root = filepath.Join(in.Cache, "python")
+			root = population.Cache{Root: in.Cache}.Python()
 		} else {
 			root, m.pyErr = os.MkdirTemp("", "unlearnbench-python-")
 			if m.pyErr != nil {
