@@ -6,9 +6,10 @@
 // It builds the model, the session and a random batch, runs two warm-up
 // steps (ONNX Runtime plans and allocates its memory over a session's first
 // two runs), prints "ready", then for every line "N" read from stdin runs N
-// steps and prints one JSON line {"steps": N, "wall_s": ..., "cpu_s": ...}:
-// wall time and the process's CPU time (all threads, user and system) of
-// those steps only. A long-lived process lets the script interleave short
+// steps and prints one JSON line {"steps": N, "wall_s": ..., "cpu_s": ...,
+// "max_rss_mb": ...}: wall time and the process's CPU time (all threads,
+// user and system) of those steps only, and the process's peak resident
+// memory so far (model, session, batch and the steps' working memory). A long-lived process lets the script interleave short
 // rounds of ours and PyTorch's, so that a change in the machine's load
 // falls on both.
 package main
@@ -47,6 +48,13 @@ func cpuSeconds() float64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// maxRSS is the process's peak resident set in MB (Linux reports KiB).
+func maxRSS() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Maxrss) * 1024 / 1e6
 }
 
 func run(arch, shapeS, mode string, batch, threads int, seed uint64) error {
@@ -131,7 +139,7 @@ func run(arch, shapeS, mode string, batch, threads int, seed uint64) error {
 			}
 		}
 		wall, cpu := time.Since(t0).Seconds(), cpuSeconds()-c0
-		if err := enc.Encode(map[string]any{"steps": n, "wall_s": wall, "cpu_s": cpu}); err != nil {
+		if err := enc.Encode(map[string]any{"steps": n, "wall_s": wall, "cpu_s": cpu, "max_rss_mb": maxRSS()}); err != nil {
 			return err
 		}
 	}
