@@ -206,7 +206,7 @@ def blas_note():
         return ""
     real = os.path.realpath(alt)
     note = f"PyTorch's BLAS (Linear layers): {real}"
-    if real.endswith("/blas/libblas.so.3"):
+    if "/blas/libblas.so" in real:  # libblas3's folder; OpenBLAS lives in openblas-*/
         note += " -- the reference BLAS: install libopenblas0 for a fair mlp comparison"
     return note
 
