@@ -52,9 +52,14 @@ test-slurm: setup build
 	./scripts/test-slurm.sh
 
 # Benchmarks are outside `make test`: results go into BENCHMARKS.md by hand,
-# with the machine they ran on.
+# with the machine they ran on. Then, when Debian's python3-torch is
+# installed, the side-by-side comparison with PyTorch (bench/torch_compare.py).
+PYTHON ?= /usr/bin/python3
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	@if $(PYTHON) -c 'import torch' 2>/dev/null; then \
+	  $(PYTHON) bench/torch_compare.py; \
+	else echo "bench: $(PYTHON) cannot import torch (apt-get install python3-torch): PyTorch comparison skipped"; fi
 
 # Each fuzzer for a short while; the inputs it found interesting are copied
 # from the Go build cache into the package's testdata/fuzz, which is committed,

@@ -50,9 +50,16 @@ static char *ub_status(void *st) {
 	return s;
 }
 
+// ub_can_load reports whether the dynamic loader finds and loads name by its
+// own search. The library stays loaded: the provider loads it anyway.
+static int ub_can_load(const char *name) {
+	return dlopen(name, RTLD_LAZY | RTLD_GLOBAL) != NULL;
+}
+
 // ub_append_ep appends the ordinal-th device of execution provider ep_name
-// to the session options.
-static char *ub_append_ep(void *so, const char *ep_name, int ordinal) {
+// to the session options, with n provider options keys[i] = values[i].
+static char *ub_append_ep(void *so, const char *ep_name, int ordinal,
+		const char *const *keys, const char *const *values, size_t n_opts) {
 	void *env = NULL;
 	void *(*create_env)(int, const char *, void **) = (void *(*)(int, const char *, void **))ub_api[UB_CREATE_ENV];
 	void (*release_env)(void *) = (void (*)(void *))ub_api[UB_RELEASE_ENV];
@@ -89,7 +96,7 @@ static char *ub_append_ep(void *so, const char *ep_name, int ordinal) {
 	}
 	void *(*append)(void *, void *, const void *const *, size_t, const char *const *, const char *const *, size_t) =
 		(void *(*)(void *, void *, const void *const *, size_t, const char *const *, const char *const *, size_t))ub_api[UB_APPEND_EP_V2];
-	err = ub_status(append(so, env, &chosen, 1, NULL, NULL, 0));
+	err = ub_status(append(so, env, &chosen, 1, keys, values, n_opts));
 	release_env(env);
 	return err;
 }
@@ -121,16 +128,29 @@ func sessionOptionsPtr(so *ortgo.SessionOptions) unsafe.Pointer {
 	return *(*unsafe.Pointer)(unsafe.Pointer(so))
 }
 
-// appendCUDA adds the CUDA execution provider for device id: through the
-// classic provider call when the library was built with CUDA, otherwise by
-// registering libonnxruntime_providers_cuda.so (next to the library) as a
-// plugin execution provider and selecting its id-th device, which is how the
-// com.github.asus4.onnxruntime GPU packages are meant to be used.
-func appendCUDA(so *ortgo.SessionOptions, lib string, id int) error {
+// dlopenable reports whether the dynamic loader finds library name.
+func dlopenable(name string) bool {
+	c := C.CString(name)
+	defer C.free(unsafe.Pointer(c))
+	return C.ub_can_load(c) != 0
+}
+
+// appendCUDA adds the CUDA execution provider for device id with options
+// opts: through the classic provider call when the library was built with
+// CUDA, otherwise by registering libonnxruntime_providers_cuda.so (next to
+// the library) as a plugin execution provider and selecting its id-th
+// device, which is how the com.github.asus4.onnxruntime GPU packages are
+// meant to be used.
+func appendCUDA(so *ortgo.SessionOptions, lib string, id int, opts CUDAOptions) error {
+	keys, values := opts.providerOptions(id)
 	co, err := ortgo.NewCUDAProviderOptions()
 	if err == nil {
 		defer co.Destroy()
-		if err = co.Update(map[string]string{"device_id": fmt.Sprint(id)}); err == nil {
+		m := make(map[string]string, len(keys))
+		for i, k := range keys {
+			m[k] = values[i]
+		}
+		if err = co.Update(m); err == nil {
 			if err = so.AppendExecutionProviderCUDA(co); err == nil {
 				return nil
 			}
@@ -157,7 +177,20 @@ func appendCUDA(so *ortgo.SessionOptions, lib string, id int) error {
 	}
 	cname := C.CString("CUDAExecutionProvider")
 	defer C.free(unsafe.Pointer(cname))
-	if msg := C.ub_append_ep(sessionOptionsPtr(so), cname, C.int(id)); msg != nil {
+	// C arrays of C strings: cgo forbids passing Go memory that holds
+	// pointers to Go memory, so both the arrays and the strings are malloc'd.
+	n := len(keys)
+	ptrSize := C.size_t(unsafe.Sizeof(uintptr(0)))
+	ckeys := (*[1 << 20]*C.char)(C.malloc(C.size_t(n) * ptrSize))[:n:n]
+	cvals := (*[1 << 20]*C.char)(C.malloc(C.size_t(n) * ptrSize))[:n:n]
+	defer C.free(unsafe.Pointer(&ckeys[0]))
+	defer C.free(unsafe.Pointer(&cvals[0]))
+	for i := range keys {
+		ckeys[i], cvals[i] = C.CString(keys[i]), C.CString(values[i])
+		defer C.free(unsafe.Pointer(ckeys[i]))
+		defer C.free(unsafe.Pointer(cvals[i]))
+	}
+	if msg := C.ub_append_ep(sessionOptionsPtr(so), cname, C.int(id), &ckeys[0], &cvals[0], C.size_t(n)); msg != nil {
 		defer C.free(unsafe.Pointer(msg))
 		return fmt.Errorf("CUDA plugin provider %s: %s", plugin, C.GoString(msg))
 	}

@@ -65,6 +65,8 @@ type Options struct {
 	// ProfilePrefix, when set, makes every session write ONNX Runtime's
 	// per-node profile (JSON) to files starting with it.
 	ProfilePrefix string
+	// CUDA configures the CUDA provider; ignored on the CPU.
+	CUDA CUDAOptions
 }
 
 // ResolveLibrary returns the ONNX Runtime library to load: flag, then the
@@ -145,6 +147,9 @@ type Runtime struct {
 // Init loads the ONNX Runtime library (once per process) and returns a
 // runtime for opts.Device.
 func Init(opts Options) (*Runtime, error) {
+	if err := opts.CUDA.Validate(); err != nil {
+		return nil, err
+	}
 	lib, err := ResolveLibrary(opts.Lib, opts.Device)
 	if err != nil {
 		return nil, err
@@ -165,6 +170,19 @@ func Init(opts Options) (*Runtime, error) {
 			return nil, usererr.Errorf("loading ONNX Runtime library %s: %v; it must be ONNX Runtime 1.24 or newer (run `make setup`, or set %s)", lib, err, EnvLib)
 		}
 		envLib = lib
+	}
+	// A CUDA device is checked here, before any work, rather than at the
+	// first session: a missing CUDA library otherwise surfaces as the
+	// loader's message about the first one only, or, for the libraries the
+	// provider loads late (cuDNN, cuFFT), in the middle of a run.
+	if opts.Device.CUDA {
+		if err := checkCUDAProvider(lib, ortgo.GetVersion(), dlopenable); err != nil {
+			if envRefs == 0 {
+				envLib = ""
+				ortgo.DestroyEnvironment()
+			}
+			return nil, err
+		}
 	}
 	envRefs++
 	return &Runtime{lib: lib, opts: opts}, nil
@@ -232,7 +250,7 @@ func (r *Runtime) sessionOptions() (*ortgo.SessionOptions, error) {
 		}
 	}
 	if r.opts.Device.CUDA {
-		if err := appendCUDA(so, r.lib, r.opts.Device.ID); err != nil {
+		if err := appendCUDA(so, r.lib, r.opts.Device.ID, r.opts.CUDA); err != nil {
 			return nil, usererr.Wrap(fmt.Errorf("%w on device %s with library %s: %v; install the CUDA build with scripts/install-ort-cuda.sh (or set %s to a CUDA build of libonnxruntime.so) and make CUDA 13 and cuDNN 9 libraries (libcudart.so.13, libcublas.so.13, libcudnn.so.9) findable through LD_LIBRARY_PATH",
 				ErrCUDA, r.opts.Device, r.lib, err, EnvLib))
 		}
