@@ -70,6 +70,23 @@ func AppendMarkdown(path string, r *result.Result) error {
 	return appendFile(path, b.String())
 }
 
+// StepSummaryEnv names the variable in which GitHub Actions gives each step
+// the file of its job summary.
+const StepSummaryEnv = "GITHUB_STEP_SUMMARY"
+
+// AppendStepSummary appends r's Markdown report to $GITHUB_STEP_SUMMARY
+// when GitHub Actions sets it, and does nothing otherwise: the one call
+// every command that writes a result's report (score --report, report,
+// run) makes after writing it, so that all of them show in a job's
+// summary.
+func AppendStepSummary(r *result.Result) error {
+	path := os.Getenv(StepSummaryEnv)
+	if path == "" {
+		return nil
+	}
+	return AppendMarkdown(path, r)
+}
+
 func appendFile(path, text string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
