@@ -204,7 +204,7 @@ func utilityPlot(methods []*result.Method) (figure, error) {
 			}
 			one.LineStyle.Color = ruleColor
 			one.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-			if err := addLabelledPoints(p, xys, labels); err != nil {
+			if err := addLabelledPoints(p, xys, labels, 1); err != nil {
 				return err
 			}
 			p.Add(one)
@@ -261,7 +261,7 @@ func timeFractionPlot(r *result.Result, methods []*result.Method) (figure, bool,
 		cut.LineStyle.Color = ruleColor
 		cut.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(cut)
-		if err := addLabelledPoints(p, xys, labels); err != nil {
+		if err := addLabelledPoints(p, xys, labels, CutOff); err != nil {
 			return err
 		}
 		p.Draw(dc)
@@ -288,7 +288,8 @@ func (percentTicks) Ticks(lo, hi float64) []plot.Tick {
 }
 
 // addLabelledPoints adds the points and their labels, placed apart.
-func addLabelledPoints(p *plot.Plot, xys plotter.XYs, labels []string) error {
+// Labels keep off the vertical reference lines at vlines (data x values).
+func addLabelledPoints(p *plot.Plot, xys plotter.XYs, labels []string, vlines ...float64) error {
 	sc, err := plotter.NewScatter(xys)
 	if err != nil {
 		return err
@@ -296,7 +297,7 @@ func addLabelledPoints(p *plot.Plot, xys plotter.XYs, labels []string) error {
 	sc.GlyphStyle.Color = unlearnedColor
 	sc.GlyphStyle.Shape = draw.CircleGlyph{}
 	sc.GlyphStyle.Radius = vg.Points(3.5)
-	lab := &pointLabels{xys: xys, labels: labels, radius: sc.GlyphStyle.Radius}
+	lab := &pointLabels{xys: xys, labels: labels, radius: sc.GlyphStyle.Radius, vlines: vlines}
 	lab.style = text.Style{Color: color.Black, Font: p.X.Tick.Label.Font, Handler: p.X.Tick.Label.Handler}
 	lab.style.Font.Size = vg.Points(9)
 	p.Add(sc, lab)
@@ -313,6 +314,7 @@ type pointLabels struct {
 	labels []string
 	style  text.Style
 	radius vg.Length
+	vlines []float64
 }
 
 func (l *pointLabels) DataRange() (xmin, xmax, ymin, ymax float64) { return plotter.XYRange(l.xys) }
@@ -340,6 +342,10 @@ func (l *pointLabels) Plot(c draw.Canvas, p *plot.Plot) {
 		}
 		return 0
 	})
+	for _, v := range l.vlines {
+		x := trX(v)
+		taken = append(taken, vg.Rectangle{Min: vg.Point{X: x - vg.Points(1), Y: c.Min.Y}, Max: vg.Point{X: x + vg.Points(1), Y: c.Max.Y}})
+	}
 	area := c.Rectangle
 	gap := vg.Points(3)
 	for _, i := range order {
