@@ -79,7 +79,7 @@ func epsilonSmallMultiples(r *result.Result) (figure, error) {
 	}
 	cols := min(smallMultipleCols, len(order))
 	rows := (len(order) + cols - 1) / cols
-	w, tileH := 10*vg.Inch, 2.1*vg.Inch
+	w, tileH := vg.Length(cols)*2.5*vg.Inch, 2.1*vg.Inch
 	h := tileH * vg.Length(rows)
 	caption := "Forget examples per epsilon bucket, every method on the same scale, ranked as in the summary; a bucket's lower bound is on the axis (points 1, 1/2, 1/4, ... from the left), then the examples past the last bucket and those at the cap, which earn none."
 	return svgDrawing("epsilon-multiples", caption, w, h, func(dc draw.Canvas) error {

@@ -171,7 +171,10 @@ func summaryNotes(r *result.Result) []string {
 	if rankedByFinal(r) {
 		by = "the final score"
 	}
-	notes := []string{fmt.Sprintf("Ranked by %s, highest first; each column's best value is marked.", by)}
+	var notes []string
+	if len(r.Methods) > 1 {
+		notes = append(notes, fmt.Sprintf("Ranked by %s, highest first; each column's best value is marked.", by))
+	}
 	if retrainSeconds(r) > 0 {
 		notes = append(notes, fmt.Sprintf("\"of retraining\" is the time per unlearned model over the time per retrained one; \"!\" marks a method past the competition's cut-off of %.0f%%.", 100*CutOff))
 	}
