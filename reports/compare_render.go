@@ -231,6 +231,13 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "### unlearnbench compare: %s\n\n", verdict)
 	for _, l := range c.headline() {
+		// The verdict words in bold, so that a reviewer's eye finds them.
+		for _, word := range []string{"REGRESSION:", "regression:", "No significant regression:"} {
+			if rest, ok := strings.CutPrefix(l, word); ok {
+				l = "**" + strings.TrimSuffix(word, ":") + "**:" + rest
+				break
+			}
+		}
 		fmt.Fprintf(w, "- %s\n", l)
 	}
 	if rows := c.shown(); len(rows) > 0 {
