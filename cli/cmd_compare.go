@@ -125,14 +125,17 @@ func parseTolerances(cmd *cobra.Command, tol map[string]*string, maxDropScore st
 		}
 		return t, nil
 	}
-	for gate, dst := range map[string]*reports.Tolerance{
-		reports.GateF: &ts.F, reports.GateFinal: &ts.Final, reports.GateToW: &ts.ToW, reports.GateKLoM: &ts.KLoM,
-	} {
-		t, err := parse(reports.ToleranceFlags[gate], *tol[gate])
+	// In the order of --help, so that of several bad flags the same one
+	// is named every time.
+	for _, g := range []struct {
+		gate string
+		dst  *reports.Tolerance
+	}{{reports.GateF, &ts.F}, {reports.GateFinal, &ts.Final}, {reports.GateToW, &ts.ToW}, {reports.GateKLoM, &ts.KLoM}} {
+		t, err := parse(reports.ToleranceFlags[g.gate], *tol[g.gate])
 		if err != nil {
 			return err
 		}
-		*dst = t
+		*g.dst = t
 	}
 	if cmd.Flags().Changed("max-drop-score") {
 		t, err := parse("--max-drop-score", maxDropScore)
