@@ -71,7 +71,7 @@ func epsilonBars(m *result.Method) (counts []float64, names []string) {
 // across methods: the examples in each bucket (worth 1, 1/2, 1/4, ...
 // points), past the last bucket (no points), and at the cap.
 func epsilonSmallMultiples(r *result.Result) (figure, error) {
-	order := rankedMethods(r)
+	order := result.Ranked(r.Methods)
 	top := 0.0
 	for _, i := range order {
 		counts, _ := epsilonBars(&r.Methods[i])
@@ -123,7 +123,7 @@ func epsilonSmallMultiples(r *result.Result) (figure, error) {
 // bucketsTable has one row per method, in the summary's order, and one
 // column per bucket: the counts the small multiples draw.
 func bucketsTable(r *result.Result) grid {
-	m0 := &r.Methods[rankedMethods(r)[0]]
+	m0 := &r.Methods[result.Ranked(r.Methods)[0]]
 	t := grid{header: []string{"method"}}
 	same := true
 	for i := range r.Methods {
@@ -136,7 +136,7 @@ func bucketsTable(r *result.Result) grid {
 		t.header = append(t.header, fmt.Sprintf("[%s, %s) %s", g(b.Lo), g(b.Hi), FormatPoints(b.Points)))
 	}
 	t.header = append(t.header, "≥ "+g(m0.Score.MaxEpsilon)+" 0", fmt.Sprintf("cap (%g) 0", capValue))
-	for _, i := range rankedMethods(r) {
+	for _, i := range result.Ranked(r.Methods) {
 		m := &r.Methods[i]
 		row := []string{m.Name}
 		for _, b := range m.Score.Buckets {
@@ -151,7 +151,7 @@ func bucketsTable(r *result.Result) grid {
 // scoreName is what the trade-off plots put on the y axis: the final score
 // when every method has one, F otherwise.
 func scoreName(r *result.Result) (string, func(m *result.Method) float64) {
-	if rankedByFinal(r) {
+	if result.RankedByFinal(r.Methods) {
 		return "final score", func(m *result.Method) float64 { return *m.Score.Final }
 	}
 	return "forgetting quality F", func(m *result.Method) float64 { return m.Score.F }

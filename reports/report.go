@@ -208,7 +208,7 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 	if t := bucketsTable(r); len(t.rows) > 0 {
 		mdTable(w, t)
 	}
-	for _, i := range rankedMethods(r) {
+	for _, i := range result.Ranked(r.Methods) {
 		m := &r.Methods[i]
 		if len(bucketsTable(r).rows) == 0 {
 			fmt.Fprintf(w, "\n%s, forget examples per epsilon bucket:\n\n", m.Name)

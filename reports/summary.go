@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -12,42 +11,9 @@ import (
 	"unlearnbench/scoring"
 )
 
-// The summary ranks the methods as the run command's terminal table does
-// (by final score, or by F where a method has no final score), so that a
-// report and a terminal agree on the order; the ranking lives here, not in
-// the run command's table renderer, because the reports render results of
-// every command.
-
-// rankedMethods returns the indices of r's methods, best first: by final
-// score when every method has one, else by F; ties keep the result's order.
-func rankedMethods(r *result.Result) []int {
-	byFinal := true
-	for i := range r.Methods {
-		byFinal = byFinal && r.Methods[i].Score.Final != nil
-	}
-	key := func(i int) float64 {
-		if byFinal {
-			return *r.Methods[i].Score.Final
-		}
-		return r.Methods[i].Score.F
-	}
-	order := make([]int, len(r.Methods))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(key(b), key(a)) })
-	return order
-}
-
-// rankedByFinal says what the ranking sorts by.
-func rankedByFinal(r *result.Result) bool {
-	for i := range r.Methods {
-		if r.Methods[i].Score.Final == nil {
-			return false
-		}
-	}
-	return true
-}
+// The summary ranks the methods as the run command's terminal table does,
+// both by result.Ranked (by final score, or by F where a method has no
+// final score), so that a report and a terminal agree on the order.
 
 // capped counts a method's forget examples at the epsilon cap.
 func capped(m *result.Method) int {
@@ -116,7 +82,7 @@ func summaryGrid(r *result.Result) grid {
 	}
 	cols := []*column{{name: "F", higher: true}, {name: "final score", higher: true}, {name: "RA_U / RA_R", higher: true},
 		{name: "TA_U / TA_R", higher: true}, {name: "time per model"}, {name: "at cap"}}
-	for rank, i := range rankedMethods(r) {
+	for rank, i := range result.Ranked(r.Methods) {
 		m := &r.Methods[i]
 		row := []string{strconv.Itoa(rank + 1), m.Name}
 		if !sameNE {
@@ -186,7 +152,7 @@ func summaryGrid(r *result.Result) grid {
 // summaryNotes explain the summary's ranking, marks and cap.
 func summaryNotes(r *result.Result) []string {
 	by := "F"
-	if rankedByFinal(r) {
+	if result.RankedByFinal(r.Methods) {
 		by = "the final score"
 	}
 	var notes []string
@@ -218,7 +184,7 @@ var nan = math.NaN()
 // row, not one per method.
 func populationGrid(r *result.Result) grid {
 	t := grid{header: []string{"method", "population", "N", "time per model", "retain acc", "test acc", "forget acc", "seeds"}}
-	order := rankedMethods(r)
+	order := result.Ranked(r.Methods)
 	shared := len(r.Methods) > 1
 	first := r.Methods[0].Population(scoring.Retrained)
 	for i := range r.Methods {
