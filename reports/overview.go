@@ -242,7 +242,7 @@ func timeFractionPlot(r *result.Result, methods []*result.Method) (figure, bool,
 	for i := range xys {
 		xys[i].X = max(xys[i].X, floor)
 	}
-	caption := fmt.Sprintf("%s against the time per unlearned model as a fraction of retraining's (%s per model), log scale; right of the dashed line a method is past the competition's cut-off of %.0f%%.", yName, seconds(retrain), 100*CutOff)
+	caption := fmt.Sprintf("%s against the time per unlearned model as a fraction of retraining's (%s per model), log scale; right of the dashed line a method is past the competition's cut-off of %.0f%%.", yName, seconds(retrain), 100*TimeCutoff)
 	w, h := 10*vg.Inch, 3.8*vg.Inch
 	fig, err := svgDrawing("time-plot", caption, w, h, func(dc draw.Canvas) error {
 		p := newPlot(yName+" against time (fraction of retraining)", "time per model / time per retrained model (log scale)", yName)
@@ -254,14 +254,14 @@ func timeFractionPlot(r *result.Result, methods []*result.Method) (figure, bool,
 		}
 		p.X.Min, p.X.Max = floor, xmax*2
 		p.Y.Min, p.Y.Max = 0, max(ymax, 1e-3)*1.15
-		cut, err := plotter.NewLine(plotter.XYs{{X: CutOff, Y: 0}, {X: CutOff, Y: p.Y.Max}})
+		cut, err := plotter.NewLine(plotter.XYs{{X: TimeCutoff, Y: 0}, {X: TimeCutoff, Y: p.Y.Max}})
 		if err != nil {
 			return err
 		}
 		cut.LineStyle.Color = ruleColor
 		cut.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(cut)
-		if err := addLabelledPoints(p, xys, labels, CutOff); err != nil {
+		if err := addLabelledPoints(p, xys, labels, TimeCutoff); err != nil {
 			return err
 		}
 		p.Draw(dc)

@@ -457,7 +457,7 @@ func timePlot(r *result.Result, methods []*result.Method) (*plot.Plot, error) {
 	}
 	yMax = max(yMax, 1e-9)
 	if retrain > 0 {
-		cut := 0.2 * retrain
+		cut := TimeCutoff * retrain
 		xMax = max(xMax, cut)
 		line, err := plotter.NewLine(plotter.XYs{{X: cut, Y: 0}, {X: cut, Y: yMax * 1.1}})
 		if err != nil {
@@ -466,7 +466,7 @@ func timePlot(r *result.Result, methods []*result.Method) (*plot.Plot, error) {
 		line.LineStyle.Color = ruleColor
 		line.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(line)
-		p.Legend.Add(fmt.Sprintf("competition's cut-off: 20%% of retraining time (%s)", seconds(retrain)), line)
+		p.Legend.Add(fmt.Sprintf("competition's cut-off: %.0f%% of retraining time (%s)", 100*TimeCutoff, seconds(retrain)), line)
 	}
 	// Room right of the points for their names and above them for the
 	// legend.

@@ -37,10 +37,6 @@ func retrainSeconds(r *result.Result) float64 {
 	return 0
 }
 
-// CutOff is the competition's limit on an unlearning method's time: a
-// fifth of retraining's.
-const CutOff = 0.2
-
 // summaryGrid has one row per method, best first: rank, F, final score,
 // utility ratios, time per unlearned model (and as a fraction of
 // retraining's, marked "!" past the competition's cut-off), the examples
@@ -112,7 +108,7 @@ func summaryGrid(r *result.Result) grid {
 			frac := "-"
 			if secs.N > 0 {
 				frac = fmt.Sprintf("%.0f%%", 100*secs.Mean/retrain)
-				if secs.Mean > CutOff*retrain {
+				if secs.Mean > TimeCutoff*retrain {
 					frac += " !"
 				}
 			}
@@ -160,7 +156,7 @@ func summaryNotes(r *result.Result) []string {
 		notes = append(notes, fmt.Sprintf("Ranked by %s, highest first; each column's best value is marked.", by))
 	}
 	if retrainSeconds(r) > 0 {
-		notes = append(notes, fmt.Sprintf("\"of retraining\" is the time per unlearned model over the time per retrained one; \"!\" marks a method past the competition's cut-off of %.0f%%.", 100*CutOff))
+		notes = append(notes, fmt.Sprintf("\"of retraining\" is the time per unlearned model over the time per retrained one; \"!\" marks a method past the competition's cut-off of %.0f%%.", 100*TimeCutoff))
 	}
 	total, methods := 0, 0
 	for i := range r.Methods {
