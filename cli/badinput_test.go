@@ -43,6 +43,11 @@ func TestBadNumbers(t *testing.T) {
 		{"gate infinite", compare("--max-drop-score", "+Inf"), 2, []string{"--max-drop-score is +Inf"}, nil},
 		{"gate switched off", compare("--max-drop-score", "1"), 2, []string{"--max-drop-score is 1", "[0, 1)"}, nil},
 		{"gate negative", compare("--max-drop-score", "-0.01"), 2, []string{"--max-drop-score is -0.01"}, nil},
+		{"tolerance NaN", compare("--max-drop-f", "NaN"), 2, []string{"--max-drop-f is NaN"}, nil},
+		{"relative tolerance NaN", compare("--max-drop-final", "NaN%"), 2, []string{"--max-drop-final is NaN"}, nil},
+		{"tolerance negative", compare("--max-rise-klom", "-5%"), 2, []string{"--max-rise-klom is -5%", ">= 0"}, nil},
+		{"tolerance of every drop", compare("--max-drop-tow", "100%"), 2, []string{"--max-drop-tow is 100%", "tolerate every drop"}, nil},
+		{"tolerance not a number", compare("--max-drop-f", "ten"), 2, []string{`--max-drop-f is "ten"`, "percentage"}, nil},
 		{"alpha NaN", compare("--alpha", "NaN"), 2, []string{"--alpha is NaN", "(0, 1)"}, nil},
 		{"alpha 1", compare("--alpha", "1"), 2, []string{"--alpha is 1"}, nil},
 		{"alpha below the resamples", compare("--alpha", "1e-9"), 2, []string{"--resamples is 2000", "--alpha 1e-09", "2000000000"}, nil},
@@ -70,6 +75,7 @@ func TestBadNumbers(t *testing.T) {
 	for _, args := range [][]string{
 		{"--alpha", "0.999"}, {"--alpha", "0.02", "--resamples", "100"}, {"--alpha", "0.001"},
 		{"--max-drop-score", "0"}, {"--max-drop-score", "0.05"},
+		{"--max-drop-f", "0"}, {"--max-drop-f", "30%"}, {"--max-drop-tow", "0.5", "--max-rise-klom", "1000%"},
 	} {
 		if code, text := runCmd(compare(args...)...); code != 3 {
 			t.Errorf("compare %v: exit %d, want 3:\n%s", args, code, text)

@@ -94,6 +94,10 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	if _, err := reports.WriteDir(out.Result, out.Dir); err != nil {
 		return err
 	}
+	// As score --report and report do: a CI job's summary shows the run.
+	if err := reports.AppendStepSummary(out.Result); err != nil {
+		return err
+	}
 	if err := reports.WriteRanking(w, out.Result, cfg.Reference.Method); err != nil {
 		return err
 	}

@@ -41,10 +41,18 @@ attacks: {enabled: false}
 		code := run(append([]string{"run", "-c", cfg}, args...), &out, &errb)
 		return out.String(), errb.String(), code
 	}
+	// In a GitHub Actions job run appends its report to the job's summary,
+	// as score --report and report do.
+	summary := filepath.Join(dir, "step-summary.md")
+	t.Setenv("GITHUB_STEP_SUMMARY", summary)
 	out, errs, code := runCmd()
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s%s", code, out, errs)
 	}
+	if b, err := os.ReadFile(summary); err != nil || !strings.HasPrefix(string(b), "# unlearnbench report\n") || !strings.Contains(string(b), "| 1    | noop ") {
+		t.Fatalf("run did not append its report to $GITHUB_STEP_SUMMARY (%v):\n%.300s", err, b)
+	}
+	t.Setenv("GITHUB_STEP_SUMMARY", "")
 	for _, re := range []string{
 		`(?m)^fashion-mnist: 600 training, 200 test; .* split: 570 retain, 30 forget`,
 		`(?m)^training the original mlp on 600 examples for 2 epochs$`,

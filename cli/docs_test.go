@@ -20,25 +20,7 @@ import (
 // the commands they name, the Indexed Job's completions must be the M of
 // its --shard k8s/M, and the scoring steps must not shard.
 func TestDocsCommands(t *testing.T) {
-	check := func(where string, argv []string) {
-		t.Helper()
-		if len(argv) == 0 {
-			t.Errorf("%s: empty command line", where)
-			return
-		}
-		c, rest, err := newRootCmd().Find(argv)
-		if err != nil || c.Name() != argv[0] {
-			t.Errorf("%s: unlearnbench %s: no such command (%v)", where, strings.Join(argv, " "), err)
-			return
-		}
-		if err := c.ParseFlags(rest); err != nil {
-			t.Errorf("%s: unlearnbench %s: %v", where, strings.Join(argv, " "), err)
-			return
-		}
-		if err := c.ValidateArgs(c.Flags().Args()); err != nil {
-			t.Errorf("%s: unlearnbench %s: %v", where, strings.Join(argv, " "), err)
-		}
-	}
+	check := func(where string, argv []string) { t.Helper(); checkCommandLine(t, where, argv) }
 
 	// The Kubernetes manifest: an Indexed Job of shards and a scoring Job.
 	f, err := os.Open("docs/kubernetes-indexed-job.yaml")
@@ -157,6 +139,70 @@ func TestDocsCommands(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("docs/sharding.md shows no unlearnbench command")
+	}
+}
+
+// checkCommandLine fails t unless argv (without the program's name) names
+// a command that accepts its flags and arguments.
+func checkCommandLine(t *testing.T, where string, argv []string) {
+	t.Helper()
+	if len(argv) == 0 {
+		t.Errorf("%s: empty command line", where)
+		return
+	}
+	c, rest, err := newRootCmd().Find(argv)
+	if err != nil || c.Name() != argv[0] {
+		t.Errorf("%s: unlearnbench %s: no such command (%v)", where, strings.Join(argv, " "), err)
+		return
+	}
+	if err := c.ParseFlags(rest); err != nil {
+		t.Errorf("%s: unlearnbench %s: %v", where, strings.Join(argv, " "), err)
+		return
+	}
+	if err := c.ValidateArgs(c.Flags().Args()); err != nil {
+		t.Errorf("%s: unlearnbench %s: %v", where, strings.Join(argv, " "), err)
+	}
+}
+
+// TestCIRecipe checks the GitHub Actions workflow of docs/commands/compare.md
+// (no test can run GitHub's runner): it must be YAML with steps, run the
+// benchmark with run and gate with compare on run's result, and every
+// bin/unlearnbench step must be a command line the binary accepts.
+func TestCIRecipe(t *testing.T) {
+	b, err := os.ReadFile("docs/commands/compare.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "```yaml\n")
+	block, _, closed := strings.Cut(block, "```")
+	if !ok || !closed {
+		t.Fatal("docs/commands/compare.md has no yaml block")
+	}
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Run string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal([]byte(block), &wf); err != nil {
+		t.Fatalf("docs/commands/compare.md's workflow: %v", err)
+	}
+	var commands []string
+	for _, job := range wf.Jobs {
+		for _, step := range job.Steps {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(step.Run), "bin/unlearnbench "); ok {
+				argv := strings.Fields(rest)
+				checkCommandLine(t, "docs/commands/compare.md's workflow", argv)
+				commands = append(commands, argv[0])
+				if argv[0] == "compare" && (len(argv) < 3 || argv[2] != "runs/demo/result.json") {
+					t.Errorf("the workflow compares %v, not run's runs/demo/result.json", argv[1:])
+				}
+			}
+		}
+	}
+	if strings.Join(commands, " ") != "run compare" {
+		t.Errorf("the workflow's unlearnbench steps are %v; want run, then compare", commands)
 	}
 }
 

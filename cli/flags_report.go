@@ -79,10 +79,8 @@ func writeResult(cmd *cobra.Command, res *result.Result, jsonOut, dir string) er
 	for _, f := range files {
 		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", f)
 	}
-	if summary := os.Getenv("GITHUB_STEP_SUMMARY"); summary != "" && dir != "" {
-		if err := reports.AppendMarkdown(summary, res); err != nil {
-			return err
-		}
+	if dir != "" {
+		return reports.AppendStepSummary(res)
 	}
 	return nil
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"unlearnbench/result"
 )
 
 // chromiumPath is Debian's Chromium, which scripts/setup.sh installs.
@@ -45,6 +47,18 @@ type pageReport struct {
 	Plots     []plotInfo
 	Absent    []string
 	WorstRows int
+	// Layout problems measured at the window's width: the page wider
+	// than the window, a table's box past its section, a table that does
+	// not fit its box (allowed only in a narrow window, where it scrolls
+	// in its own box), a plot drawn past its figure or its own canvas,
+	// texts of a plot that overlap.
+	PageOverflow  float64
+	TableOutside  []string
+	TableScrolls  []string
+	PlotOutside   []string
+	PlotClipped   []string
+	TextsOverlap  []string
+	SummaryRanked bool
 }
 
 // plotInfo is one plot as the browser drew it.
@@ -76,7 +90,38 @@ const measure = `(() => {
       Texts: svg.querySelectorAll('text').length, Coloured: coloured, BBoxW: b.width, BBoxH: b.height,
       NonEmptyPathData: paths.filter(p => (p.getAttribute('d') || '').length > 2).length };
   });
-  return { Title: document.title, Sections: sections, Plots: plots,
+  const problems = { TableOutside: [], TableScrolls: [], PlotOutside: [], PlotClipped: [], TextsOverlap: [] };
+  const where = (el) => { const s = el.closest('section'); return (s ? s.id : '?') + ' ' + (el.closest('figure') || {}).id; };
+  document.querySelectorAll('.scroll').forEach((box, i) => {
+    const b = box.getBoundingClientRect(), sec = box.closest('section').getBoundingClientRect();
+    const name = box.closest('section').id + ' table ' + i + ' (' + [...box.querySelectorAll('th')].slice(0, 3).map(th => th.textContent).join(', ') + ')';
+    if (b.left < sec.left - 1 || b.right > sec.right + 1) problems.TableOutside.push(name);
+    if (box.scrollWidth > box.clientWidth + 1) problems.TableScrolls.push(name);
+  });
+  const inter = (a, b) => Math.max(0, Math.min(a.right, b.right) - Math.max(a.left, b.left)) * Math.max(0, Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top));
+  document.querySelectorAll('figure.plot').forEach(f => {
+    const svg = f.querySelector('svg'); if (!svg) return;
+    const fr = f.getBoundingClientRect(), sr = svg.getBoundingClientRect(), sec = f.closest('section').getBoundingClientRect();
+    if (fr.right > sec.right + 1 || sr.right > fr.right + 1) problems.PlotOutside.push(f.id);
+    // Clipped: a text (a label, a legend) or the drawing as a whole past
+    // the canvas, beyond the half width of a line.
+    const sb = svg.getBoundingClientRect(), slack = 2.5 * sb.width / svg.viewBox.baseVal.width;
+    const outside = (r) => r.left < sb.left - slack || r.top < sb.top - slack || r.right > sb.right + slack || r.bottom > sb.bottom + slack;
+    const all = [...svg.querySelectorAll('path, text')].map(e => e.getBoundingClientRect()).filter(r => r.width > 0 || r.height > 0);
+    if (all.some(outside)) problems.PlotClipped.push(f.id);
+    // A text's box includes the font's leading; its inner 60% is ink.
+    const ink = (r) => ({ left: r.left, right: r.right, top: r.top + 0.2 * r.height, bottom: r.bottom - 0.2 * r.height, width: r.width, height: 0.6 * r.height });
+    const texts = [...svg.querySelectorAll('text')].filter(t => t.textContent.trim() !== '').map(t => ({ t: t.textContent, r: ink(t.getBoundingClientRect()) }));
+    for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+      const a = texts[i].r, b = texts[j].r;
+      if (inter(a, b) > 0.15 * Math.min(a.width * a.height, b.width * b.height)) problems.TextsOverlap.push(f.id + ': "' + texts[i].t + '" and "' + texts[j].t + '"');
+    }
+  });
+  const ranks = [...document.querySelectorAll('#summary table')][0];
+  const rankCells = ranks ? [...ranks.tBodies[0].rows].map(r => r.cells[0].textContent) : [];
+  return { Title: document.title, Sections: sections, Plots: plots, ...problems,
+    PageOverflow: document.documentElement.scrollWidth - window.innerWidth,
+    SummaryRanked: rankCells.length > 0 && rankCells.every((c, i) => c === String(i + 1)),
     Absent: [...document.querySelectorAll('.absent')].map(p => p.textContent),
     WorstRows: document.querySelectorAll('#examples table').length ? document.querySelector('#examples table tbody').rows.length : 0 };
 })()`
@@ -99,21 +144,64 @@ func TestHTMLReportInChromium(t *testing.T) {
 	if _, err := chromedp.Run(browserCtx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("starting %s: %v", exe, err)
 	}
+	// twelve is full.json's methods repeated to twelve, every copy with the
+	// same scores and times: the worst case for the labels of the
+	// trade-off plots, which must still not overlap.
+	twelve := func(t *testing.T) *result.Result {
+		r := readFixture(t, "full.json")
+		var ms []result.Method
+		for k := range 6 {
+			for _, m := range r.Methods {
+				m.Name = fmt.Sprintf("%s-%d", m.Name, k)
+				ms = append(ms, m)
+			}
+		}
+		r.Methods = ms
+		return r
+	}
+	fixture := func(name string) func(t *testing.T) *result.Result {
+		return func(t *testing.T) *result.Result { return readFixture(t, name) }
+	}
 	for _, c := range []struct {
-		fixture       string
+		name          string
+		result        func(t *testing.T) *result.Result
 		plots         []string // id prefixes every one of which must be drawn
 		absent        int
 		worstRows     int
 		distributions int
 	}{
-		{"full.json", []string{"method-0-epsilons", "method-1-epsilons", "method-0-example-", "method-0-roc", "method-0-roc-loglog", "accuracy-plot", "time-plot", "method-0-klom", "method-1-klom"}, 0, ReportWorst, 10},
-		{"minimal.json", []string{"method-0-epsilons"}, 7, ReportWorst, 0},
+		{"full.json", fixture("full.json"), []string{"epsilon-multiples", "utility-plot", "time-plot", "method-0-example-", "method-0-roc", "method-0-roc-loglog", "accuracy-plot", "method-0-klom", "method-1-klom"}, 0, ReportWorst, 10},
+		{"minimal.json", fixture("minimal.json"), []string{"epsilon-multiples"}, minimalAbsent, ReportWorst, 0},
+		{"twelve methods", twelve, []string{"epsilon-multiples", "utility-plot", "time-plot", "accuracy-plot"}, 0, ReportWorst, 60},
 	} {
-		t.Run(c.fixture, func(t *testing.T) {
-			dir := t.TempDir()
-			if _, err := WriteDir(readFixture(t, c.fixture), dir); err != nil {
-				t.Fatal(err)
-			}
+		// A desktop window, where every table must fit its box, and a
+		// narrow one, where a table may scroll inside its own box.
+		for _, width := range []int64{1280, 640} {
+			t.Run(fmt.Sprintf("%s/%dpx", c.name, width), func(t *testing.T) {
+				checkReportInBrowser(t, browserCtx, c.result(t), width, c.name, c.plots, c.absent, c.worstRows, c.distributions)
+			})
+		}
+	}
+}
+
+// checkReportInBrowser renders r and checks the page at the window width.
+// minimalAbsent is how many "not drawn" notes minimal.json's page has.
+const minimalAbsent = 8
+
+func checkReportInBrowser(t *testing.T, browserCtx context.Context, r *result.Result, width int64, name string, plots []string, absent, worstRows, distributions int) {
+	dir := t.TempDir()
+	if _, err := WriteDir(r, dir); err != nil {
+		t.Fatal(err)
+	}
+	c := struct {
+		fixture       string
+		plots         []string
+		absent        int
+		worstRows     int
+		distributions int
+	}{name, plots, absent, worstRows, distributions}
+	{
+		{
 			page := "file://" + filepath.Join(dir, HTMLFile)
 			ctx, cancel := chromedp.NewContext(browserCtx)
 			defer cancel()
@@ -154,6 +242,9 @@ func TestHTMLReportInChromium(t *testing.T) {
 				}
 			}()
 
+			if _, err := chromedp.Run(ctx, chromedp.EmulateViewport(width, 900)); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := chromedp.Run(ctx, chromedp.Navigate(page)); err != nil {
 				t.Fatalf("loading %s: %v", page, err)
 			}
@@ -173,8 +264,8 @@ func TestHTMLReportInChromium(t *testing.T) {
 			// UNLEARNBENCH_SCREENSHOTS=DIR keeps the page and its screenshot
 			// for a person to look at.
 			if keep := os.Getenv("UNLEARNBENCH_SCREENSHOTS"); keep != "" {
-				name := strings.TrimSuffix(c.fixture, ".json")
-				if _, err := WriteDir(readFixture(t, c.fixture), filepath.Join(keep, name)); err != nil {
+				name := fmt.Sprintf("%s-%dpx", strings.ReplaceAll(strings.TrimSuffix(c.fixture, ".json"), " ", "-"), width)
+				if _, err := WriteDir(r, filepath.Join(keep, name)); err != nil {
 					t.Fatal(err)
 				}
 				if err := os.WriteFile(filepath.Join(keep, name, "report.png"), shot, 0o644); err != nil {
@@ -229,6 +320,29 @@ func TestHTMLReportInChromium(t *testing.T) {
 			if got.WorstRows != c.worstRows {
 				t.Errorf("the worst-examples table has %d rows, want %d", got.WorstRows, c.worstRows)
 			}
-		})
+			if got.PageOverflow > 1 {
+				t.Errorf("the page is %v px wider than the %d px window", got.PageOverflow, width)
+			}
+			for _, p := range got.TableOutside {
+				t.Errorf("%s reaches past its section", p)
+			}
+			if width >= 1280 {
+				for _, p := range got.TableScrolls {
+					t.Errorf("%s does not fit its box at %d px", p, width)
+				}
+			}
+			for _, p := range got.PlotOutside {
+				t.Errorf("plot %s reaches past its figure or section", p)
+			}
+			for _, p := range got.PlotClipped {
+				t.Errorf("plot %s draws past its canvas (clipped)", p)
+			}
+			for _, p := range got.TextsOverlap {
+				t.Errorf("texts overlap in plot %s", p)
+			}
+			if !got.SummaryRanked {
+				t.Error("the summary's first column is not the rank 1, 2, ...")
+			}
+		}
 	}
 }

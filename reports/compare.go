@@ -19,9 +19,10 @@ type CompareOptions struct {
 	// Alpha is the significance level: a change is significant when the
 	// (1 - Alpha) bootstrap interval of the change excludes 0.
 	Alpha float64
-	// MaxDropScore is the largest drop of a score (F, the final score, an
-	// attack's F) that is tolerated even when significant.
-	MaxDropScore float64
+	// Tolerances are how much each gated metric (F and each attack's F,
+	// the final score, ToW, KLoM) may worsen, significantly, before it is
+	// a regression.
+	Tolerances Tolerances
 	// Resamples is the number of bootstrap resamples.
 	Resamples int
 	// Seed seeds the bootstrap, so that the same inputs give the same
@@ -34,10 +35,14 @@ type CompareOptions struct {
 	// the current result a regression instead of a warning: a gate that
 	// lost an attack (say, its test logits were not passed) checks less.
 	RequireAttacks bool
+	// All makes the renderers list every row; by default they list only
+	// the rows with a significant change, and count the others.
+	All bool
 }
 
-// DefaultCompareOptions are benchstat's conventions: alpha 0.05.
-var DefaultCompareOptions = CompareOptions{Alpha: 0.05, Resamples: 2000, Seed: 1}
+// DefaultCompareOptions are benchstat's conventions (alpha 0.05) and the
+// tolerances of DefaultTolerances.
+var DefaultCompareOptions = CompareOptions{Alpha: 0.05, Resamples: 2000, Seed: 1, Tolerances: DefaultTolerances}
 
 // Verdict is a row's judgement.
 type Verdict string
@@ -59,9 +64,29 @@ type ComparisonRow struct {
 	Change, Low, High float64
 	HasInterval       bool
 	Verdict           Verdict
-	// Gate marks the score rows a significant drop of which is a
-	// regression; Regression is set on those that are one.
-	Gate, Regression bool
+	// HigherBetter says which way is better.
+	HigherBetter bool
+	// Gate names the tolerance of a gated row (GateF, ...; "" for rows
+	// that only inform); Allowed is the worsening it tolerates from this
+	// baseline, and Regression is set on a gated row that worsened
+	// significantly by more.
+	Gate       string
+	Tolerance  Tolerance
+	Allowed    float64
+	Regression bool
+}
+
+// Worsening is how much the row got worse (negative when it improved).
+func (r ComparisonRow) Worsening() float64 {
+	if r.HigherBetter {
+		return -r.Change
+	}
+	return r.Change
+}
+
+// Changed reports whether the row changed significantly (or regressed).
+func (r ComparisonRow) Changed() bool {
+	return r.Verdict == Better || r.Verdict == Worse || r.Regression
 }
 
 // Comparison is the outcome of Compare.
@@ -93,7 +118,7 @@ func (c *Comparison) Regressions() []ComparisonRow {
 type metric struct {
 	name         string
 	higherBetter bool
-	gate         bool
+	gate         string // a Gate* name, "" for an informative row
 	// value computes the metric from a draw; nil indices mean the full data.
 	value func(m *result.Method, d *bootDraw) float64
 	// resamples says whether draws change the value (otherwise the row has
@@ -117,6 +142,62 @@ func meanOver(v []float64, idx []int) float64 {
 		s += v[i]
 	}
 	return s / float64(len(idx))
+}
+
+// capValue is the epsilon a peaky or perfectly separated example gets.
+const capValue = float64(scoring.EpsilonCap)
+
+// meanBelowCap is the mean of the epsilons under scoring.EpsilonCap among
+// idx (all when nil), NaN when every one is capped.
+func meanBelowCap(eps []float64, idx []int) float64 {
+	s, n := 0.0, 0
+	add := func(v float64) {
+		if v < scoring.EpsilonCap {
+			s += v
+			n++
+		}
+	}
+	if idx == nil {
+		for _, v := range eps {
+			add(v)
+		}
+	} else {
+		for _, i := range idx {
+			add(eps[i])
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return s / float64(n)
+}
+
+// countCapped counts the epsilons at scoring.EpsilonCap among idx (all
+// when nil).
+func countCapped(eps []float64, idx []int) float64 {
+	n := 0
+	if idx == nil {
+		for _, v := range eps {
+			if v >= scoring.EpsilonCap {
+				n++
+			}
+		}
+	} else {
+		for _, i := range idx {
+			if eps[i] >= scoring.EpsilonCap {
+				n++
+			}
+		}
+	}
+	return float64(n)
+}
+
+// towGate gates ToW, not ToW-MIA (an attack's view of the same pairs).
+func towGate(attack string) string {
+	if attack == "tow" {
+		return GateToW
+	}
+	return ""
 }
 
 func points(m *result.Method) []float64 {
@@ -199,15 +280,21 @@ func methodMetrics(base, cur *result.Method) []metric {
 	pb, pc := points(base), points(cur)
 	eb, ec := epsilons(base), epsilons(cur)
 	ms := []metric{
-		{name: "forgetting quality F", higherBetter: true, gate: true, resamples: always,
+		{name: "forgetting quality F", higherBetter: true, gate: GateF, resamples: always,
 			value: func(m *result.Method, d *bootDraw) float64 {
 				if d == nil {
 					return m.Score.F
 				}
 				return meanOver(pick(m, pb, pc), d.examples)
 			}},
-		{name: "mean epsilon", resamples: always,
-			value: func(m *result.Method, d *bootDraw) float64 { return meanOver(pick(m, eb, ec), exampleIdx(d)) }},
+		// The cap (a peaky or perfectly separated example) is no
+		// measurement: a mean over capped epsilons moves by 50 for each
+		// example that reaches or leaves it. The uncapped ones are
+		// averaged, and the capped ones counted.
+		{name: "mean epsilon below the cap", resamples: always,
+			value: func(m *result.Method, d *bootDraw) float64 { return meanBelowCap(pick(m, eb, ec), exampleIdx(d)) }},
+		{name: fmt.Sprintf("examples at the epsilon cap (%g)", capValue), resamples: always,
+			value: func(m *result.Method, d *bootDraw) float64 { return countCapped(pick(m, eb, ec), exampleIdx(d)) }},
 	}
 	if base.Utility != nil && cur.Utility != nil {
 		perModel := func(b, c *result.Method) bool { return hasPerModelAcc(b) && hasPerModelAcc(c) }
@@ -216,7 +303,7 @@ func methodMetrics(base, cur *result.Method) []metric {
 				value: func(m *result.Method, d *bootDraw) float64 { return accRatio(m, d, result.RetainAccuracy) }},
 			metric{name: "TA_U / TA_R", higherBetter: true, resamples: perModel,
 				value: func(m *result.Method, d *bootDraw) float64 { return accRatio(m, d, result.TestAccuracy) }},
-			metric{name: "final score", higherBetter: true, gate: true, resamples: always,
+			metric{name: "final score", higherBetter: true, gate: GateFinal, resamples: always,
 				value: func(m *result.Method, d *bootDraw) float64 {
 					if d == nil && m.Score.Final != nil {
 						return *m.Score.Final
@@ -249,7 +336,7 @@ func methodMetrics(base, cur *result.Method) []metric {
 			return ca
 		}
 		if len(ba.Epsilons) > 0 && len(ca.Epsilons) > 0 {
-			ms = append(ms, metric{name: "attack " + name + ": F", higherBetter: true, gate: true, resamples: always,
+			ms = append(ms, metric{name: "attack " + name + ": F", higherBetter: true, gate: GateF, resamples: always,
 				value: func(m *result.Method, d *bootDraw) float64 {
 					a := find(m)
 					if d == nil {
@@ -299,8 +386,8 @@ func methodMetrics(base, cur *result.Method) []metric {
 // pairs each example with itself) and, where the results hold per-model
 // values, each population's models independently. A row is better or worse
 // when the (1 - Alpha) interval excludes 0 in that direction, "~" when it
-// does not; score rows (F, the final score, an attack's F) that are worse by
-// more than MaxDropScore are regressions. The epsilons themselves are not
+// does not; gated rows (F, the final score, an attack's F, ToW, the forget
+// set's KLoM) that are worse by more than their tolerance are regressions. The epsilons themselves are not
 // recomputed: a result keeps its examples' epsilons, not every model's
 // confidences, so the intervals say how much the numbers depend on which
 // forget examples (and models, for accuracies and times) were drawn.
@@ -312,8 +399,8 @@ func Compare(baseName string, base *result.Result, curName string, cur *result.R
 	if !(opt.Alpha > 0 && opt.Alpha < 1) {
 		return nil, usererr.Errorf("--alpha is %v; want a level between 0 and 1, e.g. 0.05", opt.Alpha)
 	}
-	if opt.MaxDropScore < 0 {
-		return nil, usererr.Errorf("--max-drop-score is %v; want 0 or more", opt.MaxDropScore)
+	if err := opt.Tolerances.Check(); err != nil {
+		return nil, err
 	}
 	if opt.Resamples < 100 {
 		return nil, usererr.Errorf("--resamples is %d; want at least 100 for a %g%% interval", opt.Resamples, 100*(1-opt.Alpha))
@@ -453,13 +540,21 @@ func compareMethod(b, m *result.Method, opt CompareOptions, rng *rand.Rand) ([]C
 	}
 	rows := make([]ComparisonRow, len(metrics))
 	for k, mt := range metrics {
-		row := ComparisonRow{Method: b.Name, Metric: mt.name, Baseline: mt.value(b, nil), Current: mt.value(m, nil), Gate: mt.gate}
+		row := ComparisonRow{Method: b.Name, Metric: mt.name, Baseline: mt.value(b, nil), Current: mt.value(m, nil),
+			HigherBetter: mt.higherBetter, Gate: mt.gate}
 		row.Change = row.Current - row.Baseline
 		row.Verdict = Untested
-		if mt.resamples(b, m) {
-			slices.Sort(deltas[k])
-			row.Low = stat.Quantile(opt.Alpha/2, stat.Empirical, deltas[k], nil)
-			row.High = stat.Quantile(1-opt.Alpha/2, stat.Empirical, deltas[k], nil)
+		if mt.gate != "" {
+			row.Tolerance = opt.Tolerances.Of(mt.gate)
+			row.Allowed = row.Tolerance.Allowed(row.Baseline)
+		}
+		// A draw in which a metric is undefined (every drawn epsilon at
+		// the cap, say) says nothing about its change.
+		ds := slices.DeleteFunc(deltas[k], func(v float64) bool { return !finite(v) })
+		if mt.resamples(b, m) && finite(row.Change) && float64(len(ds)) >= math.Ceil(2/opt.Alpha) {
+			slices.Sort(ds)
+			row.Low = stat.Quantile(opt.Alpha/2, stat.Empirical, ds, nil)
+			row.High = stat.Quantile(1-opt.Alpha/2, stat.Empirical, ds, nil)
 			row.HasInterval = true
 			row.Verdict = NoChange
 			up, down := row.Low > 0, row.High < 0
@@ -469,7 +564,7 @@ func compareMethod(b, m *result.Method, opt CompareOptions, rng *rand.Rand) ([]C
 			case up || down:
 				row.Verdict = Worse
 			}
-			row.Regression = mt.gate && row.Verdict == Worse && -row.Change > opt.MaxDropScore
+			row.Regression = mt.gate != "" && row.Verdict == Worse && row.Worsening() > row.Allowed
 		}
 		rows[k] = row
 	}
@@ -537,7 +632,11 @@ func populationMetrics(base, cur *result.Method, ba, ca *result.AttackResult, fi
 				undefined[a][i] = true
 			}
 		}
-		return []metric{{name: "attack " + ba.Name + ": mean KLoM",
+		gate := ""
+		if paired {
+			gate = GateKLoM // the forget set's KLoM, lower is better
+		}
+		return []metric{{name: "attack " + ba.Name + ": mean KLoM", gate: gate,
 			resamples: func(_, _ *result.Method) bool { return paired },
 			value: func(m *result.Method, d *bootDraw) float64 {
 				a := find(m)
@@ -567,7 +666,7 @@ func populationMetrics(base, cur *result.Method, ba, ca *result.AttackResult, fi
 			p, a := m.Population(scoring.Unlearned), find(m)
 			return p != nil && p.N == len(a.PerModel) && len(p.RetainAcc)+len(p.TestAcc)+len(p.Seconds) > 0
 		}
-		return []metric{{name: "attack " + ba.Name + ": " + label, higherBetter: true, gate: ba.Name == "tow",
+		return []metric{{name: "attack " + ba.Name + ": " + label, higherBetter: true, gate: towGate(ba.Name),
 			resamples: func(b, c *result.Method) bool { return drawn(b) && drawn(c) },
 			value: func(m *result.Method, d *bootDraw) float64 {
 				a := find(m)

@@ -2,11 +2,14 @@ package reports
 
 import (
 	"bytes"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/result"
+	"unlearnbench/scoring"
 )
 
 func compareFixtures(t *testing.T, base, cur string, opt CompareOptions) *Comparison {
@@ -54,9 +57,25 @@ func TestCompareFindsInjectedRegression(t *testing.T) {
 	}
 	// A tolerance larger than the drop lets it pass.
 	opt := DefaultCompareOptions
-	opt.MaxDropScore = 0.1
+	// The regressed models remember more, so the forget set's KLoM rose
+	// too: gated with its own tolerance.
+	if r := row(t, c, "finetune", "attack klom/forget: mean KLoM"); !r.Regression || r.HigherBetter {
+		t.Fatalf("KLoM rise: %+v", r)
+	}
+	opt.Tolerances.F, opt.Tolerances.Final, opt.Tolerances.KLoM = Abs(0.1), Abs(0.1), Rel(10)
 	if tolerant := compareFixtures(t, "full.json", "regressed.json", opt); tolerant.RegressionError() != nil {
-		t.Fatalf("drop of %v under --max-drop-score 0.1: %v", f.Change, tolerant.RegressionError())
+		t.Fatalf("drop of %v under a tolerance of 0.1: %v", f.Change, tolerant.RegressionError())
+	}
+	// A relative tolerance is a fraction of the baseline: F dropped by 39%
+	// of its baseline, so 40% tolerates the drop and 30% does not.
+	opt.Tolerances.F, opt.Tolerances.Final = Rel(0.40), Rel(0.40)
+	tolerant := compareFixtures(t, "full.json", "regressed.json", opt)
+	if r := row(t, tolerant, "finetune", "forgetting quality F"); r.Regression || r.Allowed != 0.4*r.Baseline {
+		t.Fatalf("F under 40%%: %+v", r)
+	}
+	opt.Tolerances.F = Rel(0.30)
+	if r := row(t, compareFixtures(t, "full.json", "regressed.json", opt), "finetune", "forgetting quality F"); !r.Regression {
+		t.Fatalf("F's 39%% drop under 30%%: %+v", r)
 	}
 }
 
@@ -105,7 +124,9 @@ func TestCompareRefusesIncomparableResults(t *testing.T) {
 		{"different N", func(r *result.Result) { r.Methods[0].N = 64 }, nil, "N = 32 models per population in base.json but 64 in cur.json"},
 		{"no method in common", func(r *result.Result) { r.Methods[0].Name, r.Methods[1].Name = "a", "b" }, nil, "no method in common"},
 		{"bad alpha", func(*result.Result) {}, func(o *CompareOptions) { o.Alpha = 1.5 }, "--alpha is 1.5"},
-		{"negative tolerance", func(*result.Result) {}, func(o *CompareOptions) { o.MaxDropScore = -1 }, "--max-drop-score is -1"},
+		{"negative tolerance", func(*result.Result) {}, func(o *CompareOptions) { o.Tolerances.F = Abs(-1) }, "--max-drop-f is -1"},
+		{"NaN tolerance", func(*result.Result) {}, func(o *CompareOptions) { o.Tolerances.KLoM = Rel(math.NaN()) }, "--max-rise-klom is NaN"},
+		{"tolerance of every drop", func(*result.Result) {}, func(o *CompareOptions) { o.Tolerances.ToW = Rel(1) }, "--max-drop-tow is 100%"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -233,4 +254,64 @@ func slicesContainsSubstring(list []string, sub string) bool {
 		}
 	}
 	return false
+}
+
+// A change to one method lists that method's significant changes only,
+// names the unchanged ones once, and --all lists every row.
+func TestCompareListsOnlyChangedRows(t *testing.T) {
+	c := compareFixtures(t, "full.json", "regressed.json", DefaultCompareOptions)
+	var b bytes.Buffer
+	if err := c.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	lines := strings.Split(out, "\n")
+	if !strings.HasPrefix(lines[0], "REGRESSION:") || !strings.HasPrefix(lines[1], "regression: finetune: forgetting quality F fell") ||
+		!strings.Contains(lines[1], "beyond the tolerance of 10% of the baseline") {
+		t.Fatalf("headline:\n%s", out)
+	}
+	if strings.Contains(out, "| noop") || !strings.Contains(out, "Every number equal: noop.") || !strings.Contains(out, "--all lists every row") {
+		t.Fatalf("unchanged method listed row by row, or not named:\n%s", out)
+	}
+	for _, r := range c.shown() {
+		if !r.Changed() {
+			t.Errorf("row without a significant change shown: %+v", r)
+		}
+	}
+	all := DefaultCompareOptions
+	all.All = true
+	ca := compareFixtures(t, "full.json", "regressed.json", all)
+	b.Reset()
+	if err := ca.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(b.String(), "\n| "); got != len(ca.Rows)+1 {
+		t.Errorf("--all: %d table lines, want %d rows and a header", got, len(ca.Rows))
+	}
+	if strings.Contains(b.String(), "Not listed") {
+		t.Error("--all still hides rows")
+	}
+}
+
+// An example reaching the cap of 50 moves the count of capped examples,
+// not the mean epsilon by 50/E.
+func TestCompareKeepsTheCapOutOfTheMean(t *testing.T) {
+	base := readFixture(t, "minimal.json")
+	cur := readFixture(t, "minimal.json")
+	m := &cur.Methods[0]
+	k := slices.IndexFunc(m.Examples, func(e scoring.Example) bool { return e.Epsilon < capValue })
+	m.Examples[k].Epsilon = capValue
+	before := meanBelowCap(epsilons(&base.Methods[0]), nil)
+	c, err := Compare("base.json", base, "cur.json", cur, DefaultCompareOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capped := row(t, c, m.Name, "examples at the epsilon cap (50)")
+	if capped.Change != 1 {
+		t.Errorf("capped examples: %+v", capped)
+	}
+	mean := row(t, c, m.Name, "mean epsilon below the cap")
+	if mean.Baseline != before || mean.Current >= capValue || math.Abs(mean.Change) > 1 {
+		t.Errorf("mean below the cap moved by the capped example: %+v", mean)
+	}
 }

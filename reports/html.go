@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 
 	"gonum.org/v1/plot/vg"
 
@@ -26,11 +27,19 @@ var (
 type htmlFigure struct {
 	ID, Caption string
 	SVG         template.HTML
+	// Width is the drawing's width in CSS pixels: the figure is at most
+	// that wide and shrinks with the page.
+	Width int
 }
 
 type htmlTable struct {
 	Header []string
-	Rows   [][]string
+	Rows   [][]htmlCell
+}
+
+type htmlCell struct {
+	Text string
+	Best bool
 }
 
 type htmlMethod struct {
@@ -38,8 +47,6 @@ type htmlMethod struct {
 	F, Final     string
 	// Interval says what F's bootstrap interval is ("" without one).
 	Interval       string
-	Epsilon        htmlFigure
-	Buckets        htmlTable
 	Worst          htmlTable
 	WorstCount     int
 	E              int
@@ -56,6 +63,13 @@ type htmlMethod struct {
 type htmlReport struct {
 	Headline                    string
 	Summary, Populations        htmlTable
+	SummaryNotes                []string
+	Epsilons                    *htmlFigure
+	Buckets                     htmlTable
+	Utility                     *htmlFigure
+	AbsentUtility               []string
+	WarningGroups               []warningGroup
+	WarningCount                int
 	Data, Inputs, Attacks       htmlTable
 	Config                      string
 	Methods                     []htmlMethod
@@ -77,13 +91,13 @@ type htmlSection struct{ ID, Title string }
 // when the result has nothing for it.
 var Sections = []htmlSection{
 	{"summary", "Summary"},
-	{"run", "Run"},
+	{"tradeoff", "Forgetting against utility and time"},
 	{"epsilons", "Epsilons per forget example"},
 	{"examples", "Worst-forgotten and typical examples"},
 	{"attacks", "Attacks"},
 	{"klom", "KLoM and ToW"},
 	{"accuracy", "Accuracy"},
-	{"time", "Score against time"},
+	{"run", "Run"},
 	{"warnings", "Warnings"},
 }
 
@@ -96,31 +110,42 @@ func SectionIDs() []string {
 	return ids
 }
 
-func toHTMLTable(t grid) htmlTable { return htmlTable{Header: t.header, Rows: t.rows} }
+func toHTMLTable(t grid) htmlTable {
+	h := htmlTable{Header: t.header, Rows: make([][]htmlCell, len(t.rows))}
+	for r, row := range t.rows {
+		h.Rows[r] = make([]htmlCell, len(row))
+		for c, text := range row {
+			h.Rows[r][c] = htmlCell{Text: text, Best: t.best[[2]int{r, c}]}
+		}
+	}
+	return h
+}
 
 func toHTMLFigure(f figure) htmlFigure {
 	// The SVG comes from gonum/plot's SVG canvas with every text escaped by
 	// it, and the caption escaped by svgFigure.
-	return htmlFigure{ID: f.ID, Caption: f.Caption, SVG: template.HTML(f.SVG)}
+	return htmlFigure{ID: f.ID, Caption: f.Caption, SVG: template.HTML(f.SVG), Width: int(math.Round(f.Width.Points() * 4 / 3))}
 }
 
 // maxListedExamples bounds the full per-example table in the HTML report;
 // past it the reader is sent to examples.csv.
-const maxListedExamples = 2000
+const maxListedExamples = 100
 
 // WriteHTML renders r as one self-contained HTML page: tables, and plots as
 // inline SVG drawn by gonum/plot, with inline CSS and no script or network
 // access.
 func WriteHTML(w io.Writer, r *result.Result) error {
 	rep := htmlReport{
-		Headline:    headline(r),
-		Summary:     toHTMLTable(summaryGrid(r)),
-		Data:        toHTMLTable(dataGrid(r)),
-		Inputs:      toHTMLTable(inputsGrid(r)),
-		Attacks:     toHTMLTable(attacksGrid(r)),
-		Warnings:    warningLines(r),
-		Sections:    Sections,
-		ReportWorst: ReportWorst,
+		Headline:     headline(r),
+		Summary:      toHTMLTable(summaryGrid(r)),
+		Data:         toHTMLTable(dataGrid(r)),
+		Inputs:       toHTMLTable(inputsGrid(r)),
+		Attacks:      toHTMLTable(attacksGrid(r)),
+		Warnings:     warningLines(r),
+		SummaryNotes: summaryNotes(r),
+		Buckets:      toHTMLTable(bucketsTable(r)),
+		Sections:     Sections,
+		ReportWorst:  ReportWorst,
 	}
 	if hasMetrics(r) {
 		rep.KLoM, rep.ToW, rep.MetricsIntro = toHTMLTable(klomGrid(r)), toHTMLTable(towGrid(r)), metricsIntro
@@ -140,22 +165,12 @@ func WriteHTML(w io.Writer, r *result.Result) error {
 		hm := htmlMethod{
 			Name: m.Name, Anchor: fmt.Sprintf("method-%d", i), E: m.E,
 			F: g(m.Score.F), Final: finalOrWhy(m), Interval: IntervalText(m),
-			Buckets: toHTMLTable(bucketsGrid(m)),
 		}
 		hm.WorstCount = min(ReportWorst, m.E)
 		hm.Worst = toHTMLTable(worstGrid(m, hm.WorstCount))
 		if m.E <= maxListedExamples {
 			hm.All = toHTMLTable(worstGrid(m, m.E))
 		}
-		p, err := epsilonPlot(m)
-		if err != nil {
-			return fmt.Errorf("method %q: epsilon histogram: %w", m.Name, err)
-		}
-		f, err := svgFigure(hm.Anchor+"-epsilons", m.Name+": forget examples per epsilon bucket", p, wideW, wideH)
-		if err != nil {
-			return err
-		}
-		hm.Epsilon = toHTMLFigure(f)
 		rank := result.Rank(m.Examples)
 		for k := range m.Distributions {
 			d := &m.Distributions[k]
@@ -209,24 +224,46 @@ func WriteHTML(w io.Writer, r *result.Result) error {
 		if err != nil {
 			return fmt.Errorf("accuracy plot: %w", err)
 		}
-		f, err := svgFigure("accuracy-plot", p.Title.Text, p, wideW, wideH)
+		// Upright names (past five populations) need room below.
+		h := wideH
+		if len(groups) > 5 {
+			h += 0.9 * vg.Inch
+		}
+		f, err := svgFigure("accuracy-plot", p.Title.Text, p, wideW, h)
 		if err != nil {
 			return err
 		}
 		hf := toHTMLFigure(f)
 		rep.Accuracy = &hf
 	}
+	rep.WarningGroups, rep.WarningCount = groupWarnings(r), len(rep.Warnings)
+	ef, err := epsilonSmallMultiples(r)
+	if err != nil {
+		return fmt.Errorf("epsilon histograms: %w", err)
+	}
+	hf := toHTMLFigure(ef)
+	rep.Epsilons = &hf
+	if methods := utilityMethods(r); len(methods) > 0 {
+		f, err := utilityPlot(methods)
+		if err != nil {
+			return fmt.Errorf("utility plot: %w", err)
+		}
+		hf := toHTMLFigure(f)
+		rep.Utility = &hf
+	} else {
+		rep.AbsentUtility = []string{"no accuracies in this result, so no plot of F against utility"}
+	}
 	if methods := timeMethods(r); len(methods) > 0 {
-		p, err := timePlot(r, methods)
+		f, ok, err := timeFractionPlot(r, methods)
 		if err != nil {
 			return fmt.Errorf("time plot: %w", err)
 		}
-		f, err := svgFigure("time-plot", p.Title.Text, p, wideW, wideH)
-		if err != nil {
-			return err
+		if ok {
+			hf := toHTMLFigure(f)
+			rep.Time = &hf
+		} else {
+			rep.AbsentTime = []string{"no retraining time in this result, so no plot against the fraction of it each method took"}
 		}
-		hf := toHTMLFigure(f)
-		rep.Time = &hf
 	}
 	return htmlTemplate.Execute(w, rep)
 }
@@ -235,7 +272,7 @@ func WriteHTML(w io.Writer, r *result.Result) error {
 // rule that reached its epsilon.
 func distributionCaption(m *result.Method, d *result.Distribution, rank int) string {
 	ex := m.Examples[d.Example]
-	s := fmt.Sprintf("%s, example %d: epsilon %.4f, rank %d of %d (highest first)", m.Name, d.Example, ex.Epsilon, rank, m.E)
+	s := fmt.Sprintf("%s, example %d: epsilon %s, rank %d of %d (highest first)", m.Name, d.Example, epsilonText(ex.Epsilon), rank, m.E)
 	switch {
 	case ex.Peaky:
 		s += "; one population's spread is under 1% of the other's, so the example gets the cap without a rule"

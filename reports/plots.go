@@ -36,6 +36,7 @@ type figure struct {
 	ID      string // unique in the report, for links and tests
 	Caption string
 	SVG     string
+	Width   vg.Length // the drawing's width, for the page's layout
 }
 
 // svgFigure draws p into an SVG document without its XML prologue, ready to
@@ -53,7 +54,7 @@ func svgFigure(id, caption string, p *plot.Plot, w, h vg.Length) (figure, error)
 		return figure{}, fmt.Errorf("drawing plot %s: no <svg> element in the output", id)
 	}
 	s = `<svg role="img" aria-label="` + html.EscapeString(caption) + `"` + strings.TrimPrefix(s[start:], "<svg")
-	return figure{ID: id, Caption: caption, SVG: s}, nil
+	return figure{ID: id, Caption: caption, SVG: s, Width: w}, nil
 }
 
 func newPlot(title, xLabel, yLabel string) *plot.Plot {
@@ -73,31 +74,6 @@ func newPlot(title, xLabel, yLabel string) *plot.Plot {
 
 func sans(s *text.Style) { s.Font.Variant = "Sans" }
 
-// epsilonPlot is the histogram of one method's epsilons over the score's
-// buckets, with the examples past the last bucket as a last bar.
-func epsilonPlot(m *result.Method) (*plot.Plot, error) {
-	p := newPlot(m.Name+": forget examples per epsilon bucket", "epsilon bucket (lower bound; points 1, 1/2, 1/4, ...)", "examples")
-	counts := make(plotter.Values, 0, len(m.Score.Buckets)+1)
-	names := make([]string, 0, len(m.Score.Buckets)+1)
-	for _, b := range m.Score.Buckets {
-		counts = append(counts, float64(b.Count))
-		names = append(names, g(b.Lo))
-	}
-	counts = append(counts, float64(m.Score.NoBucket))
-	names = append(names, ">="+g(m.Score.MaxEpsilon))
-	bars, err := plotter.NewBarChart(counts, vg.Points(14))
-	if err != nil {
-		return nil, err
-	}
-	bars.Color = unlearnedColor
-	bars.LineStyle.Width = 0
-	p.Add(bars)
-	p.NominalX(names...)
-	p.X.Min, p.X.Max = -0.6, float64(len(names))-0.4
-	p.Y.Min = 0
-	return p, nil
-}
-
 // histogramOver bins values into bins of equal width over [lo, hi].
 func histogramOver(values []float64, lo, hi float64, n int) *plotter.Histogram {
 	width := (hi - lo) / float64(n)
@@ -111,6 +87,8 @@ func histogramOver(values []float64, lo, hi float64, n int) *plotter.Histogram {
 		k = min(max(k, 0), n-1)
 		bins[k].Weight++
 	}
+	// Empty bins draw nothing but cost the page a path each.
+	bins = slices.DeleteFunc(bins, func(b plotter.HistogramBin) bool { return b.Weight == 0 })
 	return &plotter.Histogram{Bins: bins, Width: width}
 }
 
@@ -118,7 +96,7 @@ func histogramOver(values []float64, lo, hi float64, n int) *plotter.Histogram {
 // populations with the thresholds of the rule that gave its epsilon.
 func distributionPlot(m *result.Method, d *result.Distribution, rank int) (*plot.Plot, error) {
 	ex := m.Examples[d.Example]
-	title := fmt.Sprintf("example %d: epsilon %.3f (rank %d of %d)", d.Example, ex.Epsilon, rank, m.E)
+	title := fmt.Sprintf("example %d: epsilon %s (rank %d of %d)", d.Example, epsilonText(ex.Epsilon), rank, m.E)
 	if ex.Peaky {
 		title += ", peaky"
 	}
@@ -226,7 +204,7 @@ func rocPlot(m *result.Method, logLog bool) (*plot.Plot, error) {
 		}
 		c := plotutil.Color(k)
 		k++
-		line, err := plotter.NewLine(pts)
+		line, err := plotter.NewLine(thinCurve(pts, logLog))
 		if err != nil {
 			return nil, fmt.Errorf("attack %s: %w", a.Name, err)
 		}
@@ -266,6 +244,28 @@ func rocPlot(m *result.Method, logLog bool) (*plot.Plot, error) {
 	// Curves above the chance line leave the lower right free.
 	p.Legend.Top, p.Legend.Left = false, false
 	return p, nil
+}
+
+// thinCurve drops the points of a curve that lie within a fraction of a
+// pixel of the last one kept (in log space on log axes): a ROC curve of
+// thousands of thresholds draws the same line from a few hundred points,
+// and the report is a fraction of the size.
+func thinCurve(pts plotter.XYs, logLog bool) plotter.XYs {
+	const step = 0.002 // of the axis, about a pixel of a 4.6-inch plot
+	pos := func(v float64) float64 {
+		if logLog {
+			return math.Log10(v) / 5 // the log axes span five decades
+		}
+		return v
+	}
+	out := plotter.XYs{pts[0]}
+	for i := 1; i < len(pts); i++ {
+		last := out[len(out)-1]
+		if i == len(pts)-1 || math.Abs(pos(pts[i].X)-pos(last.X)) >= step || math.Abs(pos(pts[i].Y)-pos(last.Y)) >= step {
+			out = append(out, pts[i])
+		}
+	}
+	return out
 }
 
 func floorIf(cond bool, v float64) float64 {
@@ -369,6 +369,12 @@ func accuracyPlot(groups []accuracyGroup) (*plot.Plot, error) {
 	}
 	p.NominalX(names...)
 	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5
+	// Past a few populations their names run together side by side:
+	// upright, each keeps its own room.
+	if len(groups) > 5 {
+		p.X.Tick.Label.Rotation = math.Pi / 2
+		p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
+	}
 	// Headroom above the points keeps the legend off them.
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, grp := range groups {
@@ -451,7 +457,7 @@ func timePlot(r *result.Result, methods []*result.Method) (*plot.Plot, error) {
 	}
 	yMax = max(yMax, 1e-9)
 	if retrain > 0 {
-		cut := 0.2 * retrain
+		cut := TimeCutoff * retrain
 		xMax = max(xMax, cut)
 		line, err := plotter.NewLine(plotter.XYs{{X: cut, Y: 0}, {X: cut, Y: yMax * 1.1}})
 		if err != nil {
@@ -460,7 +466,7 @@ func timePlot(r *result.Result, methods []*result.Method) (*plot.Plot, error) {
 		line.LineStyle.Color = ruleColor
 		line.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(line)
-		p.Legend.Add(fmt.Sprintf("competition's cut-off: 20%% of retraining time (%s)", seconds(retrain)), line)
+		p.Legend.Add(fmt.Sprintf("competition's cut-off: %.0f%% of retraining time (%s)", 100*TimeCutoff, seconds(retrain)), line)
 	}
 	// Room right of the points for their names and above them for the
 	// legend.

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/olekukonko/tablewriter"
 
@@ -20,10 +20,11 @@ import (
 // fraction of retraining's time per member was disqualified.
 const TimeCutoff = 0.2
 
-// WriteRanking writes a run's methods ranked by final score (methods
-// without one last), with their utility, accuracies and time per member
-// against retraining's, then the reference population's line; reference
-// names the reference's method.
+// WriteRanking writes a run's methods ranked as every report ranks them
+// (result.Ranked: by final score, or by F when some method has none), with
+// their utility, accuracies and time per member against retraining's, then
+// the reference population's line; reference names the reference's
+// method.
 func WriteRanking(w io.Writer, r *result.Result, reference string) error {
 	if len(r.Methods) == 0 {
 		return fmt.Errorf("ranking: the result has no methods")
@@ -34,24 +35,9 @@ func WriteRanking(w io.Writer, r *result.Result, reference string) error {
 	}
 	refSecs := plainMean(refPop.Seconds)
 	rows := make([]rankRow, 0, len(r.Methods))
-	for i := range r.Methods {
+	for _, i := range result.Ranked(r.Methods) {
 		rows = append(rows, newRankRow(&r.Methods[i]))
 	}
-	score := func(r rankRow) float64 {
-		if r.final != nil {
-			return *r.final
-		}
-		return math.Inf(-1)
-	}
-	slices.SortStableFunc(rows, func(a, b rankRow) int {
-		switch sa, sb := score(a), score(b); {
-		case sa > sb:
-			return -1
-		case sa < sb:
-			return 1
-		}
-		return 0
-	})
 	t := newRightTable(w, "rank", "method", "F", "RA_U/RA_R", "TA_U/TA_R", "final", "forget acc", "retain acc", "test acc", "s/member", "of retrain")
 	flagged := false
 	for i, r := range rows {
@@ -69,6 +55,19 @@ func WriteRanking(w io.Writer, r *result.Result, reference string) error {
 			pct(r.forgetAcc), pct(r.retainAcc), pct(r.testAcc), fmtSecs(r.secs), fs})
 	}
 	t.Render()
+	if !result.RankedByFinal(r.Methods) {
+		var none []string
+		for i := range r.Methods {
+			if r.Methods[i].Score.Final == nil {
+				none = append(none, r.Methods[i].Name)
+			}
+		}
+		verb := "have"
+		if len(none) == 1 {
+			verb = "has"
+		}
+		fmt.Fprintf(w, "ranked by F: %s %s no final score\n", strings.Join(none, ", "), verb)
+	}
 	if flagged {
 		fmt.Fprintf(w, "! more than the competition's cut-off of %.0f%% of retraining's time per member\n", 100*TimeCutoff)
 	}

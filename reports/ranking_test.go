@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -47,4 +48,31 @@ func TestGoldenPlan(t *testing.T) {
 		}
 	}
 	checkGolden(t, "plan.table", b.Bytes())
+}
+
+// A method without a final score (a result without its accuracies) is
+// ranked by F with the others, as the reports' summary ranks it, not put
+// last; a line under the table says why the ranking is by F.
+func TestRankingWithoutFinal(t *testing.T) {
+	r := readFixture(t, "full.json")
+	if r.Methods[0].Name != "finetune" || r.Methods[0].Score.F <= r.Methods[1].Score.F {
+		t.Fatalf("full.json changed: want finetune first with the higher F, have %s", r.Methods[0].Name)
+	}
+	r.Methods[0].Score.Final = nil
+	var b bytes.Buffer
+	if err := WriteRanking(&b, r, "retrain"); err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{`(?m)^\| 1 +\| finetune +\| 0\.1621 \|.*\| +- \|`, `(?m)^\| 2 +\| noop +\|`, `(?m)^ranked by F: finetune has no final score$`} {
+		if !regexp.MustCompile(re).MatchString(b.String()) {
+			t.Errorf("ranking lacks %s:\n%s", re, b.String())
+		}
+	}
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^\| 1 +\| finetune +\|`).MatchString(md.String()) {
+		t.Errorf("the Markdown summary ranks otherwise:\n%s", md.String())
+	}
 }

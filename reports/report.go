@@ -70,6 +70,23 @@ func AppendMarkdown(path string, r *result.Result) error {
 	return appendFile(path, b.String())
 }
 
+// StepSummaryEnv names the variable in which GitHub Actions gives each step
+// the file of its job summary.
+const StepSummaryEnv = "GITHUB_STEP_SUMMARY"
+
+// AppendStepSummary appends r's Markdown report to $GITHUB_STEP_SUMMARY
+// when GitHub Actions sets it, and does nothing otherwise: the one call
+// every command that writes a result's report (score --report, report,
+// run) makes after writing it, so that all of them show in a job's
+// summary.
+func AppendStepSummary(r *result.Result) error {
+	path := os.Getenv(StepSummaryEnv)
+	if path == "" {
+		return nil
+	}
+	return AppendMarkdown(path, r)
+}
+
 func appendFile(path, text string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
@@ -147,10 +164,13 @@ func mdTable(w io.Writer, t grid) {
 	tw.SetHeaderAlignment(tablewriter.ALIGN_LEFT)
 	tw.SetBorders(tablewriter.Border{Left: true, Top: false, Right: true, Bottom: false})
 	tw.SetCenterSeparator("|")
-	for _, row := range t.rows {
+	for r, row := range t.rows {
 		cells := make([]string, len(row))
 		for i, c := range row {
 			cells[i] = mdEscape(c)
+			if t.best[[2]int{r, i}] {
+				cells[i] = "**" + cells[i] + "**"
+			}
 		}
 		tw.Append(cells)
 	}
@@ -162,6 +182,10 @@ func mdTable(w io.Writer, t grid) {
 func WriteMarkdown(w io.Writer, r *result.Result) error {
 	fmt.Fprintf(w, "# unlearnbench report\n\n%s\n\n## Summary\n\n", headline(r))
 	mdTable(w, summaryGrid(r))
+	fmt.Fprintln(w)
+	for _, n := range summaryNotes(r) {
+		fmt.Fprintln(w, n)
+	}
 	if hasPopulationDetail(r) {
 		fmt.Fprintln(w)
 		mdTable(w, populationGrid(r))
@@ -180,17 +204,24 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 			fmt.Fprintf(w, "\n<details><summary>configuration</summary>\n\n```json\n%s\n```\n\n</details>\n", configText(r))
 		}
 	}
-	for i := range r.Methods {
+	fmt.Fprintf(w, "\n## Epsilons\n\nForget examples per epsilon bucket (its points in the header), every method, ranked as in the summary; past the last bucket an example earns none, and so does one at the cap of %g, a limit rather than a measured epsilon.\n\n", capValue)
+	if t := bucketsTable(r); len(t.rows) > 0 {
+		mdTable(w, t)
+	}
+	for _, i := range result.Ranked(r.Methods) {
 		m := &r.Methods[i]
-		fmt.Fprintf(w, "\n## %s\n\nF = %s, final score %s.\n\n", m.Name, g(m.Score.F), finalOrWhy(m))
-		if s := IntervalText(m); s != "" {
-			fmt.Fprintf(w, "%s\n\n", mdEscape(s))
+		if len(bucketsTable(r).rows) == 0 {
+			fmt.Fprintf(w, "\n%s, forget examples per epsilon bucket:\n\n", m.Name)
+			mdTable(w, bucketsGrid(m))
 		}
-		fmt.Fprintln(w, "Forget examples per epsilon bucket:")
-		fmt.Fprintln(w)
-		mdTable(w, bucketsGrid(m))
 		k := min(ReportWorst, m.E)
-		fmt.Fprintf(w, "\nWorst forgotten examples (%d of %d, highest epsilon first):\n\n", k, m.E)
+		fmt.Fprintf(w, "\n### %s\n\nF = %s, final score %s.", m.Name, g(m.Score.F), finalOrWhy(m))
+		if iv := IntervalText(m); iv != "" {
+			fmt.Fprintf(w, "\n\n%s\n\n", mdEscape(iv))
+		} else {
+			fmt.Fprint(w, " ")
+		}
+		fmt.Fprintf(w, "Worst forgotten examples (%d of %d, highest epsilon first):\n\n", k, m.E)
 		mdTable(w, worstGrid(m, k))
 	}
 	fmt.Fprintf(w, "\n## Attacks\n\n")
@@ -229,12 +260,23 @@ func WriteMarkdown(w io.Writer, r *result.Result) error {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "\n## Warnings\n\n")
-	warn := warningLines(r)
-	if len(warn) == 0 {
+	groups := groupWarnings(r)
+	if len(groups) == 0 {
 		fmt.Fprintln(w, "None.")
 	}
-	for _, line := range warn {
-		fmt.Fprintf(w, "- %s\n", line)
+	for _, grp := range groups {
+		where := ""
+		if len(grp.Sources) > 0 {
+			where = " (" + grp.SourcesText() + ")"
+		}
+		if grp.Count == 1 {
+			fmt.Fprintf(w, "- %s\n", grp.Items[0])
+			continue
+		}
+		fmt.Fprintf(w, "- **%d ×** %s%s\n", grp.Count, grp.Example, where)
+	}
+	if len(groups) > 0 {
+		fmt.Fprintln(w, "\nWarnings of one kind differ only in their numbers; methods.csv and attacks.csv list every one.")
 	}
 	return nil
 }

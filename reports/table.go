@@ -5,11 +5,13 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/olekukonko/tablewriter"
 
 	"unlearnbench/attack"
 	"unlearnbench/result"
+	"unlearnbench/scoring"
 )
 
 // NeedAccuracies is what a score without accuracies says in place of the
@@ -34,10 +36,10 @@ func renderTable(w io.Writer, t grid) {
 // WriteSummary renders a result's methods as terminal tables: one row per
 // method, then one per population, then the attacks, then the warnings.
 func WriteSummary(w io.Writer, r *result.Result) error {
-	renderTable(w, summaryGrid(r))
+	renderTable(w, terminalSummaryGrid(r))
 	if hasPopulationDetail(r) {
 		fmt.Fprintln(w)
-		renderTable(w, populationGrid(r))
+		renderTable(w, terminalPopulationGrid(r))
 	}
 	if at := attacksGrid(r); len(at.rows) > 0 {
 		fmt.Fprintln(w)
@@ -47,6 +49,69 @@ func WriteSummary(w io.Writer, r *result.Result) error {
 		fmt.Fprintf(w, "warning: %s\n", line)
 	}
 	return nil
+}
+
+// terminalSummaryGrid has one row per method, in the result's order (the
+// terminal table of score, attack and report; run ranks its own): sizes,
+// F, final score, utility ratios and time per unlearned model; F's
+// interval and the neighbours it does not separate when some method has
+// them (results of schema 1.2).
+func terminalSummaryGrid(r *result.Result) grid {
+	withInterval, withUnseparated := false, false
+	for i := range r.Methods {
+		withInterval = withInterval || r.Methods[i].Score.Interval != nil
+		withUnseparated = withUnseparated || len(r.Methods[i].Score.Unseparated) > 0
+	}
+	header := []string{"method", "N", "E", "F"}
+	if withInterval {
+		header = append(header, "F interval")
+	}
+	header = append(header, "final score", "RA_U / RA_R", "TA_U / TA_R", "time per model", "warnings")
+	if withUnseparated {
+		header = append(header, "not separated from")
+	}
+	t := grid{header: header}
+	for i := range r.Methods {
+		m := &r.Methods[i]
+		ra, ta := "-", "-"
+		if u := m.Utility; u != nil {
+			ra, ta = g(u.RetainRatio), g(u.TestRatio)
+		}
+		row := []string{m.Name, strconv.Itoa(m.N), strconv.Itoa(m.E), g(m.Score.F)}
+		if withInterval {
+			row = append(row, intervalCell(m.Score.Interval))
+		}
+		row = append(row, optional(m.Score.Final, g), ra, ta,
+			spreadString(m.SecondsPerModel(scoring.Unlearned), seconds), strconv.Itoa(len(m.Warnings)))
+		if withUnseparated {
+			row = append(row, orDash(strings.Join(m.Score.Unseparated, ", ")))
+		}
+		t.add(row...)
+	}
+	return t
+}
+
+// terminalPopulationGrid has one row per population of every method: size, seeds,
+// time and accuracies with their spread.
+func terminalPopulationGrid(r *result.Result) grid {
+	t := grid{header: []string{"method", "population", "N", "seeds", "time per model", "retain acc", "test acc", "forget acc"}}
+	for i := range r.Methods {
+		m := &r.Methods[i]
+		for _, role := range []string{scoring.Unlearned, scoring.Retrained} {
+			p := m.Population(role)
+			n, seeds := strconv.Itoa(m.N), "-"
+			if p != nil {
+				n = strconv.Itoa(p.N)
+				seeds = seedRange(p.Seeds)
+			}
+			acc := make([]string, len(result.Accuracies))
+			for k, a := range result.Accuracies {
+				acc[k] = spreadString(m.AccuracySpread(role, a), f4)
+			}
+			t.add(append([]string{m.Name, role, n, seeds, spreadString(m.SecondsPerModel(role), seconds)}, acc...)...)
+		}
+	}
+	return t
 }
 
 // hasPopulationDetail reports whether any method has accuracies, seeds or

@@ -17,6 +17,9 @@ import (
 type grid struct {
 	header []string
 	rows   [][]string
+	// best marks the cells holding a column's best value (row, column),
+	// which the Markdown and HTML renderers emphasise.
+	best map[[2]int]bool
 }
 
 func (t *grid) add(cells ...string) { t.rows = append(t.rows, cells) }
@@ -53,44 +56,6 @@ func seconds(v float64) string {
 	return strconv.FormatFloat(v, 'g', 3, 64) + " s"
 }
 
-// summaryGrid has one row per method: sizes, F, final score, utility ratios
-// and time per unlearned model; F's interval and the neighbours it does not
-// separate when some method has them (results of schema 1.2).
-func summaryGrid(r *result.Result) grid {
-	withInterval, withUnseparated := false, false
-	for i := range r.Methods {
-		withInterval = withInterval || r.Methods[i].Score.Interval != nil
-		withUnseparated = withUnseparated || len(r.Methods[i].Score.Unseparated) > 0
-	}
-	header := []string{"method", "N", "E", "F"}
-	if withInterval {
-		header = append(header, "F interval")
-	}
-	header = append(header, "final score", "RA_U / RA_R", "TA_U / TA_R", "time per model", "warnings")
-	if withUnseparated {
-		header = append(header, "not separated from")
-	}
-	t := grid{header: header}
-	for i := range r.Methods {
-		m := &r.Methods[i]
-		ra, ta := "-", "-"
-		if u := m.Utility; u != nil {
-			ra, ta = g(u.RetainRatio), g(u.TestRatio)
-		}
-		row := []string{m.Name, strconv.Itoa(m.N), strconv.Itoa(m.E), g(m.Score.F)}
-		if withInterval {
-			row = append(row, intervalCell(m.Score.Interval))
-		}
-		row = append(row, optional(m.Score.Final, g), ra, ta,
-			spreadString(m.SecondsPerModel(scoring.Unlearned), seconds), strconv.Itoa(len(m.Warnings)))
-		if withUnseparated {
-			row = append(row, orDash(strings.Join(m.Score.Unseparated, ", ")))
-		}
-		t.add(row...)
-	}
-	return t
-}
-
 // intervalCell writes F's interval with its level, "-" when absent.
 func intervalCell(iv *scoring.Interval) string {
 	if iv == nil {
@@ -125,29 +90,6 @@ func IntervalText(m *result.Method) string {
 	return s
 }
 
-// populationGrid has one row per population of every method: size, seeds,
-// time and accuracies with their spread.
-func populationGrid(r *result.Result) grid {
-	t := grid{header: []string{"method", "population", "N", "seeds", "time per model", "retain acc", "test acc", "forget acc"}}
-	for i := range r.Methods {
-		m := &r.Methods[i]
-		for _, role := range []string{scoring.Unlearned, scoring.Retrained} {
-			p := m.Population(role)
-			n, seeds := strconv.Itoa(m.N), "-"
-			if p != nil {
-				n = strconv.Itoa(p.N)
-				seeds = seedRange(p.Seeds)
-			}
-			acc := make([]string, len(result.Accuracies))
-			for k, a := range result.Accuracies {
-				acc[k] = spreadString(m.AccuracySpread(role, a), f4)
-			}
-			t.add(append([]string{m.Name, role, n, seeds, spreadString(m.SecondsPerModel(role), seconds)}, acc...)...)
-		}
-	}
-	return t
-}
-
 // seedRange writes seeds compactly: "1..128" for a run of consecutive ones.
 func seedRange(s []uint64) string {
 	switch {
@@ -174,6 +116,34 @@ func seedRange(s []uint64) string {
 		return strings.Join(parts, ", ")
 	}
 	return fmt.Sprintf("%d, %d, ..., %d (%d seeds)", s[0], s[1], s[len(s)-1], len(s))
+}
+
+// epsilonText writes an epsilon with four decimals, or the cap as the
+// limit it is: "50.0000" read like a measurement.
+func epsilonText(v float64) string {
+	if v >= capValue {
+		return fmt.Sprintf("≥ %g (cap)", capValue)
+	}
+	return fmt.Sprintf("%.4f", v)
+}
+
+// shortSeeds writes seeds as seedRange does, but seeds drawn from the
+// whole uint64 range, which run to 20 digits, by their first digits: they
+// tell the seeds apart in a table that must fit a page (result.json has
+// them all).
+func shortSeeds(s []uint64) string {
+	if len(s) <= 4 || slices.ContainsFunc(s, func(v uint64) bool { return v < 1e8 }) {
+		return seedRange(s)
+	}
+	return fmt.Sprintf("%s, %s, ... (%d seeds)", shortSeed(s[0]), shortSeed(s[1]), len(s))
+}
+
+func shortSeed(v uint64) string {
+	s := strconv.FormatUint(v, 10)
+	if len(s) > 8 {
+		return s[:6] + "…"
+	}
+	return s
 }
 
 // dataGrid lists the data split, or nothing when the result has none.
@@ -234,7 +204,7 @@ func worstGrid(m *result.Method, k int) grid {
 	t := grid{header: []string{"example", "epsilon", "points", "rule", "positive", "FPR", "FNR", "median U", "median R"}}
 	ex := result.WorstExamples(m.Examples)
 	for _, e := range ex[:min(k, len(ex))] {
-		eps := fmt.Sprintf("%.4f", e.Epsilon)
+		eps := epsilonText(e.Epsilon)
 		rule, pos, fpr, fnr := "-", "-", "-", "-"
 		switch {
 		case e.Peaky:
@@ -246,7 +216,10 @@ func worstGrid(m *result.Method, k int) grid {
 				fpr, fnr = fmt.Sprintf("%.4f", *e.FPR), fmt.Sprintf("%.4f", *e.FNR)
 			}
 		}
-		if e.Separated {
+		switch {
+		case e.Separated && e.Epsilon >= capValue:
+			eps = fmt.Sprintf("≥ %g (cap, separated)", capValue)
+		case e.Separated:
 			eps += " (separated)"
 		}
 		t.add(strconv.Itoa(e.Index), eps, FormatPoints(e.Points), rule, pos, fpr, fnr,

@@ -1,11 +1,9 @@
 package result
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 )
 
 // validateInterval checks F's interval: finite, ordered, within [0, 1],
@@ -61,34 +59,6 @@ func (s *Score) validateInterval() error {
 	return nil
 }
 
-// Ranked returns the indices of methods in the order a ranking shows them:
-// by final score, highest first, when every method has one, otherwise by
-// F; ties keep the methods' order. It is the order MarkUnseparated judges
-// neighbours in.
-func Ranked(methods []Method) []int {
-	byFinal := true
-	for i := range methods {
-		if methods[i].Score.Final == nil {
-			byFinal = false
-		}
-	}
-	order := make([]int, len(methods))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		return cmp.Compare(rankValue(&methods[b], byFinal), rankValue(&methods[a], byFinal))
-	})
-	return order
-}
-
-func rankValue(m *Method, byFinal bool) float64 {
-	if byFinal {
-		return *m.Score.Final
-	}
-	return m.Score.F
-}
-
 // rankInterval is the interval of the value a ranking orders by: F's, or
 // the final score's when the ranking is by final score.
 func rankInterval(m *Method, byFinal bool) (lo, hi float64, ok bool) {
@@ -112,12 +82,9 @@ func rankInterval(m *Method, byFinal bool) (lo, hi float64, ok bool) {
 // at least as surely as a test at 0.05. Methods without an interval are
 // never marked.
 func MarkUnseparated(methods []Method) {
-	byFinal := true
+	byFinal := RankedByFinal(methods)
 	for i := range methods {
 		methods[i].Score.Unseparated = nil
-		if methods[i].Score.Final == nil {
-			byFinal = false
-		}
 	}
 	order := Ranked(methods)
 	for k := 1; k < len(order); k++ {
