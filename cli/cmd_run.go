@@ -97,6 +97,7 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	if err := reports.WriteRanking(w, out.Result, cfg.Reference.Method); err != nil {
 		return err
 	}
+	// COORDINATOR: the GitHub step summary goes here once reports.AppendStepSummary is merged: reports.AppendStepSummary(out.Result).
 	fmt.Fprintf(w, "wrote %s (config.yaml, result.json, report.md, report.html)\n", out.Dir)
 	fmt.Fprintln(w, out.Timing)
 	return nil
