@@ -2,13 +2,16 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"unlearnbench/evaluate"
+	"unlearnbench/internal/atomicfile"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/population"
 	"unlearnbench/result"
@@ -103,8 +106,8 @@ func (s ScoringConfig) bootstrap(n int) *scoring.BootstrapOptions {
 // the defaults. With the defaults the key is the one every earlier
 // version wrote, so cached scores stay found; the interval is not in the
 // key then, so cached reads whether a cached method carries the interval
-// wanted (those written before run computed intervals do not: each is
-// scored again once, and its file rewritten with the interval).
+// wanted (those written before run computed intervals do not: addInterval
+// adds it once, and rewrites the file).
 func (s ScoringConfig) addKey(k *population.Key, n int) {
 	if s.Strict {
 		k.Add("strict", true)
@@ -120,24 +123,60 @@ func (s ScoringConfig) addKey(k *population.Key, n int) {
 	}
 }
 
-// cached returns the cached method m as this config wants it: nil
-// (score again) when an interval is wanted and m has none or one drawn
-// otherwise; without an interval wanted, m without its interval. (Whether
-// the width's exponent was measured is in the key: a measurement may
-// legitimately find none.)
+// cached returns the cached method m without an interval this config
+// does not want (none, or one drawn otherwise), for addInterval to draw
+// the one wanted. (Whether the width's exponent was measured is in the
+// key: a measurement may legitimately find none.)
 func (s ScoringConfig) cached(m *result.Method) *result.Method {
 	if m == nil {
 		return nil
 	}
-	iv := m.Score.Interval
-	if s.Resamples == 0 {
+	if iv := m.Score.Interval; iv != nil && (s.Resamples == 0 || iv.Resamples != s.Resamples || iv.Level != s.Level || iv.Seed != s.Seed || iv.Size != 0) {
 		m.Score.Interval = nil
-		return m
-	}
-	if iv == nil || iv.Resamples != s.Resamples || iv.Level != s.Level || iv.Seed != s.Seed || iv.Size != 0 {
-		return nil
 	}
 	return m
+}
+
+// addInterval draws F's interval for a cached method that lacks it (one
+// cached before run computed intervals) and rewrites its cache file: the
+// score alone with its bootstrap, not the attacks, which the interval
+// does not depend on. When the score it recomputes is not the cached one
+// (a cache from an older scoring), it returns nil: score again from
+// scratch. ref is the reference population, loaded here when nil.
+func (e *execution) addInterval(ctx context.Context, m *result.Method, p, refPop *pop, ref *population.Population, path string) (*result.Method, *population.Population, error) {
+	cfg := e.cfg
+	if ctx.Err() != nil {
+		return nil, nil, &InterruptedError{Err: fmt.Errorf("interrupted while scoring: every population and %d scores are cached: rerun to continue", e.out.Timing.Scored)}
+	}
+	var err error
+	if ref == nil {
+		if ref, err = refPop.dir.Load(cfg.N, refPop.Name); err != nil {
+			return nil, nil, err
+		}
+	}
+	u, err := p.dir.Load(cfg.N, p.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	update, end := e.stage("interval of " + p.Name)
+	fresh, err := evaluate.Method(u, ref, e.sets.labels, evaluate.Options{Method: p.Name, Strict: cfg.Scoring.Strict, Bootstrap: cfg.Scoring.bootstrap(cfg.N), ScoreProgress: update})
+	end()
+	if err != nil {
+		return nil, nil, fmt.Errorf("evaluating %s: %w", p.Name, err)
+	}
+	if fresh.Score.F != m.Score.F || !reflect.DeepEqual(fresh.Score.Final, m.Score.Final) {
+		return nil, ref, nil
+	}
+	m.Score.Interval = fresh.Score.Interval
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := atomicfile.WriteBytes(path, b); err != nil {
+		return nil, nil, err
+	}
+	e.out.Timing.Scored++
+	return m, ref, nil
 }
 
 // record puts the target width into m's interval, for the reports to

@@ -96,8 +96,9 @@ func TestRunScoringConfigErrors(t *testing.T) {
 
 // A run puts F's interval on every method by default, marks the methods
 // it does not separate, and serves it from the score cache; a cached
-// score without the interval wanted is scored again once, one with an
-// interval no longer wanted is served without it; strict is a score of
+// score without the interval wanted gets it added once (the same a full
+// scoring draws), one with an interval no longer wanted is served
+// without it; strict is a score of
 // its own. A run with n_max grows N until the target width or the cap.
 func TestRunIntervalsAndGrowth(t *testing.T) {
 	cfg := testConfig(t, "scoring: {resamples: 0}\n")
@@ -109,10 +110,16 @@ func TestRunIntervalsAndGrowth(t *testing.T) {
 	}
 	// The default: 200 resamples at level 0.95. The scores cached
 	// without intervals are scored again.
+	// The scores cached without intervals get them, without attacking
+	// again.
 	setLine(t, cfg, "scoring", "")
-	o, out, _ = mustExecute(t, cfg, Options{})
-	if o.Timing.Computed != 0 || o.Timing.Scored != 2 {
-		t.Fatalf("intervals wanted of cached scores without them: computed %d, scored %d; want 0 and 2:\n%s", o.Timing.Computed, o.Timing.Scored, out)
+	var stages []string
+	o, out, _ = mustExecute(t, cfg, Options{Progress: func(label string) (func(int, int), func()) {
+		stages = append(stages, label)
+		return func(int, int) {}, func() {}
+	}})
+	if o.Timing.Computed != 0 || o.Timing.Scored != 2 || strings.Join(stages, ", ") != "interval of test-copy, interval of scratch" {
+		t.Fatalf("intervals wanted of cached scores without them: computed %d, scored %d, stages %q; want 0, 2 and the intervals alone:\n%s", o.Timing.Computed, o.Timing.Scored, stages, out)
 	}
 	checkIntervals := func(o *Outcome, n int, target *float64) {
 		t.Helper()
@@ -139,6 +146,16 @@ func TestRunIntervalsAndGrowth(t *testing.T) {
 	o, out, _ = mustExecute(t, cfg, Options{})
 	if o.Timing.Scored != 0 || methodsJSON(t, o.Result) != first {
 		t.Fatalf("the rerun scored %d methods or differs:\n%s", o.Timing.Scored, out)
+	}
+	// The interval added to a cached score (the score alone, no attacks)
+	// is the one a full scoring draws.
+	scores, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg), "cache", "scores", "*.json"))
+	for _, f := range scores {
+		os.Remove(f)
+	}
+	o, out, _ = mustExecute(t, cfg, Options{})
+	if len(scores) != 2 || o.Timing.Scored != 2 || methodsJSON(t, o.Result) != first {
+		t.Fatalf("scored from scratch (%d cache files removed, %d scored), the methods differ from the cached ones with an interval added:\n%s\n%s", len(scores), o.Timing.Scored, methodsJSON(t, o.Result), first)
 	}
 	// Without an interval wanted, the cached score serves without it.
 	setLine(t, cfg, "scoring", "scoring: {resamples: 0}\n")

@@ -44,6 +44,11 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 				e.opt.Warn(fmt.Sprintf("score cache %s: %v; scoring again", path, err))
 			}
 			m = cfg.Scoring.cached(m)
+			if m != nil && m.Score.Interval == nil && cfg.Scoring.Resamples > 0 {
+				if m, ref, err = e.addInterval(ctx, m, p, refPop, ref, path); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if m == nil {
 			// Scoring and attacking do not take a context; a signal stops
