@@ -94,7 +94,8 @@ func (e *InterruptedError) Unwrap() error { return e.Err }
 // population (computing the members its cache lacks), the scores of every
 // method against the reference, and the run directory's config.yaml and
 // result.json. It resolves cfg first. A canceled ctx stops it with an
-// *InterruptedError.
+// *InterruptedError. With scoring.n_max it grows cfg.N step by step
+// (grow, interval.go).
 func Execute(ctx context.Context, cfg *Config, opt Options) (*Outcome, error) {
 	if cfg.Scoring.NMax > 0 && !opt.growing && !opt.DryRun && opt.Shard.M == 0 {
 		return grow(ctx, cfg, opt)
