@@ -57,8 +57,9 @@ attacks: {enabled: false}
 		`(?m)^fashion-mnist: 600 training, 200 test; .* split: 570 retain, 30 forget`,
 		`(?m)^training the original mlp on 600 examples for 2 epochs$`,
 		`(?m)^population reference \(retrain\): 0 of 3 cached, computing 3 with \d+ workers$`,
-		`(?m)^\| rank \| method +\| F +\| RA_U/RA_R \|`,
-		`(?m)^\| 1 +\| noop +\| \d\.\d{4} \|`,
+		`(?m)^\| rank \| method +\| F +\| F interval +\| RA_U/RA_R \|`,
+		`(?m)^\| 1 +\| noop +\| \d\.\d{4} \| \[\d\.\d{4}, \d\.\d{4}\] \|`,
+		`(?m)^F interval: 95% bootstrap interval over models \(200 resamples, seed 0\), F's spread at N = 3`,
 		`(?m)^reference: retrain, N = 3, .* per member; forget .*%, retain .*%, test .*% accuracy$`,
 		`(?m)^wrote ` + regexp.QuoteMeta(filepath.Join(dir, "runs", "t")) + ` \(config.yaml, result.json, report.md, report.html\)$`,
 		`(?m)^time: .* s in all: original .* s; 6 members .* scoring and attacks of 1 methods .* s$`,
@@ -82,6 +83,18 @@ attacks: {enabled: false}
 		!regexp.MustCompile(`(?m)^\| reference  \| retrain \| +3/3 \| +0 \| +~`).MatchString(out3) || !strings.Contains(out3, "\nestimate: ") {
 		t.Fatalf("dry run: exit %d:\n%s%s", code, out3, errs3)
 	}
+	// A target width: the dry run states the N it needs from the last
+	// result; a bad one is refused in one line, exit 2.
+	os.WriteFile(cfg, []byte(text+"scoring: {target_width: 0.05}\n"), 0o644)
+	out4, errs4, code := runCmd("--dry-run")
+	if code != 0 || !regexp.MustCompile(`(?m)^N needed for F's interval 0.05 wide: from noop's interval, the widest in .*result.json: F's 95% interval is`).MatchString(out4) {
+		t.Fatalf("dry run with a target width: exit %d:\n%s%s", code, out4, errs4)
+	}
+	os.WriteFile(cfg, []byte(text+"scoring: {target_width: 0, n_max: 8}\n"), 0o644)
+	if out, errs, code := runCmd(); code != 2 || !strings.Contains(errs, "scoring.target_width is 0") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Errorf("target_width: 0: exit %d, %q; want exit 2 and one line\n%s", code, errs, out)
+	}
+	os.WriteFile(cfg, []byte(text), 0o644)
 	for _, c := range []struct {
 		args []string
 		want string

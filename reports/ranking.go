@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -38,7 +39,19 @@ func WriteRanking(w io.Writer, r *result.Result, reference string) error {
 	for _, i := range result.Ranked(r.Methods) {
 		rows = append(rows, newRankRow(&r.Methods[i]))
 	}
-	t := newRightTable(w, "rank", "method", "F", "RA_U/RA_R", "TA_U/TA_R", "final", "forget acc", "retain acc", "test acc", "s/member", "of retrain")
+	// F's interval gets a column only when some method has one, so that
+	// results without intervals rank as they always have.
+	var iv *scoring.Interval
+	for i := range r.Methods {
+		if iv == nil {
+			iv = r.Methods[i].Score.Interval
+		}
+	}
+	header := []string{"rank", "method", "F", "RA_U/RA_R", "TA_U/TA_R", "final", "forget acc", "retain acc", "test acc", "s/member", "of retrain"}
+	if iv != nil {
+		header = slices.Insert(header, 3, "F interval")
+	}
+	t := newRightTable(w, header...)
 	flagged := false
 	for i, r := range rows {
 		final := "-"
@@ -51,8 +64,16 @@ func WriteRanking(w io.Writer, r *result.Result, reference string) error {
 			fs += " !"
 			flagged = true
 		}
-		t.Append([]string{strconv.Itoa(i + 1), r.name, fmt.Sprintf("%.4f", r.f), fmt.Sprintf("%.3f", r.ra), fmt.Sprintf("%.3f", r.ta), final,
-			pct(r.forgetAcc), pct(r.retainAcc), pct(r.testAcc), fmtSecs(r.secs), fs})
+		row := []string{strconv.Itoa(i + 1), r.name, fmt.Sprintf("%.4f", r.f), fmt.Sprintf("%.3f", r.ra), fmt.Sprintf("%.3f", r.ta), final,
+			pct(r.forgetAcc), pct(r.retainAcc), pct(r.testAcc), fmtSecs(r.secs), fs}
+		if iv != nil {
+			cell := "-"
+			if r.interval != nil {
+				cell = fmt.Sprintf("[%.4f, %.4f]", r.interval.Low, r.interval.High)
+			}
+			row = slices.Insert(row, 3, cell)
+		}
+		t.Append(row)
 	}
 	t.Render()
 	if !result.RankedByFinal(r.Methods) {
@@ -71,6 +92,9 @@ func WriteRanking(w io.Writer, r *result.Result, reference string) error {
 	if flagged {
 		fmt.Fprintf(w, "! more than the competition's cut-off of %.0f%% of retraining's time per member\n", 100*TimeCutoff)
 	}
+	if iv != nil {
+		writeIntervalNote(w, r, iv)
+	}
 	_, err := fmt.Fprintf(w, "reference: %s, N = %d, %s per member; forget %s, retain %s, test %s accuracy\n", reference, r.Methods[0].N, fmtSecs(refSecs),
 		pct(plainMean(refPop.ForgetAcc)), pct(plainMean(refPop.RetainAcc)), pct(plainMean(refPop.TestAcc)))
 	return err
@@ -83,10 +107,11 @@ type rankRow struct {
 	final                         *float64
 	forgetAcc, retainAcc, testAcc float64
 	secs                          float64
+	interval                      *scoring.Interval
 }
 
 func newRankRow(m *result.Method) rankRow {
-	r := rankRow{name: m.Name, f: m.Score.F, final: m.Score.Final, ra: math.NaN(), ta: math.NaN()}
+	r := rankRow{name: m.Name, f: m.Score.F, final: m.Score.Final, ra: math.NaN(), ta: math.NaN(), interval: m.Score.Interval}
 	if u := m.Population(scoring.Unlearned); u != nil {
 		r.forgetAcc, r.retainAcc, r.testAcc, r.secs = plainMean(u.ForgetAcc), plainMean(u.RetainAcc), plainMean(u.TestAcc), plainMean(u.Seconds)
 	}
@@ -94,6 +119,26 @@ func newRankRow(m *result.Method) rankRow {
 		r.ra, r.ta = m.Utility.RetainRatio, m.Utility.TestRatio
 	}
 	return r
+}
+
+// writeIntervalNote says under the ranking how F's intervals were drawn
+// (iv is one of them: a run draws them all alike) and which neighbours in
+// the ranking they do not separate (result.MarkUnseparated).
+func writeIntervalNote(w io.Writer, r *result.Result, iv *scoring.Interval) {
+	fmt.Fprintf(w, "F interval: %g%% bootstrap interval over models (%d resamples, seed %d), F's spread at N = %d", 100*iv.Level, iv.Resamples, iv.Seed, r.Methods[0].N)
+	var pairs []string
+	for _, i := range result.Ranked(r.Methods) {
+		m := &r.Methods[i]
+		for _, other := range m.Score.Unseparated {
+			if p := other + " and " + m.Name; !slices.Contains(pairs, p) {
+				pairs = append(pairs, m.Name+" and "+other)
+			}
+		}
+	}
+	if len(pairs) > 0 {
+		fmt.Fprintf(w, "; not separated at this N: %s", strings.Join(pairs, "; "))
+	}
+	fmt.Fprintln(w)
 }
 
 // WritePlan writes what a dry run found: per population what is cached,
@@ -116,6 +161,9 @@ func WritePlan(w io.Writer, p *result.Plan) error {
 	}
 	t.Render()
 	_, err := fmt.Fprintf(w, "estimate: %s of members with %d workers (methods without cached members are bounded by retraining's cost), plus scoring and attacks\n", fmtSecs(p.Seconds), p.Workers)
+	if nd := p.Needed; nd != nil && err == nil {
+		_, err = fmt.Fprintf(w, "N needed for F's interval %g wide: %s\n", nd.Target, nd.Why)
+	}
 	return err
 }
 

@@ -15,6 +15,20 @@ type Plan struct {
 	// Seconds is the estimated time of every member to compute (not the
 	// scoring and attacks).
 	Seconds float64
+	// Needed is what the last result's intervals of F say about the N a
+	// target width needs; nil when the config sets no target width.
+	Needed *PlanNeeded
+}
+
+// PlanNeeded is the N that F's interval of width Target needs, estimated
+// from the widest interval of the run's last result (evaluate.NeededN).
+type PlanNeeded struct {
+	Target float64
+	// N is the estimate; 0 when there is none (no earlier result, no
+	// interval in it, or more models would not narrow it), and Why says
+	// which.
+	N   int
+	Why string
 }
 
 // PlanRow is one population of a Plan (or the original).

@@ -64,6 +64,10 @@ type Config struct {
 	Attacks    AttacksConfig  `yaml:"attacks"`
 	Runtime    RuntimeConfig  `yaml:"runtime"`
 
+	// Scoring sets the strict stop and F's interval (interval.go); a
+	// zero section (Digest's) is left out of the YAML.
+	Scoring ScoringConfig `yaml:"scoring,omitempty"`
+
 	// methods are the reference and the methods, built by Resolve.
 	methods []*resolvedMethod
 }
@@ -150,6 +154,7 @@ func Defaults() Config {
 		Attacks: AttacksConfig{Enabled: true, Folds: 5, Classifiers: slices.Clone(suite.DefaultPerExample), Pooled: slices.Clone(suite.DefaultPooled),
 			KnnK: 5, Trees: 20, PooledMaxTrain: 4000, MIASplits: 10},
 		Runtime: RuntimeConfig{Device: "cpu"},
+		Scoring: defaultScoring(),
 	}
 }
 
@@ -259,6 +264,9 @@ func (c *Config) resolve() ([]*resolvedMethod, error) {
 	if c.Data.TrainExamples < 0 || c.Data.TestExamples < 0 {
 		return nil, bad("data.train_examples and data.test_examples: want 0 (all) or more")
 	}
+	if err := c.Scoring.check(c.File, c.N); err != nil {
+		return nil, err
+	}
 	if c.Original != "" {
 		c.Model = ""
 	}
@@ -354,12 +362,15 @@ func (c *Config) YAML() ([]byte, error) {
 // change neither members nor which shard computes which (where the cache
 // is mounted on each machine, the run's name and directory, workers, the
 // library's path, the attacks that only the scoring run does) are left
-// out, so that shards on differently set-up machines agree.
+// out, so that shards on differently set-up machines agree. The scoring
+// section is left out the same way (and with it out of the YAML, the
+// digests of configs written before it existed).
 func (c *Config) Digest() (string, error) {
 	d := *c
 	d.Name, d.Cache, d.Runs, d.methods = "", "", "", nil
 	d.Runtime.Workers, d.Runtime.OrtLib = 0, ""
 	d.Attacks = AttacksConfig{}
+	d.Scoring = ScoringConfig{}
 	b, err := d.YAML()
 	if err != nil {
 		return "", err

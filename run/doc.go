@@ -12,6 +12,13 @@
 // computes nothing and returns a Plan: what is cached, what would be
 // computed, and an estimate of the time.
 //
+// The config's scoring section (interval.go) passes the strict stop and
+// F's bootstrap interval to evaluate (the interval on by default), marks
+// the methods the intervals do not separate, keeps both in the score
+// cache's key only where they differ from the defaults, grows N up to
+// n_max until the widest interval meets target_width, and has a dry run
+// state the N that width needs from the last result.
+//
 // run prints nothing: status lines go to Options.Out, warnings to
 // Options.Warn and progress to Options.Progress; drawing the ranking, the
 // plan and the reports is the caller's (package reports). An interrupted

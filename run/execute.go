@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"unlearnbench/evaluate"
 	"unlearnbench/internal/atomicfile"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn/ort"
@@ -36,6 +37,9 @@ type Options struct {
 	// members, a method's scoring) and returns the stage's progress
 	// callback and the function that ends it.
 	Progress func(label string) (update func(done, total int), end func())
+
+	// growing marks one step of grow's, which Execute must not grow again.
+	growing bool
 }
 
 // Outcome is what a run produced.
@@ -50,6 +54,9 @@ type Outcome struct {
 	Plan *result.Plan
 	// Timing is where the time went.
 	Timing Timing
+	// Growth is each decision of a run that grew N (scoring.n_max): the
+	// N reached and why it stopped last.
+	Growth []evaluate.Step
 }
 
 // Timing is where a run's time went.
@@ -87,8 +94,12 @@ func (e *InterruptedError) Unwrap() error { return e.Err }
 // population (computing the members its cache lacks), the scores of every
 // method against the reference, and the run directory's config.yaml and
 // result.json. It resolves cfg first. A canceled ctx stops it with an
-// *InterruptedError.
+// *InterruptedError. With scoring.n_max it grows cfg.N step by step
+// (grow, interval.go).
 func Execute(ctx context.Context, cfg *Config, opt Options) (*Outcome, error) {
+	if cfg.Scoring.NMax > 0 && !opt.growing && !opt.DryRun && opt.Shard.M == 0 {
+		return grow(ctx, cfg, opt)
+	}
 	e := &execution{cfg: cfg, opt: opt, out: &Outcome{Timing: Timing{Start: time.Now()}}}
 	if e.opt.Out == nil {
 		e.opt.Out = io.Discard
@@ -98,6 +109,9 @@ func Execute(ctx context.Context, cfg *Config, opt Options) (*Outcome, error) {
 	}
 	if err := e.run(ctx); err != nil {
 		return nil, err
+	}
+	if e.out.Plan != nil {
+		e.out.Plan.Needed = e.needed()
 	}
 	return e.out, nil
 }

@@ -34,7 +34,7 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 	refPop := e.pops[0]
 	var ref *population.Population
 	for _, p := range e.pops[1:] {
-		path := cfg.cache().Score(scoreKey(p.dir, refPop.dir, cfg.N, cfg.Attacks))
+		path := cfg.cache().Score(scoreKey(p.dir, refPop.dir, cfg.N, cfg.Attacks, cfg.Scoring))
 		// A member computed in this run (new, or replacing a damaged
 		// file) has a new wall time: score again rather than show the
 		// old one.
@@ -42,6 +42,12 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 		if len(p.missing) == 0 && len(refPop.missing) == 0 {
 			if m, err = readCachedMethod(path); err != nil {
 				e.opt.Warn(fmt.Sprintf("score cache %s: %v; scoring again", path, err))
+			}
+			m = cfg.Scoring.cached(m)
+			if m != nil && m.Score.Interval == nil && cfg.Scoring.Resamples > 0 {
+				if m, ref, err = e.addInterval(ctx, m, p, refPop, ref, path); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if m == nil {
@@ -60,7 +66,8 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 				return nil, err
 			}
 			update, end := e.stage("scoring " + p.Name)
-			m, err = evaluate.Method(u, ref, s.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: update, AttackProgress: update})
+			m, err = evaluate.Method(u, ref, s.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: update, AttackProgress: update,
+				Strict: cfg.Scoring.Strict, Bootstrap: cfg.Scoring.bootstrap(cfg.N)})
 			end()
 			if err != nil {
 				return nil, fmt.Errorf("evaluating %s: %w", p.Name, err)
@@ -74,8 +81,10 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 			}
 			e.out.Timing.Scored++
 		}
+		cfg.Scoring.record(m)
 		res.Methods = append(res.Methods, *m)
 	}
+	result.MarkUnseparated(res.Methods)
 	e.out.Timing.Scoring = time.Since(t2).Seconds()
 	return res, nil
 }
@@ -96,9 +105,10 @@ func suiteOptions(a AttacksConfig) *suite.Options {
 
 // scoreKey identifies a method's evaluation: its population and the
 // reference's (directories named by their keys), N and the attack
-// settings. Its bytes are those of every earlier version (Key.Sum):
-// cached scores stay valid.
-func scoreKey(u, r *population.Dir, n int, attacks AttacksConfig) string {
+// settings, and the scoring settings that are not the defaults
+// (ScoringConfig.addKey). Its bytes are those of every earlier version
+// (Key.Sum): cached scores stay valid.
+func scoreKey(u, r *population.Dir, n int, attacks AttacksConfig, sc ScoringConfig) string {
 	a, _ := json.Marshal(attacks)
 	var k population.Key
 	k.Add("", "unlearnbench score")
@@ -107,6 +117,7 @@ func scoreKey(u, r *population.Dir, n int, attacks AttacksConfig) string {
 	k.Add("", r.Manifest.Digest)
 	k.Add("n", n)
 	k.Add("attacks", string(a))
+	sc.addKey(&k, n)
 	return k.Sum("\x00", false)
 }
 
