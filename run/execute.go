@@ -26,6 +26,9 @@ type Options struct {
 	// DryRun computes nothing: it reports what is cached and what would
 	// be computed, as a Plan.
 	DryRun bool
+	// Replace lets the run replace a run directory that holds the run of
+	// another config (refused otherwise, before any work).
+	Replace bool
 	// Out receives the status lines (the data and split, the original,
 	// each population computed, the shard's summary); nil discards them.
 	Out io.Writer
@@ -149,6 +152,9 @@ func (e *execution) run(ctx context.Context) error {
 	}()
 	if opt.DryRun && opt.Shard.M > 0 {
 		return usererr.Errorf("--dry-run and --shard: give one")
+	}
+	if err := cfg.checkOutputs(opt.Replace); err != nil {
+		return err
 	}
 	dev, err := ort.ParseDevice(cfg.Runtime.Device)
 	if err != nil {

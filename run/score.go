@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"unlearnbench/attack"
 	"unlearnbench/attack/suite"
 	"unlearnbench/evaluate"
 	"unlearnbench/internal/atomicfile"
@@ -86,12 +85,8 @@ func suiteOptions(a AttacksConfig) *suite.Options {
 	if !a.Enabled {
 		return nil
 	}
-	o := &suite.Options{Folds: a.Folds, Seed: a.Seed, PerExample: a.Classifiers, Pooled: a.Pooled, Features: a.Features,
-		Classifier: attack.ClassifierOptions{Neighbours: a.KnnK, Trees: a.Trees}, PooledMaxTrain: a.PooledMaxTrain, MIASplits: a.MIASplits}
-	if a.PooledMaxTrain == 0 {
-		o.PooledMaxTrain = -1
-	}
-	return o
+	o := a.settings().Options()
+	return &o
 }
 
 // scoreKey identifies a method's evaluation: its population and the
