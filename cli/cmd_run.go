@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"unlearnbench/internal/progress"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/reports"
 	benchrun "unlearnbench/run" // cli has a func run of its own
@@ -102,9 +103,11 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	w, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	out, err := benchrun.Execute(ctx, cfg, benchrun.Options{Shard: shard, DryRun: f.dryRun, Replace: f.replace, Out: w,
 		Warn: func(s string) { fmt.Fprintf(errw, "warning: %s\n", s) },
-		Progress: func(label string) (func(done, total int), func()) {
-			bar := newLazyBar(errw, label)
-			return bar.set, bar.done
+		// A bar with its ETA on a terminal; in a log (CI, Slurm) a plain
+		// line every few seconds.
+		Progress: func(s benchrun.Stage) (func(done, total int), func()) {
+			st := progress.StartStage(errw, s.Label, progress.Options{Unit: s.Unit})
+			return st.Update, st.End
 		}})
 	var interrupted *benchrun.InterruptedError
 	switch {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync"
 	"time"
 
 	"unlearnbench/attack/suite"
@@ -58,8 +59,8 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			update, end := e.stage("scoring " + p.Name)
-			m, err = evaluate.Method(u, ref, s.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: update, AttackProgress: update})
+			scoreProgress, attackProgress, end := e.scoringStages(p.Name)
+			m, err = evaluate.Method(u, ref, s.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: scoreProgress, AttackProgress: attackProgress})
 			end()
 			if err != nil {
 				return nil, fmt.Errorf("evaluating %s: %w", p.Name, err)
@@ -119,4 +120,42 @@ func readCachedMethod(path string) (*result.Method, error) {
 		return nil, err
 	}
 	return &m, nil
+}
+
+// scoringStages are a method's two progress stages, the score (counted in
+// forget examples) and then the attacks: the attack stage starts when the
+// score is complete, so that its ETA counts only the attacks' time.
+func (e *execution) scoringStages(name string) (score, attack func(done, total int), end func()) {
+	var mu sync.Mutex
+	sUpdate, sEnd := e.stage(Stage{"scoring " + name, "forget examples"})
+	var aUpdate func(int, int)
+	aEnd := func() {}
+	startAttacks := func() { // mu held
+		if aUpdate == nil {
+			sEnd()
+			aUpdate, aEnd = e.stage(Stage{"attacking " + name, "attacks"})
+		}
+	}
+	score = func(done, total int) {
+		sUpdate(done, total)
+		if done >= total {
+			mu.Lock()
+			startAttacks()
+			mu.Unlock()
+		}
+	}
+	attack = func(done, total int) {
+		mu.Lock()
+		startAttacks()
+		update := aUpdate
+		mu.Unlock()
+		update(done, total)
+	}
+	end = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		sEnd()
+		aEnd()
+	}
+	return score, attack, end
 }
