@@ -77,6 +77,7 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 		res.Methods = append(res.Methods, *m)
 	}
 	e.out.Timing.Scoring = time.Since(t2).Seconds()
+	cfg.recordScoringRate(time.Since(t2), e.out.Timing.Scored, cfg.N, len(s.split.Forget))
 	return res, nil
 }
 
