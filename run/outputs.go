@@ -54,7 +54,12 @@ func (c *Config) checkRunDir(dir string) error {
 	if err != nil {
 		return usererr.Wrap(fmt.Errorf("config %s: reading the run directory's config: %w", c.File, err))
 	}
+	// Resolved, as c is: a config.yaml written by hand may leave a
+	// method's defaults out.
 	prev, err := Parse(path, b)
+	if err == nil {
+		err = prev.Resolve()
+	}
 	if err != nil {
 		return usererr.Errorf("config %s: %s holds a run whose config.yaml cannot be read (%v); %s", c.File, dir, err, hint)
 	}

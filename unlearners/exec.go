@@ -121,6 +121,13 @@ func buildExec(p Params) (Unlearner, error) {
 	if err := positiveFloat(p.Float("timeout")); err != nil {
 		return nil, usererr.Errorf("method exec: parameter timeout = %v: %v", p.Float("timeout"), err)
 	}
+	// A missing working directory made the program's start fail with a
+	// message naming the program, not the dir: refused here, naming it.
+	if dir := p.String("dir"); dir != "" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, usererr.Errorf("method exec: parameter dir = %q: no such directory", dir)
+		}
+	}
 	return &execMethod{
 		line:      line,
 		argv:      argv,
