@@ -253,7 +253,8 @@ func nameDistance(a, b string) int {
 }
 
 // OneDocument refuses a second YAML document in a config (after a "---"
-// line): the decoders read the first and ignored the rest, silently.
+// line): the decoders read the first and ignored the rest, silently. An
+// empty one (a trailing ---) holds nothing to ignore.
 func OneDocument(name string, data []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for i := 0; ; i++ {
@@ -265,7 +266,8 @@ func OneDocument(name string, data []byte) error {
 		if err != nil {
 			return usererr.Errorf("config %s: %s", name, OneLine(strings.TrimPrefix(err.Error(), "yaml: ")))
 		}
-		if i == 1 {
+		empty := len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].ShortTag() == "!!null")
+		if i >= 1 && !empty {
 			line := n.Line
 			if len(n.Content) > 0 {
 				line = n.Content[0].Line
