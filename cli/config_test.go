@@ -92,6 +92,10 @@ func TestContradictions(t *testing.T) {
 		{"two YAML documents in a train config", []string{"train", "-c", trainTwoDocs, "--out", model}, 2, []string{"train-two.yaml", "a second YAML document"}, []string{model}},
 		{"a flag twice", append(train, "--lr", "0.1", "--lr", "0.01"), 2, []string{"--lr given twice", `"0.1", then "0.01"`}, []string{model}},
 		{"run -c twice", []string{"run", "-c", orig, "-c", twoDocs}, 2, []string{"--config given twice"}, nil},
+		// One value spelled twice is no contradiction, and train's
+		// re-application of its flags over its config is none either: the
+		// error is the config's, further on.
+		{"one value spelled twice", []string{"train", "-c", trainNorm, "--lr", "1e-1", "--lr", "0.10", "--out", model}, 2, []string{"config " + trainNorm + ": normalize"}, []string{model}},
 		{"--set twice", smallRun(dir, "--set", "n=5", "--set", "n=6", "--dry-run"), 2, []string{"--set n given twice", `"n=5", then "n=6"`}, []string{cache}},
 		{"--param twice", []string{"unlearn", "--method", "finetune", "--model", model, "--split", dir, "--out", filepath.Join(dir, "u.onnx"), "--param", "lr=0.1", "--param", "lr=0.2"},
 			2, []string{"--param lr given twice"}, nil},

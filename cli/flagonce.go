@@ -21,16 +21,30 @@ const twiceMarker = "given twice with different values"
 
 type onceValue struct {
 	pflag.Value
-	name  string
-	first *string
+	name string
+	// first is the first value as given and as the flag holds it (its
+	// String): "1e-1" and "0.1" are one value, and train re-applies
+	// given flags by their String after reading its config.
+	first, held *string
 }
 
 func (v *onceValue) Set(s string) error {
-	if v.first != nil && *v.first != s {
+	if v.held == nil {
+		if err := v.Value.Set(s); err != nil {
+			return err
+		}
+		held := v.Value.String()
+		v.first, v.held = &s, &held
+		return nil
+	}
+	if err := v.Value.Set(s); err != nil {
+		return err
+	}
+	if now := v.Value.String(); now != *v.held {
+		_ = v.Value.Set(*v.held) // back to the first value; it parsed before
 		return fmt.Errorf("--%s %s: %q, then %q; give it once", v.name, twiceMarker, *v.first, s)
 	}
-	v.first = &s
-	return v.Value.Set(s)
+	return nil
 }
 
 // accumulates reports whether a flag's values add up rather than replace
