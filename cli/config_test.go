@@ -108,7 +108,24 @@ func TestContradictions(t *testing.T) {
 	} {
 		t.Run(c.name, c.check)
 	}
-	if strings.Contains(runOut(t, "train", "--help"), "-c, --config") == false {
+	// A zoo model imported as the original normalises its own input: a
+	// config's normalize: for it is refused, naming the config field.
+	if code, text := runCmd(train...); code != 0 {
+		t.Fatalf("training a zoo model: exit %d\n%s", code, text)
+	}
+	norm := writeTemp(t, dir, "norm.yaml", "name: n\ncache: "+cache+"\nruns: "+filepath.Join(dir, "runs")+
+		"\ndata: {train_examples: 100, test_examples: 50, image_size: 28x28, channels: 1}\nn: 3\noriginal: "+model+"\nnormalize: 0.5/0.5\nmethods: [{method: noop}]\nattacks: {enabled: false}\n")
+	// (The data's status line comes first: the original is imported once
+	// the data is read.)
+	code, text := runCmd("run", "-c", norm)
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if last := lines[len(lines)-1]; code != 2 || !strings.Contains(last, "config "+norm+": normalize:") || !strings.Contains(last, "normalises its own input") {
+		t.Errorf("normalize for a zoo original: exit %d\n%s", code, text)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "populations")); err == nil {
+		t.Error("normalize for a zoo original: populations were computed")
+	}
+	if !strings.Contains(runOut(t, "train", "--help"), "-c, --config") {
 		t.Error("train --help does not show -c, --config")
 	}
 }
