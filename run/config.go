@@ -205,7 +205,7 @@ func Parse(name string, b []byte, sets ...string) (*Config, error) {
 	// was dropped without a word. The resolved config writes model: ""
 	// with original:, which is no contradiction.
 	if cfg.Original != "" && cfg.Model != "" && mentions(&root, "model") {
-		return nil, usererr.Errorf("config %s: original: %s and model: %s both given; an imported original has its own architecture: remove model:", cfg.File, cfg.Original, cfg.Model)
+		return nil, usererr.Errorf("config %s: original: %s and model: %s both given; an imported original has its own architecture: remove model: (or --set model=)", cfg.File, cfg.Original, cfg.Model)
 	}
 	// An empty list means none, as an absent one does (the resolved
 	// config writes absent lists as []; read back, it must be the same run).

@@ -31,7 +31,9 @@ func Set(root *yaml.Node, t reflect.Type, assignment string) error {
 	if err := yaml.Unmarshal([]byte(value), &doc); err != nil {
 		return usererr.Errorf("%s: the value is not YAML: %s", what, OneLine(strings.TrimPrefix(err.Error(), "yaml: ")))
 	}
-	v := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
+	// KEY= is the empty string (a YAML null would leave the field as it
+	// was: --set model= must clear model).
+	v := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: ""}
 	if len(doc.Content) > 0 {
 		v = doc.Content[0]
 	}

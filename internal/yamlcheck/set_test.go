@@ -32,6 +32,7 @@ func TestSet(t *testing.T) {
 		want setDoc
 	}{
 		{[]string{"name=y"}, setDoc{Name: "y", Methods: []method{{Name: "a", Params: map[string]any{"lr": 0.1}}}}},
+		{[]string{"name="}, setDoc{Name: "", Methods: []method{{Name: "a", Params: map[string]any{"lr": 0.1}}}}},
 		{[]string{"recipe.epochs=3", "recipe.lr=0.5"}, setDoc{Name: "x", Recipe: inner{Epochs: 3, LR: 0.5}, Methods: []method{{Name: "a", Params: map[string]any{"lr": 0.1}}}}},
 		{[]string{"methods[0].params.lr=0.2", "methods[0].params.epochs=2"}, setDoc{Name: "x", Methods: []method{{Name: "a", Params: map[string]any{"lr": 0.2, "epochs": 2}}}}},
 		{[]string{"methods=[{name: b}]"}, setDoc{Name: "x", Methods: []method{{Name: "b"}}}},
