@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode"
 
 	"unlearnbench/internal/usererr"
 )
@@ -67,6 +68,10 @@ func checkFloat(name string, v float64, r floatRange) error {
 func checkMethodName(name string) error {
 	if strings.TrimSpace(name) == "" {
 		return usererr.Errorf("--method is empty; name the unlearning method (it labels tables and the result)")
+	}
+	// A newline or an escape sequence would garble every table and report.
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return usererr.Errorf("--method %q: holds a control character; want a printable name", name)
 	}
 	return nil
 }

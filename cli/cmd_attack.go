@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -84,14 +85,12 @@ example and a forgetting quality F exactly as the competition's rules do.`,
 }
 
 func runAttack(cmd *cobra.Command, f *attackFlags) error {
-	opt := suite.Options{
+	set := suite.Settings{
 		Folds: f.folds, Seed: f.seed, PerExample: splitList(f.perExample), Pooled: splitList(f.pooled),
-		Classifier: attack.ClassifierOptions{Neighbours: f.neighbours, Trees: f.trees},
-		MIASplits:  f.miaSplits, Workers: f.workers, PooledMaxTrain: f.maxTrain, KLoM: f.klom,
-		Strict: f.strict,
+		KnnK: f.neighbours, Trees: f.trees, PooledMaxTrain: f.maxTrain, MIASplits: f.miaSplits,
 	}
-	if f.maxTrain == 0 {
-		opt.PooledMaxTrain = -1
+	if f.features != "" {
+		set.Features = splitList(f.features)
 	}
 	if err := checkMethodName(f.method); err != nil {
 		return err
@@ -99,27 +98,12 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	if err := checkWorkers(f.workers); err != nil {
 		return err
 	}
-	switch {
-	case f.neighbours < 1:
-		return usererr.Errorf("--knn-k is %d; want at least 1", f.neighbours)
-	case f.neighbours%2 == 0:
-		// kNN would raise it to the next odd number (two classes could
-		// tie); a setting is used as given or refused, never changed.
-		return usererr.Errorf("--knn-k is %d; want an odd number, so that two classes cannot tie (e.g. %d)", f.neighbours, f.neighbours+1)
-	case f.folds < 1:
-		// 0 would have meant the default (5), silently.
-		return usererr.Errorf("--folds is %d; want at least 2", f.folds)
-	case f.miaSplits < 1:
-		// 0 would have meant the default (10), silently.
-		return usererr.Errorf("--mia-splits is %d; want at least 1", f.miaSplits)
-	case f.trees < 1:
-		return usererr.Errorf("--trees is %d; want at least 1", f.trees)
-	case f.maxTrain < 0:
-		return usererr.Errorf("--pooled-max-train is %d; want 0 (all rows) or more", f.maxTrain)
+	// run checks its config's attacks: section with the same Check.
+	if err := attackSettingsError(set.Check(0)); err != nil {
+		return err
 	}
-	if f.features != "" {
-		opt.Features = splitList(f.features)
-	}
+	opt := set.Options()
+	opt.Workers, opt.KLoM, opt.Strict = f.workers, f.klom, f.strict
 	if err := checkResultOutputs(f.jsonOut, "--report", f.reportDir); err != nil {
 		return err
 	}
@@ -130,6 +114,9 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 	f.in.keepLogits = true
 	loaded, err := f.in.load()
 	if err != nil {
+		return err
+	}
+	if err := attackSettingsError(set.Check(loaded.u.Forget.N)); err != nil {
 		return err
 	}
 	var original *population.Values
@@ -159,4 +146,13 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 		return err
 	}
 	return writeResult(cmd, result, f.jsonOut, f.reportDir)
+}
+
+// attackSettingsError names a refused attack setting by its flag.
+func attackSettingsError(err error) error {
+	var se *suite.SettingError
+	if errors.As(err, &se) {
+		return usererr.Errorf("%s", se.Named("--"+strings.ReplaceAll(se.Key, "_", "-")))
+	}
+	return err
 }

@@ -16,12 +16,18 @@ import (
 
 func exampleAttackArgs(extra ...string) []string {
 	f := "examples/finetune/"
-	return append([]string{"attack",
+	// A flag given twice with two values is refused: extra's --pooled
+	// replaces the default one.
+	pooled := []string{"--pooled", "logreg"}
+	if slices.Contains(extra, "--pooled") {
+		pooled = nil
+	}
+	return append(append([]string{"attack",
 		"--unlearned", f + "unlearned.npz", "--retrained", f + "retrained.npz", "--labels", f + "labels.npy",
 		"--unlearned-retain", f + "unlearned_retain.npy", "--unlearned-test", f + "unlearned_test.npy",
 		"--retrained-retain", f + "retrained_retain.npy", "--retrained-test", f + "retrained_test.npy",
 		"--retain-labels", f + "retain_labels.npy", "--test-labels", f + "test_labels.npy",
-		"--method", "finetune", "--pooled", "logreg"}, extra...)
+		"--method", "finetune"}, pooled...), extra...)
 }
 
 func TestAttackExampleJSON(t *testing.T) {
@@ -141,9 +147,12 @@ func TestAttackBadInput(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"more folds than models", []string{"--folds", "9"}, []string{"9 folds", "N = 8"}},
-		{"one fold", []string{"--folds", "1"}, []string{"1 folds", "at least 2"}},
-		{"unknown classifier", []string{"--classifiers", "logreg,tree"}, []string{`unknown classifier "tree"`}},
+		{"more folds than models", []string{"--folds", "9"}, []string{"--folds is 9", "models per population (8)"}},
+		{"one fold", []string{"--folds", "1"}, []string{"--folds is 1", "at least 2"}},
+		{"unknown classifier", []string{"--classifiers", "logreg,tree"}, []string{`--classifiers is "tree"`, "logreg, svm"}},
+		{"knn-k even", []string{"--knn-k", "4"}, []string{"--knn-k is 4", "odd"}},
+		{"zero trees", []string{"--trees", "0"}, []string{"--trees is 0"}},
+		{"none with others", []string{"--pooled", "none,svm"}, []string{"--pooled is", "none alone"}},
 		{"features without logits", []string{"--features", "loss"}, []string{"--features needs logits", "u.npy"}},
 		{"retain logits without labels", []string{"--unlearned-retain", logits, "--unlearned-test", logits, "--unlearned-acc", ""}, []string{"retain logits were given", "--retain-labels"}},
 		{"original of another E", []string{"--original", e4}, []string{"e4.npy", "E = 4", "E = 3"}},

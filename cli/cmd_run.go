@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"unlearnbench/internal/progress"
+	"unlearnbench/internal/usererr"
 	"unlearnbench/reports"
 	benchrun "unlearnbench/run" // cli has a func run of its own
 )
@@ -16,15 +19,18 @@ import (
 func init() { subcommands = append(subcommands, newRunCmd) }
 
 type runFlags struct {
-	config string
-	dryRun bool
-	shard  string
+	config  string
+	sets    []string
+	name    string
+	replace bool
+	dryRun  bool
+	shard   string
 }
 
 func newRunCmd() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run [-c CONFIG.yaml] [--dry-run] [--shard K/M]",
+		Use:   "run [-c CONFIG.yaml] [--set KEY.PATH=VALUE]... [--name NAME] [--dry-run] [--shard K/M]",
 		Short: "Produce, cache, attack and score populations of unlearned and retrained models from one config",
 		Long: `run does the whole job from one YAML config: the data and its split (as
 split does), the original model (trained with the config's recipe and cached
@@ -34,6 +40,15 @@ the attack suite and the competition's score of every method, written to
 RUNS/NAME/: config.yaml (the resolved config, every default written out),
 result.json, report.md and report.html. Without -c it runs the embedded
 default config (what make demo runs).
+
+--set KEY.PATH=VALUE overrides one setting of the config (repeatable; the
+value is YAML, e.g. --set recipe.epochs=3 --set methods[0].params.lr=0.01
+--set attacks.enabled=false), checked as the file's keys are; --name NAME
+names the run directory. RUNS/NAME/ holding the run of another config is
+not replaced unless --replace: the run is refused, with a hint, before any
+work. Configs are compared by their digest, not their path, so a rerun from
+a copy of the same config is the same run; the cache, runs and name
+settings, the workers and the library path are not part of it.
 
 Every population is cached in CACHE/populations/DIGEST/, one file per
 member, keyed by everything its members depend on (the original, the
@@ -53,15 +68,27 @@ $SLURM_ARRAY_TASK_COUNT).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.config, "config", "c", "", "YAML config `FILE` (default: the embedded demo config)")
+	fl.StringArrayVar(&f.sets, "set", nil, "override one setting of the config: `KEY.PATH=VALUE` (YAML value; repeatable)")
+	fl.StringVar(&f.name, "name", "", "name of the run directory RUNS/`NAME` (default: the config's name)")
+	fl.BoolVar(&f.replace, "replace", false, "replace RUNS/NAME even if it holds the run of another config")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the resolved config, what is cached and what would be computed, and a time estimate; compute nothing")
 	fl.StringVar(&f.shard, "shard", "", "compute one slice of every population: K/M (K from 0), k8s/M or slurm")
 	return cmd
 }
 
 func runRun(cmd *cobra.Command, f *runFlags) error {
-	cfg, err := benchrun.Load(f.config)
+	if err := checkSets(f.sets); err != nil {
+		return err
+	}
+	cfg, err := benchrun.Load(f.config, f.sets...)
 	if err != nil {
 		return err
+	}
+	if cmd.Flags().Changed("name") {
+		if err := benchrun.CheckName(f.name); err != nil {
+			return usererr.Errorf("--name %q: %v", f.name, err)
+		}
+		cfg.Name = f.name
 	}
 	if err := cfg.Resolve(); err != nil {
 		return err
@@ -74,11 +101,13 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	defer stop()
 	go func() { <-ctx.Done(); stop() }()
 	w, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	out, err := benchrun.Execute(ctx, cfg, benchrun.Options{Shard: shard, DryRun: f.dryRun, Out: w,
+	out, err := benchrun.Execute(ctx, cfg, benchrun.Options{Shard: shard, DryRun: f.dryRun, Replace: f.replace, Out: w,
 		Warn: func(s string) { fmt.Fprintf(errw, "warning: %s\n", s) },
-		Progress: func(label string) (func(done, total int), func()) {
-			bar := newLazyBar(errw, label)
-			return bar.set, bar.done
+		// A bar with its ETA on a terminal; in a log (CI, Slurm) a plain
+		// line every few seconds.
+		Progress: func(s benchrun.Stage) (func(done, total int), func()) {
+			st := progress.StartStage(errw, s.Label, progress.Options{Unit: s.Unit})
+			return st.Update, st.End
 		}})
 	var interrupted *benchrun.InterruptedError
 	switch {
@@ -103,5 +132,20 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	}
 	fmt.Fprintf(w, "wrote %s (config.yaml, result.json, report.md, report.html)\n", out.Dir)
 	fmt.Fprintln(w, out.Timing)
+	return nil
+}
+
+// checkSets refuses one setting given twice with different values, which
+// would otherwise be decided by the order of the flags.
+func checkSets(sets []string) error {
+	first := map[string]string{}
+	for _, kv := range sets {
+		k, _, _ := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if prev, dup := first[k]; dup && prev != kv {
+			return usererr.Errorf("--set %s given twice with different values: %q, then %q; give it once", k, prev, kv)
+		}
+		first[k] = kv
+	}
 	return nil
 }

@@ -68,7 +68,7 @@ model file as an uninterrupted run. Once the model is written the checkpoint
 is removed, unless --keep-checkpoint; a run without --resume refuses to
 overwrite an existing checkpoint.
 
-Every flag can also be set in a YAML --config file under the same name with
+Every flag can also be set in a YAML --config (-c) file under the same name with
 underscores (epochs, batch_size, seed, model, optimizer: {name, lr,
 momentum, nesterov, weight_decay}, schedule: {name, step_epochs, gamma,
 warmup_steps}, loss: {label_smoothing, class_weights}, ...).`,
@@ -76,7 +76,7 @@ warmup_steps}, loss: {label_smoothing, class_weights}, ...).`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd, &f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "YAML file with the settings below (flags given override it)")
+	fl.StringVarP(&f.config, "config", "c", "", "YAML config `FILE` with the settings below (flags given override it)")
 	f.data.add(fl)
 	f.rt.add(fl)
 	s := &f.s

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -112,7 +113,7 @@ func TestTrainResume(t *testing.T) {
 		{[]string{"--checkpoint", shifted}, "--resume: checkpoint " + shifted + " records step 6 after 1 epochs (1 results), which does not fit this run of 3 epochs of 5 steps"},
 		{[]string{"--checkpoint", filepath.Join(dir, "none.ckpt")}, "--resume: no checkpoint " + filepath.Join(dir, "none.ckpt")},
 	} {
-		a := append(append(args, "--out", part, "--resume"), c.args...)
+		a := withFlags(append(slices.Clone(args), "--out", part, "--resume"), c.args...)
 		if out, code := runCLI(t, a...); code != exitUser || !strings.Contains(out, c.want) {
 			t.Errorf("%v: exit %d, output %q; want exit 2 with %q", c.args, code, out, c.want)
 		}

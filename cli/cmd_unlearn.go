@@ -89,6 +89,11 @@ func runUnlearn(cmd *cobra.Command, f *unlearnFlags) error {
 			return usererr.Errorf("unlearn: %s is required", req.flag)
 		}
 	}
+	// The method may run for hours: an --out it could not write is refused
+	// before it starts.
+	if err := checkOutputs(output{flag: "--out", path: f.out}); err != nil {
+		return err
+	}
 	given, err := unlearnParams(f)
 	if err != nil {
 		return err

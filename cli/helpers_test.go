@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,4 +106,19 @@ func (c refusal) check(t *testing.T) {
 			t.Errorf("%s exists after the error", p)
 		}
 	}
+}
+
+// withFlags is args with extra's flags ("--flag", "value" pairs) set: a
+// flag args already has gets extra's value in its place, as a user edits
+// a command line (a flag given twice with two values is refused).
+func withFlags(args []string, extra ...string) []string {
+	out := slices.Clone(args)
+	for i := 0; i+1 < len(extra); i += 2 {
+		if j := slices.Index(out, extra[i]); j >= 0 && j+1 < len(out) {
+			out[j+1] = extra[i+1]
+			continue
+		}
+		out = append(out, extra[i], extra[i+1])
+	}
+	return out
 }

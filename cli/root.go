@@ -58,6 +58,7 @@ answer exactly as the NeurIPS 2023 Machine Unlearning competition did.`,
 	for _, mk := range subcommands {
 		root.AddCommand(mk())
 	}
+	refuseContradictingFlags(root)
 	return root
 }
 
@@ -134,6 +135,9 @@ var invalidFlagRE = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-\w, )?
 // plainFlagError says what a flag wants instead of pflag's "invalid
 // argument ... strconv.ParseFloat: parsing ...: invalid syntax".
 func plainFlagError(cmd *cobra.Command, err error) error {
+	if e := twiceError(err); e != nil {
+		return e
+	}
 	m := invalidFlagRE.FindStringSubmatch(err.Error())
 	if m == nil {
 		return err

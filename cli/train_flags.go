@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"unlearnbench/datasets"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/internal/yamlcheck"
 	"unlearnbench/nn/ort"
@@ -76,8 +79,27 @@ func (f *trainFlags) checkFloats(cmd *cobra.Command) error {
 			return err
 		}
 	}
-	_, err := parseNormalize(s.Normalize, 0)
-	return err
+	// The integer and named settings, refused before any data is read
+	// (epochs 0 was refused once training had begun).
+	var fe *training.FieldError
+	if err := training.CheckRecipe(s.TrainConfig); errors.As(err, &fe) {
+		flag := map[string]string{"optimizer.name": "optimizer", "schedule.name": "schedule"}[fe.Field]
+		if flag == "" {
+			flag = strings.ReplaceAll(fe.Field[strings.LastIndex(fe.Field, ".")+1:], "_", "-")
+		}
+		if cmd.Flags().Lookup(flag) == nil {
+			flag = ""
+		}
+		return usererr.Errorf("%s is %s; want %s", name(flag, fe.Field), fe.Value, fe.Want)
+	}
+	// Named as the user gave it: a config's normalize: is not a flag.
+	if _, err := datasets.ParseNormalization(s.Normalize, 0); err != nil {
+		return usererr.Errorf("%s %q: %v", name("normalize", "normalize"), s.Normalize, err)
+	}
+	if s.Normalize != "" && !training.IsImport(s.Model) {
+		return usererr.Errorf("%s is for imported models; zoo models normalise their own input", name("normalize", "normalize"))
+	}
+	return nil
 }
 
 // settings lists the flag values that determine the weights a run ends

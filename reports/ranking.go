@@ -160,7 +160,10 @@ func WritePlan(w io.Writer, p *result.Plan) error {
 		t.Append([]string{r.Name, r.Method, cached, strconv.Itoa(r.Missing), bound + fmtSecs(r.Seconds)})
 	}
 	t.Render()
-	_, err := fmt.Fprintf(w, "estimate: %s of members with %d workers (methods without cached members are bounded by retraining's cost), plus scoring and attacks\n", fmtSecs(p.Seconds), p.Workers)
+	if _, err := fmt.Fprintf(w, "estimate: %s of members with %d workers (methods without cached members are bounded by retraining's cost)\n", fmtSecs(p.Seconds), p.Workers); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "estimate: %s of scoring and attacks of %d methods (%s); %s in all\n", fmtSecs(p.ScoreSeconds), p.ScoreMethods, p.ScoreHow, fmtSecs(p.Seconds+p.ScoreSeconds))
 	if nd := p.Needed; nd != nil && err == nil {
 		_, err = fmt.Fprintf(w, "N needed for F's interval %g wide: %s\n", nd.Target, nd.Why)
 	}

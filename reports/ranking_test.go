@@ -37,10 +37,12 @@ func TestGoldenRanking(t *testing.T) {
 func TestGoldenPlan(t *testing.T) {
 	before := &result.Plan{Original: &result.PlanRow{Name: "original", Method: "mlp", N: 1, Missing: 1, Seconds: 12.5}, Workers: 2, Seconds: 812.5,
 		Populations: []result.PlanRow{{Name: "reference", Method: "retrain", N: 32, Missing: 32, Seconds: 400, Bound: true},
-			{Name: "noop", Method: "noop", N: 32, Missing: 32, Seconds: 400, Bound: true}}}
+			{Name: "noop", Method: "noop", N: 32, Missing: 32, Seconds: 400, Bound: true}},
+		ScoreMethods: 1, ScoreSeconds: 2.8, ScoreHow: "0.292 ms per model x forget example, assumed"}
 	after := &result.Plan{Workers: 4, Seconds: 3.25,
 		Populations: []result.PlanRow{{Name: "reference", Method: "retrain", Cached: 4, N: 6, Missing: 2, Seconds: 3.25},
-			{Name: "finetune", Method: "finetune", Cached: 6, N: 6, Seconds: 0}}}
+			{Name: "finetune", Method: "finetune", Cached: 6, N: 6, Seconds: 0}},
+		ScoreMethods: 1, ScoreSeconds: 0.5, ScoreHow: "0.5 ms per model x forget example, measured"}
 	var b bytes.Buffer
 	for _, p := range []*result.Plan{before, after} {
 		if err := WritePlan(&b, p); err != nil {

@@ -15,6 +15,12 @@ type Plan struct {
 	// Seconds is the estimated time of every member to compute (not the
 	// scoring and attacks).
 	Seconds float64
+	// ScoreMethods is how many methods would be scored and attacked (not
+	// served from the score cache), in about ScoreSeconds; ScoreHow says
+	// from which rate.
+	ScoreMethods int
+	ScoreSeconds float64
+	ScoreHow     string
 	// Needed is what the last result's intervals of F say about the N a
 	// target width needs; nil when the config sets no target width.
 	Needed *PlanNeeded

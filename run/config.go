@@ -6,11 +6,13 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -20,6 +22,7 @@ import (
 	"unlearnbench/internal/yamlcheck"
 	"unlearnbench/nn"
 	"unlearnbench/population"
+	"unlearnbench/training"
 	"unlearnbench/unlearners"
 )
 
@@ -160,30 +163,54 @@ func Defaults() Config {
 
 // Parse reads a config (name for messages): unknown fields (named
 // with the closest known one) and values of the wrong type are refused
-// with the line, before anything else is looked at.
-func Parse(name string, b []byte) (*Config, error) {
+// with the line, before anything else is looked at. sets are --set
+// overrides (key.path=value), applied over the file and checked as its
+// keys are; File then says they were given.
+func Parse(name string, b []byte, sets ...string) (*Config, error) {
+	if err := yamlcheck.OneDocument(name, b); err != nil {
+		return nil, err
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, usererr.Errorf("config %s: %v", name, err)
+		return nil, usererr.Errorf("config %s: %v", name, yamlcheck.OneLine(strings.TrimPrefix(err.Error(), "yaml: ")))
 	}
 	cfg := Defaults()
 	cfg.File = name
+	if len(root.Content) > 0 {
+		if err := yamlcheck.CheckNode(name, root.Content[0], reflect.TypeOf(cfg), ""); err != nil {
+			return nil, err
+		}
+	}
+	for _, kv := range sets {
+		if err := yamlcheck.Set(&root, reflect.TypeOf(cfg), kv); err != nil {
+			return nil, err
+		}
+	}
+	if len(sets) > 0 {
+		// Later errors name a field the file may not hold.
+		shown := make([]string, len(sets))
+		for i, kv := range sets {
+			shown[i] = yamlcheck.Shown(kv)
+		}
+		cfg.File = fmt.Sprintf("%s (with --set %s)", name, strings.Join(shown, " --set "))
+	}
 	if len(root.Content) == 0 {
 		return &cfg, nil
 	}
-	if err := yamlcheck.CheckNode(name, root.Content[0], reflect.TypeOf(cfg), ""); err != nil {
-		return nil, err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
 	// Lists, and the forget set's strategy, replace the defaults rather
 	// than merge into them.
 	cfg.Attacks.Classifiers, cfg.Attacks.Pooled = nil, nil
 	if mentions(&root, "split", "forget") {
 		cfg.Split.Forget = ForgetConfig{}
 	}
-	if err := dec.Decode(&cfg); err != nil {
-		return nil, usererr.Errorf("config %s: %v", name, strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "))
+	if err := root.Content[0].Decode(&cfg); err != nil {
+		return nil, usererr.Errorf("config %s: %v", name, yamlcheck.OneLine(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:")))
+	}
+	// An imported original has its own architecture: a model: beside it
+	// was dropped without a word. The resolved config writes model: ""
+	// with original:, which is no contradiction.
+	if cfg.Original != "" && cfg.Model != "" && mentions(&root, "model") {
+		return nil, usererr.Errorf("config %s: original: %s and model: %s both given; an imported original has its own architecture: remove model: (or --set model=)", cfg.File, cfg.Original, cfg.Model)
 	}
 	// An empty list means none, as an absent one does (the resolved
 	// config writes absent lists as []; read back, it must be the same run).
@@ -250,8 +277,8 @@ func (c *Config) resolve() ([]*resolvedMethod, error) {
 	switch {
 	case c.N < 3:
 		return nil, bad("n: %d; the score needs at least 3 models per population", c.N)
-	case c.Name == "" || strings.ContainsAny(c.Name, `/\`) || c.Name == "." || c.Name == "..":
-		return nil, bad("name %q: want a plain directory name", c.Name)
+	case CheckName(c.Name) != nil:
+		return nil, bad("name %q: %v", c.Name, CheckName(c.Name))
 	case c.Cache == "" || c.Runs == "":
 		return nil, bad("cache and runs must name directories")
 	case c.Runtime.Workers < 0:
@@ -266,6 +293,22 @@ func (c *Config) resolve() ([]*resolvedMethod, error) {
 	}
 	if err := c.Scoring.check(c.File, c.N); err != nil {
 		return nil, err
+	}
+	if err := training.CheckRecipe(c.Recipe); err != nil {
+		return nil, bad("recipe.%v", err)
+	}
+	// The attack settings are checked with attack's own Check, before any
+	// member is computed (they were refused only when scoring began).
+	n := 0
+	if c.Attacks.Enabled {
+		n = c.N
+	}
+	if err := c.Attacks.settings().Check(n); err != nil {
+		var se *suite.SettingError
+		if errors.As(err, &se) {
+			return nil, bad("%s", se.Named("attacks."+se.Key))
+		}
+		return nil, bad("attacks: %v", err)
 	}
 	if c.Original != "" {
 		c.Model = ""
@@ -285,6 +328,11 @@ func (c *Config) resolve() ([]*resolvedMethod, error) {
 		if m.Name == "" {
 			m.Name = m.Method
 		}
+		// A name labels tables, reports and a cache directory: a control
+		// character would garble every one of them.
+		if hasControl(m.Name) || strings.TrimSpace(m.Name) == "" {
+			return nil, bad("%s: name %q: want a printable name", field, m.Name)
+		}
 		if j, dup := seen[m.Name]; dup {
 			what := fmt.Sprintf("methods[%d]", j-1)
 			if j == 0 {
@@ -303,6 +351,24 @@ func (c *Config) resolve() ([]*resolvedMethod, error) {
 	}
 	c.Reference, c.Methods = all[0], all[1:]
 	return out, nil
+}
+
+// CheckName refuses a run name that is not a plain directory name.
+func CheckName(name string) error {
+	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." || hasControl(name) {
+		return errors.New("want a plain directory name")
+	}
+	return nil
+}
+
+// hasControl reports whether s holds a control character (a newline, an
+// escape sequence).
+func hasControl(s string) bool { return strings.ContainsFunc(s, unicode.IsControl) }
+
+// settings are the attack suite's settings of the config.
+func (a AttacksConfig) settings() suite.Settings {
+	return suite.Settings{Folds: a.Folds, Seed: a.Seed, PerExample: a.Classifiers, Pooled: a.Pooled, Features: a.Features,
+		KnnK: a.KnnK, Trees: a.Trees, PooledMaxTrain: a.PooledMaxTrain, MIASplits: a.MIASplits}
 }
 
 // forgetConfig turns the split's forget section into the split package's.
@@ -392,16 +458,17 @@ func (c *Config) JSON() (json.RawMessage, error) {
 	return json.Marshal(v)
 }
 
-// Load reads the config file, or the embedded default when file is "".
-func Load(file string) (*Config, error) {
+// Load reads the config file, or the embedded default when file is "",
+// with the --set overrides sets.
+func Load(file string, sets ...string) (*Config, error) {
 	if file == "" {
-		return Parse(DefaultName, DefaultYAML)
+		return Parse(DefaultName, DefaultYAML, sets...)
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, usererr.Wrap(fmt.Errorf("reading config: %w", err))
 	}
-	return Parse(file, b)
+	return Parse(file, b, sets...)
 }
 
 // cache is the config's cache tree.

@@ -2,6 +2,12 @@
 // with every default in Defaults and the embedded DefaultYAML that make demo
 // runs) in, one scored result out.
 //
+// Load and Parse read a config with its --set overrides; Resolve checks the
+// whole config (the attack settings with attack's own check, the recipe)
+// before any work, and Execute checks the cache and run directory
+// (outputs.go: a run directory holding another config's run is refused
+// unless Options.Replace).
+//
 // Execute reads the data and makes the split, gets the original (imported,
 // read from the cache, or trained and cached), computes the members each
 // population's cache lacks (the reference, retrained without the forget
@@ -10,7 +16,8 @@
 // against the reference with the attack suite (scores cached too), and
 // writes the run directory's config.yaml and result.json. A dry run
 // computes nothing and returns a Plan: what is cached, what would be
-// computed, and an estimate of the time.
+// computed, and an estimate of the time, scoring and attacks included at
+// the rate earlier runs measured (costs.go, CACHE/costs.json).
 //
 // The config's scoring section (interval.go) passes the strict stop and
 // F's bootstrap interval to evaluate (the interval on by default), marks

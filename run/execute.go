@@ -27,6 +27,9 @@ type Options struct {
 	// DryRun computes nothing: it reports what is cached and what would
 	// be computed, as a Plan.
 	DryRun bool
+	// Replace lets the run replace a run directory that holds the run of
+	// another config (refused otherwise, before any work).
+	Replace bool
 	// Out receives the status lines (the data and split, the original,
 	// each population computed, the shard's summary); nil discards them.
 	Out io.Writer
@@ -34,9 +37,9 @@ type Options struct {
 	// discards them.
 	Warn func(string)
 	// Progress, when set, is called as each stage starts (a population's
-	// members, a method's scoring) and returns the stage's progress
-	// callback and the function that ends it.
-	Progress func(label string) (update func(done, total int), end func())
+	// members, a method's scoring, its attacks) and returns the stage's
+	// progress callback and the function that ends it.
+	Progress func(Stage) (update func(done, total int), end func())
 
 	// growing marks one step of grow's, which Execute must not grow again.
 	growing bool
@@ -139,12 +142,22 @@ type pop struct {
 
 func (e *execution) printf(format string, args ...any) { fmt.Fprintf(e.opt.Out, format, args...) }
 
+// Stage is a stage of a run, for progress reports.
+type Stage struct {
+	// Label says what is done ("computing reference", "scoring
+	// finetune", "attacking finetune").
+	Label string
+	// Unit names what is counted ("members", "forget examples",
+	// "attacks").
+	Unit string
+}
+
 // stage starts a progress report; the returned functions are never nil.
-func (e *execution) stage(label string) (func(done, total int), func()) {
+func (e *execution) stage(s Stage) (func(done, total int), func()) {
 	if e.opt.Progress == nil {
 		return func(int, int) {}, func() {}
 	}
-	return e.opt.Progress(label)
+	return e.opt.Progress(s)
 }
 
 func (e *execution) run(ctx context.Context) error {
@@ -163,6 +176,9 @@ func (e *execution) run(ctx context.Context) error {
 	}()
 	if opt.DryRun && opt.Shard.M > 0 {
 		return usererr.Errorf("--dry-run and --shard: give one")
+	}
+	if err := cfg.checkOutputs(opt.Replace); err != nil {
+		return err
 	}
 	dev, err := ort.ParseDevice(cfg.Runtime.Device)
 	if err != nil {
@@ -313,7 +329,7 @@ func (e *execution) compute(ctx context.Context) error {
 			continue
 		}
 		e.printf("population %s (%s): %d of %d cached, computing %d with %d workers\n", p.Name, p.Method, len(p.have), e.cfg.N, len(p.missing), min(workers, len(p.missing)))
-		update, end := e.stage(p.Name)
+		update, end := e.stage(Stage{"computing " + p.Name, "members"})
 		err := unlearners.Compute(ctx, p.dir, p.spec, e.shared, p.missing, unlearners.ComputeOptions{Workers: workers, Progress: update})
 		end()
 		if err != nil {

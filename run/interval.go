@@ -158,7 +158,7 @@ func (e *execution) addInterval(ctx context.Context, m *result.Method, p, refPop
 	if err != nil {
 		return nil, nil, err
 	}
-	update, end := e.stage("interval of " + p.Name)
+	update, end := e.stage(Stage{Label: "interval of " + p.Name, Unit: "forget examples"})
 	fresh, err := evaluate.Method(u, ref, e.sets.labels, evaluate.Options{Method: p.Name, Strict: cfg.Scoring.Strict, Bootstrap: cfg.Scoring.bootstrap(cfg.N), ScoreProgress: update})
 	end()
 	if err != nil {

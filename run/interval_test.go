@@ -109,13 +109,11 @@ func TestRunIntervalsAndGrowth(t *testing.T) {
 		}
 	}
 	// The default: 200 resamples at level 0.95. The scores cached
-	// without intervals are scored again.
-	// The scores cached without intervals get them, without attacking
-	// again.
+	// without intervals get them, without attacking again.
 	setLine(t, cfg, "scoring", "")
 	var stages []string
-	o, out, _ = mustExecute(t, cfg, Options{Progress: func(label string) (func(int, int), func()) {
-		stages = append(stages, label)
+	o, out, _ = mustExecute(t, cfg, Options{Progress: func(st Stage) (func(int, int), func()) {
+		stages = append(stages, st.Label)
 		return func(int, int) {}, func() {}
 	}})
 	if o.Timing.Computed != 0 || o.Timing.Scored != 2 || strings.Join(stages, ", ") != "interval of test-copy, interval of scratch" {

@@ -54,6 +54,12 @@ func original(cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(strin
 		if err != nil {
 			return nil, "", err
 		}
+		// A zoo model normalises its own input: normalize: would apply
+		// twice and its logits be silently wrong (train and unlearn refuse
+		// --normalize for it alike).
+		if cfg.Normalize != "" && cfg.Normalize != "none" && m.Graph.Inits[m.Input+".norm_mean"] != nil {
+			return nil, "", usererr.Errorf("config %s: normalize: %s normalises its own input (a model of unlearnbench's zoo takes the data as read); drop normalize:", cfg.File, cfg.Original)
+		}
 		if m.Classes != s.src.Train.Classes {
 			return nil, "", usererr.Errorf("original %s has %d classes, the data %d", cfg.Original, m.Classes, s.src.Train.Classes)
 		}

@@ -53,6 +53,7 @@ func (e *execution) plan(orig *nn.Model) (*result.Plan, error) {
 			p.Seconds += est
 			p.Populations = append(p.Populations, result.PlanRow{Name: m.Name, Method: m.Method, N: cfg.N, Missing: cfg.N, Seconds: est, Bound: true})
 		}
+		p.ScoreMethods, p.ScoreSeconds, p.ScoreHow = e.scoringPlan()
 		return p, nil
 	}
 	for _, q := range e.pops {
@@ -66,5 +67,6 @@ func (e *execution) plan(orig *nn.Model) (*result.Plan, error) {
 		p.Seconds += est
 		p.Populations = append(p.Populations, result.PlanRow{Name: q.Name, Method: q.Method, Cached: len(q.have), N: cfg.N, Missing: len(q.missing), Seconds: est, Bound: bound})
 	}
+	p.ScoreMethods, p.ScoreSeconds, p.ScoreHow = e.scoringPlan()
 	return p, nil
 }

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync"
 	"time"
 
-	"unlearnbench/attack"
 	"unlearnbench/attack/suite"
 	"unlearnbench/evaluate"
 	"unlearnbench/internal/atomicfile"
@@ -65,8 +65,8 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			update, end := e.stage("scoring " + p.Name)
-			m, err = evaluate.Method(u, ref, s.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: update, AttackProgress: update,
+			scoreProgress, attackProgress, end := e.scoringStages(p.Name)
+			m, err = evaluate.Method(u, ref, s.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: scoreProgress, AttackProgress: attackProgress,
 				Strict: cfg.Scoring.Strict, Bootstrap: cfg.Scoring.bootstrap(cfg.N)})
 			end()
 			if err != nil {
@@ -86,6 +86,7 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 	}
 	result.MarkUnseparated(res.Methods)
 	e.out.Timing.Scoring = time.Since(t2).Seconds()
+	cfg.recordScoringRate(time.Since(t2), e.out.Timing.Scored, cfg.N, len(s.split.Forget))
 	return res, nil
 }
 
@@ -95,12 +96,8 @@ func suiteOptions(a AttacksConfig) *suite.Options {
 	if !a.Enabled {
 		return nil
 	}
-	o := &suite.Options{Folds: a.Folds, Seed: a.Seed, PerExample: a.Classifiers, Pooled: a.Pooled, Features: a.Features,
-		Classifier: attack.ClassifierOptions{Neighbours: a.KnnK, Trees: a.Trees}, PooledMaxTrain: a.PooledMaxTrain, MIASplits: a.MIASplits}
-	if a.PooledMaxTrain == 0 {
-		o.PooledMaxTrain = -1
-	}
-	return o
+	o := a.settings().Options()
+	return &o
 }
 
 // scoreKey identifies a method's evaluation: its population and the
@@ -135,4 +132,42 @@ func readCachedMethod(path string) (*result.Method, error) {
 		return nil, err
 	}
 	return &m, nil
+}
+
+// scoringStages are a method's two progress stages, the score (counted in
+// forget examples) and then the attacks: the attack stage starts when the
+// score is complete, so that its ETA counts only the attacks' time.
+func (e *execution) scoringStages(name string) (score, attack func(done, total int), end func()) {
+	var mu sync.Mutex
+	sUpdate, sEnd := e.stage(Stage{"scoring " + name, "forget examples"})
+	var aUpdate func(int, int)
+	aEnd := func() {}
+	startAttacks := func() { // mu held
+		if aUpdate == nil {
+			sEnd()
+			aUpdate, aEnd = e.stage(Stage{"attacking " + name, "attacks"})
+		}
+	}
+	score = func(done, total int) {
+		sUpdate(done, total)
+		if done >= total {
+			mu.Lock()
+			startAttacks()
+			mu.Unlock()
+		}
+	}
+	attack = func(done, total int) {
+		mu.Lock()
+		startAttacks()
+		update := aUpdate
+		mu.Unlock()
+		update(done, total)
+	}
+	end = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		sEnd()
+		aEnd()
+	}
+	return score, attack, end
 }

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"unlearnbench/internal/usererr"
+	"unlearnbench/internal/yamlcheck"
 	"unlearnbench/nn"
 )
 
@@ -35,6 +36,9 @@ func ReadRecipe(path string) (nn.TrainConfig, error) {
 	if err != nil {
 		return cfg, usererr.Wrap(fmt.Errorf("reading --recipe: %w", err))
 	}
+	if err := yamlcheck.OneDocument(path, b); err != nil {
+		return cfg, err
+	}
 	var doc struct {
 		nn.TrainConfig `yaml:",inline"`
 		// train's keys that are not part of the recipe.
@@ -48,6 +52,9 @@ func ReadRecipe(path string) (nn.TrainConfig, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return cfg, usererr.Errorf("--recipe %s: %v", path, strings.Join(strings.Fields(err.Error()), " "))
+	}
+	if err := CheckRecipe(doc.TrainConfig); err != nil {
+		return cfg, usererr.Errorf("--recipe %s: %v", path, err)
 	}
 	return doc.TrainConfig, nil
 }

@@ -137,6 +137,13 @@ func buildExec(p Params) (Unlearner, error) {
 			return nil, usererr.Errorf("method exec: parameter command = %q: %v", line, err)
 		}
 	}
+	// A missing working directory made the program's start fail with a
+	// message naming the program, not the dir: refused here, naming it.
+	if dir := p.String("dir"); dir != "" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, usererr.Errorf("method exec: parameter dir = %q: no such directory", dir)
+		}
+	}
 	return &execMethod{
 		worker:    p.Bool("worker"),
 		python:    p.String("python"),

@@ -1,6 +1,8 @@
-// Package progress shows a progress bar for long work on a terminal (through
-// mpb) and stays silent otherwise, so that logs, pipes and tests see only
-// the command's real output.
+// Package progress shows a progress bar with its ETA for long work on a
+// terminal (through mpb) and stays silent otherwise, so that pipes and tests
+// see only the command's real output; a Stage (run's populations, scoring
+// and attacks) writes a plain line every few seconds to a log instead
+// (stage.go), so that CI and batch logs show where a long run is.
 package progress
 
 import (
@@ -40,7 +42,7 @@ func New(w io.Writer, label string, total int) *Bar {
 	p := mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))
 	bar := p.AddBar(int64(total),
 		mpb.PrependDecorators(decor.Name(label+" "), decor.CountersNoUnit("%d / %d")),
-		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name(" "), decor.EwmaETA(decor.ET_STYLE_GO, 30)),
+		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name(" ETA "), decor.EwmaETA(decor.ET_STYLE_GO, 30)),
 	)
 	return &Bar{p: p, bar: bar, at: time.Now()}
 }

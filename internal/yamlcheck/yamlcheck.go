@@ -20,6 +20,9 @@ import (
 // valid name for an unknown one, instead of the decoder's lines with Go type
 // names in them. An empty file changes nothing.
 func Decode(name string, data []byte, dst any) error {
+	if err := OneDocument(name, data); err != nil {
+		return err
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return usererr.Errorf("config %s: %s", name, OneLine(strings.TrimPrefix(err.Error(), "yaml: ")))
@@ -72,11 +75,16 @@ func configFields(t reflect.Type) map[string]reflect.Type {
 // user error naming file and line; path is the node's dotted field
 // path ("" for the document).
 func CheckNode(file string, node *yaml.Node, t reflect.Type, path string) error {
+	return checkNode(func(line int) string { return fmt.Sprintf("config %s: line %d", file, line) }, node, t, path)
+}
+
+// checkNode is CheckNode with where naming the place of a line.
+func checkNode(where func(line int) string, node *yaml.Node, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	at := func(format string, args ...any) error {
-		return usererr.Errorf("config %s: line %d: %s", file, node.Line, fmt.Sprintf(format, args...))
+		return usererr.Errorf("%s: %s", where(node.Line), fmt.Sprintf(format, args...))
 	}
 	switch {
 	case t.Kind() == reflect.Struct:
@@ -99,15 +107,15 @@ func CheckNode(file string, node *yaml.Node, t reflect.Type, path string) error 
 						hint = fmt.Sprintf("; did you mean %q?", c)
 					}
 				}
-				return usererr.Errorf("config %s: line %d: unknown field %q%s", file, key.Line, join(path, key.Value), hint)
+				return usererr.Errorf("%s: unknown field %q%s", where(key.Line), join(path, key.Value), hint)
 			}
-			if err := CheckNode(file, val, ft, join(path, key.Value)); err != nil {
+			if err := checkNode(where, val, ft, join(path, key.Value)); err != nil {
 				return err
 			}
 		}
 	case t.Kind() == reflect.Slice && node.Kind == yaml.SequenceNode:
 		for i, item := range node.Content {
-			if err := CheckNode(file, item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := checkNode(where, item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
@@ -242,4 +250,36 @@ func nameDistance(a, b string) int {
 		}
 	}
 	return d[len(ra)][len(rb)]
+}
+
+// OneDocument refuses a second YAML document in a config (after a "---"
+// line): the decoders read the first and ignored the rest, silently. An
+// empty one (a trailing ---) holds nothing to ignore.
+func OneDocument(name string, data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for i := 0; ; i++ {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return usererr.Errorf("config %s: %s", name, OneLine(strings.TrimPrefix(err.Error(), "yaml: ")))
+		}
+		empty := len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].ShortTag() == "!!null")
+		if i >= 1 && !empty {
+			line := n.Line
+			if len(n.Content) > 0 {
+				line = n.Content[0].Line
+			}
+			return usererr.Errorf("config %s: line %d: a second YAML document (after ---); a config is one document: remove the --- line or split the file", name, line)
+		}
+	}
+}
+
+// CheckValue checks a value given on the command line (what, e.g.
+// `--set recipe.epochs=ten`) against type t, as CheckNode checks a file's,
+// at the dotted field path.
+func CheckValue(what string, node *yaml.Node, t reflect.Type, path string) error {
+	return checkNode(func(line int) string { return what }, node, t, path)
 }
