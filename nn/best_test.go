@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -205,5 +206,31 @@ func TestInverseFrequencyWeights(t *testing.T) {
 	m, _ := New(ArchMLP, []int64{1, 4, 4}, 3, 1)
 	if _, err := NewTrainer(rt, m, OptimizerConfig{Name: "sgd", LR: 0.1}, LossConfig{InverseFrequency: true}, 1); err == nil || !strings.Contains(err.Error(), "inverse_frequency") {
 		t.Errorf("inverse_frequency without weights: %v", err)
+	}
+}
+
+// TestNewRecipeFieldsKeepOldJSON: the recipe's JSON is part of every
+// cache key (run's original, every population); a recipe that uses none
+// of best_validation, inverse_frequency marshals as before they existed
+// (the bytes below are those of the code before them), and one that uses
+// them says so.
+func TestNewRecipeFieldsKeepOldJSON(t *testing.T) {
+	cfg := TrainConfig{Epochs: 10, BatchSize: 128, Optimizer: OptimizerConfig{Name: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 5e-4},
+		Schedule: Schedule{Name: "cosine", Gamma: 0.1}}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := `{"Epochs":10,"BatchSize":128,"Seed":0,"Optimizer":{"Name":"sgd","LR":0.05,"Momentum":0.9,"Nesterov":false,"WeightDecay":0.0005,"Beta1":0,"Beta2":0,"Eps":0},"Schedule":{"Name":"cosine","StepEpochs":0,"Gamma":0.1,"WarmupSteps":0},"Loss":{"LabelSmoothing":0,"ClassWeights":null,"Distill":false,"Temperature":0}}`
+	if string(b) != old {
+		t.Errorf("recipe JSON\n%s\nwant the old\n%s", b, old)
+	}
+	cfg.BestValidation = &BestValidation{RetrainMinEpoch: 20}
+	cfg.Loss.InverseFrequency = true
+	b, _ = json.Marshal(cfg)
+	for _, want := range []string{`"BestValidation":{"MinEpoch":0,"RetrainMinEpoch":20}`, `"InverseFrequency":true`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("recipe JSON %s lacks %s", b, want)
+		}
 	}
 }
