@@ -28,9 +28,13 @@
 // src.Train, and Test into s.TestSet(src) (src.Test, or src.Train for data
 // without a test part, carved by SplitConfig.Test). The forget set is chosen
 // by ForgetRandom (count or fraction, optionally stratified by class),
-// ForgetClasses, ForgetGroups (listed, or k random groups) or ForgetIndices
-// (a .npy of training indices); validation is drawn from what is not
-// forgotten; Retain is the rest. s.Train() is Retain ∪ Forget, the original
+// ForgetClasses, ForgetGroups (listed, k random groups, or the first k
+// groups: LeavePGroupsOut's first split) or ForgetIndices (a .npy of
+// training indices); validation is drawn from what is not forgotten;
+// Retain is the rest. With SplitConfig.PythonShuffle the NeurIPS 2023
+// competition's surf.py split is made instead: test, validation and the
+// training set cut from Python's random.Random(seed).shuffle
+// (PythonShuffle reproduces it), the forget set from the training set. s.Train() is Retain ∪ Forget, the original
 // model's training set. Each decision draws from its own PCG stream of the
 // seed. s.Save(dir) writes retain/forget/validation/test.npy (int64) and
 // split.json; LoadSplit(dir) reads them back identically and verifies

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"unlearnbench/internal/usererr"
 )
 
 // ParseNormalization reads a normalisation as the commands and run's
@@ -64,6 +66,28 @@ func Gather(d *Dataset, idx []int, norm *Normalization) ([]float32, []int64, err
 	for batch := range b.Epoch(0) {
 		x = append(x, batch.X...)
 		y = append(y, batch.Y...)
+	}
+	return x, y, nil
+}
+
+// GatherRaw is Gather at the pixels' own scale: every byte as the float
+// 0 to 255, not divided by 255 and not normalised, as the NeurIPS 2023
+// competition's surf.py feeds its images (torchvision's read_image, then
+// .to(torch.float32)). Only data of 8-bit pixels has that scale.
+func GatherRaw(d *Dataset, idx []int) ([]float32, []int64, error) {
+	if d.Pixels == nil {
+		return nil, nil, usererr.Errorf("%s: the raw pixel scale (0-255) needs 8-bit image data; this data set holds float values", d.Name)
+	}
+	s := d.Size()
+	x, y := make([]float32, len(idx)*s), make([]int64, len(idx))
+	for j, i := range idx {
+		if i < 0 || i >= d.N {
+			return nil, nil, fmt.Errorf("%s: example %d is outside its %d examples", d.Name, i, d.N)
+		}
+		for k, v := range d.Pixels[i*s : (i+1)*s] {
+			x[j*s+k] = float32(v)
+		}
+		y[j] = d.Labels[i]
 	}
 	return x, y, nil
 }

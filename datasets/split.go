@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -91,6 +92,12 @@ type ForgetConfig struct {
 	Classes      []string `json:"classes,omitempty"`       // classes: names or numbers
 	Groups       []string `json:"groups,omitempty"`        // groups: as the input names them
 	RandomGroups int      `json:"random_groups,omitempty"` // groups: how many to draw
+	// FirstGroups takes the groups with the smallest ids among those of
+	// the training set (groups), as the first split of scikit-learn's
+	// LeavePGroupsOut(n_groups=FirstGroups) does: it leaves out the
+	// first combination of the sorted unique groups, the NeurIPS 2023
+	// competition's forget set (surf.py, 15 people).
+	FirstGroups int `json:"first_groups,omitempty"`
 	// IndexFile is a .npy (or .npz:member) of training-part indices for
 	// ForgetIndices; Indices may give them in memory instead.
 	IndexFile string `json:"index_file,omitempty"`
@@ -115,6 +122,9 @@ func (f ForgetConfig) String() string {
 		if f.RandomGroups > 0 {
 			return fmt.Sprintf("%d random groups", f.RandomGroups)
 		}
+		if f.FirstGroups > 0 {
+			return fmt.Sprintf("the first %d groups", f.FirstGroups)
+		}
 		return "groups " + strings.Join(f.Groups, ", ")
 	case ForgetIndices:
 		if f.IndexFile != "" {
@@ -136,6 +146,16 @@ type SplitConfig struct {
 	// it never holds forget examples.
 	Validation Amount       `json:"validation,omitzero"`
 	Forget     ForgetConfig `json:"forget"`
+	// PythonShuffle, when set, splits as the NeurIPS 2023 competition's
+	// surf.py: the training part, in the data's order, is shuffled by
+	// Python's random.Random(*PythonShuffle).shuffle; with test and
+	// validation fractions t and v, the first int((1-t-v)·n) of the
+	// shuffle are the training set (retain and forget), those up to
+	// int((1-t)·n) the validation set and the rest the test set (surf.py's
+	// int(0.8·n) and int(0.9·n) for 0.1 and 0.1; a count takes that many
+	// instead). The validation set may then hold examples of the forget
+	// set's groups, as surf.py's does.
+	PythonShuffle *uint64 `json:"python_shuffle,omitempty"`
 }
 
 // Split is a reproducible partition of a Source. Retain, Forget and
@@ -200,6 +220,9 @@ func MakeSplit(src *Source, cfg SplitConfig) (*Split, error) {
 	for i := range pool {
 		pool[i] = i
 	}
+	if cfg.PythonShuffle != nil {
+		return makeShuffledSplit(src, s)
+	}
 	if src.Test != nil {
 		if !cfg.Test.IsZero() {
 			return nil, usererr.Errorf("%s has its own test part (%d examples); a test size applies only to data without one", src.Name, src.Test.N)
@@ -238,6 +261,52 @@ func MakeSplit(src *Source, cfg SplitConfig) (*Split, error) {
 		return nil, usererr.Errorf("%s: a validation split of %d leaves no retain set (%d training examples are not forgotten)", src.Name, k, len(rest))
 	}
 	s.Validation, s.Retain = choose(newRand(cfg.Seed, streamValidation), rest, k)
+	if err := s.verify(); err != nil {
+		return nil, fmt.Errorf("internal error: %w", err)
+	}
+	return s, nil
+}
+
+// makeShuffledSplit is MakeSplit with PythonShuffle: test, validation and
+// training set cut from one fixed shuffle, the forget set chosen from the
+// training set.
+func makeShuffledSplit(src *Source, s *Split) (*Split, error) {
+	cfg, n := s.Config, src.Train.N
+	if src.Test != nil {
+		return nil, usererr.Errorf("%s has its own test part (%d examples); python_shuffle cuts the test set from one shuffled part, as surf.py does", src.Name, src.Test.N)
+	}
+	perm, err := PythonShuffle(*cfg.PythonShuffle, n)
+	if err != nil {
+		return nil, err
+	}
+	// cut is where a part ends: surf.py's int(f·n), f a float64 as
+	// Python's, truncated; 1-0.1 and 0.9-0.1 are 0.9 and 0.8 exactly in
+	// float64, so (0.1, 0.1) cuts where surf.py does.
+	fracEnd := 1.0
+	cut := func(a Amount, end int) int {
+		if a.Fraction != 0 {
+			fracEnd -= a.Fraction
+			return int(fracEnd * float64(n))
+		}
+		return end - a.Count
+	}
+	valEnd := cut(cfg.Test, n)
+	trainEnd := cut(cfg.Validation, valEnd)
+	if cfg.Test.IsZero() || trainEnd <= 0 || valEnd > n || trainEnd > valEnd {
+		return nil, usererr.Errorf("%s: a test split of %s and a validation split of %s leave no training set of its %d examples (python_shuffle needs a test size)", src.Name, cfg.Test, cfg.Validation, n)
+	}
+	sorted := func(p []int) []int { p = slices.Clone(p); slices.Sort(p); return p }
+	pool := sorted(perm[:trainEnd])
+	s.TestFromTrain = true
+	s.Validation, s.Test = sorted(perm[trainEnd:valEnd]), sorted(perm[valEnd:])
+	forget, err := s.chooseForget(src.Train, pool, newRand(cfg.Seed, streamForget))
+	if err != nil {
+		return nil, err
+	}
+	if len(forget) == 0 || len(forget) == len(pool) {
+		return nil, usererr.Errorf("%s: the forget set (%s) holds %d of the training set's %d examples; both it and the retain set must be non-empty", src.Name, cfg.Forget, len(forget), len(pool))
+	}
+	s.Forget, s.Retain = forget, minus(pool, forget)
 	if err := s.verify(); err != nil {
 		return nil, fmt.Errorf("internal error: %w", err)
 	}
@@ -364,15 +433,25 @@ func (s *Split) chooseGroups(d *Dataset, pool []int, r *rand.Rand) ([]int, error
 	if d.Groups == nil {
 		return nil, usererr.Errorf("%s has no group ids (give a group column or a groups array)", d.Name)
 	}
-	if (f.RandomGroups > 0) == (len(f.Groups) > 0) {
-		return nil, usererr.Errorf("%s: give either a number of random groups or a list of groups to forget", d.Name)
+	if n := btoi(f.RandomGroups > 0) + btoi(f.FirstGroups > 0) + btoi(len(f.Groups) > 0); n != 1 {
+		return nil, usererr.Errorf("%s: give one of a number of random groups, a number of first groups or a list of groups to forget", d.Name)
 	}
 	inPool := map[int64]int{}
 	for _, i := range pool {
 		inPool[d.Groups[i]]++
 	}
 	var chosen []int64
-	if f.RandomGroups > 0 {
+	if f.FirstGroups > 0 {
+		// LeavePGroupsOut's first split: numpy.unique sorts the groups,
+		// and the first combination of FirstGroups of them is the first
+		// FirstGroups. Groups are numbered in sorted order of their names
+		// (or are the numbers themselves), so the smallest ids are those.
+		ids := slices.Sorted(maps.Keys(inPool))
+		if f.FirstGroups > len(ids) {
+			return nil, usererr.Errorf("%s: the first %d groups asked for, but the training set has %d groups", d.Name, f.FirstGroups, len(ids))
+		}
+		chosen = ids[:f.FirstGroups]
+	} else if f.RandomGroups > 0 {
 		ids := make([]int64, 0, len(inPool))
 		for g := range inPool {
 			ids = append(ids, g)
@@ -407,6 +486,13 @@ func (s *Split) chooseGroups(d *Dataset, pool []int, r *rand.Rand) ([]int, error
 		want[g] = true
 	}
 	return filter(pool, func(i int) bool { return want[d.Groups[i]] }), nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // filter returns the elements of pool that keep accepts, in order.

@@ -153,10 +153,13 @@ func (o *optimizer) step(params, grads, masks [][]float32, lr float64) {
 
 // Schedule is a learning-rate schedule over training steps: a linear
 // warm-up over WarmupSteps, then constant, step (multiply by Gamma every
-// StepEpochs epochs) or cosine (from the base rate to 0 over the remaining
-// steps).
+// StepEpochs epochs), cosine (from the base rate to 0 over the remaining
+// steps) or cosine_epochs (cosine in whole epochs: the rate is
+// base*(1+cos(pi*e/E))/2 throughout epoch e of E, what PyTorch's
+// CosineAnnealingLR(T_max=E) gives when scheduler.step() is called once
+// after each epoch, as the NeurIPS 2023 competition's train_lib.py does).
 type Schedule struct {
-	Name        string  `yaml:"name"` // constant, step, cosine
+	Name        string  `yaml:"name"` // constant, step, cosine, cosine_epochs
 	StepEpochs  int     `yaml:"step_epochs"`
 	Gamma       float64 `yaml:"gamma"`
 	WarmupSteps int     `yaml:"warmup_steps"`
@@ -165,13 +168,13 @@ type Schedule struct {
 // Validate checks the schedule.
 func (s Schedule) Validate() error {
 	switch s.Name {
-	case "", "constant", "cosine":
+	case "", "constant", "cosine", "cosine_epochs":
 	case "step":
 		if s.StepEpochs < 1 || !(s.Gamma > 0) {
 			return usererr.Errorf("step schedule: want step_epochs >= 1 and gamma > 0, got %d and %v", s.StepEpochs, s.Gamma)
 		}
 	default:
-		return usererr.Errorf("schedule %q: want constant, step or cosine", s.Name)
+		return usererr.Errorf("schedule %q: want constant, step, cosine or cosine_epochs", s.Name)
 	}
 	if s.WarmupSteps < 0 {
 		return usererr.Errorf("warm-up steps %d: want >= 0", s.WarmupSteps)
@@ -179,8 +182,19 @@ func (s Schedule) Validate() error {
 	return nil
 }
 
+// EpochLR is LR for a run of epochs epochs: the same rate, except that
+// cosine_epochs, which counts whole epochs, needs their number (LR alone
+// cannot tell it from totalSteps).
+func (s Schedule) EpochLR(base float64, step, epoch, epochs, totalSteps int) float64 {
+	if s.Name == "cosine_epochs" && step >= s.WarmupSteps && epochs > 0 {
+		return base * 0.5 * (1 + math.Cos(math.Pi*float64(epoch)/float64(epochs)))
+	}
+	return s.LR(base, step, epoch, totalSteps)
+}
+
 // LR is the learning rate at global step (from 0) in epoch (from 0), of
-// totalSteps, for base rate base.
+// totalSteps, for base rate base. cosine_epochs needs the number of
+// epochs: use EpochLR (LR gives the base rate for it).
 func (s Schedule) LR(base float64, step, epoch, totalSteps int) float64 {
 	if step < s.WarmupSteps {
 		return base * float64(step+1) / float64(s.WarmupSteps)

@@ -24,6 +24,47 @@ type TrainConfig struct {
 	// it, and so does retrain when it repeats a recipe; Train trains on the
 	// batches it is given.
 	Augment Augment `yaml:",inline" json:"Augment,omitzero"`
+	// BestValidation, when set, keeps the weights of the epoch with the
+	// best validation accuracy instead of the last epoch's (Train then
+	// needs evaluation data). Nil, the default, is left out of the JSON
+	// and YAML, so recipes without it keep their cache keys.
+	BestValidation *BestValidation `yaml:"best_validation,omitempty" json:"BestValidation,omitempty"`
+}
+
+// BestValidation is the checkpoint selection of the NeurIPS 2023
+// competition's train_lib.py: after every epoch the model is evaluated on
+// the validation data, and an epoch's weights are saved when its accuracy
+// beats every earlier epoch's (strictly, starting from 0) and the epoch
+// (from 0) is at least the first eligible one. The best accuracy is
+// tracked from epoch 0 even before that epoch, so an eligible epoch must
+// also beat the ineligible ones: when none does, nothing was saved and the
+// model keeps its last epoch's weights (train_lib.py then returns the
+// last epoch's model too). main.py trains the original with
+// min_save_epoch 0 and every retrained model with 20.
+type BestValidation struct {
+	// MinEpoch is the first epoch, counted from 0 as train_lib.py's
+	// min_save_epoch is, whose weights may be kept when this recipe
+	// trains the original.
+	MinEpoch int `yaml:"min_epoch"`
+	// RetrainMinEpoch is MinEpoch for the models retrain trains from
+	// scratch with this recipe.
+	RetrainMinEpoch int `yaml:"retrain_min_epoch"`
+}
+
+// Validate checks the first eligible epochs against the run's epochs.
+func (b *BestValidation) Validate(epochs int) error {
+	if b == nil {
+		return nil
+	}
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"min_epoch", b.MinEpoch}, {"retrain_min_epoch", b.RetrainMinEpoch}} {
+		if c.v < 0 || c.v >= epochs {
+			return usererr.Errorf("best_validation.%s %d: want an epoch from 0 to %d (epochs counted from 0)", c.name, c.v, epochs-1)
+		}
+	}
+	return nil
 }
 
 // EpochResult summarises one epoch.
@@ -34,6 +75,9 @@ type EpochResult struct {
 	TrainLoss float64 // mean over the epoch's batches, training mode
 	TrainAcc  float64
 	Eval      *Metrics // on the evaluation data, when given
+	// Kept marks the epoch whose weights the model holds after training
+	// with TrainConfig.BestValidation.
+	Kept bool `json:",omitempty"`
 }
 
 // NonFiniteError reports a loss or gradient that became NaN or infinite; the
@@ -197,6 +241,10 @@ func Train(rt *ort.Runtime, m *Model, src EpochBatches, eval *Data, cfg TrainCon
 	if err := cfg.Schedule.Validate(); err != nil {
 		return nil, err
 	}
+	best, err := newBestKeeper(m, cfg, eval, opt)
+	if err != nil {
+		return nil, err
+	}
 	tr, err := NewTrainer(rt, m, cfg.Optimizer, cfg.Loss, cfg.Seed)
 	if err != nil {
 		return nil, err
@@ -240,7 +288,7 @@ func Train(rt *ort.Runtime, m *Model, src EpochBatches, eval *Data, cfg TrainCon
 				stepErr = usererr.Wrap(&NonFiniteError{Epoch: ep + 1, Step: res.Steps + 1, Loss: sr.Loss})
 				return false
 			}
-			lr := cfg.Schedule.LR(cfg.Optimizer.LR, tr.Step, ep, total)
+			lr := cfg.Schedule.EpochLR(cfg.Optimizer.LR, tr.Step, ep, cfg.Epochs, total)
 			tr.Apply(lr)
 			res.LR = lr
 			lossSum += sr.Loss * float64(len(y))
@@ -264,6 +312,7 @@ func Train(rt *ort.Runtime, m *Model, src EpochBatches, eval *Data, cfg TrainCon
 			}
 			res.Eval = &mt
 		}
+		best.observe(ep, res.Eval)
 		hist = append(hist, res)
 		if opt.Checkpoint != nil {
 			if err := opt.Checkpoint(tr.state(ep+1, hist)); err != nil {
@@ -274,5 +323,70 @@ func Train(rt *ort.Runtime, m *Model, src EpochBatches, eval *Data, cfg TrainCon
 			opt.Progress(res)
 		}
 	}
+	if k := best.restore(); k >= 0 {
+		hist[k].Kept = true
+	}
 	return hist, nil
+}
+
+// bestKeeper carries out TrainConfig.BestValidation: it copies the
+// weights and buffers of every epoch that sets a new best validation
+// accuracy from the first eligible epoch on, and puts the last copy back
+// at the end. Accuracies of one evaluation set are correct/N, so
+// comparing them compares train_lib.py's percentages exactly.
+type bestKeeper struct {
+	m        *Model
+	minEpoch int
+	acc      float64 // best so far, from 0 as train_lib.py's best_acc
+	epoch    int     // of the saved weights; -1: none
+	saved    [][]float32
+}
+
+func newBestKeeper(m *Model, cfg TrainConfig, eval *Data, opt Options) (*bestKeeper, error) {
+	b := cfg.BestValidation
+	if b == nil {
+		return nil, nil
+	}
+	if err := b.Validate(cfg.Epochs); err != nil {
+		return nil, err
+	}
+	if eval == nil || eval.Len() == 0 {
+		return nil, usererr.Errorf("best_validation keeps the epoch with the best validation accuracy, but there are no validation examples (give the split a validation part)")
+	}
+	if opt.Resume != nil {
+		// A TrainState holds the last epoch's weights, not the best ones.
+		return nil, usererr.Errorf("best_validation: a run cannot be resumed (its checkpoints hold the last epoch's weights, not the best epoch's)")
+	}
+	return &bestKeeper{m: m, minEpoch: b.MinEpoch, epoch: -1}, nil
+}
+
+// observe records epoch ep (from 0) with its validation metrics.
+func (b *bestKeeper) observe(ep int, mt *Metrics) {
+	if b == nil || !(mt.Accuracy > b.acc) {
+		return
+	}
+	b.acc = mt.Accuracy
+	if ep < b.minEpoch {
+		return
+	}
+	names := append(slices.Clone(b.m.Params), b.m.Buffers...)
+	if b.saved == nil {
+		b.saved = make([][]float32, len(names))
+	}
+	for i, n := range names {
+		b.saved[i] = append(b.saved[i][:0], b.m.Param(n)...)
+	}
+	b.epoch = ep
+}
+
+// restore puts the saved weights back and returns their epoch (from 0),
+// or -1 when no epoch was saved and the model keeps its last weights.
+func (b *bestKeeper) restore() int {
+	if b == nil || b.epoch < 0 {
+		return -1
+	}
+	for i, n := range append(slices.Clone(b.m.Params), b.m.Buffers...) {
+		copy(b.m.Param(n), b.saved[i])
+	}
+	return b.epoch
 }

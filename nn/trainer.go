@@ -23,6 +23,49 @@ type LossConfig struct {
 	ClassWeights   []float32 `yaml:"class_weights"`
 	Distill        bool      `yaml:"distill"`
 	Temperature    float64   `yaml:"temperature"` // of the distillation term; 0 means 1
+	// InverseFrequency asks for ClassWeights of 1/count of each class in
+	// the original's training set (InverseFrequencyWeights), as the
+	// NeurIPS 2023 competition's surf.py computes them; the owner of the
+	// data (run) fills ClassWeights from it before training, for the
+	// original and for every retrained model alike (surf.py computes them
+	// once, from the whole training set, retain and forget). Off, it is
+	// left out of the JSON, so recipes without it keep their cache keys.
+	InverseFrequency bool `yaml:"inverse_frequency,omitempty" json:"InverseFrequency,omitempty"`
+}
+
+// InverseFrequencyWeights are the class weights of the NeurIPS 2023
+// competition's surf.py: 1/count of each class among labels (the
+// training set), for classes 0..classes-1.
+//
+// surf.py lists its weights in the order of each age group's first-seen
+// age (its _get_age_group_counts sorts the groups by the age of the first
+// example of each group it meets), not by group index, and lists only the
+// groups the training set holds. Reproduced: its age groups are
+// consecutive age intervals (numpy.digitize over increasing bin edges),
+// so any age of group g is below any age of group g+1 and that order is
+// the order of the labels, which is what this list follows; a class
+// absent from the training set drops out of surf.py's list, shifting the
+// later weights down one class, and the shorter list is then refused by
+// PyTorch's CrossEntropyLoss for a 10-class model. Here too such a class
+// is an error, naming it, rather than a silently shifted weight.
+func InverseFrequencyWeights(labels []int64, classes int) ([]float32, error) {
+	counts := make([]int, classes)
+	for i, y := range labels {
+		if y < 0 || y >= int64(classes) {
+			return nil, usererr.Errorf("inverse-frequency class weights: label %d of training example %d is outside the %d classes", y, i, classes)
+		}
+		counts[y]++
+	}
+	w := make([]float32, classes)
+	for c, n := range counts {
+		if n == 0 {
+			return nil, usererr.Errorf("inverse-frequency class weights: class %d has no training example, so the competition's weight list (one per class the training set holds) would be shorter than the %d classes", c, classes)
+		}
+		// torch.FloatTensor of the Python float 1.0/n: float32 of the
+		// float64 quotient.
+		w[c] = float32(1.0 / float64(n))
+	}
+	return w, nil
 }
 
 // Batch is one training batch for ComputeBatchOf.
@@ -80,6 +123,9 @@ func NewTrainer(rt *ort.Runtime, m *Model, opt OptimizerConfig, loss LossConfig,
 	}
 	if loss.LabelSmoothing < 0 || loss.LabelSmoothing >= 1 {
 		return nil, usererr.Errorf("label smoothing %v: want [0, 1)", loss.LabelSmoothing)
+	}
+	if loss.InverseFrequency && loss.ClassWeights == nil {
+		return nil, usererr.Errorf("loss.inverse_frequency: the class weights are computed from the original's training set by whoever holds it (run does); none were filled in")
 	}
 	if loss.ClassWeights != nil && len(loss.ClassWeights) != m.Classes {
 		return nil, usererr.Errorf("%d class weights for %d classes", len(loss.ClassWeights), m.Classes)

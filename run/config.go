@@ -89,6 +89,13 @@ type DataConfig struct {
 	// part (0: all), for runs that fit a small machine.
 	TrainExamples int `yaml:"train_examples"`
 	TestExamples  int `yaml:"test_examples"`
+	// PixelScale is "" (pixels read as value/255, and a trained original
+	// normalises its input by the training set's channel statistics) or
+	// "raw": pixels as the floats 0 to 255 with no normalisation at all,
+	// as the NeurIPS 2023 competition's surf.py feeds its images. Left
+	// out of the written config when "", so older configs keep their
+	// digest.
+	PixelScale string `yaml:"pixel_scale,omitempty"`
 }
 
 // SplitConfig is the split of the data: its seed, test and validation
@@ -98,6 +105,11 @@ type SplitConfig struct {
 	Test       string       `yaml:"test"`
 	Validation string       `yaml:"validation"`
 	Forget     ForgetConfig `yaml:"forget"`
+	// PythonShuffle, when set, cuts test, validation and training set
+	// from Python's random.Random(python_shuffle).shuffle of the data in
+	// its order, as the competition's surf.py does
+	// (datasets.SplitConfig.PythonShuffle).
+	PythonShuffle *uint64 `yaml:"python_shuffle,omitempty"`
 }
 
 // ForgetConfig chooses the forget set: exactly one strategy is given.
@@ -108,6 +120,9 @@ type ForgetConfig struct {
 	Groups       []string `yaml:"groups"`
 	RandomGroups int      `yaml:"random_groups"`
 	Indices      string   `yaml:"indices"`
+	// FirstGroups forgets the groups with the smallest ids, the first
+	// split of scikit-learn's LeavePGroupsOut (the competition's 15 people).
+	FirstGroups int `yaml:"first_groups,omitempty"`
 }
 
 // MethodConfig is one population's method: a registered unlearners
@@ -310,6 +325,9 @@ func (c *Config) resolve() ([]*resolvedMethod, error) {
 		}
 		return nil, bad("attacks: %v", err)
 	}
+	if err := c.checkCompetitionFields(); err != nil {
+		return nil, err
+	}
 	if c.Original != "" {
 		c.Model = ""
 	}
@@ -386,11 +404,14 @@ func (f ForgetConfig) config(file string) (datasets.ForgetConfig, error) {
 	if f.RandomGroups > 0 {
 		given = append(given, "random_groups")
 	}
+	if f.FirstGroups > 0 {
+		given = append(given, "first_groups")
+	}
 	if f.Indices != "" {
 		given = append(given, "indices")
 	}
 	if len(given) != 1 {
-		return datasets.ForgetConfig{}, usererr.Errorf("config %s: split.forget: give exactly one of random, classes, groups, random_groups, indices (got %d: %s)", file, len(given), strings.Join(given, ", "))
+		return datasets.ForgetConfig{}, usererr.Errorf("config %s: split.forget: give exactly one of random, classes, groups, random_groups, first_groups, indices (got %d: %s)", file, len(given), strings.Join(given, ", "))
 	}
 	if f.Stratified && given[0] != "random" {
 		return datasets.ForgetConfig{}, usererr.Errorf("config %s: split.forget.stratified applies only to random", file)
@@ -408,6 +429,8 @@ func (f ForgetConfig) config(file string) (datasets.ForgetConfig, error) {
 		return datasets.ForgetConfig{Strategy: datasets.ForgetGroups, Groups: f.Groups}, nil
 	case "random_groups":
 		return datasets.ForgetConfig{Strategy: datasets.ForgetGroups, RandomGroups: f.RandomGroups}, nil
+	case "first_groups":
+		return datasets.ForgetConfig{Strategy: datasets.ForgetGroups, FirstGroups: f.FirstGroups}, nil
 	}
 	return datasets.ForgetConfig{Strategy: datasets.ForgetIndices, IndexFile: f.Indices}, nil
 }

@@ -18,6 +18,9 @@ type sets struct {
 	split                                   *datasets.Split
 	src                                     *datasets.Source
 	trainIdx                                []int
+	// recipe is what the original and retrain train with
+	// (trainingRecipe: the config's, class weights computed).
+	recipe nn.TrainConfig
 }
 
 // truncated keeps the first k examples of d (k <= 0 or >= N: d itself).
@@ -69,7 +72,7 @@ func loadData(cfg *Config) (*sets, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc := datasets.SplitConfig{Seed: cfg.Split.Seed, Forget: fc}
+	sc := datasets.SplitConfig{Seed: cfg.Split.Seed, Forget: fc, PythonShuffle: cfg.Split.PythonShuffle}
 	if sc.Validation, err = datasets.ParseAmount(cfg.Split.Validation); err != nil {
 		return nil, usererr.Errorf("config %s: split.validation: %v", file, err)
 	}
@@ -100,7 +103,11 @@ func loadData(cfg *Config) (*sets, error) {
 		idx []int
 	}{{&s.train, src.Train, s.trainIdx}, {&s.retain, src.Train, split.Retain}, {&s.forget, src.Train, split.Forget},
 		{&s.validation, src.Train, split.Validation}, {&s.test, split.TestSet(src), split.Test}} {
-		x, y, err := datasets.Gather(p.ds, p.idx, norm)
+		gather := func() ([]float32, []int64, error) { return datasets.Gather(p.ds, p.idx, norm) }
+		if cfg.Data.PixelScale == "raw" {
+			gather = func() ([]float32, []int64, error) { return datasets.GatherRaw(p.ds, p.idx) }
+		}
+		x, y, err := gather()
 		if err != nil {
 			return nil, err
 		}
@@ -112,6 +119,9 @@ func loadData(cfg *Config) (*sets, error) {
 			out[i] = int(y)
 		}
 		return out
+	}
+	if s.recipe, err = trainingRecipe(cfg, s); err != nil {
+		return nil, err
 	}
 	s.labels = &population.Labels{Forget: ints(s.forget), Retain: ints(s.retain), Test: ints(s.test),
 		ForgetName: "forget labels", RetainName: "retain labels", TestName: "test labels"}

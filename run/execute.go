@@ -223,7 +223,7 @@ func (e *execution) run(ctx context.Context) error {
 	e.out.Timing.Workers = workers
 	e.shared = &unlearners.Shared{
 		Inputs: unlearners.Inputs{Original: orig, Retain: s.retain, Forget: s.forget, Validation: s.validation,
-			Recipe: cfg.Recipe, Runtime: e.rt, Cache: cfg.Cache, Warn: opt.Warn},
+			Recipe: s.recipe, Runtime: e.rt, Cache: cfg.Cache, Warn: opt.Warn},
 		Test: s.test, RunSeed: cfg.Seed, Device: dev.String(), KeepModels: cfg.KeepModels,
 	}
 	if orig == nil {

@@ -31,6 +31,11 @@ func originalKey(cfg *Config, s *sets) string {
 	k.Add("train", s.train.Digest())
 	k.Add("device", cfg.Runtime.Device)
 	k.Add("threads", unlearners.MemberThreads)
+	if cfg.Recipe.BestValidation != nil {
+		// The kept epoch depends on the validation set too (added only
+		// then, so that other originals keep their keys).
+		k.Add("validation", s.validation.Digest())
+	}
 	return k.Sum("\x00", true)
 }
 
@@ -81,15 +86,23 @@ func original(cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(strin
 	if err != nil {
 		return nil, "", err
 	}
-	st := datasets.ChannelStats(src, s.trainIdx)
-	if err := m.PrependNormalization(st.Mean, st.Std); err != nil {
-		return nil, "", err
+	// At the raw pixel scale the model sees the pixels as they are
+	// (surf.py's images go into resnet18 unnormalised).
+	if cfg.Data.PixelScale != "raw" {
+		st := datasets.ChannelStats(src, s.trainIdx)
+		if err := m.PrependNormalization(st.Mean, st.Std); err != nil {
+			return nil, "", err
+		}
 	}
 	out("training the original %s on %d examples for %d epochs\n", cfg.Model, s.train.Len(), cfg.Recipe.Epochs)
 	start := time.Now()
-	batches, err := nn.DataBatches(m, s.train, cfg.Recipe)
+	var eval *nn.Data
+	if s.recipe.BestValidation != nil {
+		eval = s.validation
+	}
+	batches, err := nn.DataBatches(m, s.train, s.recipe)
 	if err == nil {
-		_, err = nn.Train(rt, m, batches, nil, cfg.Recipe, nn.Options{})
+		_, err = nn.Train(rt, m, batches, eval, s.recipe, nn.Options{})
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("training the original: %w", err)

@@ -47,7 +47,14 @@ func (retrain) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
 	if in.Progress != nil {
 		opt.Progress = func(r nn.EpochResult) { in.Progress(r.Epoch*src.Steps, cfg.Epochs*src.Steps) }
 	}
-	if _, err := nn.Train(in.Runtime, m, src, nil, cfg, opt); err != nil {
+	// The recipe's best-validation selection, from retrain's own first
+	// eligible epoch (main.py retrains with min_save_epoch 20).
+	var eval *nn.Data
+	if b := cfg.BestValidation; b != nil {
+		cfg.BestValidation = &nn.BestValidation{MinEpoch: b.RetrainMinEpoch, RetrainMinEpoch: b.RetrainMinEpoch}
+		eval = in.Validation
+	}
+	if _, err := nn.Train(in.Runtime, m, src, eval, cfg, opt); err != nil {
 		return nil, err
 	}
 	return m, nil
