@@ -245,6 +245,10 @@ func grow(ctx context.Context, cfg *Config, opt Options) (*Outcome, error) {
 			return o, nil
 		}
 		cfg.N = step.N
+		// The first step passed the run directory's check; the next ones
+		// write the same run at a larger N, which that check would take
+		// for another config's.
+		opt.Replace = true
 	}
 }
 

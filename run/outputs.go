@@ -79,9 +79,13 @@ func (c *Config) checkRunDir(dir string) error {
 
 // runDigest identifies what a run directory holds: the config's Digest
 // (what the members depend on) with the attack settings, which change
-// the result but not the members.
+// the result but not the members, and without N: a run grown to more
+// models (by hand, or by scoring.n_max) is the same experiment with more
+// evidence, and its directory takes the larger run without --replace.
 func (c *Config) runDigest() (string, error) {
-	d, err := c.Digest()
+	same := *c
+	same.N = 0
+	d, err := same.Digest()
 	if err != nil {
 		return "", err
 	}

@@ -98,21 +98,16 @@ func TestRunSmallAndCachedRerun(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(strings.Replace(readFile(t, cfg), "n: 4", "n: 6", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The run directory holds the run of n: 4: refused before any work
-	// (in a dry run too), replaced when told to.
-	for _, dry := range []bool{true, false} {
-		if _, _, _, err := execute(t, cfg, Options{DryRun: dry}); !usererr.Is(err) || !strings.Contains(err.Error(), "holds the run of another config") || !strings.Contains(err.Error(), "--replace") {
-			t.Fatalf("growing N into the run directory of n: 4 (dry run %v): %v; want a refusal", dry, err)
-		}
-	}
-	o3, out3, _ := mustExecute(t, cfg, Options{DryRun: true, Replace: true})
+	// The run directory holds the run of n: 4: the same experiment, which
+	// the run of n: 6 replaces without --replace.
+	o3, out3, _ := mustExecute(t, cfg, Options{DryRun: true})
 	if o3.Result != nil || o3.Plan == nil || o3.Plan.Original != nil || len(o3.Plan.Populations) != 3 {
 		t.Fatalf("dry run after growing N: %+v\n%s", o3, out3)
 	}
 	if ref := o3.Plan.Populations[0]; ref.Name != "reference" || ref.Method != "test-scratch" || ref.Cached != 4 || ref.N != 6 || ref.Missing != 2 || ref.Bound {
 		t.Fatalf("dry run after growing N: reference %+v; want 4/6 cached, 2 to compute, measured", ref)
 	}
-	o4, out4, _ := mustExecute(t, cfg, Options{Replace: true})
+	o4, out4, _ := mustExecute(t, cfg, Options{})
 	if o4.Timing.Computed != 6 || strings.Count(out4, "4 of 6 cached, computing 2") != 3 {
 		t.Fatalf("growing N from 4 to 6 computed %d:\n%s", o4.Timing.Computed, out4)
 	}
