@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -386,9 +385,9 @@ func Load(file string) (*Config, error) {
 	if file == "" {
 		return Parse(DefaultName, DefaultYAML)
 	}
-	b, err := os.ReadFile(file)
+	b, err := yamlcheck.ReadFile("config", file)
 	if err != nil {
-		return nil, usererr.Wrap(fmt.Errorf("reading config: %w", err))
+		return nil, err
 	}
 	return Parse(file, b)
 }

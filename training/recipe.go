@@ -3,14 +3,13 @@ package training
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"unlearnbench/internal/usererr"
+	"unlearnbench/internal/yamlcheck"
 	"unlearnbench/nn"
 )
 
@@ -31,9 +30,9 @@ func ReadRecipe(path string) (nn.TrainConfig, error) {
 	if path == "" {
 		return cfg, nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := yamlcheck.ReadFile("--recipe", path)
 	if err != nil {
-		return cfg, usererr.Wrap(fmt.Errorf("reading --recipe: %w", err))
+		return cfg, err
 	}
 	var doc struct {
 		nn.TrainConfig `yaml:",inline"`
