@@ -150,6 +150,10 @@ func (e *execution) run(ctx context.Context) error {
 	if opt.DryRun && opt.Shard.M > 0 {
 		return usererr.Errorf("--dry-run and --shard: give one")
 	}
+	// Before any work: every scan lists the members 0..n-1 it lacks.
+	if err := population.CheckN(fmt.Sprintf("config %s: n", cfg.File), cfg.N); err != nil {
+		return err
+	}
 	dev, err := ort.ParseDevice(cfg.Runtime.Device)
 	if err != nil {
 		return err
@@ -178,8 +182,11 @@ func (e *execution) run(ctx context.Context) error {
 	}
 	s := e.sets
 	e.printf("%s; split: %d retain, %d forget, %d validation, %d test (forget: %s)\n", s.src, len(s.split.Retain), len(s.split.Forget), len(s.split.Validation), len(s.split.Test), s.split.Config.Forget)
+	if !opt.DryRun {
+		cfg.cache().RemoveStale()
+	}
 	t0 := time.Now()
-	orig, how, err := original(cfg, s, e.rt, opt.DryRun, e.printf)
+	orig, how, err := original(cfg, s, e.rt, opt.DryRun, e.printf, opt.Warn)
 	if err != nil {
 		return err
 	}
@@ -266,6 +273,11 @@ func (e *execution) openPopulations(cfgDigest string) error {
 		if err != nil {
 			return err
 		}
+		// A member file of another population or run seed has another
+		// seed, also when it is of a version that did not record its
+		// population's digest.
+		label, seed := m.spec.Name, cfg.Seed
+		dir.Seed = func(i int) uint64 { return unlearners.MemberSeed(seed, label, i) }
 		scan := dir.Scan
 		if opt.DryRun {
 			scan = func(n int, _ func(string)) ([]int, []int, error) { return dir.Check(n) }

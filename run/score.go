@@ -3,16 +3,12 @@ package run
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
 
 	"unlearnbench/attack"
 	"unlearnbench/attack/suite"
 	"unlearnbench/evaluate"
-	"unlearnbench/internal/atomicfile"
 	"unlearnbench/population"
 	"unlearnbench/result"
 )
@@ -34,14 +30,14 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 	refPop := e.pops[0]
 	var ref *population.Population
 	for _, p := range e.pops[1:] {
-		path := cfg.cache().Score(scoreKey(p.dir, refPop.dir, cfg.N, cfg.Attacks))
+		key := scoreKey(p.dir, refPop.dir, cfg.N, cfg.Attacks)
 		// A member computed in this run (new, or replacing a damaged
 		// file) has a new wall time: score again rather than show the
 		// old one.
 		var m *result.Method
 		if len(p.missing) == 0 && len(refPop.missing) == 0 {
-			if m, err = readCachedMethod(path); err != nil {
-				e.opt.Warn(fmt.Sprintf("score cache %s: %v; scoring again", path, err))
+			if m, err = readCachedMethod(cfg.cache(), key, p.Name); err != nil {
+				e.opt.Warn(fmt.Sprintf("%v; scoring again", err))
 			}
 		}
 		if m == nil {
@@ -65,11 +61,7 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 			if err != nil {
 				return nil, fmt.Errorf("evaluating %s: %w", p.Name, err)
 			}
-			b, err := json.Marshal(m)
-			if err != nil {
-				return nil, err
-			}
-			if err := atomicfile.WriteBytes(path, b); err != nil {
+			if err := cfg.cache().WriteScore(key, m); err != nil {
 				return nil, err
 			}
 			e.out.Timing.Scored++
@@ -110,18 +102,18 @@ func scoreKey(u, r *population.Dir, n int, attacks AttacksConfig) string {
 	return k.Sum("\x00", false)
 }
 
-// readCachedMethod reads a cached evaluation; nil, nil when there is none.
-func readCachedMethod(path string) (*result.Method, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+// readCachedMethod reads the cached evaluation of method name under key;
+// nil, nil when there is none. An entry of another key, or one that is
+// not a complete evaluation of this method, is an error (a
+// *population.EntryError naming the file): the caller scores again.
+func readCachedMethod(c population.Cache, key, name string) (*result.Method, error) {
 	var m result.Method
-	if err := json.Unmarshal(b, &m); err != nil {
+	found, err := c.ReadScore(key, &m)
+	if err != nil || !found {
 		return nil, err
+	}
+	if m.Name != name {
+		return nil, &population.EntryError{Path: c.Score(key), Err: fmt.Errorf("holds the evaluation of %q, not %q", m.Name, name)}
 	}
 	return &m, nil
 }

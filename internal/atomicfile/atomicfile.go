@@ -10,8 +10,6 @@ package atomicfile
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +25,8 @@ import (
 const tempInfix = ".tmp-"
 
 // IsTemp reports whether name (a base name) is one of the temporary files
-// this package makes, or one that TempName made in earlier versions.
+// this package makes, or one that earlier versions made beside a file they then linked into
+// place ("NAME.new-RANDOM").
 func IsTemp(name string) bool {
 	return (strings.HasPrefix(name, ".") && strings.Contains(name, tempInfix)) || strings.Contains(name, ".new-")
 }
@@ -136,8 +135,8 @@ func createLocked(dir, pattern string) (*os.File, error) {
 }
 
 // legacyAge is how old a temporary file of an earlier version (named by
-// TempName, written unlocked, and linked into place within moments of its
-// writing) must be to count as left behind.
+// "NAME.new-RANDOM", written unlocked and linked into place within
+// moments of its writing) must be to count as left behind.
 const legacyAge = time.Minute
 
 // RemoveStale removes the temporary files in dir that no live process
@@ -179,18 +178,4 @@ func RemoveStale(dir string) ([]string, error) {
 		f.Close()
 	}
 	return removed, nil
-}
-
-// TempName is a name beside path that no other process picks: callers that
-// write a file there and then link it into place (first writer wins) must
-// not share it, and a process ID does not tell processes apart when several
-// machines share a directory (every Kubernetes pod's process is PID 1).
-func TempName(path string) string {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		// crypto/rand does not fail on supported platforms; keep going
-		// with a name that is at least unique on this machine.
-		return fmt.Sprintf("%s.new-%d-%d", path, os.Getpid(), time.Now().UnixNano())
-	}
-	return path + ".new-" + hex.EncodeToString(b[:])
 }
