@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"unlearnbench/reports"
+	"unlearnbench/result"
 	benchrun "unlearnbench/run" // cli has a func run of its own
 )
 
@@ -79,6 +80,10 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		Progress: func(label string) (func(done, total int), func()) {
 			bar := newLazyBar(errw, label)
 			return bar.set, bar.done
+		},
+		Reports: func(r *result.Result, dir string) error {
+			_, err := reports.WriteDir(r, dir)
+			return err
 		}})
 	var interrupted *benchrun.InterruptedError
 	switch {
@@ -90,9 +95,6 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		return reports.WritePlan(w, out.Plan)
 	case out.Result == nil: // a shard: its status line said it all
 		return nil
-	}
-	if _, err := reports.WriteDir(out.Result, out.Dir); err != nil {
-		return err
 	}
 	if err := reports.WriteRanking(w, out.Result, cfg.Reference.Method); err != nil {
 		return err

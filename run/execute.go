@@ -36,15 +36,19 @@ type Options struct {
 	// members, a method's scoring) and returns the stage's progress
 	// callback and the function that ends it.
 	Progress func(label string) (update func(done, total int), end func())
+	// Reports, when set, writes the run's reports into dir beside
+	// config.yaml and result.json, before the run directory is put in
+	// place: the directory is replaced as a whole, so a run directory
+	// never mixes the files of two runs.
+	Reports func(r *result.Result, dir string) error
 }
 
 // Outcome is what a run produced.
 type Outcome struct {
 	// Result is the scored run; nil for a shard or a dry run.
 	Result *result.Result
-	// Dir is the run directory, holding config.yaml and result.json
-	// (the caller renders the reports into it); "" when nothing was
-	// scored.
+	// Dir is the run directory, holding config.yaml, result.json and
+	// what Options.Reports wrote; "" when nothing was scored.
 	Dir string
 	// Plan is what a dry run found; nil otherwise.
 	Plan *result.Plan
@@ -237,13 +241,7 @@ func (e *execution) run(ctx context.Context) error {
 	total := time.Since(e.out.Timing.Start).Seconds()
 	result.Seconds = &total
 	runDir := filepath.Join(cfg.Runs, cfg.Name)
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return usererr.Wrap(fmt.Errorf("run directory: %w", err))
-	}
-	if err := atomicfile.WriteBytes(filepath.Join(runDir, "config.yaml"), resolvedYAML); err != nil {
-		return err
-	}
-	if err := result.Write(filepath.Join(runDir, "result.json")); err != nil {
+	if err := e.writeRunDir(ctx, runDir, resolvedYAML, result); err != nil {
 		return err
 	}
 	e.out.Result, e.out.Dir = result, runDir
@@ -323,5 +321,38 @@ func (e *execution) compute(ctx context.Context) error {
 		e.out.Timing.Computed += len(p.missing)
 	}
 	e.out.Timing.Members = time.Since(t1).Seconds()
+	return nil
+}
+
+// writeRunDir writes the run directory as a whole (atomicfile.Dir): its
+// files go to a temporary directory that replaces the old run directory
+// only once config.yaml, result.json and the reports are all written, so
+// that a failure (a full disk) or a signal leaves the old one as it was.
+func (e *execution) writeRunDir(ctx context.Context, runDir string, resolvedYAML []byte, res *result.Result) error {
+	d, err := atomicfile.NewDir(runDir)
+	if err != nil {
+		return usererr.Wrap(fmt.Errorf("run directory: %w", err))
+	}
+	err = os.WriteFile(filepath.Join(d.Path, "config.yaml"), resolvedYAML, 0o644)
+	if err == nil {
+		err = res.Write(filepath.Join(d.Path, "result.json"))
+	}
+	if err == nil && e.opt.Reports != nil {
+		err = e.opt.Reports(res, d.Path)
+	}
+	if err == nil && ctx.Err() != nil {
+		err = &InterruptedError{Err: fmt.Errorf("interrupted while writing %s (left as it was): every population and score is cached: rerun to write it: %w", runDir, ctx.Err())}
+	}
+	if err != nil {
+		d.Abort()
+		var ie *InterruptedError
+		if errors.As(err, &ie) {
+			return err
+		}
+		return fmt.Errorf("writing run directory %s (left as it was): %w", runDir, err)
+	}
+	if err := d.Commit(); err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
 	return nil
 }

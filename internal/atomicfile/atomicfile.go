@@ -139,8 +139,8 @@ func createLocked(dir, pattern string) (*os.File, error) {
 // moments of its writing) must be to count as left behind.
 const legacyAge = time.Minute
 
-// RemoveStale removes the temporary files in dir that no live process
-// is writing (left by a killed one: their lock went with it) and returns
+// RemoveStale removes the temporary files (and the temporary directories
+// of Dir) in dir that no live process is writing (left by a killed one: their lock went with it) and returns
 // their paths. Files it cannot remove (a read-only cache) are left, as
 // is a missing dir.
 func RemoveStale(dir string) ([]string, error) {
@@ -153,7 +153,7 @@ func RemoveStale(dir string) ([]string, error) {
 	}
 	var removed []string
 	for _, e := range ents {
-		if !IsTemp(e.Name()) || !e.Type().IsRegular() {
+		if !IsTemp(e.Name()) || !e.Type().IsRegular() && !e.IsDir() {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
@@ -172,7 +172,7 @@ func RemoveStale(dir string) ([]string, error) {
 		}
 		// Holding the lock while removing: a writer that created the file
 		// and waits for its lock finds it unlinked and starts another.
-		if lock(f, false) == nil && os.Remove(p) == nil {
+		if lock(f, false) == nil && os.RemoveAll(p) == nil {
 			removed = append(removed, p)
 		}
 		f.Close()

@@ -52,6 +52,8 @@ func TestHelperWriter(t *testing.T) {
 	}
 	Write(path, func(w io.Writer) error {
 		w.Write([]byte("part"))
+		// The temporary file is locked by now: say so.
+		os.WriteFile(path+".ready", nil, 0o644)
 		select {} // until killed
 	})
 }
@@ -75,28 +77,18 @@ func TestRemoveStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	var tmp string
-	for tries := 0; tmp == ""; tries++ {
+	for tries := 0; ; tries++ {
+		if _, err := os.Stat(path + ".ready"); err == nil {
+			break
+		}
 		if tries == 6000 {
-			t.Fatal("the helper wrote no temporary file")
+			t.Fatal("the helper did not start writing")
 		}
-		ents, _ := os.ReadDir(dir)
-		for _, e := range ents {
-			if IsTemp(e.Name()) {
-				tmp = filepath.Join(dir, e.Name())
-			}
-		}
-		if tmp == "" {
-			time.Sleep(10 * time.Millisecond)
-		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	// The helper may have created the file and not locked it yet: then
-	// RemoveStale may take it, and the helper starts another. Either way
-	// a live writer keeps one temporary file once it holds its lock.
-	for range 3 {
-		if _, err := RemoveStale(dir); err != nil {
-			t.Fatal(err)
-		}
+	os.Remove(path + ".ready")
+	if removed, err := RemoveStale(dir); err != nil || len(removed) != 0 {
+		t.Fatalf("RemoveStale removed %v (%v) of a live writer", removed, err)
 	}
 	if n := countTemp(t, dir); n != 1 {
 		t.Fatalf("%d temporary files while the writer lives, want its 1", n)
