@@ -50,7 +50,7 @@ retain and test, with a labels .npz holding the same names.`,
 				return err
 			}
 			bar := newLazyBar(cmd.ErrOrStderr(), "scoring")
-			m, err := evaluate.Method(loaded.u, loaded.r, loaded.labels, evaluate.Options{Method: method, Workers: workers, Warnings: loaded.warnings, ScoreProgress: bar.set})
+			m, err := evaluate.Method(cmd.Context(), loaded.u, loaded.r, loaded.labels, evaluate.Options{Method: method, Workers: workers, Warnings: loaded.warnings, ScoreProgress: bar.set})
 			bar.done()
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package population
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -186,15 +187,15 @@ func CheckN(what string, n int) error {
 // warning through warn naming it, so that it is recomputed and never
 // scored. Temporary files that a killed writer left are removed too. Scan
 // lists the directory once: its work grows with the files there, not with
-// n.
-func (d *Dir) Scan(n int, warn func(string)) (have, missing []int, err error) {
-	return d.scan(n, warn, true)
+// n. A done ctx stops it between two member files with ctx's error.
+func (d *Dir) Scan(ctx context.Context, n int, warn func(string)) (have, missing []int, err error) {
+	return d.scan(ctx, n, warn, true)
 }
 
 // Check is Scan without removing anything (a dry run changes nothing):
 // damaged and foreign members are counted missing.
-func (d *Dir) Check(n int) (have, missing []int, err error) {
-	return d.scan(n, nil, false)
+func (d *Dir) Check(ctx context.Context, n int) (have, missing []int, err error) {
+	return d.scan(ctx, n, nil, false)
 }
 
 // memberIndex is the index of a member file's name, as MemberPath writes
@@ -214,7 +215,7 @@ func memberIndex(name string) (int, bool) {
 	return i, true
 }
 
-func (d *Dir) scan(n int, warn func(string), remove bool) (have, missing []int, err error) {
+func (d *Dir) scan(ctx context.Context, n int, warn func(string), remove bool) (have, missing []int, err error) {
 	if err := CheckN("population size", n); err != nil {
 		return nil, nil, err
 	}
@@ -230,6 +231,9 @@ func (d *Dir) scan(n int, warn func(string), remove bool) (have, missing []int, 
 		i, ok := memberIndex(e.Name())
 		if !ok || i >= n {
 			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
 		}
 		p := d.MemberPath(i)
 		m, err := ReadMember(p)
@@ -415,7 +419,7 @@ func (d *Dir) ClaimShards(config string, n, shards int) error {
 	if old == rec {
 		return nil
 	}
-	_, missing, err := d.Scan(old.N, nil)
+	_, missing, err := d.Check(context.Background(), old.N)
 	if err != nil {
 		return err
 	}

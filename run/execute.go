@@ -87,6 +87,19 @@ type InterruptedError struct{ Err error }
 func (e *InterruptedError) Error() string { return e.Err.Error() }
 func (e *InterruptedError) Unwrap() error { return e.Err }
 
+// interrupted is err as an *InterruptedError of stage when ctx is done
+// (err then comes from the stop, or from a stage that ended meanwhile),
+// else err itself.
+func interrupted(ctx context.Context, stage string, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	if err == nil || !errors.Is(err, ctx.Err()) {
+		err = ctx.Err()
+	}
+	return &InterruptedError{Err: fmt.Errorf("interrupted while %s (%w): nothing is half-written; every completed member and score is cached: rerun to continue", stage, err)}
+}
+
 // Execute runs cfg: the data and its split, the original, every
 // population (computing the members its cache lacks), the scores of every
 // method against the reference, and the run directory's config.yaml and
@@ -162,8 +175,8 @@ func (e *execution) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if e.sets, err = loadData(cfg); err != nil {
-		return err
+	if e.sets, err = loadData(ctx, cfg); err != nil {
+		return interrupted(ctx, "loading the data", err)
 	}
 	cfgDigest, err := cfg.Digest()
 	if err != nil {
@@ -190,9 +203,9 @@ func (e *execution) run(ctx context.Context) error {
 		cfg.cache().RemoveStale()
 	}
 	t0 := time.Now()
-	orig, how, err := original(cfg, s, e.rt, opt.DryRun, e.printf, opt.Warn)
+	orig, how, err := original(ctx, cfg, s, e.rt, opt.DryRun, e.printf, opt.Warn)
 	if err != nil {
-		return err
+		return interrupted(ctx, "getting the original", err)
 	}
 	e.out.Timing.Original = time.Since(t0).Seconds()
 	e.printf("original: %s\n", how)
@@ -214,7 +227,10 @@ func (e *execution) run(ctx context.Context) error {
 	if err := e.shared.Digests(); err != nil {
 		return err
 	}
-	if err := e.openPopulations(cfgDigest); err != nil {
+	if err := ctx.Err(); err != nil {
+		return interrupted(ctx, "opening the cache", err)
+	}
+	if err := e.openPopulations(ctx, cfgDigest); err != nil {
 		return err
 	}
 	if opt.DryRun {
@@ -238,6 +254,9 @@ func (e *execution) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return interrupted(ctx, "scoring", err)
+	}
 	total := time.Since(e.out.Timing.Start).Seconds()
 	result.Seconds = &total
 	runDir := filepath.Join(cfg.Runs, cfg.Name)
@@ -260,7 +279,7 @@ func (e *execution) run(ctx context.Context) error {
 // openPopulations opens every population's cache directory, finds the
 // members it has and those this shard computes, and, for a shard, claims
 // the population for this config.
-func (e *execution) openPopulations(cfgDigest string) error {
+func (e *execution) openPopulations(ctx context.Context, cfgDigest string) error {
 	cfg, opt := e.cfg, e.opt
 	for _, m := range cfg.methods {
 		key, err := unlearners.Key(m.spec, e.shared)
@@ -278,11 +297,11 @@ func (e *execution) openPopulations(cfgDigest string) error {
 		dir.Seed = func(i int) uint64 { return unlearners.MemberSeed(seed, label, i) }
 		scan := dir.Scan
 		if opt.DryRun {
-			scan = func(n int, _ func(string)) ([]int, []int, error) { return dir.Check(n) }
+			scan = func(ctx context.Context, n int, _ func(string)) ([]int, []int, error) { return dir.Check(ctx, n) }
 		}
-		have, missing, err := scan(cfg.N, opt.Warn)
+		have, missing, err := scan(ctx, cfg.N, opt.Warn)
 		if err != nil {
-			return err
+			return interrupted(ctx, "scanning the cache", err)
 		}
 		p := &pop{resolvedMethod: m, dir: dir, have: have}
 		for _, i := range missing {

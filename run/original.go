@@ -1,6 +1,7 @@
 package run
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 
@@ -52,7 +53,7 @@ func loadOriginal(path string) (*nn.Model, error) {
 // original returns the original model: imported, from the cache, or
 // trained and cached (nil with dryRun when it would be trained), and how
 // it was had, for the status line.
-func original(cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(string, ...any), warn func(string)) (*nn.Model, string, error) {
+func original(ctx context.Context, cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(string, ...any), warn func(string)) (*nn.Model, string, error) {
 	if cfg.Original != "" {
 		m, err := loadOriginal(cfg.Original)
 		if err != nil {
@@ -97,7 +98,9 @@ func original(cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(strin
 	start := time.Now()
 	batches, err := nn.DataBatches(m, s.train, cfg.Recipe)
 	if err == nil {
-		_, err = nn.Train(rt, m, batches, nil, cfg.Recipe, nn.Options{})
+		// Stopped between two steps by a signal: nothing is cached, the
+		// rerun trains it again.
+		_, err = nn.Train(rt, m, batches, nil, cfg.Recipe, nn.Options{Context: ctx})
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("training the original: %w", err)

@@ -41,10 +41,11 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 			}
 		}
 		if m == nil {
-			// Scoring and attacking do not take a context; a signal stops
-			// the run between two methods.
+			interrupted := func() error {
+				return &InterruptedError{Err: fmt.Errorf("interrupted while scoring %s: every population and %d scores are cached: rerun to continue: %w", p.Name, e.out.Timing.Scored, ctx.Err())}
+			}
 			if ctx.Err() != nil {
-				return nil, &InterruptedError{Err: fmt.Errorf("interrupted while scoring: every population and %d scores are cached: rerun to continue", e.out.Timing.Scored)}
+				return nil, interrupted()
 			}
 			if ref == nil {
 				if ref, err = refPop.dir.Load(cfg.N, refPop.Name); err != nil {
@@ -56,8 +57,11 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 				return nil, err
 			}
 			update, end := e.stage("scoring " + p.Name)
-			m, err = evaluate.Method(u, ref, s.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: update, AttackProgress: update})
+			m, err = evaluate.Method(ctx, u, ref, s.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: update, AttackProgress: update})
 			end()
+			if err != nil && ctx.Err() != nil {
+				return nil, interrupted()
+			}
 			if err != nil {
 				return nil, fmt.Errorf("evaluating %s: %w", p.Name, err)
 			}

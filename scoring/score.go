@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -109,6 +110,9 @@ type Options struct {
 	// Progress, when set, is called with the number of examples done; it
 	// may be called from several goroutines.
 	Progress func(done int)
+	// Context, when set and done, stops scoring between two examples with
+	// its error (a signal need not wait for every example).
+	Context context.Context
 }
 
 // ExampleError says which example could not be scored: attack's type, so
@@ -149,6 +153,11 @@ func Score(u, r *Population, opt Options) (*Result, error) {
 				if e >= nEx {
 					return
 				}
+				if opt.Context != nil && opt.Context.Err() != nil {
+					errs[w] = opt.Context.Err()
+					next.Store(int64(nEx))
+					return
+				}
 				ex, err := s.score(u, r, e)
 				if err != nil {
 					errs[w] = &ExampleError{Example: e, Err: err}
@@ -173,6 +182,9 @@ func Score(u, r *Population, opt Options) (*Result, error) {
 	}
 	if first != nil {
 		return nil, first
+	}
+	if opt.Context != nil && opt.Context.Err() != nil {
+		return nil, opt.Context.Err()
 	}
 
 	eps := make([]float64, nEx)
