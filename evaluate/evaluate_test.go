@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -243,5 +244,39 @@ func TestMethodOverflow(t *testing.T) {
 	}
 	if _, err := Method(context.Background(), huge("u", math.Sin), huge("r", math.Cos), nil, Options{Method: " "}); err == nil || !strings.Contains(err.Error(), "name is empty") {
 		t.Fatalf("empty name: %v", err)
+	}
+}
+
+// TestMethodStopsOnContext: a canceled context stops the score at its
+// first example and the attacks at their first, with the context's error
+// and no result; the progress reports show how little was done.
+func TestMethodStopsOnContext(t *testing.T) {
+	labels := readLabels(t)
+	u, r := readExample(t, "unlearned", false), readExample(t, "retrained", false)
+	opt := &suite.Options{Folds: 2, PerExample: []string{"logreg"}, Pooled: []string{"logreg"}, MIASplits: 2}
+	for _, stage := range []string{"score", "attacks"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var scored, attacked int
+		o := Options{Method: "finetune", Attacks: opt, Workers: 1,
+			ScoreProgress: func(done, total int) {
+				scored = done
+				if stage == "score" {
+					cancel()
+				}
+			},
+			AttackProgress: func(done, total int) {
+				attacked = done
+				if stage == "attacks" {
+					cancel()
+				}
+			}}
+		m, err := Method(ctx, u, r, labels, o)
+		cancel()
+		if !errors.Is(err, context.Canceled) || m != nil {
+			t.Fatalf("%s: %v, want the cancel", stage, err)
+		}
+		if stage == "score" && (scored != 1 || attacked != 0) || stage == "attacks" && attacked != 1 {
+			t.Errorf("%s: %d examples scored and %d attacks run before stopping", stage, scored, attacked)
+		}
 	}
 }
