@@ -115,19 +115,16 @@ func fillSynced(tmp *os.File, path string, fill func(w io.Writer) error) error {
 // createLocked creates a temporary file and locks it. RemoveStale may
 // have removed the file between its creation and the lock (it takes the
 // lock of a file no process holds yet); a file found unlinked once locked
-// is given up for a new one.
+// is given up for a new one. Where the file system refuses locks (an NFS
+// mount without a lock daemon: ENOLCK) the file is written unlocked: no
+// RemoveStale can lock it either, so none removes it.
 func createLocked(dir, pattern string) (*os.File, error) {
 	for {
 		f, err := os.CreateTemp(dir, pattern)
 		if err != nil {
 			return nil, err
 		}
-		if err := lock(f, true); err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return nil, err
-		}
-		if linked(f) {
+		if lock(f, true) != nil || linked(f) {
 			return f, nil
 		}
 		f.Close()

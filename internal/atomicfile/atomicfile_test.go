@@ -54,7 +54,8 @@ func TestHelperWriter(t *testing.T) {
 		w.Write([]byte("part"))
 		// The temporary file is locked by now: say so.
 		os.WriteFile(path+".ready", nil, 0o644)
-		select {} // until killed
+		time.Sleep(time.Hour) // until killed (select{} would be a deadlock the runtime ends)
+		return nil
 	})
 }
 
@@ -73,6 +74,8 @@ func TestRemoveStale(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$")
 	cmd.Env = append(os.Environ(), "ATOMICFILE_HELPER_PATH="+path)
+	var childOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &childOut, &childOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +91,7 @@ func TestRemoveStale(t *testing.T) {
 	}
 	os.Remove(path + ".ready")
 	if removed, err := RemoveStale(dir); err != nil || len(removed) != 0 {
-		t.Fatalf("RemoveStale removed %v (%v) of a live writer", removed, err)
+		t.Fatalf("RemoveStale removed %v (%v) of a live writer; the writer says: %s", removed, err, childOut.String())
 	}
 	if n := countTemp(t, dir); n != 1 {
 		t.Fatalf("%d temporary files while the writer lives, want its 1", n)

@@ -33,17 +33,12 @@ func NewDir(path string) (*Dir, error) {
 			return nil, fmt.Errorf("creating a temporary directory for %s: %w", path, err)
 		}
 		f, err := os.Open(tmp)
-		if err == nil {
-			err = lock(f, true)
-		}
 		if err != nil {
-			if f != nil {
-				f.Close()
-			}
 			os.RemoveAll(tmp)
-			return nil, fmt.Errorf("locking %s: %w", tmp, err)
+			return nil, fmt.Errorf("opening %s: %w", tmp, err)
 		}
-		if linked(f) {
+		// Unlocked where the file system refuses locks (createLocked).
+		if lock(f, true) != nil || linked(f) {
 			if err := os.Chmod(tmp, 0o755); err != nil {
 				f.Close()
 				os.RemoveAll(tmp)

@@ -21,7 +21,7 @@ func TestHelperDirWriter(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(d.Path, "result.json"), []byte("new"), 0o644)
 	os.WriteFile(filepath.Join(path+".ready"), nil, 0o644)
-	select {}
+	time.Sleep(time.Hour) // until killed (select{} would be a deadlock the runtime ends)
 }
 
 func files(t *testing.T, dir string) map[string]string {
