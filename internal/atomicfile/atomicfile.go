@@ -10,6 +10,8 @@ package atomicfile
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -175,4 +177,21 @@ func RemoveStale(dir string) ([]string, error) {
 		f.Close()
 	}
 	return removed, nil
+}
+
+// TempName is a name beside path that no other process picks, for a
+// caller that writes a file there and links it into place itself.
+//
+// Deprecated: use Create, whose temporary file is locked while written
+// and so removed by RemoveStale only when its writer is dead (a TempName
+// file is taken as left behind once a minute old). Kept so that branches
+// written against it still build.
+func TempName(path string) string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand does not fail on supported platforms; keep going
+		// with a name that is at least unique on this machine.
+		return fmt.Sprintf("%s.new-%d-%d", path, os.Getpid(), time.Now().UnixNano())
+	}
+	return path + ".new-" + hex.EncodeToString(b[:])
 }
