@@ -13,6 +13,7 @@ import (
 	"unlearnbench/internal/progress"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/reports"
+	"unlearnbench/result"
 	benchrun "unlearnbench/run" // cli has a func run of its own
 )
 
@@ -108,6 +109,10 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		Progress: func(s benchrun.Stage) (func(done, total int), func()) {
 			st := progress.StartStage(errw, s.Label, progress.Options{Unit: s.Unit})
 			return st.Update, st.End
+		},
+		Reports: func(r *result.Result, dir string) error {
+			_, err := reports.WriteDir(r, dir)
+			return err
 		}})
 	var interrupted *benchrun.InterruptedError
 	switch {
@@ -119,9 +124,6 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		return reports.WritePlan(w, out.Plan)
 	case out.Result == nil: // a shard: its status line said it all
 		return nil
-	}
-	if _, err := reports.WriteDir(out.Result, out.Dir); err != nil {
-		return err
 	}
 	// As score --report and report do: a CI job's summary shows the run.
 	if err := reports.AppendStepSummary(out.Result); err != nil {

@@ -63,7 +63,7 @@ score with --strict.`,
 				return err
 			}
 			bar := newLazyBar(cmd.ErrOrStderr(), "scoring")
-			m, err := evaluate.Method(loaded.u, loaded.r, loaded.labels, evaluate.Options{Method: method, Workers: workers, Strict: strict, Warnings: loaded.warnings, ScoreProgress: bar.set, Bootstrap: boot})
+			m, err := evaluate.Method(cmd.Context(), loaded.u, loaded.r, loaded.labels, evaluate.Options{Method: method, Workers: workers, Strict: strict, Warnings: loaded.warnings, ScoreProgress: bar.set, Bootstrap: boot})
 			bar.done()
 			if err != nil {
 				return err

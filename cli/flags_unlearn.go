@@ -3,10 +3,8 @@ package cli
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
-	"os"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -23,9 +21,9 @@ import (
 func unlearnParams(f *unlearnFlags) (map[string]any, error) {
 	given := map[string]any{}
 	if f.paramFile != "" {
-		b, err := os.ReadFile(f.paramFile)
+		b, err := yamlcheck.ReadFile("--params", f.paramFile)
 		if err != nil {
-			return nil, usererr.Wrap(fmt.Errorf("reading --params: %w", err))
+			return nil, err
 		}
 		if err := yamlcheck.OneDocument(f.paramFile, b); err != nil {
 			return nil, err
@@ -75,9 +73,9 @@ func readRecipe(path string) (nn.TrainConfig, error) {
 	if path == "" {
 		return cfg, nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := yamlcheck.ReadFile("--recipe", path)
 	if err != nil {
-		return cfg, usererr.Wrap(fmt.Errorf("reading --recipe: %w", err))
+		return cfg, err
 	}
 	var doc struct {
 		nn.TrainConfig `yaml:",inline"`

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -95,7 +97,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	switch {
 	case errors.As(err, &ec):
 		return ec.code
-	case usererr.Is(err), isCobraUsageError(err):
+	case usererr.Is(err), isCobraUsageError(err), isStorageError(err):
 		return exitUser
 	default:
 		return exitInternal
@@ -162,6 +164,19 @@ func isCobraUsageError(err error) bool {
 	msg := err.Error()
 	for _, prefix := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "requires at most", "required flag"} {
 		if len(msg) >= len(prefix) && msg[:len(prefix)] == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// isStorageError reports an error of the storage the user chose: a full
+// disk or quota, a read-only file system, a file too large, a permission
+// refused. It is the user's to fix, so it exits 2 like every output that
+// cannot be written, and its message names the file.
+func isStorageError(err error) bool {
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EFBIG, fs.ErrPermission} {
+		if errors.Is(err, e) {
 			return true
 		}
 	}

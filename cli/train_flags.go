@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -29,9 +28,9 @@ func applyConfig(cmd *cobra.Command, f *trainFlags) error {
 	}
 	given := map[string]string{}
 	cmd.Flags().Visit(func(fl *pflag.Flag) { given[fl.Name] = fl.Value.String() })
-	b, err := os.ReadFile(f.config)
+	b, err := yamlcheck.ReadFile("--config", f.config)
 	if err != nil {
-		return usererr.Wrap(fmt.Errorf("reading --config: %w", err))
+		return err
 	}
 	if err := yamlcheck.Decode(f.config, b, &f.s); err != nil {
 		return err

@@ -182,7 +182,10 @@ func NewBatches(d *Dataset, indices []int, opt BatchOptions) (*Batches, error) {
 		}
 	}
 	size := d.Size()
-	b.b = Batch{X: make([]float32, opt.Size*size), Y: make([]int64, opt.Size), Index: make([]int, opt.Size)}
+	// Buffers hold what a batch can hold: no batch is larger than the
+	// examples there are, whatever the batch size given.
+	bs := min(opt.Size, max(len(indices), 1))
+	b.b = Batch{X: make([]float32, bs*size), Y: make([]int64, bs), Index: make([]int, bs)}
 	b.row = make([]float32, d.W)
 	return b, nil
 }

@@ -205,3 +205,28 @@ func TestChannelStatsFloat(t *testing.T) {
 		t.Errorf("%+v", nrm)
 	}
 }
+
+// TestBatchesBatchLargerThanData: a batch size beyond the examples gives
+// one batch of them all, with buffers sized by the examples.
+func TestBatchesBatchLargerThanData(t *testing.T) {
+	d := tiny(10, 2, 3, 4, false)
+	for _, size := range []int{11, 50_000_000, 100_000_000_000, 1 << 62} {
+		b, err := NewBatches(d, seq(10), BatchOptions{Size: size})
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if b.Len() != 1 {
+			t.Errorf("size %d: %d batches, want 1", size, b.Len())
+		}
+		n := 0
+		for bt := range b.Epoch(0) {
+			n += len(bt.Y)
+			if cap(bt.X) > 10*d.Size() {
+				t.Errorf("size %d: batch buffer of %d values for 10 examples", size, cap(bt.X))
+			}
+		}
+		if n != 10 {
+			t.Errorf("size %d: %d examples yielded, want 10", size, n)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,7 +67,10 @@ type side struct {
 // opt.Attacks every attack. Inputs that do not fit each other (sizes,
 // labels, missing accuracies of one side) are user errors naming the file.
 // Neither population is modified.
-func Method(u, r *population.Population, labels *population.Labels, opt Options) (*result.Method, error) {
+//
+// A done ctx stops it between two examples of the score or of an attack,
+// or between two attacks, with ctx's error.
+func Method(ctx context.Context, u, r *population.Population, labels *population.Labels, opt Options) (*result.Method, error) {
 	if strings.TrimSpace(opt.Method) == "" {
 		return nil, usererr.Errorf("the method's name is empty; it labels tables and the result")
 	}
@@ -85,7 +89,10 @@ func Method(u, r *population.Population, labels *population.Labels, opt Options)
 	if opt.ScoreProgress != nil {
 		progress = func(done int) { opt.ScoreProgress(done, su.pop.E) }
 	}
-	res, err := scoring.Score(su.pop, sr.pop, scoring.Options{Workers: opt.Workers, Progress: progress, Strict: opt.Strict})
+	res, err := scoring.Score(su.pop, sr.pop, scoring.Options{Workers: opt.Workers, Progress: progress, Strict: opt.Strict, Context: ctx})
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	if err != nil {
 		return nil, usererr.Wrap(fmt.Errorf("scoring %s against %s: %w", u.Forget.Name, r.Forget.Name, err))
 	}
@@ -129,7 +136,7 @@ func Method(u, r *population.Population, labels *population.Labels, opt Options)
 		if aopt.Progress == nil {
 			aopt.Progress = opt.AttackProgress
 		}
-		if m.Attacks, err = suite.Run(in, aopt); err != nil {
+		if m.Attacks, err = suite.Run(ctx, in, aopt); err != nil {
 			if errors.Is(err, suite.ErrOptions) {
 				return nil, usererr.Wrap(err)
 			}

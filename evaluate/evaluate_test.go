@@ -2,7 +2,9 @@ package evaluate
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -111,7 +113,7 @@ func TestMethodMatchesCommands(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			u, r := readExample(t, "unlearned", c.acc), readExample(t, "retrained", c.acc)
-			m, err := Method(u, r, labels, Options{Method: "finetune", Attacks: c.attacks})
+			m, err := Method(context.Background(), u, r, labels, Options{Method: "finetune", Attacks: c.attacks})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,12 +133,12 @@ func TestMethodCompactAndUnmodified(t *testing.T) {
 	if cu.Forget.IsLogits() || cu.Retain != nil || cu.RetainAcc == nil || cu.ForgetAcc == nil {
 		t.Fatalf("Compact kept logits or lost accuracies: %+v", cu)
 	}
-	m, err := Method(&cu, &cr, labels, Options{Method: "finetune", Workers: 1})
+	m, err := Method(context.Background(), &cu, &cr, labels, Options{Method: "finetune", Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantMethod(t, "score-logits.json", m)
-	if _, err := Method(u, r, labels, Options{Method: "finetune"}); err != nil {
+	if _, err := Method(context.Background(), u, r, labels, Options{Method: "finetune"}); err != nil {
 		t.Fatal(err)
 	}
 	if !u.Forget.IsLogits() || u.RetainAcc != nil || u.ForgetAcc != nil || u.Retain == nil {
@@ -151,7 +153,7 @@ func TestMethodCarriesSeedsAndTimes(t *testing.T) {
 		u.Seeds = append(u.Seeds, uint64(100+i))
 		r.Seconds = append(r.Seconds, float64(i)/4)
 	}
-	m, err := Method(u, r, labels, Options{Method: "m"})
+	m, err := Method(context.Background(), u, r, labels, Options{Method: "m"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +211,7 @@ func TestMethodRefusesInputsThatDisagree(t *testing.T) {
 			u, r := full()
 			l := *labels
 			c.change(u, r, &l)
-			_, err := Method(u, r, &l, Options{Method: "m", Attacks: c.attacks})
+			_, err := Method(context.Background(), u, r, &l, Options{Method: "m", Attacks: c.attacks})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -236,11 +238,45 @@ func TestMethodOverflow(t *testing.T) {
 		}
 		return &population.Population{Forget: v}
 	}
-	_, err := Method(huge("u", math.Sin), huge("r", math.Cos), nil, Options{Method: "m"})
+	_, err := Method(context.Background(), huge("u", math.Sin), huge("r", math.Cos), nil, Options{Method: "m"})
 	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "not finite") {
 		t.Fatalf("error %v", err)
 	}
-	if _, err := Method(huge("u", math.Sin), huge("r", math.Cos), nil, Options{Method: " "}); err == nil || !strings.Contains(err.Error(), "name is empty") {
+	if _, err := Method(context.Background(), huge("u", math.Sin), huge("r", math.Cos), nil, Options{Method: " "}); err == nil || !strings.Contains(err.Error(), "name is empty") {
 		t.Fatalf("empty name: %v", err)
+	}
+}
+
+// TestMethodStopsOnContext: a canceled context stops the score at its
+// first example and the attacks at their first, with the context's error
+// and no result; the progress reports show how little was done.
+func TestMethodStopsOnContext(t *testing.T) {
+	labels := readLabels(t)
+	u, r := readExample(t, "unlearned", false), readExample(t, "retrained", false)
+	opt := &suite.Options{Folds: 2, PerExample: []string{"logreg"}, Pooled: []string{"logreg"}, MIASplits: 2}
+	for _, stage := range []string{"score", "attacks"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var scored, attacked int
+		o := Options{Method: "finetune", Attacks: opt, Workers: 1,
+			ScoreProgress: func(done, total int) {
+				scored = done
+				if stage == "score" {
+					cancel()
+				}
+			},
+			AttackProgress: func(done, total int) {
+				attacked = done
+				if stage == "attacks" {
+					cancel()
+				}
+			}}
+		m, err := Method(ctx, u, r, labels, o)
+		cancel()
+		if !errors.Is(err, context.Canceled) || m != nil {
+			t.Fatalf("%s: %v, want the cancel", stage, err)
+		}
+		if stage == "score" && (scored != 1 || attacked != 0) || stage == "attacks" && attacked != 1 {
+			t.Errorf("%s: %d examples scored and %d attacks run before stopping", stage, scored, attacked)
+		}
 	}
 }

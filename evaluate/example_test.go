@@ -1,6 +1,7 @@
 package evaluate_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 
@@ -28,7 +29,7 @@ func ExampleMethod() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, err := evaluate.Method(read("unlearned"), read("retrained"), &population.Labels{Forget: labels, ForgetName: name},
+	m, err := evaluate.Method(context.Background(), read("unlearned"), read("retrained"), &population.Labels{Forget: labels, ForgetName: name},
 		evaluate.Options{Method: "finetune"})
 	if err != nil {
 		log.Fatal(err)

@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"context"
 	"math"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ import (
 func TestMethodBootstrap(t *testing.T) {
 	u, r, labels := readExample(t, "unlearned", true), readExample(t, "retrained", true), readLabels(t)
 	opt := Options{Method: "finetune", Bootstrap: &scoring.BootstrapOptions{Resamples: 20, Level: 0.9, Seed: 3}}
-	m, err := Method(u, r, labels, opt)
+	m, err := Method(context.Background(), u, r, labels, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,12 +28,12 @@ func TestMethodBootstrap(t *testing.T) {
 		t.Errorf("F = %v, interval [%v, %v]", m.Score.F, iv.Low, iv.High)
 	}
 	t.Logf("F = %.4f, 90%% interval [%.4f, %.4f], final [%.4f, %.4f]", m.Score.F, iv.Low, iv.High, *iv.FinalLow, *iv.FinalHigh)
-	again, err := Method(u, r, labels, opt)
+	again, err := Method(context.Background(), u, r, labels, opt)
 	if err != nil || *again.Score.Interval.FinalHigh != *iv.FinalHigh || again.Score.Interval.Low != iv.Low {
 		t.Errorf("same seed, another interval: %+v, %v", again.Score.Interval, err)
 	}
 	opt.Bootstrap = &scoring.BootstrapOptions{Resamples: 1, Level: 0.9}
-	if _, err := Method(u, r, labels, opt); err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "resamples is 1") {
+	if _, err := Method(context.Background(), u, r, labels, opt); err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "resamples is 1") {
 		t.Errorf("one resample: %v", err)
 	}
 }

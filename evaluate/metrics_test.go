@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 // forget (from the forget logits), retain and test accuracies.
 func TestMethodToWFromAccuracyFiles(t *testing.T) {
 	u, r := readExample(t, "unlearned", true), readExample(t, "retrained", true)
-	m, err := Method(u, r, readLabels(t), Options{Method: "finetune", Attacks: &suite.Options{PerExample: []string{"none"}, Pooled: []string{"none"}}})
+	m, err := Method(context.Background(), u, r, readLabels(t), Options{Method: "finetune", Attacks: &suite.Options{PerExample: []string{"none"}, Pooled: []string{"none"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

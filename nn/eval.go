@@ -47,7 +47,7 @@ func (e *Evaluator) logits(d *Data, dst []float32) ([]float32, error) {
 	if dst == nil {
 		dst = make([]float32, n*c)
 	}
-	idx := make([]int, 0, e.Batch)
+	idx := make([]int, 0, min(e.Batch, n)) // no batch is larger than the data
 	for start := 0; start < n; start += e.Batch {
 		end := min(n, start+e.Batch)
 		idx = idx[:0]

@@ -250,7 +250,7 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 	rng := rand.New(rand.NewPCG(seed, 0x666973686572))
 	var us []float32
 	n := d.Len()
-	idx := make([]int, 0, f.Batch)
+	idx := make([]int, 0, min(f.Batch, n)) // no batch larger than the data
 	for start := 0; start < n; start += f.Batch {
 		idx = idx[:0]
 		for i := start; i < min(n, start+f.Batch); i++ {

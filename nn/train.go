@@ -118,10 +118,14 @@ func DataBatches(m *Model, d *Data, cfg TrainConfig) (EpochBatches, error) {
 		return EpochBatches{}, usererr.Errorf("no training examples")
 	}
 	n := d.Len()
+	// No batch is larger than the data: a batch size beyond n is one
+	// batch of n, and the buffers are sized for what a batch can hold,
+	// not for the number given (a batch size of 10^11 must not allocate).
+	bs := min(cfg.BatchSize, n)
 	order := make([]int, n)
-	x := make([]float32, cfg.BatchSize*d.Size())
-	y := make([]int64, cfg.BatchSize)
-	return EpochBatches{Steps: (n + cfg.BatchSize - 1) / cfg.BatchSize, Examples: n,
+	x := make([]float32, bs*d.Size())
+	y := make([]int64, bs)
+	return EpochBatches{Steps: (n + bs - 1) / bs, Examples: n,
 		Epoch: func(ep int, yield func(x []float32, y []int64) bool) {
 			for i := range order {
 				order[i] = i
@@ -129,8 +133,8 @@ func DataBatches(m *Model, d *Data, cfg TrainConfig) (EpochBatches, error) {
 			rng := rand.New(rand.NewPCG(cfg.Seed^0x747261696e, uint64(ep)))
 			rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 			aug := NewAugmenter(cfg.Augment, d.Shape, cfg.Seed, ep)
-			for s := 0; s < n; s += cfg.BatchSize {
-				idx := order[s:min(n, s+cfg.BatchSize)]
+			for s := 0; s < n; s += bs {
+				idx := order[s:min(n, s+bs)]
 				d.gather(idx, x, y)
 				aug.Batch(x[:len(idx)*d.Size()])
 				if !yield(x[:len(idx)*d.Size()], y[:len(idx)]) {

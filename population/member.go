@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,11 @@ type Member struct {
 	Forget, Retain, Test []float32
 	ForgetAcc, RetainAcc float64
 	TestAcc              float64
+	// Population is the digest of the key of the population the member
+	// was written for (Key.Digest, set by Dir.Write), so that a member
+	// file copied into another population's directory is told apart; ""
+	// in files of earlier versions, which did not record it.
+	Population string
 }
 
 // E, R and T are the numbers of forget, retain and test examples.
@@ -46,6 +52,9 @@ func rows(v []float32, c int) int {
 // The member file's arrays. "sha256" is the checksum: SHA-256 over every
 // other member's name and .npy bytes, in name order.
 const checksumMember = "sha256"
+
+// populationMember holds Member.Population, as the digest's 32 bytes.
+const populationMember = "population"
 
 // memberArrays encodes m's arrays as .npy streams, by member name.
 func memberArrays(m *Member) (map[string][]byte, error) {
@@ -96,6 +105,15 @@ func memberArrays(m *Member) (map[string][]byte, error) {
 	scalar("seconds", m.Seconds)
 	integer("seed", int64(m.Seed))
 	integer("index", int64(m.Index))
+	if m.Population != "" {
+		d, e := hex.DecodeString(m.Population)
+		if e != nil || len(d) != sha256.Size {
+			return nil, fmt.Errorf("member %d: population digest %q", m.Index, m.Population)
+		}
+		enc(populationMember, func(w io.Writer) error {
+			return arrays.Encode(w, arrays.Tensor[uint8]{Shape: []int{len(d)}, Data: d})
+		})
+	}
 	return out, err
 }
 
@@ -278,6 +296,17 @@ func ReadMember(path string) (*Member, error) {
 		return nil, damaged(path, "seed %d, index %d: want non-negative", seed, idx)
 	}
 	m.Seed, m.Index = uint64(seed), int(idx)
+	if b, ok := arr[populationMember]; ok {
+		a, err := decodeArray(path, populationMember, b)
+		if err != nil {
+			return nil, err
+		}
+		d, err := a.Uint8s()
+		if err != nil || len(d) != sha256.Size {
+			return nil, damaged(path, "%s: %s %s, want %d bytes", populationMember, a.Kind(), a.ShapeString(), sha256.Size)
+		}
+		m.Population = hex.EncodeToString(d)
+	}
 	return m, nil
 }
 

@@ -1,11 +1,14 @@
 package population
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -69,6 +72,9 @@ type Manifest struct {
 type Dir struct {
 	Path     string
 	Manifest Manifest
+	// Seed, when set, is the seed member i must have been made with; a
+	// member file with another is of another population (verify).
+	Seed func(i int) uint64
 	// mu guards Manifest.Members, which members written from several
 	// goroutines refresh.
 	mu sync.Mutex
@@ -140,12 +146,7 @@ func (d *Dir) writeManifestOnce(path string) error {
 	if err != nil {
 		return err
 	}
-	tmp := atomicfile.TempName(path)
-	if err := atomicfile.WriteBytes(tmp, b); err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+	if _, err := atomicfile.Create(path, writeAll(b)); err != nil {
 		return fmt.Errorf("population cache: %w", err)
 	}
 	return nil
@@ -161,31 +162,87 @@ func (d *Dir) ModelPath(i int) string {
 	return filepath.Join(d.Path, fmt.Sprintf("member-%04d.onnx", i))
 }
 
-// Scan reports which of members 0..n-1 are complete (present and
-// verified) and which are missing. A damaged member file is removed and
-// counted missing, with a warning through warn, so that it is recomputed
-// and never scored.
-func (d *Dir) Scan(n int, warn func(string)) (have, missing []int, err error) {
-	return d.scan(n, warn, true)
+// MaxMembers is the most members a population may have. A population is
+// one directory with a file per member, listed whole by every scan, and
+// scored in memory (N times the logits of one member); a million files is
+// where directory listings on shared file systems become the run's
+// bottleneck, and three orders of magnitude above the competition's 512.
+const MaxMembers = 1_000_000
+
+// CheckN refuses a population size above MaxMembers (or below zero);
+// what names the value in the message (e.g. "config run.yaml: n").
+func CheckN(what string, n int) error {
+	switch {
+	case n < 0:
+		return usererr.Errorf("%s %d: want >= 0", what, n)
+	case n > MaxMembers:
+		return usererr.Errorf("%s %d: at most %d (a population directory holds one file per member, all listed by every scan)", what, n, MaxMembers)
+	}
+	return nil
 }
 
-// Check is Scan without removing damaged files (a dry run changes
-// nothing): they are counted missing.
-func (d *Dir) Check(n int) (have, missing []int, err error) {
-	return d.scan(n, nil, false)
+// Scan reports which of members 0..n-1 are complete (present, verified
+// and written for this population: verify) and which are missing. A
+// damaged or foreign member file is removed and counted missing, with a
+// warning through warn naming it, so that it is recomputed and never
+// scored. Temporary files that a killed writer left are removed too. Scan
+// lists the directory once: its work grows with the files there, not with
+// n. A done ctx stops it between two member files with ctx's error.
+func (d *Dir) Scan(ctx context.Context, n int, warn func(string)) (have, missing []int, err error) {
+	return d.scan(ctx, n, warn, true)
 }
 
-func (d *Dir) scan(n int, warn func(string), remove bool) (have, missing []int, err error) {
-	for i := range n {
+// Check is Scan without removing anything (a dry run changes nothing):
+// damaged and foreign members are counted missing.
+func (d *Dir) Check(ctx context.Context, n int) (have, missing []int, err error) {
+	return d.scan(ctx, n, nil, false)
+}
+
+// memberIndex is the index of a member file's name, as MemberPath writes
+// it; ok is false for any other name.
+func memberIndex(name string) (int, bool) {
+	s, ok := strings.CutPrefix(name, "member-")
+	if !ok {
+		return 0, false
+	}
+	if s, ok = strings.CutSuffix(s, ".npz"); !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(s)
+	if err != nil || i < 0 || fmt.Sprintf("member-%04d.npz", i) != name {
+		return 0, false
+	}
+	return i, true
+}
+
+func (d *Dir) scan(ctx context.Context, n int, warn func(string), remove bool) (have, missing []int, err error) {
+	if err := CheckN("population size", n); err != nil {
+		return nil, nil, err
+	}
+	if remove {
+		// Best effort: a read-only cache keeps them, harmlessly.
+		atomicfile.RemoveStale(d.Path)
+	}
+	ents, err := os.ReadDir(d.Path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, usererr.Wrap(fmt.Errorf("population %s: %w", d.Manifest.Name, err))
+	}
+	for _, e := range ents {
+		i, ok := memberIndex(e.Name())
+		if !ok || i >= n {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
 		p := d.MemberPath(i)
 		m, err := ReadMember(p)
+		if err == nil {
+			err = d.verify(p, m, i)
+		}
 		switch {
-		case err == nil && m.Index == i:
-			have = append(have, i)
-			continue
 		case err == nil:
-			err = damaged(p, "holds member %d", m.Index)
-			fallthrough
+			have = append(have, i)
 		case errors.Is(err, ErrDamaged):
 			if warn != nil {
 				warn(fmt.Sprintf("population %s: %v; recomputing that member", d.Manifest.Name, err))
@@ -194,18 +251,46 @@ func (d *Dir) scan(n int, warn func(string), remove bool) (have, missing []int, 
 				break
 			}
 			if rerr := os.Remove(p); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-				return nil, nil, fmt.Errorf("removing damaged member: %w", rerr)
+				return nil, nil, usererr.Wrap(fmt.Errorf("removing damaged member: %w", rerr))
 			}
 		case !errors.Is(err, fs.ErrNotExist):
 			return nil, nil, usererr.Wrap(fmt.Errorf("population %s: %w", d.Manifest.Name, err))
+		}
+	}
+	slices.Sort(have)
+	missing = make([]int, 0, n-len(have))
+	k := 0
+	for i := range n {
+		if k < len(have) && have[k] == i {
+			k++
+			continue
 		}
 		missing = append(missing, i)
 	}
 	return have, missing, nil
 }
 
-// Write stores member m (atomically) and refreshes the manifest.
+// verify checks that member m, read from p, was written as member i of
+// this population: its index, the population digest it records (files of
+// earlier versions record none) and, when the Dir knows them, its seed.
+// A member of another population (copied, or a directory renamed) is
+// reported as damaged: recomputed, never scored.
+func (d *Dir) verify(p string, m *Member, i int) error {
+	switch {
+	case m.Index != i:
+		return damaged(p, "holds member %d, not %d", m.Index, i)
+	case m.Population != "" && m.Population != d.Manifest.Digest:
+		return damaged(p, "was written for population %.12s, not this one (%.12s): a file of another population", m.Population, d.Manifest.Digest)
+	case d.Seed != nil && m.Seed != d.Seed(i):
+		return damaged(p, "has seed %d, member %d of this population has seed %d: a file of another population or run seed", m.Seed, i, d.Seed(i))
+	}
+	return nil
+}
+
+// Write stores member m (atomically), recording this population's digest
+// in it, and refreshes the manifest.
 func (d *Dir) Write(m *Member) error {
+	m.Population = d.Manifest.Digest
 	if err := WriteMember(d.MemberPath(m.Index), m); err != nil {
 		return err
 	}
@@ -213,9 +298,10 @@ func (d *Dir) Write(m *Member) error {
 }
 
 // RefreshManifest rewrites the manifest's list of members from the member
-// files present. Writers race only on this list, never on members: a list
-// that misses a member another process has just written is fixed by the
-// next refresh.
+// files present, when it changed: a complete cache is never written to,
+// so that it can be scored from a read-only mount. Writers race only on
+// this list, never on members: a list that misses a member another
+// process has just written is fixed by the next refresh.
 func (d *Dir) RefreshManifest() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -225,11 +311,8 @@ func (d *Dir) RefreshManifest() error {
 	}
 	d.Manifest.Members = []int{}
 	for _, e := range ents {
-		s, ok := strings.CutPrefix(e.Name(), "member-")
-		if s, ok2 := strings.CutSuffix(s, ".npz"); ok && ok2 {
-			if i, err := strconv.Atoi(s); err == nil {
-				d.Manifest.Members = append(d.Manifest.Members, i)
-			}
+		if i, ok := memberIndex(e.Name()); ok {
+			d.Manifest.Members = append(d.Manifest.Members, i)
 		}
 	}
 	slices.Sort(d.Manifest.Members)
@@ -237,7 +320,11 @@ func (d *Dir) RefreshManifest() error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteBytes(filepath.Join(d.Path, manifestFile), b)
+	p := filepath.Join(d.Path, manifestFile)
+	if was, err := os.ReadFile(p); err == nil && bytes.Equal(was, b) {
+		return nil
+	}
+	return atomicfile.WriteBytes(p, b)
 }
 
 // Members reads members 0..n-1, every one verified; a missing or damaged
@@ -249,8 +336,8 @@ func (d *Dir) Members(n int) ([]*Member, error) {
 		if err != nil {
 			return nil, fmt.Errorf("population %s is incomplete: member %d: %w", d.Manifest.Name, i, err)
 		}
-		if m.Index != i {
-			return nil, fmt.Errorf("population %s: %s holds member %d", d.Manifest.Name, d.MemberPath(i), m.Index)
+		if err := d.verify(d.MemberPath(i), m, i); err != nil {
+			return nil, fmt.Errorf("population %s: %w", d.Manifest.Name, err)
 		}
 		if i > 0 && (m.C != out[0].C || m.E() != out[0].E() || m.R() != out[0].R() || m.T() != out[0].T()) {
 			return nil, fmt.Errorf("population %s: member %d has logits of other shapes than member 0", d.Manifest.Name, i)
@@ -316,15 +403,10 @@ func (d *Dir) ClaimShards(config string, n, shards int) error {
 	b = append(b, '\n')
 	// The first shard creates the record by linking, which fails when
 	// another one got there first; then the record is compared.
-	tmp := atomicfile.TempName(p)
-	if err := atomicfile.WriteBytes(tmp, b); err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	if err := os.Link(tmp, p); err == nil {
-		return nil
-	} else if !errors.Is(err, fs.ErrExist) {
+	if created, err := atomicfile.Create(p, writeAll(b)); err != nil {
 		return fmt.Errorf("population cache: %w", err)
+	} else if created {
+		return nil
 	}
 	was, err := os.ReadFile(p)
 	if err != nil {
@@ -337,7 +419,7 @@ func (d *Dir) ClaimShards(config string, n, shards int) error {
 	if old == rec {
 		return nil
 	}
-	_, missing, err := d.Scan(old.N, nil)
+	_, missing, err := d.Check(context.Background(), old.N)
 	if err != nil {
 		return err
 	}
@@ -352,4 +434,12 @@ func (d *Dir) ClaimShards(config string, n, shards int) error {
 	}
 	// Those shards are done: this config takes the population over.
 	return atomicfile.WriteBytes(p, b)
+}
+
+// writeAll is a fill function of atomicfile writing b.
+func writeAll(b []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}
 }

@@ -3,6 +3,7 @@ package population
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"errors"
 	"maps"
 	"os"
@@ -116,7 +117,7 @@ func TestDamagedMembersAreRecomputedNotScored(t *testing.T) {
 		t.Fatalf("changed member read as %v; want ErrDamaged", err)
 	}
 	var warnings []string
-	have, missing, err := d.Scan(5, func(s string) { warnings = append(warnings, s) })
+	have, missing, err := d.Scan(context.Background(), 5, func(s string) { warnings = append(warnings, s) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,5 +218,40 @@ func TestDirLoad(t *testing.T) {
 	}
 	if _, err := d.Load(4, "finetune"); err == nil || !strings.Contains(err.Error(), "incomplete") {
 		t.Fatalf("loading 4 of 3 members: %v", err)
+	}
+}
+
+// TestScanBoundsAndContext (issue 21 classes 3 and 4): a scan's work is
+// the files present, not n (a million members' scan of an empty
+// directory opens nothing); n above MaxMembers is refused; a done context
+// stops a scan before it opens a member, removing nothing.
+func TestScanBoundsAndContext(t *testing.T) {
+	d, err := OpenDir(t.TempDir(), "noop", testKey("noop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := d.Write(testMember(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	have, missing, err := d.Scan(context.Background(), MaxMembers, nil)
+	if err != nil || len(have) != 3 || len(missing) != MaxMembers-3 || missing[0] != 3 {
+		t.Fatalf("scan of n = MaxMembers: %d have, %d missing, %v", len(have), len(missing), err)
+	}
+	for _, n := range []int{MaxMembers + 1, 1 << 40, -1} {
+		if _, _, err := d.Check(context.Background(), n); !usererr.Is(err) {
+			t.Errorf("n = %d: %v, want a user error", n, err)
+		}
+	}
+	// A damaged member, which a finished scan would remove.
+	os.WriteFile(d.MemberPath(1), []byte("not a member"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := d.Scan(ctx, 3, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled scan: %v", err)
+	}
+	if _, err := os.Stat(d.MemberPath(1)); err != nil {
+		t.Fatalf("the canceled scan removed a file: %v", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -487,9 +486,9 @@ func Load(file string, sets ...string) (*Config, error) {
 	if file == "" {
 		return Parse(DefaultName, DefaultYAML, sets...)
 	}
-	b, err := os.ReadFile(file)
+	b, err := yamlcheck.ReadFile("config", file)
 	if err != nil {
-		return nil, usererr.Wrap(fmt.Errorf("reading config: %w", err))
+		return nil, err
 	}
 	return Parse(file, b, sets...)
 }

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"context"
 	"unlearnbench/datasets"
 	"unlearnbench/nn"
 	"unlearnbench/result"
@@ -164,7 +165,7 @@ func TestCompetitionConfigFollowsReleasedCode(t *testing.T) {
 	}
 
 	// What the config resolves to on data.
-	s, err := loadData(cfg)
+	s, err := loadData(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ func (e *execution) scoringPlan() (methods int, seconds float64, how string) {
 				methods++
 				continue
 			}
-			if m, err := readCachedMethod(cfg.cache().Score(scoreKey(p.dir, ref.dir, cfg.N, cfg.Attacks, cfg.Scoring))); err != nil || m == nil {
+			if m, err := readCachedMethod(cfg.cache(), scoreKey(p.dir, ref.dir, cfg.N, cfg.Attacks, cfg.Scoring), p.Name); err != nil || m == nil {
 				methods++
 			}
 		}

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -60,10 +61,14 @@ func openSource(cfg *Config) (*datasets.Source, error) {
 }
 
 // loadData reads the data, splits it and copies each set for the models.
-func loadData(cfg *Config) (*sets, error) {
+// A done ctx stops it between two sets with ctx's error.
+func loadData(ctx context.Context, cfg *Config) (*sets, error) {
 	file := cfg.File
 	src, err := openSource(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	src.Train = truncated(src.Train, cfg.Data.TrainExamples)
@@ -103,6 +108,9 @@ func loadData(cfg *Config) (*sets, error) {
 		idx []int
 	}{{&s.train, src.Train, s.trainIdx}, {&s.retain, src.Train, split.Retain}, {&s.forget, src.Train, split.Forget},
 		{&s.validation, src.Train, split.Validation}, {&s.test, split.TestSet(src), split.Test}} {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		gather := func() ([]float32, []int64, error) { return datasets.Gather(p.ds, p.idx, norm) }
 		if cfg.Data.PixelScale == "raw" {
 			gather = func() ([]float32, []int64, error) { return datasets.GatherRaw(p.ds, p.idx) }

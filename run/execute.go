@@ -43,15 +43,19 @@ type Options struct {
 
 	// growing marks one step of grow's, which Execute must not grow again.
 	growing bool
+	// Reports, when set, writes the run's reports into dir beside
+	// config.yaml and result.json, before the run directory is put in
+	// place: the directory is replaced as a whole, so a run directory
+	// never mixes the files of two runs.
+	Reports func(r *result.Result, dir string) error
 }
 
 // Outcome is what a run produced.
 type Outcome struct {
 	// Result is the scored run; nil for a shard or a dry run.
 	Result *result.Result
-	// Dir is the run directory, holding config.yaml and result.json
-	// (the caller renders the reports into it); "" when nothing was
-	// scored.
+	// Dir is the run directory, holding config.yaml, result.json and
+	// what Options.Reports wrote; "" when nothing was scored.
 	Dir string
 	// Plan is what a dry run found; nil otherwise.
 	Plan *result.Plan
@@ -92,6 +96,19 @@ type InterruptedError struct{ Err error }
 
 func (e *InterruptedError) Error() string { return e.Err.Error() }
 func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// interrupted is err as an *InterruptedError of stage when ctx is done
+// (err then comes from the stop, or from a stage that ended meanwhile),
+// else err itself.
+func interrupted(ctx context.Context, stage string, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	if err == nil || !errors.Is(err, ctx.Err()) {
+		err = ctx.Err()
+	}
+	return &InterruptedError{Err: fmt.Errorf("interrupted while %s (%w): nothing is half-written; every completed member and score is cached: rerun to continue", stage, err)}
+}
 
 // Execute runs cfg: the data and its split, the original, every
 // population (computing the members its cache lacks), the scores of every
@@ -180,12 +197,16 @@ func (e *execution) run(ctx context.Context) error {
 	if err := cfg.checkOutputs(opt.Replace); err != nil {
 		return err
 	}
+	// Before any work: every scan lists the members 0..n-1 it lacks.
+	if err := population.CheckN(fmt.Sprintf("config %s: n", cfg.File), cfg.N); err != nil {
+		return err
+	}
 	dev, err := ort.ParseDevice(cfg.Runtime.Device)
 	if err != nil {
 		return err
 	}
-	if e.sets, err = loadData(cfg); err != nil {
-		return err
+	if e.sets, err = loadData(ctx, cfg); err != nil {
+		return interrupted(ctx, "loading the data", err)
 	}
 	cfgDigest, err := cfg.Digest()
 	if err != nil {
@@ -208,10 +229,13 @@ func (e *execution) run(ctx context.Context) error {
 	}
 	s := e.sets
 	e.printf("%s; split: %d retain, %d forget, %d validation, %d test (forget: %s)\n", s.src, len(s.split.Retain), len(s.split.Forget), len(s.split.Validation), len(s.split.Test), s.split.Config.Forget)
+	if !opt.DryRun {
+		cfg.cache().RemoveStale()
+	}
 	t0 := time.Now()
-	orig, how, err := original(cfg, s, e.rt, opt.DryRun, e.printf)
+	orig, how, err := original(ctx, cfg, s, e.rt, opt.DryRun, e.printf, opt.Warn)
 	if err != nil {
-		return err
+		return interrupted(ctx, "getting the original", err)
 	}
 	e.out.Timing.Original = time.Since(t0).Seconds()
 	e.printf("original: %s\n", how)
@@ -233,7 +257,10 @@ func (e *execution) run(ctx context.Context) error {
 	if err := e.shared.Digests(); err != nil {
 		return err
 	}
-	if err := e.openPopulations(cfgDigest); err != nil {
+	if err := ctx.Err(); err != nil {
+		return interrupted(ctx, "opening the cache", err)
+	}
+	if err := e.openPopulations(ctx, cfgDigest); err != nil {
 		return err
 	}
 	if opt.DryRun {
@@ -257,16 +284,13 @@ func (e *execution) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return interrupted(ctx, "scoring", err)
+	}
 	total := time.Since(e.out.Timing.Start).Seconds()
 	result.Seconds = &total
 	runDir := filepath.Join(cfg.Runs, cfg.Name)
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return usererr.Wrap(fmt.Errorf("run directory: %w", err))
-	}
-	if err := atomicfile.WriteBytes(filepath.Join(runDir, "config.yaml"), resolvedYAML); err != nil {
-		return err
-	}
-	if err := result.Write(filepath.Join(runDir, "result.json")); err != nil {
+	if err := e.writeRunDir(ctx, runDir, resolvedYAML, result); err != nil {
 		return err
 	}
 	e.out.Result, e.out.Dir = result, runDir
@@ -285,7 +309,7 @@ func (e *execution) run(ctx context.Context) error {
 // openPopulations opens every population's cache directory, finds the
 // members it has and those this shard computes, and, for a shard, claims
 // the population for this config.
-func (e *execution) openPopulations(cfgDigest string) error {
+func (e *execution) openPopulations(ctx context.Context, cfgDigest string) error {
 	cfg, opt := e.cfg, e.opt
 	for _, m := range cfg.methods {
 		key, err := unlearners.Key(m.spec, e.shared)
@@ -296,13 +320,18 @@ func (e *execution) openPopulations(cfgDigest string) error {
 		if err != nil {
 			return err
 		}
+		// A member file of another population or run seed has another
+		// seed, also when it is of a version that did not record its
+		// population's digest.
+		label, seed := m.spec.Name, cfg.Seed
+		dir.Seed = func(i int) uint64 { return unlearners.MemberSeed(seed, label, i) }
 		scan := dir.Scan
 		if opt.DryRun {
-			scan = func(n int, _ func(string)) ([]int, []int, error) { return dir.Check(n) }
+			scan = func(ctx context.Context, n int, _ func(string)) ([]int, []int, error) { return dir.Check(ctx, n) }
 		}
-		have, missing, err := scan(cfg.N, opt.Warn)
+		have, missing, err := scan(ctx, cfg.N, opt.Warn)
 		if err != nil {
-			return err
+			return interrupted(ctx, "scanning the cache", err)
 		}
 		p := &pop{resolvedMethod: m, dir: dir, have: have}
 		for _, i := range missing {
@@ -341,5 +370,38 @@ func (e *execution) compute(ctx context.Context) error {
 		e.out.Timing.Computed += len(p.missing)
 	}
 	e.out.Timing.Members = time.Since(t1).Seconds()
+	return nil
+}
+
+// writeRunDir writes the run directory as a whole (atomicfile.Dir): its
+// files go to a temporary directory that replaces the old run directory
+// only once config.yaml, result.json and the reports are all written, so
+// that a failure (a full disk) or a signal leaves the old one as it was.
+func (e *execution) writeRunDir(ctx context.Context, runDir string, resolvedYAML []byte, res *result.Result) error {
+	d, err := atomicfile.NewDir(runDir)
+	if err != nil {
+		return usererr.Wrap(fmt.Errorf("run directory: %w", err))
+	}
+	err = os.WriteFile(filepath.Join(d.Path, "config.yaml"), resolvedYAML, 0o644)
+	if err == nil {
+		err = res.Write(filepath.Join(d.Path, "result.json"))
+	}
+	if err == nil && e.opt.Reports != nil {
+		err = e.opt.Reports(res, d.Path)
+	}
+	if err == nil && ctx.Err() != nil {
+		err = &InterruptedError{Err: fmt.Errorf("interrupted while writing %s (left as it was): every population and score is cached: rerun to write it: %w", runDir, ctx.Err())}
+	}
+	if err != nil {
+		d.Abort()
+		var ie *InterruptedError
+		if errors.As(err, &ie) {
+			return err
+		}
+		return fmt.Errorf("writing run directory %s (left as it was): %w", runDir, err)
+	}
+	if err := d.Commit(); err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
 	return nil
 }

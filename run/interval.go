@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"unlearnbench/evaluate"
-	"unlearnbench/internal/atomicfile"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/population"
 	"unlearnbench/result"
@@ -143,7 +141,7 @@ func (s ScoringConfig) cached(m *result.Method) *result.Method {
 // does not depend on. When the score it recomputes is not the cached one
 // (a cache from an older scoring), it returns nil: score again from
 // scratch. ref is the reference population, loaded here when nil.
-func (e *execution) addInterval(ctx context.Context, m *result.Method, p, refPop *pop, ref *population.Population, path string) (*result.Method, *population.Population, error) {
+func (e *execution) addInterval(ctx context.Context, m *result.Method, p, refPop *pop, ref *population.Population, key string) (*result.Method, *population.Population, error) {
 	cfg := e.cfg
 	if ctx.Err() != nil {
 		return nil, nil, &InterruptedError{Err: fmt.Errorf("interrupted while scoring: every population and %d scores are cached: rerun to continue", e.out.Timing.Scored)}
@@ -159,8 +157,11 @@ func (e *execution) addInterval(ctx context.Context, m *result.Method, p, refPop
 		return nil, nil, err
 	}
 	update, end := e.stage(Stage{Label: "interval of " + p.Name, Unit: "forget examples"})
-	fresh, err := evaluate.Method(u, ref, e.sets.labels, evaluate.Options{Method: p.Name, Strict: cfg.Scoring.Strict, Bootstrap: cfg.Scoring.bootstrap(cfg.N), ScoreProgress: update})
+	fresh, err := evaluate.Method(ctx, u, ref, e.sets.labels, evaluate.Options{Method: p.Name, Strict: cfg.Scoring.Strict, Bootstrap: cfg.Scoring.bootstrap(cfg.N), ScoreProgress: update})
 	end()
+	if err != nil && ctx.Err() != nil {
+		return nil, nil, &InterruptedError{Err: fmt.Errorf("interrupted while scoring %s: every population and %d scores are cached: rerun to continue: %w", p.Name, e.out.Timing.Scored, ctx.Err())}
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("evaluating %s: %w", p.Name, err)
 	}
@@ -168,11 +169,7 @@ func (e *execution) addInterval(ctx context.Context, m *result.Method, p, refPop
 		return nil, ref, nil
 	}
 	m.Score.Interval = fresh.Score.Interval
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := atomicfile.WriteBytes(path, b); err != nil {
+	if err := cfg.cache().WriteScore(key, m); err != nil {
 		return nil, nil, err
 	}
 	e.out.Timing.Scored++

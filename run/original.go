@@ -1,12 +1,17 @@
 package run
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+
+	"github.com/advancedclimatesystems/gonnx/onnx"
+	"google.golang.org/protobuf/proto"
+
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"unlearnbench/datasets"
@@ -53,7 +58,7 @@ func loadOriginal(path string) (*nn.Model, error) {
 // original returns the original model: imported, from the cache, or
 // trained and cached (nil with dryRun when it would be trained), and how
 // it was had, for the status line.
-func original(cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(string, ...any)) (*nn.Model, string, error) {
+func original(ctx context.Context, cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(string, ...any), warn func(string)) (*nn.Model, string, error) {
 	if cfg.Original != "" {
 		m, err := loadOriginal(cfg.Original)
 		if err != nil {
@@ -73,10 +78,20 @@ func original(cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(strin
 		}
 		return m, "imported " + cfg.Original, nil
 	}
-	path := cfg.cache().Original(originalKey(cfg, s))
+	key := originalKey(cfg, s)
+	path := cfg.cache().Original(key)
 	if _, err := os.Stat(path); err == nil {
-		m, err := loadOriginal(path)
-		return m, "cached " + path, err
+		if err := checkOriginalKey(path, key); err == nil {
+			m, err := loadOriginal(path)
+			return m, "cached " + path, err
+		} else if dryRun {
+			return nil, fmt.Sprintf("to train again: %v", err), nil
+		} else {
+			warn(fmt.Sprintf("%v; training it again", err))
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, "", usererr.Wrap(fmt.Errorf("removing %s: %w", path, err))
+			}
+		}
 	}
 	if dryRun {
 		return nil, "to train: " + path, nil
@@ -102,24 +117,65 @@ func original(cfg *Config, s *sets, rt *ort.Runtime, dryRun bool, out func(strin
 	}
 	batches, err := nn.DataBatches(m, s.train, s.recipe)
 	if err == nil {
-		_, err = nn.Train(rt, m, batches, eval, s.recipe, nn.Options{})
+		// Stopped between two steps by a signal: nothing is cached, the
+		// rerun trains it again.
+		_, err = nn.Train(rt, m, batches, eval, s.recipe, nn.Options{Context: ctx})
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("training the original: %w", err)
 	}
-	// Saved, then linked into place: when shards race, the first one's
+	// Written, then linked into place: when shards race, the first one's
 	// file wins and every process reads the same bytes back.
-	tmp := atomicfile.TempName(path)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	b, err := originalBytes(m, key)
+	if err != nil {
 		return nil, "", err
 	}
-	if err := m.Save(tmp); err != nil {
-		return nil, "", err
-	}
-	defer os.Remove(tmp)
-	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+	if _, err := atomicfile.Create(path, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
 		return nil, "", fmt.Errorf("caching the original: %w", err)
 	}
 	m, err = loadOriginal(path)
 	return m, fmt.Sprintf("trained in %.1f s, cached %s", time.Since(start).Seconds(), path), err
+}
+
+// originalKeyProp is the ONNX metadata entry in which a cached original
+// records the key it was trained for (population.Cache's rule: every
+// entry carries its key), so that another ONNX file put in its place is
+// trained again rather than used.
+const originalKeyProp = "unlearnbench.original_key"
+
+// originalBytes is m as an ONNX file recording key. The model's digest,
+// which keys its populations, is of its graph and weights, not of this
+// metadata.
+func originalBytes(m *nn.Model, key string) ([]byte, error) {
+	g := m.Graph.Clone()
+	g.Outputs = []string{m.Output}
+	pm := g.Proto()
+	pm.MetadataProps = append(pm.MetadataProps, &onnx.StringStringEntryProto{Key: originalKeyProp, Value: key})
+	b, err := proto.Marshal(pm)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the original: %w", err)
+	}
+	return b, nil
+}
+
+// checkOriginalKey checks that the cached original at path records key;
+// otherwise it is a *population.EntryError naming the file.
+func checkOriginalKey(path, key string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return &population.EntryError{Path: path, Err: err}
+	}
+	var pm onnx.ModelProto
+	if err := proto.Unmarshal(b, &pm); err != nil {
+		return &population.EntryError{Path: path, Err: fmt.Errorf("not an ONNX file: %w", err)}
+	}
+	for _, p := range pm.MetadataProps {
+		if p.Key == originalKeyProp {
+			if p.Value != key {
+				return &population.EntryError{Path: path, Err: fmt.Errorf("was trained for key %.12s, not %.12s: the original of another config", p.Value, key)}
+			}
+			return nil
+		}
+	}
+	return &population.EntryError{Path: path, Err: fmt.Errorf("records no key (%s): another ONNX file, or one an earlier unlearnbench cached", originalKeyProp)}
 }

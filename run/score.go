@@ -3,16 +3,12 @@ package run
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"sync"
 	"time"
 
 	"unlearnbench/attack/suite"
 	"unlearnbench/evaluate"
-	"unlearnbench/internal/atomicfile"
 	"unlearnbench/population"
 	"unlearnbench/result"
 )
@@ -34,27 +30,28 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 	refPop := e.pops[0]
 	var ref *population.Population
 	for _, p := range e.pops[1:] {
-		path := cfg.cache().Score(scoreKey(p.dir, refPop.dir, cfg.N, cfg.Attacks, cfg.Scoring))
+		key := scoreKey(p.dir, refPop.dir, cfg.N, cfg.Attacks, cfg.Scoring)
 		// A member computed in this run (new, or replacing a damaged
 		// file) has a new wall time: score again rather than show the
 		// old one.
 		var m *result.Method
 		if len(p.missing) == 0 && len(refPop.missing) == 0 {
-			if m, err = readCachedMethod(path); err != nil {
-				e.opt.Warn(fmt.Sprintf("score cache %s: %v; scoring again", path, err))
+			if m, err = readCachedMethod(cfg.cache(), key, p.Name); err != nil {
+				e.opt.Warn(fmt.Sprintf("%v; scoring again", err))
 			}
 			m = cfg.Scoring.cached(m)
 			if m != nil && m.Score.Interval == nil && cfg.Scoring.Resamples > 0 {
-				if m, ref, err = e.addInterval(ctx, m, p, refPop, ref, path); err != nil {
+				if m, ref, err = e.addInterval(ctx, m, p, refPop, ref, key); err != nil {
 					return nil, err
 				}
 			}
 		}
 		if m == nil {
-			// Scoring and attacking do not take a context; a signal stops
-			// the run between two methods.
+			interrupted := func() error {
+				return &InterruptedError{Err: fmt.Errorf("interrupted while scoring %s: every population and %d scores are cached: rerun to continue: %w", p.Name, e.out.Timing.Scored, ctx.Err())}
+			}
 			if ctx.Err() != nil {
-				return nil, &InterruptedError{Err: fmt.Errorf("interrupted while scoring: every population and %d scores are cached: rerun to continue", e.out.Timing.Scored)}
+				return nil, interrupted()
 			}
 			if ref == nil {
 				if ref, err = refPop.dir.Load(cfg.N, refPop.Name); err != nil {
@@ -66,17 +63,16 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 				return nil, err
 			}
 			scoreProgress, attackProgress, end := e.scoringStages(p.Name)
-			m, err = evaluate.Method(u, ref, s.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: scoreProgress, AttackProgress: attackProgress,
+			m, err = evaluate.Method(ctx, u, ref, s.labels, evaluate.Options{Method: p.Name, Attacks: attackOpt, ScoreProgress: scoreProgress, AttackProgress: attackProgress,
 				Strict: cfg.Scoring.Strict, Bootstrap: cfg.Scoring.bootstrap(cfg.N)})
 			end()
+			if err != nil && ctx.Err() != nil {
+				return nil, interrupted()
+			}
 			if err != nil {
 				return nil, fmt.Errorf("evaluating %s: %w", p.Name, err)
 			}
-			b, err := json.Marshal(m)
-			if err != nil {
-				return nil, err
-			}
-			if err := atomicfile.WriteBytes(path, b); err != nil {
+			if err := cfg.cache().WriteScore(key, m); err != nil {
 				return nil, err
 			}
 			e.out.Timing.Scored++
@@ -118,18 +114,18 @@ func scoreKey(u, r *population.Dir, n int, attacks AttacksConfig, sc ScoringConf
 	return k.Sum("\x00", false)
 }
 
-// readCachedMethod reads a cached evaluation; nil, nil when there is none.
-func readCachedMethod(path string) (*result.Method, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+// readCachedMethod reads the cached evaluation of method name under key;
+// nil, nil when there is none. An entry of another key, or one that is
+// not a complete evaluation of this method, is an error (a
+// *population.EntryError naming the file): the caller scores again.
+func readCachedMethod(c population.Cache, key, name string) (*result.Method, error) {
 	var m result.Method
-	if err := json.Unmarshal(b, &m); err != nil {
+	found, err := c.ReadScore(key, &m)
+	if err != nil || !found {
 		return nil, err
+	}
+	if m.Name != name {
+		return nil, &population.EntryError{Path: c.Score(key), Err: fmt.Errorf("holds the evaluation of %q, not %q", m.Name, name)}
 	}
 	return &m, nil
 }

@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -120,6 +121,9 @@ type Options struct {
 	// epsilon 0 (no rule tells the populations apart at the metric's
 	// resolution: the best forgetting), and Result.Warnings says how many.
 	Strict bool
+	// Context, when set and done, stops scoring between two examples with
+	// its error (a signal need not wait for every example).
+	Context context.Context
 }
 
 // ExampleError says which example could not be scored: attack's type, so
@@ -160,6 +164,11 @@ func Score(u, r *Population, opt Options) (*Result, error) {
 				if e >= nEx {
 					return
 				}
+				if opt.Context != nil && opt.Context.Err() != nil {
+					errs[w] = opt.Context.Err()
+					next.Store(int64(nEx))
+					return
+				}
 				ex, err := s.score(u, r, e)
 				if errors.Is(err, ErrAllDiscarded) && !opt.Strict {
 					ex, err = s.undetermined(ex), nil
@@ -187,6 +196,9 @@ func Score(u, r *Population, opt Options) (*Result, error) {
 	}
 	if first != nil {
 		return nil, first
+	}
+	if opt.Context != nil && opt.Context.Err() != nil {
+		return nil, opt.Context.Err()
 	}
 
 	eps := make([]float64, nEx)

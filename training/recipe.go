@@ -3,9 +3,7 @@ package training
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -32,9 +30,9 @@ func ReadRecipe(path string) (nn.TrainConfig, error) {
 	if path == "" {
 		return cfg, nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := yamlcheck.ReadFile("--recipe", path)
 	if err != nil {
-		return cfg, usererr.Wrap(fmt.Errorf("reading --recipe: %w", err))
+		return cfg, err
 	}
 	if err := yamlcheck.OneDocument(path, b); err != nil {
 		return cfg, err

@@ -385,6 +385,27 @@ func TestFisherCacheFile(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(dir, "fisher", ".*")); len(m) != 0 {
 		t.Errorf("temporary files left: %v", m)
 	}
+	// A cache that cannot be written (its folder lies under a file, which
+	// stops root too): the Fisher is computed and used, with a warning
+	// (issue 21 class 6: an optional cache is no failure).
+	blocked := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocked, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := *in
+	bin.Cache = blocked
+	warnings = nil
+	resetFisherMemo()
+	got, err = Fisher(&bin, w.original, sub, e, 40)
+	if err != nil {
+		t.Fatalf("an unwritable Fisher cache failed the method: %v", err)
+	}
+	if w := strings.Join(warnings, "\n"); !strings.Contains(w, "not cached") || !strings.Contains(w, blocked) {
+		t.Fatalf("unwritable cache: warnings %q", warnings)
+	}
+	if got.Sum["fc1.bias"][0] != first.Sum["fc1.bias"][0] {
+		t.Fatal("the Fisher computed without a cache differs")
+	}
 }
 
 // TestFisherSharedByConcurrentMembers: members of a population running at

@@ -175,8 +175,11 @@ func fisherCached(in *Inputs, m *nn.Model, d *nn.Data, e FisherEstimator, batch 
 		return nil, err
 	}
 	if path != "" {
+		// The cache only saves time: a cache that cannot be written (a
+		// full disk, a read-only folder) costs a recomputation next time,
+		// not this command.
 		if err := writeFisher(path, f, meta); err != nil {
-			return nil, fmt.Errorf("writing the Fisher cache: %w", err)
+			warn(in, "Fisher cache: %v; not cached (computed again next time)", err)
 		}
 	}
 	return f, nil

@@ -142,8 +142,9 @@ func randLabelRun(ctx context.Context, in *Inputs, p Params, m *nn.Model, setup 
 	}
 	c := int64(in.Original.Classes)
 	size := in.Retain.Size()
-	x := make([]float32, bs*size)
-	y := make([]int64, bs)
+	buf := min(bs, max(n, 1)) // no batch larger than the data
+	x := make([]float32, buf*size)
+	y := make([]int64, buf)
 	labels := make([]int64, nf)
 	for ep := 0; ep < epochs; ep++ {
 		r.epoch = ep

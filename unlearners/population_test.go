@@ -128,7 +128,7 @@ func TestComputeParallelGrowAndDeterministic(t *testing.T) {
 	if calls.Load() != 3 || last != 3 {
 		t.Fatalf("%d calls, progress %d; want 3 and 3", calls.Load(), last)
 	}
-	_, missing, err := d.Scan(5, nil)
+	_, missing, err := d.Scan(context.Background(), 5, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestComputeCancelKeepsCompleted(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stopped after 2 of 8") {
 		t.Fatalf("cancelled run returned %v", err)
 	}
-	have, _, err := d.Scan(8, func(w string) { t.Errorf("warning: %s", w) })
+	have, _, err := d.Scan(context.Background(), 8, func(w string) { t.Errorf("warning: %s", w) })
 	if err != nil {
 		t.Fatal(err)
 	}

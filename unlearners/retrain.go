@@ -71,7 +71,7 @@ func retrainBatches(m *nn.Model, d *nn.Data, cfg nn.TrainConfig) (nn.EpochBatche
 	if cfg.Augment.On() {
 		return nn.DataBatches(m, d, cfg)
 	}
-	n, bs := d.Len(), cfg.BatchSize
+	n, bs := d.Len(), min(cfg.BatchSize, max(d.Len(), 1)) // no batch larger than the data
 	x := make([]float32, bs*d.Size())
 	y := make([]int64, bs)
 	return nn.EpochBatches{Steps: steps(n, bs), Examples: n,

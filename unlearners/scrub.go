@@ -50,11 +50,12 @@ func (u *scrub) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
 	defer r.close()
 	c := in.Original.Classes
 	size := in.Retain.Size()
-	x := make([]float32, bs*size)
-	y := make([]int64, bs)
-	teach := make([]float32, bs*c)
+	buf := min(bs, max(nr, nf, 1)) // no batch larger than the data
+	x := make([]float32, buf*size)
+	y := make([]int64, buf)
+	teach := make([]float32, buf*c)
 	fill := func(v float32) []float32 {
-		w := make([]float32, bs)
+		w := make([]float32, buf)
 		for i := range w {
 			w[i] = v
 		}

@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -111,7 +112,7 @@ func BenchmarkRun(b *testing.B) {
 		in := runInputs(n, e)
 		for b.Loop() {
 			in.Score = nil
-			if _, err := Run(in, Options{}); err != nil {
+			if _, err := Run(context.Background(), in, Options{}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -6,6 +6,7 @@
 package suite
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -171,6 +172,7 @@ func (o *Options) check(in *Inputs) error {
 
 // runner holds one Run's state.
 type runner struct {
+	ctx    context.Context
 	in     *Inputs
 	opt    Options
 	u, r   *attack.FeatureSet
@@ -188,9 +190,11 @@ type runner struct {
 // population, then the retrained one for reference), the divergences, KLoM
 // on the forget, retain and test sets, and ToW and ToW-MIA.
 // An attack that cannot run on the inputs is listed with Skipped saying
-// what it needs. The error is an ErrOptions for bad options, or the failure
-// of the competition's score.
-func Run(in *Inputs, opt Options) ([]result.AttackResult, error) {
+// what it needs. The error is an ErrOptions for bad options, the failure
+// of the competition's score, or ctx's error once ctx is done: it is
+// checked between attacks and, in the per-example attacks, between
+// examples.
+func Run(ctx context.Context, in *Inputs, opt Options) ([]result.AttackResult, error) {
 	opt.defaults()
 	if err := opt.check(in); err != nil {
 		return nil, err
@@ -198,7 +202,7 @@ func Run(in *Inputs, opt Options) ([]result.AttackResult, error) {
 	if in.N < 3 || in.E < 1 || len(in.Unlearned.Conf) != in.N*in.E || len(in.Retrained.Conf) != in.N*in.E {
 		return nil, fmt.Errorf("attacks need N >= 3 models per population and E >= 1 examples with N x E confidences each; have N = %d, E = %d, %d and %d values", in.N, in.E, len(in.Unlearned.Conf), len(in.Retrained.Conf))
 	}
-	ru := &runner{in: in, opt: opt, mia: map[string][]float64{}}
+	ru := &runner{ctx: ctx, in: in, opt: opt, mia: map[string][]float64{}}
 	if err := ru.features(); err != nil {
 		return nil, err
 	}
@@ -206,7 +210,7 @@ func Run(in *Inputs, opt Options) ([]result.AttackResult, error) {
 		s, err := scoring.Score(
 			&scoring.Population{N: in.N, E: in.E, Conf: in.Unlearned.Conf},
 			&scoring.Population{N: in.N, E: in.E, Conf: in.Retrained.Conf},
-			scoring.Options{Workers: opt.Workers, Strict: opt.Strict})
+			scoring.Options{Workers: opt.Workers, Strict: opt.Strict, Context: ctx})
 		if err != nil {
 			return nil, err
 		}
@@ -243,7 +247,16 @@ func Run(in *Inputs, opt Options) ([]result.AttackResult, error) {
 
 	var out []result.AttackResult
 	for k, step := range plan {
-		out = append(out, step()...)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r := step()
+		// An attack stopped by ctx failed for that reason alone: no
+		// result, not a failed attack.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		out = append(out, r...)
 		if opt.Progress != nil {
 			opt.Progress(k+1, len(plan))
 		}
@@ -455,6 +468,9 @@ func (ru *runner) perExample(name string) result.AttackResult {
 		return failed(res, err)
 	}
 	outcomes, err := attack.PerExample(ru.u, ru.r, func(e int) attack.Attack {
+		if err := ru.ctx.Err(); err != nil {
+			return stopped{err}
+		}
 		return &attack.CrossValidated{Classifier: c, Folds: ru.opt.Folds, Seed: ru.opt.Seed, Stream: uint64(e), Features: ru.u.Names}
 	}, ru.opt.Workers, nil)
 	if err != nil {
@@ -741,3 +757,11 @@ func (ru *runner) divergenceValues() (kl, js []float64, err error) {
 	}
 	return attack.Divergences(pu, pr, ru.in.E, ru.in.Unlearned.Forget.C)
 }
+
+// stopped is the attack of an example reached after the run's context
+// was done: it fails at once with the context's error, which stops
+// attack.PerExample's workers.
+type stopped struct{ err error }
+
+func (stopped) Name() string                                                { return "stopped" }
+func (s stopped) Run(attack.Sample, attack.Sample) (*attack.Outcome, error) { return nil, s.err }

@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -94,7 +95,7 @@ func TestRunEverything(t *testing.T) {
 	in := inputs(t, 20, 12)
 	in.In = in.Unlearned.Conf // any M x E population will do for "in"
 	in.M = in.N
-	res, err := Run(in, Options{PerExample: attack.ClassifierNames, Pooled: attack.ClassifierNames, Classifier: attack.ClassifierOptions{Trees: 4}})
+	res, err := Run(context.Background(), in, Options{PerExample: attack.ClassifierNames, Pooled: attack.ClassifierNames, Classifier: attack.ClassifierOptions{Trees: 4}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,12 +169,12 @@ func TestRunEverything(t *testing.T) {
 func TestRunIsDeterministic(t *testing.T) {
 	in := inputs(t, 12, 8)
 	opt := Options{Seed: 5, Pooled: []string{"logreg", "rf"}, Classifier: attack.ClassifierOptions{Trees: 3}}
-	a, err := Run(in, opt)
+	a, err := Run(context.Background(), in, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opt.Workers = 1
-	b, err := Run(in, opt)
+	b, err := Run(context.Background(), in, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestRunIsDeterministic(t *testing.T) {
 		}
 	}
 	opt.Seed = 6
-	c, _ := Run(in, opt)
+	c, _ := Run(context.Background(), in, opt)
 	if reflect.DeepEqual(a, c) {
 		t.Fatal("the seed changes nothing")
 	}
@@ -193,7 +194,7 @@ func TestRunConfidencesOnly(t *testing.T) {
 	full := inputs(t, 12, 8)
 	in := &Inputs{N: full.N, E: full.E,
 		Unlearned: Population{Conf: full.Unlearned.Conf}, Retrained: Population{Conf: full.Retrained.Conf}}
-	res, err := Run(in, Options{})
+	res, err := Run(context.Background(), in, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func TestRunConfidencesOnly(t *testing.T) {
 	if k.Value == nil || len(k.PerExample) != in.E || !strings.HasPrefix(k.Warnings[0], "margins from the competition's confidences") {
 		t.Errorf("klom/forget from confidences: %+v", k)
 	}
-	withLogits, err := Run(full, Options{PerExample: []string{"none"}, Pooled: []string{"none"}})
+	withLogits, err := Run(context.Background(), full, Options{PerExample: []string{"none"}, Pooled: []string{"none"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +252,7 @@ func TestRunBadOptions(t *testing.T) {
 		{Options{Folds: 2, PerExample: []string{"bogus"}}, `unknown classifier "bogus"`},
 		{Options{Folds: 2, Features: []string{"loss", "nope"}}, `unknown feature "nope"`},
 	} {
-		_, err := Run(in, c.opt)
+		_, err := Run(context.Background(), in, c.opt)
 		if !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v", c.opt, err)
 		}
@@ -273,7 +274,7 @@ func TestRunUndeterminedExamplesGetWarnings(t *testing.T) {
 		}
 		in.Unlearned.Conf[i*in.E+1] = -1 + float64(i%2)*1e-3 // keeps the score's rules alive
 	}
-	res, err := Run(in, Options{PerExample: []string{"logreg"}, Pooled: []string{"none"}})
+	res, err := Run(context.Background(), in, Options{PerExample: []string{"logreg"}, Pooled: []string{"none"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestRunUndeterminedExamplesGetWarnings(t *testing.T) {
 		}
 	}
 	// Strict: the competition's behaviour; the attack fails on the example.
-	res, err = Run(in, Options{PerExample: []string{"logreg"}, Pooled: []string{"none"}, Strict: true})
+	res, err = Run(context.Background(), in, Options{PerExample: []string{"logreg"}, Pooled: []string{"none"}, Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +305,7 @@ func TestRunKLoMToWIdenticalPopulations(t *testing.T) {
 	// draws model i's splits from the same stream in both populations).
 	in := inputs(t, 10, 6)
 	in.Retrained = in.Unlearned
-	res, err := Run(in, Options{PerExample: []string{"none"}, Pooled: []string{"none"}})
+	res, err := Run(context.Background(), in, Options{PerExample: []string{"none"}, Pooled: []string{"none"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +333,7 @@ func TestRunToWOfGivenAccuracies(t *testing.T) {
 	in.Retrained.ForgetAcc = []float64{0.7, 0.72, 0.74, 0.7}
 	in.Retrained.RetainAcc = []float64{0.96, 0.96, 0.96, 0.96}
 	in.Retrained.TestAcc = []float64{0.86, 0.86, 0.86, 0.86}
-	res, err := Run(in, Options{PerExample: []string{"none"}, Pooled: []string{"none"}, Folds: 2})
+	res, err := Run(context.Background(), in, Options{PerExample: []string{"none"}, Pooled: []string{"none"}, Folds: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +361,7 @@ func TestRunToWOfGivenAccuracies(t *testing.T) {
 	// Accuracies of another population size, or as percentages, fail in
 	// one line; the other attacks still run.
 	in.Retrained.TestAcc = []float64{0.86, 0.86, 0.86}
-	res, err = Run(in, Options{PerExample: []string{"none"}, Pooled: []string{"none"}, Folds: 2})
+	res, err = Run(context.Background(), in, Options{PerExample: []string{"none"}, Pooled: []string{"none"}, Folds: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +369,7 @@ func TestRunToWOfGivenAccuracies(t *testing.T) {
 		t.Errorf("short accuracies: %q", r.Skipped)
 	}
 	in.Retrained.TestAcc = []float64{86, 86, 86, 86}
-	res, _ = Run(in, Options{PerExample: []string{"none"}, Pooled: []string{"none"}, Folds: 2})
+	res, _ = Run(context.Background(), in, Options{PerExample: []string{"none"}, Pooled: []string{"none"}, Folds: 2})
 	if r := byName(t, res, "tow"); !strings.Contains(r.Skipped, "model pair 0: ToW: retrained test accuracy is 86; want a fraction in [0, 1]") {
 		t.Errorf("percentages: %q", r.Skipped)
 	}
@@ -378,9 +379,9 @@ func TestRunKLoMOptions(t *testing.T) {
 	// The options reach KLoM: the other direction and the corrected
 	// binning change the values and say so.
 	in := inputs(t, 10, 6)
-	base, _ := Run(in, Options{PerExample: []string{"none"}, Pooled: []string{"none"}})
+	base, _ := Run(context.Background(), in, Options{PerExample: []string{"none"}, Pooled: []string{"none"}})
 	for _, o := range []attack.KLoMOptions{{UnlearnedFirst: true}, {Corrected: true}} {
-		res, err := Run(in, Options{PerExample: []string{"none"}, Pooled: []string{"none"}, KLoM: o})
+		res, err := Run(context.Background(), in, Options{PerExample: []string{"none"}, Pooled: []string{"none"}, KLoM: o})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -400,7 +401,7 @@ func TestRunKLoMToWBadInput(t *testing.T) {
 	// say what they need.
 	in := inputs(t, 10, 6)
 	in.RetainLabels = nil
-	res, err := Run(in, none)
+	res, err := Run(context.Background(), in, none)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +419,7 @@ func TestRunKLoMToWBadInput(t *testing.T) {
 	for i := range in.TestLabels {
 		in.TestLabels[i] = 0
 	}
-	res, _ = Run(in, none)
+	res, _ = Run(context.Background(), in, none)
 	if r := byName(t, res, "klom/test"); r.Skipped != "failed: test set: margins: logits of 1 class; the margin needs at least 2 classes" {
 		t.Errorf("one class: %q", r.Skipped)
 	}
@@ -427,7 +428,7 @@ func TestRunKLoMToWBadInput(t *testing.T) {
 	in = inputs(t, 10, 6)
 	l := in.Retrained.Retain
 	in.Retrained.Retain = &scoring.Logits{N: 9, E: l.E, C: l.C, F32: l.F32[:9*l.E*l.C]}
-	res, _ = Run(in, none)
+	res, _ = Run(context.Background(), in, none)
 	if r := byName(t, res, "klom/retain"); r.Skipped != "" || len(r.PerExample) != 30 {
 		t.Errorf("KLoM of 10 against 9 models: %+v", r)
 	}
@@ -440,7 +441,7 @@ func TestRunKLoMToWBadInput(t *testing.T) {
 	// NaN logits fail in one line naming where.
 	in = inputs(t, 10, 6)
 	in.Unlearned.Test.F32[5] = float32(math.NaN())
-	res, _ = Run(in, none)
+	res, _ = Run(context.Background(), in, none)
 	if r := byName(t, res, "klom/test"); !strings.HasPrefix(r.Skipped, "failed: test set: margins: model 0, example 1, class 1: logit is NaN") {
 		t.Errorf("NaN logit: %q", r.Skipped)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -282,4 +283,29 @@ func OneDocument(name string, data []byte) error {
 // at the dotted field path.
 func CheckValue(what string, node *yaml.Node, t reflect.Type, path string) error {
 	return checkNode(func(line int) string { return what }, node, t, path)
+}
+
+// MaxFileSize is the most bytes ReadFile reads. A config or recipe is a
+// few kilobytes (the longest shipped one is under 4 KiB); a mebibyte holds
+// hundreds of methods with their parameters, and a larger file is a
+// mistake (a data file, /dev/zero) rather than a config.
+const MaxFileSize = 1 << 20
+
+// ReadFile reads a YAML file of at most MaxFileSize bytes; what names the
+// file in the error (e.g. "config", "--recipe"). It stops reading at the
+// limit, so a device or a huge file costs no more than that.
+func ReadFile(what, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usererr.Wrap(fmt.Errorf("reading %s: %w", what, err))
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, usererr.Wrap(fmt.Errorf("reading %s %s: %w", what, path, err))
+	}
+	if len(b) > MaxFileSize {
+		return nil, usererr.Errorf("%s %s: larger than %d bytes; is it a YAML file?", what, path, MaxFileSize)
+	}
+	return b, nil
 }

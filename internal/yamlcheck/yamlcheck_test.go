@@ -1,6 +1,9 @@
 package yamlcheck
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,5 +51,32 @@ func TestClosestName(t *testing.T) {
 		if got := ClosestName(c.s, []string{"train", "score", "split"}); got != c.want {
 			t.Errorf("ClosestName(%q) = %q; want %q", c.s, got, c.want)
 		}
+	}
+}
+
+// TestReadFileLimit: a config is read up to MaxFileSize bytes; a larger
+// file or an endless device is refused after reading no more than that,
+// with a one-line user error naming what and where.
+func TestReadFileLimit(t *testing.T) {
+	dir := t.TempDir()
+	exact := filepath.Join(dir, "exact.yaml")
+	over := filepath.Join(dir, "over.yaml")
+	if err := os.WriteFile(exact, bytes.Repeat([]byte("#"), MaxFileSize), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(over, bytes.Repeat([]byte("#"), MaxFileSize+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadFile("config", exact); err != nil || len(b) != MaxFileSize {
+		t.Errorf("a file of exactly the limit: %d bytes, %v", len(b), err)
+	}
+	for _, p := range []string{over, "/dev/zero"} {
+		_, err := ReadFile("config", p)
+		if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), "config "+p+": larger than") {
+			t.Errorf("%s: error %v, want a user error saying it is too large", p, err)
+		}
+	}
+	if _, err := ReadFile("config", filepath.Join(dir, "absent.yaml")); err == nil || !usererr.Is(err) {
+		t.Errorf("absent file: %v, want a user error", err)
 	}
 }
