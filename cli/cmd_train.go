@@ -97,7 +97,7 @@ warmup_steps}, loss: {label_smoothing, class_weights}, ...).`,
 	fl.Float64Var(&s.Optimizer.Momentum, "momentum", 0.9, "SGD momentum")
 	fl.BoolVar(&s.Optimizer.Nesterov, "nesterov", false, "SGD with Nesterov momentum")
 	fl.Float64Var(&s.Optimizer.WeightDecay, "weight-decay", 5e-4, "L2 weight decay")
-	fl.StringVar(&s.Schedule.Name, "schedule", "cosine", "learning-rate schedule: constant, step or cosine")
+	fl.StringVar(&s.Schedule.Name, "schedule", "cosine", "learning-rate schedule: constant, step, cosine or cosine_epochs (cosine in whole epochs)")
 	fl.IntVar(&s.Schedule.StepEpochs, "step-epochs", 0, "step schedule: epochs between decays")
 	fl.Float64Var(&s.Schedule.Gamma, "gamma", 0.1, "step schedule: decay factor")
 	fl.IntVar(&s.Schedule.WarmupSteps, "warmup-steps", 0, "linear warm-up over the first N steps")

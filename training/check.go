@@ -3,6 +3,7 @@ package training
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"unlearnbench/nn"
 )
@@ -37,8 +38,9 @@ func CheckRecipe(c nn.TrainConfig) error {
 		return bad("batch_size", c.BatchSize, "at least 1")
 	case c.Optimizer.Name != "sgd" && c.Optimizer.Name != "adam":
 		return bad("optimizer.name", fmt.Sprintf("%q", c.Optimizer.Name), "sgd or adam")
-	case c.Schedule.Name != "" && c.Schedule.Name != "constant" && c.Schedule.Name != "step" && c.Schedule.Name != "cosine":
-		return bad("schedule.name", fmt.Sprintf("%q", c.Schedule.Name), "constant, step or cosine")
+	case !slices.Contains([]string{"", "constant", "step", "cosine", "cosine_epochs"}, c.Schedule.Name):
+		// nn's Schedule.Validate takes the same names; this names the field.
+		return bad("schedule.name", fmt.Sprintf("%q", c.Schedule.Name), "constant, step, cosine or cosine_epochs")
 	case c.Schedule.Name == "step" && c.Schedule.StepEpochs < 1:
 		return bad("schedule.step_epochs", c.Schedule.StepEpochs, "at least 1 with the step schedule")
 	case c.Schedule.WarmupSteps < 0:
