@@ -59,6 +59,7 @@ type parityCase struct {
 	Changed     int       `json:"epsilons_changed_by_correctly_rounded_exp"`
 	Discarded   []int     `json:"all_discarded"`
 	ProbsSHA256 [4]string `json:"probs_sha256"`
+	ConfSHA256  [2]string `json:"conf_sha256"`
 	Epsilons    []float64 `json:"epsilons"` // NumPy's, for the record
 }
 
@@ -79,7 +80,8 @@ func confDigest(conf []float64) string {
 // from a correctly rounded exp, so this fails unless step 1 uses NumPy's
 // own exp.
 //
-// Then it scores the two populations and compares every epsilon and F
+// It compares the confidences themselves the same way (with Go's math.Log
+// every population's differ), then it scores the two populations and compares every epsilon and F
 // with NumPy's, exactly: step 1's logarithms are NumPy's float64 log
 // (internal/nplog), and with Go's math.Log instead 3 of the 1,550 epsilons
 // and 2 of the 8 F values differ. The fixture also shows that the exp
@@ -131,6 +133,9 @@ func TestParityFloat32Logits(t *testing.T) {
 				}
 				if got := confDigest(pws); got != pc.ProbsSHA256[2*k+1] {
 					t.Errorf("%s p_wrong differs from NumPy's (digest %s, want %s)", name, got, pc.ProbsSHA256[2*k+1])
+				}
+				if got := confDigest(conf); got != pc.ConfSHA256[k] {
+					t.Errorf("%s confidences differ from NumPy's (digest %s, want %s)", name, got, pc.ConfSHA256[k])
 				}
 				pops[k] = &Population{N: pc.N, E: pc.E, Conf: conf}
 			}
