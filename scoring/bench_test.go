@@ -81,9 +81,10 @@ func cpuNanos() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-// confidencesCorrectlyRounded is the confidence path before NumPy's exp:
-// Go's float64 exp rounded to float32. Kept here to measure the new path
-// against it in the same run.
+// confidencesCorrectlyRounded is the confidence path before NumPy's exp
+// and log: Go's float64 exp rounded to float32, one row after another, and
+// Go's math.Log. Kept here to measure the new path against it in the same
+// run.
 func confidencesCorrectlyRounded(l *Logits, labels []int) []float64 {
 	if err := l.CheckFinite(); err != nil { // as Confidences does
 		panic(err)
@@ -102,7 +103,8 @@ func confidencesCorrectlyRounded(l *Logits, labels []int) []float64 {
 			for k, v := range z {
 				p[k] = float64(float32(math.Exp(float64(v - m))))
 			}
-			out[i*l.E+e] = confidenceFromExp(p, labels[e])
+			pc, pw := probabilities(p, labels[e])
+			out[i*l.E+e] = math.Log(pc+confFloor) - math.Log(pw+confFloor)
 		}
 	}
 	return out
@@ -110,8 +112,9 @@ func confidencesCorrectlyRounded(l *Logits, labels []int) []float64 {
 
 // BenchmarkConfidencesFloat32 measures step 1 on one population of the
 // competition's size, 512 models x 10,000 examples x 10 classes of float32
-// logits, with NumPy's exp (what score runs) and with the correctly rounded
-// exp it replaced; cpu-ns/op is the process's CPU time per operation.
+// logits, with NumPy's exp and log (what score runs) and with the correctly
+// rounded exp and Go's log they replaced; cpu-ns/op is the process's CPU
+// time per operation.
 // score computes this twice (both populations) before Score.
 func BenchmarkConfidencesFloat32(b *testing.B) {
 	n, e, c := 512, 10000, 10
@@ -123,8 +126,8 @@ func BenchmarkConfidencesFloat32(b *testing.B) {
 		name string
 		f    func() []float64
 	}{
-		{"exp=numpy", func() []float64 { v, _ := l.Confidences(labels); return v }},
-		{"exp=correctly-rounded", func() []float64 { return confidencesCorrectlyRounded(l, labels) }},
+		{"exp=numpy/log=numpy", func() []float64 { v, _ := l.Confidences(labels); return v }},
+		{"exp=correctly-rounded/log=go", func() []float64 { return confidencesCorrectlyRounded(l, labels) }},
 	} {
 		b.Run(path.name, func(b *testing.B) {
 			start := cpuNanos()
