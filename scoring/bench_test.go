@@ -110,6 +110,21 @@ func confidencesCorrectlyRounded(l *Logits, labels []int) []float64 {
 	return out
 }
 
+// confidencesGoLog is ProbabilitiesFloat32 row by row with Go's math.Log:
+// the path between NumPy's exp and NumPy's log, to measure the log alone.
+func confidencesGoLog(l *Logits, labels []int) []float64 {
+	if err := l.CheckFinite(); err != nil { // as Confidences does
+		panic(err)
+	}
+	out := make([]float64, l.N*l.E)
+	scratch := make([]float64, l.C)
+	for row := range out {
+		pc, pw := ProbabilitiesFloat32(l.F32[row*l.C:(row+1)*l.C], labels[row%l.E], scratch)
+		out[row] = math.Log(pc+confFloor) - math.Log(pw+confFloor)
+	}
+	return out
+}
+
 // BenchmarkConfidencesFloat32 measures step 1 on one population of the
 // competition's size, 512 models x 10,000 examples x 10 classes of float32
 // logits, with NumPy's exp and log (what score runs) and with the correctly
@@ -127,6 +142,7 @@ func BenchmarkConfidencesFloat32(b *testing.B) {
 		f    func() []float64
 	}{
 		{"exp=numpy/log=numpy", func() []float64 { v, _ := l.Confidences(labels); return v }},
+		{"exp=numpy/log=go", func() []float64 { return confidencesGoLog(l, labels) }},
 		{"exp=correctly-rounded/log=go", func() []float64 { return confidencesCorrectlyRounded(l, labels) }},
 	} {
 		b.Run(path.name, func(b *testing.B) {

@@ -135,11 +135,3 @@ func kernel(frac uint64, e int64) float64 {
 	p := math.FMA(r2, a, r)
 	return math.FMA(ln2, float64(e), negLogRcp[idx]+p)
 }
-
-// LogSlice sets dst[i] = Log(src[i]); dst must be at least as long as src.
-func LogSlice(dst, src []float64) {
-	dst = dst[:len(src)]
-	for i, x := range src {
-		dst[i] = Log(x)
-	}
-}
