@@ -82,12 +82,20 @@ func cpuNanos() int64 {
 }
 
 // confidencesCorrectlyRounded is the confidence path before NumPy's exp
-// and log: Go's float64 exp rounded to float32, one row after another, and
-// Go's math.Log. Kept here to measure the new path against it in the same
+// and log: the finiteness check converting every logit, Go's float64 exp
+// rounded to float32, one row after another, and Go's math.Log. Kept here to measure the new path against it in the same
 // run.
 func confidencesCorrectlyRounded(l *Logits, labels []int) []float64 {
-	if err := l.CheckFinite(); err != nil { // as Confidences does
-		panic(err)
+	// CheckFinite as it was then: each value converted to float64.
+	buf := make([]float64, l.C)
+	for i := 0; i < l.N; i++ {
+		for e := 0; e < l.E; e++ {
+			for _, v := range l.at(i, e, buf) {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					panic("not finite")
+				}
+			}
+		}
 	}
 	out := make([]float64, l.N*l.E)
 	scratch := make([]float64, l.C)

@@ -131,18 +131,38 @@ func (l *Logits) at(i, e int, buf []float64) []float64 {
 
 // CheckFinite returns an error naming the first model and example whose
 // logits hold NaN or an infinity.
+//
+// It tests the exponent bits of the stored values in one pass (all ones
+// for NaN and the infinities) rather than converting each to float64: on
+// the competition's 51 million logits per population the conversion was
+// a tenth of step 1's time.
 func (l *Logits) CheckFinite() error {
-	buf := make([]float64, l.C)
-	for i := 0; i < l.N; i++ {
-		for e := 0; e < l.E; e++ {
-			for k, v := range l.at(i, e, buf) {
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					return fmt.Errorf("model %d, example %d, class %d: logit is %v", i, e, k, v)
-				}
+	bad := -1
+	if l.F64 != nil {
+		for j, v := range l.F64 {
+			if math.Float64bits(v)&0x7ff0000000000000 == 0x7ff0000000000000 {
+				bad = j
+				break
+			}
+		}
+	} else {
+		for j, v := range l.F32 {
+			if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+				bad = j
+				break
 			}
 		}
 	}
-	return nil
+	if bad < 0 {
+		return nil
+	}
+	v := 0.0
+	if l.F64 != nil {
+		v = l.F64[bad]
+	} else {
+		v = float64(l.F32[bad])
+	}
+	return fmt.Errorf("model %d, example %d, class %d: logit is %v", bad/(l.E*l.C), bad/l.C%l.E, bad%l.C, v)
 }
 
 // Confidences computes the logit-scaled confidence of every model on every
