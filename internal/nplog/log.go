@@ -35,10 +35,11 @@ var negLogRcp = [16]float64{
 // (k+1)/32. The kernel takes VRCP14PD's approximate 1/m (relative error
 // below 2^-14) and rounds it to a multiple of 1/32; where 1/m lies within
 // 2^-14 of a midpoint the approximation, not 1/m, decides. These are the
-// edges VRCP14PD gives, measured on an AVX-512 processor by bisection over
-// all 52 fraction bits (each is a multiple of 2^-16, and 4 million inputs
-// around each showed the rounding monotonic in m about it); Intel
-// specifies VRCP14PD's results bit for bit, so every processor has them.
+// edges VRCP14PD gives, measured on the development machine's Intel Xeon
+// by bisection over all 52 fraction bits (each came out a multiple of
+// 2^-16, and 4 million inputs around each showed the rounding monotonic in
+// m about it). VRCP14PD is meant to give the same bits on every processor
+// that has it; no other processor was tried.
 var rcpEdge = [16]uint64{
 	0xf080, 0xd41c, 0xbad0, 0xa41a, 0x8f9c, 0x7d07, 0x6c15, 0x5c99,
 	0x4e5f, 0x4143, 0x3523, 0x29e6, 0x1f70, 0x15b4, 0x0c97, 0x040f,
