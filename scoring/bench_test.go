@@ -81,12 +81,21 @@ func cpuNanos() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-// confidencesCorrectlyRounded is the confidence path before NumPy's exp:
-// Go's float64 exp rounded to float32. Kept here to measure the new path
-// against it in the same run.
+// confidencesCorrectlyRounded is the confidence path before NumPy's exp
+// and log: the finiteness check converting every logit, Go's float64 exp
+// rounded to float32, one row after another, and Go's math.Log. Kept here to measure the new path against it in the same
+// run.
 func confidencesCorrectlyRounded(l *Logits, labels []int) []float64 {
-	if err := l.CheckFinite(); err != nil { // as Confidences does
-		panic(err)
+	// CheckFinite as it was then: each value converted to float64.
+	buf := make([]float64, l.C)
+	for i := 0; i < l.N; i++ {
+		for e := 0; e < l.E; e++ {
+			for _, v := range l.at(i, e, buf) {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					panic("not finite")
+				}
+			}
+		}
 	}
 	out := make([]float64, l.N*l.E)
 	scratch := make([]float64, l.C)
@@ -102,16 +111,33 @@ func confidencesCorrectlyRounded(l *Logits, labels []int) []float64 {
 			for k, v := range z {
 				p[k] = float64(float32(math.Exp(float64(v - m))))
 			}
-			out[i*l.E+e] = confidenceFromExp(p, labels[e])
+			pc, pw := probabilities(p, labels[e])
+			out[i*l.E+e] = math.Log(pc+confFloor) - math.Log(pw+confFloor)
 		}
+	}
+	return out
+}
+
+// confidencesGoLog is ProbabilitiesFloat32 row by row with Go's math.Log:
+// the path between NumPy's exp and NumPy's log, to measure the log alone.
+func confidencesGoLog(l *Logits, labels []int) []float64 {
+	if err := l.CheckFinite(); err != nil { // as Confidences does
+		panic(err)
+	}
+	out := make([]float64, l.N*l.E)
+	scratch := make([]float64, l.C)
+	for row := range out {
+		pc, pw := ProbabilitiesFloat32(l.F32[row*l.C:(row+1)*l.C], labels[row%l.E], scratch)
+		out[row] = math.Log(pc+confFloor) - math.Log(pw+confFloor)
 	}
 	return out
 }
 
 // BenchmarkConfidencesFloat32 measures step 1 on one population of the
 // competition's size, 512 models x 10,000 examples x 10 classes of float32
-// logits, with NumPy's exp (what score runs) and with the correctly rounded
-// exp it replaced; cpu-ns/op is the process's CPU time per operation.
+// logits, with NumPy's exp and log (what score runs) and with the correctly
+// rounded exp and Go's log they replaced; cpu-ns/op is the process's CPU
+// time per operation.
 // score computes this twice (both populations) before Score.
 func BenchmarkConfidencesFloat32(b *testing.B) {
 	n, e, c := 512, 10000, 10
@@ -123,8 +149,9 @@ func BenchmarkConfidencesFloat32(b *testing.B) {
 		name string
 		f    func() []float64
 	}{
-		{"exp=numpy", func() []float64 { v, _ := l.Confidences(labels); return v }},
-		{"exp=correctly-rounded", func() []float64 { return confidencesCorrectlyRounded(l, labels) }},
+		{"exp=numpy/log=numpy", func() []float64 { v, _ := l.Confidences(labels); return v }},
+		{"exp=numpy/log=go", func() []float64 { return confidencesGoLog(l, labels) }},
+		{"exp=correctly-rounded/log=go", func() []float64 { return confidencesCorrectlyRounded(l, labels) }},
 	} {
 		b.Run(path.name, func(b *testing.B) {
 			start := cpuNanos()

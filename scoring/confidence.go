@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"unlearnbench/internal/npexp"
+	"unlearnbench/internal/nplog"
 	"unlearnbench/internal/npsum"
 )
 
@@ -23,8 +24,13 @@ const confFloor = 1e-45
 // ties against the threshold grid fall the same way: the largest logit is
 // subtracted and the exponential taken in the logits' own precision (float32
 // logits stay float32, see ConfidenceFloat32), then the probabilities are
-// normalised in float64, and both sums use NumPy's pairwise summation order.
+// normalised in float64, both sums use NumPy's pairwise summation order,
+// and the two logarithms are NumPy's float64 log (internal/nplog).
 // scratch must hold len(z) values; it is overwritten.
+//
+// The exponential of float64 logits is Go's math.Exp, not NumPy's float64
+// exp (SVML's on AVX512_SKX machines), so float64 logits can still differ
+// from the original's in the last bits of some probabilities.
 func Confidence(z []float64, y int, scratch []float64) float64 {
 	m := z[0]
 	for _, v := range z[1:] {
@@ -46,19 +52,20 @@ func Confidence(z []float64, y int, scratch []float64) float64 {
 // rounded one: they differ by an ulp or two in many values, and an ulp can
 // move a confidence across a threshold of the grid (metric.md, step 1).
 //
-// The two logarithms are Go's math.Log. The original's are NumPy's float64
-// log, which on AVX512F machines is NumPy's own SIMD log (and the C
-// library's elsewhere); all three differ in the last bit of some values, so
-// a confidence can still differ from the original's in its last bits (more
-// than one where the two logarithms nearly cancel).
+// The two logarithms are NumPy's float64 log (internal/nplog), which
+// differs from Go's math.Log (and the C library's) in the last bit of many
+// values; where the two logarithms nearly cancel that last bit is hundreds
+// of ulp of the confidence, enough to move epsilons. With both the exp and
+// the log NumPy's, the confidence is the original's bit for bit, on
+// machines where NumPy takes those two kernels (docs/metric.md, step 1).
 func ConfidenceFloat32(z []float32, y int, scratch []float64) float64 {
 	pc, pw := ProbabilitiesFloat32(z, y, scratch)
-	return math.Log(pc+confFloor) - math.Log(pw+confFloor)
+	return nplog.Log(pc+confFloor) - nplog.Log(pw+confFloor)
 }
 
 func confidenceFromExp(p []float64, y int) float64 {
 	pc, pw := probabilities(p, y)
-	return math.Log(pc+confFloor) - math.Log(pw+confFloor)
+	return nplog.Log(pc+confFloor) - nplog.Log(pw+confFloor)
 }
 
 // probabilities normalises the exponentials p (in place) and returns the
@@ -124,18 +131,38 @@ func (l *Logits) at(i, e int, buf []float64) []float64 {
 
 // CheckFinite returns an error naming the first model and example whose
 // logits hold NaN or an infinity.
+//
+// It tests the exponent bits of the stored values in one pass (all ones
+// for NaN and the infinities) rather than converting each to float64: on
+// the competition's 51 million logits per population the conversion was
+// a tenth of step 1's time.
 func (l *Logits) CheckFinite() error {
-	buf := make([]float64, l.C)
-	for i := 0; i < l.N; i++ {
-		for e := 0; e < l.E; e++ {
-			for k, v := range l.at(i, e, buf) {
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					return fmt.Errorf("model %d, example %d, class %d: logit is %v", i, e, k, v)
-				}
+	bad := -1
+	if l.F64 != nil {
+		for j, v := range l.F64 {
+			if math.Float64bits(v)&0x7ff0000000000000 == 0x7ff0000000000000 {
+				bad = j
+				break
+			}
+		}
+	} else {
+		for j, v := range l.F32 {
+			if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+				bad = j
+				break
 			}
 		}
 	}
-	return nil
+	if bad < 0 {
+		return nil
+	}
+	v := 0.0
+	if l.F64 != nil {
+		v = l.F64[bad]
+	} else {
+		v = float64(l.F32[bad])
+	}
+	return fmt.Errorf("model %d, example %d, class %d: logit is %v", bad/(l.E*l.C), bad/l.C%l.E, bad%l.C, v)
 }
 
 // Confidences computes the logit-scaled confidence of every model on every

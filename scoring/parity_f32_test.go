@@ -59,6 +59,7 @@ type parityCase struct {
 	Changed     int       `json:"epsilons_changed_by_correctly_rounded_exp"`
 	Discarded   []int     `json:"all_discarded"`
 	ProbsSHA256 [4]string `json:"probs_sha256"`
+	ConfSHA256  [2]string `json:"conf_sha256"`
 	Epsilons    []float64 `json:"epsilons"` // NumPy's, for the record
 }
 
@@ -79,12 +80,13 @@ func confDigest(conf []float64) string {
 // from a correctly rounded exp, so this fails unless step 1 uses NumPy's
 // own exp.
 //
-// The fixture also holds NumPy's epsilons and F. They are not compared:
-// the logarithms of step 1 are NumPy's float64 log (its own SIMD log on
-// AVX512F machines, glibc's elsewhere) and Go's math.Log differs from both
-// in the last bits of some confidences, which moves some epsilons. What the
-// fixture does show is that the exp matters: in some cases NumPy's F with a
-// correctly rounded exp differs from its F with its own.
+// It compares the confidences themselves the same way (with Go's math.Log
+// every population's differ), then it scores the two populations and compares every epsilon and F
+// with NumPy's, exactly: step 1's logarithms are NumPy's float64 log
+// (internal/nplog), and with Go's math.Log instead 3 of the 1,550 epsilons
+// and 2 of the 8 F values differ. The fixture also shows that the exp
+// matters: in some cases NumPy's F with a correctly rounded exp differs
+// from its F with its own.
 func TestParityFloat32Logits(t *testing.T) {
 	raw, err := os.ReadFile("testdata/parity_f32.json")
 	if err != nil {
@@ -104,6 +106,7 @@ func TestParityFloat32Logits(t *testing.T) {
 		t.Run(fmt.Sprintf("N=%d/E=%d/seed=%d", pc.N, pc.E, pc.Seed), func(t *testing.T) {
 			lu, lr, labels := parityPopulations(pc.Seed, pc.N, pc.E, pc.C)
 			scratch := make([]float64, pc.C)
+			pops := [2]*Population{}
 			for k, l := range []*Logits{lu, lr} {
 				pcs, pws := make([]float64, pc.N*pc.E), make([]float64, pc.N*pc.E)
 				for i := 0; i < pc.N; i++ {
@@ -131,6 +134,41 @@ func TestParityFloat32Logits(t *testing.T) {
 				if got := confDigest(pws); got != pc.ProbsSHA256[2*k+1] {
 					t.Errorf("%s p_wrong differs from NumPy's (digest %s, want %s)", name, got, pc.ProbsSHA256[2*k+1])
 				}
+				if got := confDigest(conf); got != pc.ConfSHA256[k] {
+					t.Errorf("%s confidences differ from NumPy's (digest %s, want %s)", name, got, pc.ConfSHA256[k])
+				}
+				pops[k] = &Population{N: pc.N, E: pc.E, Conf: conf}
+			}
+			res, err := Score(pops[0], pops[1], Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pc.Epsilons) != pc.E {
+				t.Fatalf("fixture has %d epsilons for %d examples", len(pc.Epsilons), pc.E)
+			}
+			differ := 0
+			for e, ex := range res.Examples {
+				if ex.Epsilon != pc.Epsilons[e] {
+					if differ < 5 {
+						t.Errorf("example %d: epsilon %v, NumPy's %v", e, ex.Epsilon, pc.Epsilons[e])
+					}
+					differ++
+				}
+			}
+			if differ > 0 {
+				t.Errorf("%d of %d epsilons differ from NumPy's", differ, pc.E)
+			}
+			if res.F != pc.F {
+				t.Errorf("F = %v, NumPy's %v", res.F, pc.F)
+			}
+			var undetermined []int
+			for e, ex := range res.Examples {
+				if ex.Undetermined {
+					undetermined = append(undetermined, e)
+				}
+			}
+			if fmt.Sprint(undetermined) != fmt.Sprint(pc.Discarded) && len(undetermined)+len(pc.Discarded) > 0 {
+				t.Errorf("examples with every rule discarded: %v, NumPy's %v", undetermined, pc.Discarded)
 			}
 		})
 	}

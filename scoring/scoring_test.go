@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -402,5 +403,30 @@ func TestThresholdGridPinned(t *testing.T) {
 	}
 	if r.Family != attack.FamilyDoubleThreshold || r.Counts.TP != inWindow || r.Counts.NPos() != 2 {
 		t.Fatalf("rule %+v, want TP %d", r, inWindow)
+	}
+}
+
+// CheckFinite names the first non-finite logit by model, example and class,
+// for float32 and float64 logits, and passes finite ones (the largest
+// finite values and subnormals included).
+func TestCheckFinite(t *testing.T) {
+	const n, e, c = 2, 3, 4
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		for _, at := range []int{0, 7, n*e*c - 1} {
+			f32, f64 := make([]float32, n*e*c), make([]float64, n*e*c)
+			f32[1], f64[1] = math.MaxFloat32, math.MaxFloat64
+			f32[2], f64[2] = -math.SmallestNonzeroFloat32, math.SmallestNonzeroFloat64
+			f32[at], f64[at] = float32(bad), bad
+			want := fmt.Sprintf("model %d, example %d, class %d: logit is %v", at/(e*c), at/c%e, at%c, bad)
+			for _, l := range []*Logits{{N: n, E: e, C: c, F32: f32}, {N: n, E: e, C: c, F64: f64}} {
+				if err := l.CheckFinite(); err == nil || err.Error() != want {
+					t.Errorf("logit %v at %d: %v, want %q", bad, at, err, want)
+				}
+			}
+		}
+	}
+	ok := &Logits{N: 1, E: 1, C: 3, F32: []float32{math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32}}
+	if err := ok.CheckFinite(); err != nil {
+		t.Errorf("finite logits: %v", err)
 	}
 }

@@ -6,12 +6,11 @@ the same seeds.
 
 Step 1 is the original's code on a float32 array, so np.exp is NumPy's own
 vectorised float32 exp. The fixture holds digests of p_correct and p_wrong
-(step 1 up to its logarithms) for each population, which scoring must
-reproduce bit for bit, and NumPy's epsilons and F. The logarithms of step 1
-are NumPy's float64 log, which on AVX512F machines is NumPy's own SIMD log
-(and glibc's elsewhere); Go's math.Log differs from both in the last bit of
-some values, so the epsilons and F are recorded for the day scoring computes
-that log too, not compared yet. Each case also records F as a correctly rounded
+(step 1 up to its logarithms) and of the confidences for each population,
+and NumPy's epsilons and F, all of which scoring must reproduce bit for bit.
+The logarithms of step 1 are NumPy's float64 log, which with SVML on
+AVX512_SKX machines is SVML's (internal/nplog); Go's math.Log differs in the
+last bit of many values. Each case also records F as a correctly rounded
 float32 exp would give it (np.exp in float64, rounded to float32): the cases
 where that differs are the ones a correctly rounded exp gets wrong.
 
@@ -236,6 +235,7 @@ def main():
                 "epsilons_changed_by_correctly_rounded_exp": changed,
                 "all_discarded": disc,
                 "probs_sha256": [digest(v) for l in (lu, lr) for v in confidences(l, labels, np.exp, probs=True)],
+                "conf_sha256": [digest(cu), digest(cr)],
                 "epsilons": [float(v) for v in eps],
             })
     fixture = {"numpy": np.__version__, "cases": cases}
