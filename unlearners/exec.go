@@ -264,6 +264,7 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	// exits even if a child it left behind holds them open.
 	cmd.WaitDelay = time.Second
 	runErr := cmd.Run()
+	endGroup(cmd)
 	tail := func() string { return stderrTail(stderrPath, m.tailLines) }
 	switch {
 	case ctx.Err() != nil:

@@ -8,3 +8,6 @@ import "os/exec"
 // or cancellation kills the program itself (exec.CommandContext's
 // default), not its children.
 func ownProcessGroup(cmd *exec.Cmd) {}
+
+// endGroup has no group to end without process groups.
+func endGroup(cmd *exec.Cmd) {}

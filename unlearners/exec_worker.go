@@ -339,6 +339,7 @@ func (p *workerProc) kill() {
 	p.stdin.Close()
 	p.cancel()
 	<-p.exited
+	endGroup(p.cmd)
 }
 
 // stop closes the process's stdin, so a well-behaved worker exits, and
@@ -351,6 +352,7 @@ func (p *workerProc) stop() {
 	}
 	p.cancel()
 	<-p.exited
+	endGroup(p.cmd)
 	p.remove()
 }
 
