@@ -198,6 +198,9 @@ func (m *execMethod) readOutput(in *Inputs, out string, fail func(reason string)
 	if got.Classes != in.Original.Classes {
 		return nil, fail(fmt.Sprintf("the model it wrote has %d classes, the original %d", got.Classes, in.Original.Classes))
 	}
+	if err := finiteWeights(got); err != nil {
+		return nil, fail("the model it wrote " + err.Error())
+	}
 	return got, nil
 }
 
