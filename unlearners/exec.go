@@ -184,11 +184,12 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	if in.Original == nil {
 		return nil, fmt.Errorf("%s: no original model", prefix)
 	}
+	removeDeadTemps()
 	data, err := m.data(in)
 	if err != nil {
 		return nil, fmt.Errorf("%s: writing its inputs: %w", prefix, err)
 	}
-	work, err := os.MkdirTemp("", "unlearnbench-exec-member-")
+	work, err := os.MkdirTemp("", ownedPattern("unlearnbench-exec-member-"))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}

@@ -76,7 +76,7 @@ func (m *execMethod) data(in *Inputs) (string, error) {
 			return
 		}
 		if in.Cache == "" {
-			d.dir, d.err = os.MkdirTemp("", "unlearnbench-exec-data-")
+			d.dir, d.err = os.MkdirTemp("", ownedPattern("unlearnbench-exec-data-"))
 			if d.err != nil {
 				return
 			}
@@ -141,7 +141,7 @@ func rewriteExecData(dir string, in *Inputs) error {
 // time wins if its copy checks.
 func replaceExecData(dir string, in *Inputs, sums map[string]string) error {
 	root, base := filepath.Split(dir)
-	tmp, err := os.MkdirTemp(root, ".tmp-"+base[:min(8, len(base))]+"-")
+	tmp, err := os.MkdirTemp(root, ownedPattern(".tmp-"+base[:min(8, len(base))]+"-"))
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func replaceExecData(dir string, in *Inputs, sums map[string]string) error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	trash, err := os.MkdirTemp(root, ".damaged-"+base[:min(8, len(base))]+"-")
+	trash, err := os.MkdirTemp(root, ownedPattern(".damaged-"+base[:min(8, len(base))]+"-"))
 	if err != nil {
 		os.RemoveAll(tmp)
 		return err
@@ -184,14 +184,14 @@ func cachedExecData(in *Inputs) (string, error) {
 	}
 	root := population.Cache{Root: in.Cache}.Exec()
 	dir := filepath.Join(root, digest)
+	removeStaleTemps(root)
 	if _, err := os.Stat(dir); err == nil {
 		return dir, nil
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", usererr.Wrap(fmt.Errorf("cache: %w", err))
 	}
-	removeStaleTemps(root)
-	tmp, err := os.MkdirTemp(root, ".tmp-"+digest[:8]+"-")
+	tmp, err := os.MkdirTemp(root, ownedPattern(".tmp-"+digest[:8]+"-"))
 	if err != nil {
 		return "", fmt.Errorf("cache: %w", err)
 	}
@@ -209,24 +209,39 @@ func cachedExecData(in *Inputs) (string, error) {
 	return dir, nil
 }
 
-// staleAfter is how old a temporary data folder must be to be taken for
-// the leftover of a writer that was killed: writing one takes seconds, and
-// a younger one may be another shard's, being written now.
+// staleAfter is how old an untagged temporary data folder (of a version
+// before owner tags, exec_owner.go) must be to be taken for the leftover
+// of a writer that was killed: writing one takes seconds, and a younger
+// one may be another shard's, being written now.
 const staleAfter = time.Hour
 
-// removeStaleTemps removes the temporary folders under root that killed
-// writers left behind, each as large as the data.
+// removeStaleTemps removes the temporary and damaged folders under root
+// that killed writers left behind, each as large as the data: those whose
+// owner is dead, and untagged ones older than staleAfter. Folders of
+// processes still running (another shard writing now) stay.
 func removeStaleTemps(root string) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), ".tmp-") && !strings.HasPrefix(e.Name(), ".damaged-") {
-			continue
+		name := e.Name()
+		rest, ok := strings.CutPrefix(name, ".tmp-")
+		if !ok {
+			if rest, ok = strings.CutPrefix(name, ".damaged-"); !ok {
+				continue
+			}
 		}
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleAfter {
-			os.RemoveAll(filepath.Join(root, e.Name()))
+		// rest is DIGEST8-TAG-RANDOM, or DIGEST8-RANDOM untagged.
+		_, rest, _ = strings.Cut(rest, "-")
+		tag, _, _ := strings.Cut(rest, "-")
+		dead, tagged := ownerDead(tag)
+		if !tagged {
+			info, err := e.Info()
+			dead = err == nil && time.Since(info.ModTime()) > staleAfter
+		}
+		if dead {
+			os.RemoveAll(filepath.Join(root, name))
 		}
 	}
 }

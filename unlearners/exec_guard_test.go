@@ -29,7 +29,8 @@ func TestExecHelperMember(t *testing.T) {
 
 // TestExecContainment: a sleeper the program forks dies with its member,
 // however the member ends: success, failure, timeout, cancellation, and
-// the death by SIGKILL of the process that ran the member.
+// the death by SIGKILL of the process that ran the member, whose member
+// folders the next start removes.
 func TestExecContainment(t *testing.T) {
 	f := execFixtureFor(t)
 	for _, c := range []struct {
@@ -49,14 +50,21 @@ func TestExecContainment(t *testing.T) {
 			pidFile := filepath.Join(t.TempDir(), "pid")
 			// The sleeper leaves the program's stdout and stderr, as a
 			// daemonised child would.
+			helperTmp := ""
 			line := `sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $! > ` + pidFile + `; ` + c.tail + `'`
 			if c.killRun {
 				helper := exec.Command(os.Args[0], "-test.run=^TestExecHelperMember$")
-				helper.Env = append(os.Environ(), helperEnv+"="+line)
+				helperTmp = t.TempDir()
+				helper.Env = append(os.Environ(), helperEnv+"="+line, "TMPDIR="+helperTmp)
 				if err := helper.Start(); err != nil {
 					t.Fatal(err)
 				}
-				waitForFile(pidFile)
+				// The helper loads the fixture first: seconds, more under -race.
+				for range 60 {
+					if waitForFile(pidFile); fileHas(pidFile) {
+						break
+					}
+				}
 				helper.Process.Signal(syscall.SIGKILL)
 				helper.Wait()
 			} else {
@@ -86,6 +94,33 @@ func TestExecContainment(t *testing.T) {
 				syscall.Kill(pid, syscall.SIGKILL)
 				t.Errorf("the program's child %d outlived its member", pid)
 			}
+			if helperTmp == "" {
+				return
+			}
+			// The killed run's member folders are removed at the next start.
+			left := func() (names []string) {
+				ents, _ := os.ReadDir(helperTmp)
+				for _, e := range ents {
+					for _, p := range tempPrefixes {
+						if strings.HasPrefix(e.Name(), p) {
+							names = append(names, e.Name())
+						}
+					}
+				}
+				return names
+			}
+			if len(left()) == 0 {
+				t.Fatal("the killed run left no member folder: the check below would pass vacuously")
+			}
+			removeDeadOwners(helperTmp, tempPrefixes, 0)
+			if names := left(); len(names) != 0 {
+				t.Errorf("the dead run's %v are still in $TMPDIR", names)
+			}
 		})
 	}
+}
+
+func fileHas(p string) bool {
+	b, err := os.ReadFile(p)
+	return err == nil && len(b) > 0
 }

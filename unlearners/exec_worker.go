@@ -218,7 +218,7 @@ func (m *execMethod) startWorker(ctx context.Context, argv, env []string) (*work
 		}
 		p.stderrPath = filepath.Join(m.logDir, fmt.Sprintf("worker-%d.stderr", p.id))
 	} else {
-		f, err := os.CreateTemp("", "unlearnbench-worker-*.stderr")
+		f, err := os.CreateTemp("", ownedPattern("unlearnbench-worker-")+"*.stderr")
 		if err != nil {
 			return nil, err
 		}
@@ -451,7 +451,7 @@ func (m *execMethod) pythonPath(in *Inputs) (string, error) {
 		if in.Cache != "" {
 			root = population.Cache{Root: in.Cache}.Python()
 		} else {
-			root, m.pyErr = os.MkdirTemp("", "unlearnbench-python-")
+			root, m.pyErr = os.MkdirTemp("", ownedPattern("unlearnbench-python-"))
 			if m.pyErr != nil {
 				return
 			}
