@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,11 +184,12 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	if in.Original == nil {
 		return nil, fmt.Errorf("%s: no original model", prefix)
 	}
+	removeDeadTemps()
 	data, err := m.data(in)
 	if err != nil {
 		return nil, fmt.Errorf("%s: writing its inputs: %w", prefix, err)
 	}
-	work, err := os.MkdirTemp("", "unlearnbench-exec-member-")
+	work, err := os.MkdirTemp("", ownedPattern("unlearnbench-exec-member-"))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
@@ -264,6 +267,7 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	// exits even if a child it left behind holds them open.
 	cmd.WaitDelay = time.Second
 	runErr := cmd.Run()
+	endGroup(cmd)
 	tail := func() string { return stderrTail(stderrPath, m.tailLines) }
 	switch {
 	case ctx.Err() != nil:
@@ -286,7 +290,33 @@ func (m *execMethod) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error)
 	if got.Classes != in.Original.Classes {
 		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: the model it wrote has %d classes, the original %d%s", prefix, got.Classes, in.Original.Classes, tail()), tail())
 	}
+	if err := finiteWeights(got); err != nil {
+		return nil, m.execFailed(in.Seed, prefix, fmt.Errorf("%s: the model it wrote %v%s", prefix, err, tail()), tail())
+	}
 	return got, nil
+}
+
+// finiteWeights refuses a model with a NaN or infinite weight: its
+// logits would be NaN, and a member written with them would fail every
+// later scoring of the cache instead of this member now.
+func finiteWeights(m *nn.Model) error {
+	names := slices.Sorted(maps.Keys(m.Graph.Inits))
+	for _, name := range names {
+		t := m.Graph.Inits[name]
+		for i, v := range t.F32 {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("has weight %s[%d] = %v (NaN or infinite weights)", name, i, v)
+			}
+		}
+	}
+	return nil
+}
+
+// memberFailure is exec's failure of the member of seed for a reason
+// found after Unlearn returned (its logits are not finite), an
+// ExecFailure naming seed and command like the others.
+func (m *execMethod) memberFailure(seed uint64, reason string) error {
+	return usererr.Wrap(&ExecFailure{Seed: seed, Command: m.line, Reason: reason})
 }
 
 // execValues are the values of ExecVars for one member.

@@ -1,8 +1,12 @@
 package unlearners
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,10 +52,16 @@ type execData struct {
 	once sync.Once
 	dir  string
 	err  error
+	mu   sync.Mutex        // held while the folder is checked or rewritten
+	sums map[string]string // the files' SHA-256 sums, from the inputs
 }
 
 // data returns the folder holding the inputs' model and data files,
-// writing it the first time these inputs are seen.
+// writing it the first time these inputs are seen, and checks it before
+// every use: a program may have overwritten or deleted its files (read-only
+// modes do not stop root), and every later member, population and run
+// would read the damage. A folder that does not match is written again,
+// with a warning naming it.
 func (m *execMethod) data(in *Inputs) (string, error) {
 	key := execKey{in.Original, in.Retain, in.Forget, in.Validation, in.Cache}
 	m.mu.Lock()
@@ -62,8 +72,11 @@ func (m *execMethod) data(in *Inputs) (string, error) {
 	}
 	m.mu.Unlock()
 	d.once.Do(func() {
+		if d.sums, d.err = execSums(in); d.err != nil {
+			return
+		}
 		if in.Cache == "" {
-			d.dir, d.err = os.MkdirTemp("", "unlearnbench-exec-data-")
+			d.dir, d.err = os.MkdirTemp("", ownedPattern("unlearnbench-exec-data-"))
 			if d.err != nil {
 				return
 			}
@@ -75,7 +88,88 @@ func (m *execMethod) data(in *Inputs) (string, error) {
 		}
 		d.dir, d.err = cachedExecData(in)
 	})
-	return d.dir, d.err
+	if d.err != nil {
+		return "", d.err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	bad := verifyExecData(d.dir, d.sums)
+	if bad == nil {
+		return d.dir, nil
+	}
+	warnAlways(in, fmt.Sprintf("exec data folder %s does not hold the inputs it was written for (%v), a program may have changed it: writing it again", d.dir, bad))
+	var err error
+	if in.Cache == "" {
+		err = rewriteExecData(d.dir, in)
+	} else {
+		err = replaceExecData(d.dir, in, d.sums)
+	}
+	if err != nil {
+		return "", fmt.Errorf("writing the exec data folder %s again: %w", d.dir, err)
+	}
+	if err := verifyExecData(d.dir, d.sums); err != nil {
+		return "", fmt.Errorf("the exec data folder %s written again does not check: %w", d.dir, err)
+	}
+	return d.dir, nil
+}
+
+// warnAlways passes a warning to in.Warn, or to stderr when the caller gave
+// none: a damaged shared folder is never repaired silently.
+func warnAlways(in *Inputs, msg string) {
+	if in.Warn != nil {
+		in.Warn(msg)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "unlearnbench: warning: %s\n", msg)
+}
+
+// rewriteExecData empties dir, a folder of this process alone, and
+// writes the inputs' files into it again.
+func rewriteExecData(dir string, in *Inputs) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	return writeExecData(dir, in)
+}
+
+// replaceExecData writes the inputs' files under a temporary name in the
+// cache and puts that folder in dir's place; the damaged folder is moved
+// aside first and removed after. A process that replaced it at the same
+// time wins if its copy checks.
+func replaceExecData(dir string, in *Inputs, sums map[string]string) error {
+	root, base := filepath.Split(dir)
+	tmp, err := os.MkdirTemp(root, ownedPattern(".tmp-"+base[:min(8, len(base))]+"-"))
+	if err != nil {
+		return err
+	}
+	if err := writeExecData(tmp, in); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	trash, err := os.MkdirTemp(root, ownedPattern(".damaged-"+base[:min(8, len(base))]+"-"))
+	if err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	// Rename replaces an empty folder: trash/old holds the damage.
+	old := filepath.Join(trash, "old")
+	if err := os.Rename(dir, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+		os.RemoveAll(tmp)
+		os.RemoveAll(trash)
+		return err
+	}
+	defer os.RemoveAll(trash)
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		if verifyExecData(dir, sums) == nil {
+			return nil // another process put a good copy there first
+		}
+		return err
+	}
+	return nil
 }
 
 // cachedExecData returns <cache>/exec/<digest>, the folder of the inputs'
@@ -90,14 +184,14 @@ func cachedExecData(in *Inputs) (string, error) {
 	}
 	root := population.Cache{Root: in.Cache}.Exec()
 	dir := filepath.Join(root, digest)
+	removeStaleTemps(root)
 	if _, err := os.Stat(dir); err == nil {
 		return dir, nil
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", usererr.Wrap(fmt.Errorf("cache: %w", err))
 	}
-	removeStaleTemps(root)
-	tmp, err := os.MkdirTemp(root, ".tmp-"+digest[:8]+"-")
+	tmp, err := os.MkdirTemp(root, ownedPattern(".tmp-"+digest[:8]+"-"))
 	if err != nil {
 		return "", fmt.Errorf("cache: %w", err)
 	}
@@ -115,24 +209,39 @@ func cachedExecData(in *Inputs) (string, error) {
 	return dir, nil
 }
 
-// staleAfter is how old a temporary data folder must be to be taken for
-// the leftover of a writer that was killed: writing one takes seconds, and
-// a younger one may be another shard's, being written now.
+// staleAfter is how old an untagged temporary data folder (of a version
+// before owner tags, exec_owner.go) must be to be taken for the leftover
+// of a writer that was killed: writing one takes seconds, and a younger
+// one may be another shard's, being written now.
 const staleAfter = time.Hour
 
-// removeStaleTemps removes the temporary folders under root that killed
-// writers left behind, each as large as the data.
+// removeStaleTemps removes the temporary and damaged folders under root
+// that killed writers left behind, each as large as the data: those whose
+// owner is dead, and untagged ones older than staleAfter. Folders of
+// processes still running (another shard writing now) stay.
 func removeStaleTemps(root string) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), ".tmp-") {
-			continue
+		name := e.Name()
+		rest, ok := strings.CutPrefix(name, ".tmp-")
+		if !ok {
+			if rest, ok = strings.CutPrefix(name, ".damaged-"); !ok {
+				continue
+			}
 		}
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleAfter {
-			os.RemoveAll(filepath.Join(root, e.Name()))
+		// rest is DIGEST8-TAG-RANDOM, or DIGEST8-RANDOM untagged.
+		_, rest, _ = strings.Cut(rest, "-")
+		tag, _, _ := strings.Cut(rest, "-")
+		dead, tagged := ownerDead(tag)
+		if !tagged {
+			info, err := e.Info()
+			dead = err == nil && time.Since(info.ModTime()) > staleAfter
+		}
+		if dead {
+			os.RemoveAll(filepath.Join(root, name))
 		}
 	}
 }
@@ -167,12 +276,25 @@ func orEmpty(d *nn.Data, m *nn.Model) *nn.Data {
 	return &nn.Data{Shape: m.Shape}
 }
 
-// writeExecData writes the model, the three sets and a description
-// (inputs.json) into dir.
-func writeExecData(dir string, in *Inputs) error {
-	if err := in.Original.Save(filepath.Join(dir, execDataFiles["model"])); err != nil {
-		return fmt.Errorf("saving the original model: %w", err)
+// execFile is one file of the data folder: its name and how to produce
+// its bytes from the inputs, so that the same bytes can be written or
+// only hashed.
+type execFile struct {
+	name  string
+	write func(io.Writer) error
+}
+
+// execFiles lists the data folder's files for in: the model, the three
+// sets and a description (inputs.json).
+func execFiles(in *Inputs) ([]execFile, error) {
+	// As Model.Save writes it.
+	g := in.Original.Graph.Clone()
+	g.Outputs = []string{in.Original.Output}
+	mb, err := g.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("saving the original model: %w", err)
 	}
+	files := []execFile{{execDataFiles["model"], func(w io.Writer) error { _, err := w.Write(mb); return err }}}
 	desc := map[string]any{"format": execDataFormat, "classes": in.Original.Classes, "input_shape": in.Original.Shape}
 	for _, s := range []struct {
 		name string
@@ -180,36 +302,106 @@ func writeExecData(dir string, in *Inputs) error {
 	}{{"retain", in.Retain}, {"forget", in.Forget}, {"validation", in.Validation}} {
 		d := orEmpty(s.d, in.Original)
 		if err := d.Check(in.Original); err != nil {
-			return fmt.Errorf("%s set: %w", s.name, err)
+			return nil, fmt.Errorf("%s set: %w", s.name, err)
 		}
 		shape := []int{d.Len()}
 		for _, v := range d.Shape {
 			shape = append(shape, int(v))
 		}
-		if err := arrays.WriteNPY(filepath.Join(dir, execDataFiles[s.name+"_x"]), arrays.Tensor[float32]{Shape: shape, Data: d.X}); err != nil {
-			return fmt.Errorf("%s set: %w", s.name, err)
-		}
-		if err := arrays.WriteNPY(filepath.Join(dir, execDataFiles[s.name+"_y"]), arrays.Tensor[int64]{Shape: shape[:1], Data: d.Y}); err != nil {
-			return fmt.Errorf("%s set: %w", s.name, err)
-		}
+		files = append(files,
+			execFile{execDataFiles[s.name+"_x"], func(w io.Writer) error {
+				return arrays.Encode(w, arrays.Tensor[float32]{Shape: shape, Data: d.X})
+			}},
+			execFile{execDataFiles[s.name+"_y"], func(w io.Writer) error {
+				return arrays.Encode(w, arrays.Tensor[int64]{Shape: shape[:1], Data: d.Y})
+			}})
 		desc[s.name] = d.Len()
 	}
 	js, err := json.MarshalIndent(desc, "", "  ")
 	if err != nil {
+		return nil, err
+	}
+	js = append(js, '\n')
+	files = append(files, execFile{"inputs.json", func(w io.Writer) error { _, err := w.Write(js); return err }})
+	return files, nil
+}
+
+// writeExecData writes the files of in into dir.
+func writeExecData(dir string, in *Inputs) error {
+	files, err := execFiles(in)
+	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteBytes(filepath.Join(dir, "inputs.json"), append(js, '\n')); err != nil {
-		return err
+	for _, f := range files {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), f.write); err != nil {
+			return fmt.Errorf("writing %s: %w", f.name, err)
+		}
 	}
 	// Every member of every later run reads these files: a program that
-	// opens one for writing by mistake fails instead of corrupting them.
+	// opens one for writing by mistake fails instead of corrupting them
+	// (unless it runs as root; verifyExecData catches that).
+	for _, f := range files {
+		if err := os.Chmod(filepath.Join(dir, f.name), 0o444); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// execSums are the SHA-256 sums the data folder's files must have for
+// in, computed from the inputs themselves, not from any file a program
+// could have rewritten.
+func execSums(in *Inputs) (map[string]string, error) {
+	files, err := execFiles(in)
+	if err != nil {
+		return nil, err
+	}
+	sums := map[string]string{}
+	for _, f := range files {
+		h := sha256.New()
+		if err := f.write(h); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.name, err)
+		}
+		sums[f.name] = hex.EncodeToString(h.Sum(nil))
+	}
+	return sums, nil
+}
+
+// verifyExecData checks that dir holds exactly the files of sums, each
+// with its sum. Hashing the data before every member costs about a
+// second per gigabyte, little beside a member's training, and is what
+// stops one program's damage from reaching every later member and run.
+func verifyExecData(dir string, sums map[string]string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
+	seen := 0
 	for _, e := range ents {
-		if err := os.Chmod(filepath.Join(dir, e.Name()), 0o444); err != nil {
+		want, ok := sums[e.Name()]
+		if !ok {
+			return fmt.Errorf("%s is not one of its files", e.Name())
+		}
+		seen++
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
 			return err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != want {
+			return fmt.Errorf("%s has SHA-256 %s, want %s", e.Name(), got[:12], want[:12])
+		}
+	}
+	if seen != len(sums) {
+		for name := range sums {
+			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+				return fmt.Errorf("%s is missing", name)
+			}
 		}
 	}
 	return nil

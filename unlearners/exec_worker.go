@@ -198,6 +198,9 @@ func (m *execMethod) readOutput(in *Inputs, out string, fail func(reason string)
 	if got.Classes != in.Original.Classes {
 		return nil, fail(fmt.Sprintf("the model it wrote has %d classes, the original %d", got.Classes, in.Original.Classes))
 	}
+	if err := finiteWeights(got); err != nil {
+		return nil, fail("the model it wrote " + err.Error())
+	}
 	return got, nil
 }
 
@@ -215,7 +218,7 @@ func (m *execMethod) startWorker(ctx context.Context, argv, env []string) (*work
 		}
 		p.stderrPath = filepath.Join(m.logDir, fmt.Sprintf("worker-%d.stderr", p.id))
 	} else {
-		f, err := os.CreateTemp("", "unlearnbench-worker-*.stderr")
+		f, err := os.CreateTemp("", ownedPattern("unlearnbench-worker-")+"*.stderr")
 		if err != nil {
 			return nil, err
 		}
@@ -339,6 +342,7 @@ func (p *workerProc) kill() {
 	p.stdin.Close()
 	p.cancel()
 	<-p.exited
+	endGroup(p.cmd)
 }
 
 // stop closes the process's stdin, so a well-behaved worker exits, and
@@ -351,6 +355,7 @@ func (p *workerProc) stop() {
 	}
 	p.cancel()
 	<-p.exited
+	endGroup(p.cmd)
 	p.remove()
 }
 
@@ -446,7 +451,7 @@ func (m *execMethod) pythonPath(in *Inputs) (string, error) {
 		if in.Cache != "" {
 			root = population.Cache{Root: in.Cache}.Python()
 		} else {
-			root, m.pyErr = os.MkdirTemp("", "unlearnbench-python-")
+			root, m.pyErr = os.MkdirTemp("", ownedPattern("unlearnbench-python-"))
 			if m.pyErr != nil {
 				return
 			}

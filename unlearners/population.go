@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"time"
@@ -255,13 +256,24 @@ func computeMember(ctx context.Context, dir *population.Dir, p *PopulationSpec, 
 	defer ev.Close()
 	mem := &population.Member{Index: i, Seed: seed, Seconds: secs, C: m.Classes}
 	for _, set := range []struct {
-		d   *nn.Data
-		lg  *[]float32
-		acc *float64
-	}{{in.Forget, &mem.Forget, &mem.ForgetAcc}, {in.Retain, &mem.Retain, &mem.RetainAcc}, {s.Test, &mem.Test, &mem.TestAcc}} {
+		name string
+		d    *nn.Data
+		lg   *[]float32
+		acc  *float64
+	}{{"forget", in.Forget, &mem.Forget, &mem.ForgetAcc}, {"retain", in.Retain, &mem.Retain, &mem.RetainAcc}, {"test", s.Test, &mem.Test, &mem.TestAcc}} {
 		lg, err := ev.Logits(set.d)
 		if err != nil {
 			return err
+		}
+		if err := finiteLogits(lg, m.Classes, set.name); err != nil {
+			// Before anything is written: a member with NaN logits would
+			// fail every scoring of the cache, not this member.
+			if mf, ok := unwrapMethod(p.Unlearner).(interface {
+				memberFailure(seed uint64, reason string) error
+			}); ok {
+				return fmt.Errorf("method %s: %w", p.Method, mf.memberFailure(seed, err.Error()))
+			}
+			return fmt.Errorf("method %s: %w", p.Method, err)
 		}
 		*set.lg = lg
 		*set.acc = nn.MetricsOf(lg, set.d.Y, m.Classes).Accuracy
@@ -273,4 +285,35 @@ func computeMember(ctx context.Context, dir *population.Dir, p *PopulationSpec, 
 		}
 	}
 	return dir.Write(mem)
+}
+
+// finiteLogits refuses logits with a NaN or an infinity, naming the set
+// and the first example that has one.
+func finiteLogits(lg []float32, classes int, set string) error {
+	nan, inf, first := 0, 0, -1
+	for i, v := range lg {
+		switch {
+		case math.IsNaN(float64(v)):
+			nan++
+		case math.IsInf(float64(v), 0):
+			inf++
+		default:
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	return fmt.Errorf("its model's logits on the %s set are not finite (%d NaN, %d infinite; the first in example %d)", set, nan, inf, first/max(classes, 1))
+}
+
+// unwrapMethod is the method behind New's checks.
+func unwrapMethod(u Unlearner) Unlearner {
+	if c, ok := u.(*checked); ok {
+		return c.u
+	}
+	return u
 }
