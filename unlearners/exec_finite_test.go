@@ -80,7 +80,7 @@ func TestExecNonFiniteModel(t *testing.T) {
 			if _, err := os.Stat(d.MemberPath(0)); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the failed member was written (%v)", err)
 			}
-			if have, _, err := d.Check(1); err != nil || len(have) != 0 {
+			if have, _, err := d.Check(context.Background(), 1); err != nil || len(have) != 0 {
 				t.Errorf("the directory holds members %v (%v)", have, err)
 			}
 		})
