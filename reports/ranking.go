@@ -75,6 +75,16 @@ func WriteRanking(w io.Writer, r *result.Result, reference string) error {
 		}
 		t.Append(row)
 	}
+	// Methods with failed members are not scored (result.Incomplete):
+	// listed last, marked, so that a long run's table shows every method.
+	for _, c := range r.Incomplete {
+		row := make([]string, len(header))
+		for k := range row {
+			row[k] = "-"
+		}
+		row[1], row[2] = c.Name, c.String()
+		t.Append(row)
+	}
 	t.Render()
 	if !result.RankedByFinal(r.Methods) {
 		var none []string

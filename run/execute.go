@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"unlearnbench/evaluate"
@@ -60,6 +61,13 @@ type Outcome struct {
 	// Growth is each decision of a run that grew N (scoring.n_max): the
 	// N reached and why it stopped last.
 	Growth []evaluate.Step
+	// Incomplete are the populations with failed members (failures.go);
+	// a run with any returns them here and, where some method was scored,
+	// in Result.Incomplete.
+	Incomplete []result.Incomplete
+	// Startups are the worker-mode methods' process start-ups, which the
+	// members' seconds leave out.
+	Startups []Startup
 }
 
 // Timing is where a run's time went.
@@ -130,6 +138,8 @@ type execution struct {
 	shared *unlearners.Shared
 	// pops are the reference, then the methods.
 	pops []*pop
+	// mu serialises the failure reports of a population's workers.
+	mu sync.Mutex
 }
 
 // pop is one population of the run with its cache directory.
@@ -138,6 +148,8 @@ type pop struct {
 	dir     *population.Dir
 	have    []int
 	missing []int // of this shard
+	// failed are the members that failed in this run (failures.go).
+	failed []result.MemberFailure
 }
 
 func (e *execution) printf(format string, args ...any) { fmt.Fprintf(e.opt.Out, format, args...) }
@@ -266,6 +278,10 @@ func (e *execution) run(ctx context.Context) error {
 	if err := atomicfile.WriteBytes(filepath.Join(runDir, "config.yaml"), resolvedYAML); err != nil {
 		return err
 	}
+	// The labels first: a result.json always has its labels beside it.
+	if err := e.writeLabels(runDir); err != nil {
+		return err
+	}
 	if err := result.Write(filepath.Join(runDir, "result.json")); err != nil {
 		return err
 	}
@@ -330,16 +346,18 @@ func (e *execution) compute(ctx context.Context) error {
 		}
 		e.printf("population %s (%s): %d of %d cached, computing %d with %d workers\n", p.Name, p.Method, len(p.have), e.cfg.N, len(p.missing), min(workers, len(p.missing)))
 		update, end := e.stage(Stage{"computing " + p.Name, "members"})
-		err := unlearners.Compute(ctx, p.dir, p.spec, e.shared, p.missing, unlearners.ComputeOptions{Workers: workers, Progress: update})
+		err := unlearners.Compute(ctx, p.dir, p.spec, e.shared, p.missing, unlearners.ComputeOptions{Workers: workers, Progress: update, KeepGoing: e.keepGoing(p)})
 		end()
+		e.endPopulation(p)
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				return &InterruptedError{Err: fmt.Errorf("%w; every completed member is cached: rerun to continue", err)}
 			}
 			return err
 		}
-		e.out.Timing.Computed += len(p.missing)
+		e.out.Timing.Computed += len(p.missing) - len(p.failed)
 	}
+	e.out.Incomplete = e.incomplete()
 	e.out.Timing.Members = time.Since(t1).Seconds()
 	return nil
 }
