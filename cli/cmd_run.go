@@ -135,7 +135,7 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 		return err
 	}
 	writeStartups(w, out.Startups)
-	fmt.Fprintf(w, "wrote %s (config.yaml, result.json, the labels, report.md, report.html)\n", out.Dir)
+	fmt.Fprintf(w, "wrote %s (config.yaml, result.json, report.md, report.html)\n", out.Dir)
 	fmt.Fprintln(w, out.Timing)
 	return incompleteExit(out)
 }
