@@ -170,6 +170,11 @@ func WritePlan(w io.Writer, p *result.Plan) error {
 		t.Append([]string{r.Name, r.Method, cached, strconv.Itoa(r.Missing), bound + fmtSecs(r.Seconds)})
 	}
 	t.Render()
+	for _, r := range p.Populations {
+		if r.Guess != "" {
+			fmt.Fprintf(w, "estimate of %s guessed: %s\n", r.Name, r.Guess)
+		}
+	}
 	if _, err := fmt.Fprintf(w, "estimate: %s of members with %d workers (methods without cached members are bounded by retraining's cost)\n", fmtSecs(p.Seconds), p.Workers); err != nil {
 		return err
 	}
