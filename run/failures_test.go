@@ -135,3 +135,64 @@ func TestRunReferenceFailsAndOtherErrorsStop(t *testing.T) {
 		t.Fatalf("a failure that is not an exec member's: %v\n%s", err, out)
 	}
 }
+
+// A worker-mode exec method whose worker reports a failed member: the
+// other members go on on the same process, the method is incomplete with
+// the worker's error, and its processes' start-up is in the outcome.
+func TestRunWorkerFailureAndStartups(t *testing.T) {
+	file := testConfig(t, "")
+	marker := filepath.Join(filepath.Dir(file), "marker")
+	text := strings.Replace(readFile(t, file), "  - {name: scratch, method: test-scratch}",
+		"  - {name: torch, method: exec, params: {command: \"python3 unlearners/testdata/fake_worker.py fail "+marker+"\", worker: true}}", 1)
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, out, warn := mustExecute(t, file, Options{})
+	if len(o.Incomplete) != 1 || o.Incomplete[0].Name != "torch" || o.Incomplete[0].Completed != 3 ||
+		!strings.Contains(o.Incomplete[0].Failures[0].Error, "the worker reports: ValueError: lr must be positive") ||
+		o.Incomplete[0].Failures[0].Stderr != "misbehaving: fail" {
+		t.Fatalf("incomplete %+v\n%s%s", o.Incomplete, out, warn)
+	}
+	if len(o.Startups) != 1 || o.Startups[0].Name != "torch" || len(o.Startups[0].Seconds) == 0 || !(o.Startups[0].Seconds[0] > 0) {
+		t.Fatalf("startups %+v", o.Startups)
+	}
+}
+
+// Each method is closed once its population is computed, before the next
+// population starts: test-closer records its Close, test-after-closer
+// fails its members unless test-closer was closed.
+var closerClosed sync.Map // "closed" -> true once test-closer is closed
+
+type closerMethod struct{ flakyMethod }
+
+func (closerMethod) Close() error { closerClosed.Store("closed", true); return nil }
+
+type afterCloserMethod struct{ flakyMethod }
+
+func (afterCloserMethod) Unlearn(ctx context.Context, in *unlearners.Inputs) (*nn.Model, error) {
+	if _, ok := closerClosed.Load("closed"); !ok {
+		return nil, errors.New("test-closer's population is done but the method was not closed")
+	}
+	return in.Original.Clone(), nil
+}
+
+func init() {
+	unlearners.Register(&unlearners.Spec{Name: "test-closer", Summary: "test: the original, copied; records its Close",
+		Build: func(unlearners.Params) (unlearners.Unlearner, error) { return closerMethod{}, nil }})
+	unlearners.Register(&unlearners.Spec{Name: "test-after-closer", Summary: "test: the original, copied, once test-closer is closed",
+		Build: func(unlearners.Params) (unlearners.Unlearner, error) { return afterCloserMethod{}, nil }})
+}
+
+func TestRunClosesEachMethodWhenItsPopulationIsDone(t *testing.T) {
+	file := testConfig(t, "")
+	text := strings.Replace(readFile(t, file), "  - method: test-copy\n  - {name: scratch, method: test-scratch}",
+		"  - method: test-closer\n  - method: test-after-closer", 1)
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	closerClosed.Delete("closed")
+	o, out, warn := mustExecute(t, file, Options{})
+	if len(o.Result.Methods) != 2 {
+		t.Fatalf("methods %s\n%s%s", methodsJSON(t, o.Result), out, warn)
+	}
+}
