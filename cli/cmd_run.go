@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -115,15 +116,18 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 			return err
 		}})
 	var interrupted *benchrun.InterruptedError
+	var incomplete *benchrun.IncompleteError
 	switch {
 	case errors.As(err, &interrupted) && cmd.Context().Err() == nil:
 		return &exitCodeError{code: exitInterrupted, err: err}
+	case errors.As(err, &incomplete):
+		return &exitCodeError{code: exitIncomplete, err: err}
 	case err != nil:
 		return err
 	case out.Plan != nil:
 		return reports.WritePlan(w, out.Plan)
 	case out.Result == nil: // a shard: its status line said it all
-		return nil
+		return incompleteExit(out)
 	}
 	// As score --report and report do: a CI job's summary shows the run.
 	if err := reports.AppendStepSummary(out.Result); err != nil {
@@ -132,9 +136,36 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	if err := reports.WriteRanking(w, out.Result, cfg.Reference.Method); err != nil {
 		return err
 	}
+	writeStartups(w, out.Startups)
 	fmt.Fprintf(w, "wrote %s (config.yaml, result.json, report.md, report.html)\n", out.Dir)
 	fmt.Fprintln(w, out.Timing)
-	return nil
+	return incompleteExit(out)
+}
+
+// writeStartups notes under the ranking the worker-mode methods'
+// per-process start-up, which their s/member leaves out.
+func writeStartups(w io.Writer, startups []benchrun.Startup) {
+	for _, s := range startups {
+		var sum float64
+		for _, x := range s.Seconds {
+			sum += x
+		}
+		fmt.Fprintf(w, "note: %s's worker processes: %d started, %.2f s of start-up each on average, not counted in its s/member\n", s.Name, len(s.Seconds), sum/float64(len(s.Seconds)))
+	}
+}
+
+// incompleteExit is the exit of a run whose members partly failed (the
+// status lines named each failure): exitIncomplete, which scripts and CI
+// tell from a failed run (1, 2) and from a clean one.
+func incompleteExit(out *benchrun.Outcome) error {
+	if len(out.Incomplete) == 0 {
+		return nil
+	}
+	var parts []string
+	for _, c := range out.Incomplete {
+		parts = append(parts, fmt.Sprintf("%s %s", c.Name, c.String()))
+	}
+	return &exitCodeError{code: exitIncomplete, err: fmt.Errorf("members failed: %s; every member that succeeded is cached: rerun to compute the failed ones", strings.Join(parts, ", "))}
 }
 
 // checkSets refuses one setting given twice with different values, which

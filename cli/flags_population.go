@@ -115,7 +115,7 @@ func (f *populationFlags) sides() []popSide {
 // one file per model.
 func (s popSide) readForget(like population.Like) (*population.Values, error) {
 	if len(s.files) > 1 {
-		return population.ReadValuesFilesLike(s.files, like)
+		return population.ReadValuesFilesLike(s.files, like, forgetMembers...)
 	}
 	return population.ReadValuesLike(s.spec, like, forgetMembers...)
 }
@@ -279,7 +279,17 @@ func (f *populationFlags) loadHeldOut(in *populations, s popSide, p *population.
 		if part.labelSpec == "" {
 			return usererr.Errorf("%s logits were given (%s) without --%s-labels", part.field, part.spec, part.field)
 		}
-		vals, err := population.ReadValuesLike(part.spec, population.Like{N: p.Forget.N, Of: p.Forget.Name})
+		like := population.Like{N: p.Forget.N, Of: p.Forget.Name}
+		var vals *population.Values
+		var err error
+		if len(s.files) > 1 && part.spec == npzMember(s.files[0], part.field) {
+			// One archive per model (a run's cached member files): the
+			// set's logits are stacked from every file, as the forget
+			// set's are.
+			vals, err = population.ReadValuesFilesLike(s.files, like, part.field)
+		} else {
+			vals, err = population.ReadValuesLike(part.spec, like)
+		}
 		if err != nil {
 			return err
 		}

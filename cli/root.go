@@ -23,6 +23,10 @@ const (
 	exitInternal   = 1
 	exitUser       = 2
 	exitRegression = 3
+	// exitIncomplete is a run whose members partly failed: everything
+	// else is computed, scored and written, and a rerun computes only the
+	// failed members.
+	exitIncomplete = 4
 	// exitInterrupted is the shell's code for a command ended by SIGINT
 	// (128 + 2), which train returns after stopping cleanly on a signal.
 	exitInterrupted = 130

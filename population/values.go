@@ -83,12 +83,15 @@ func ReadValuesLike(spec string, like Like, prefer ...string) (*Values, error) {
 // ReadValuesFilesLike reads one model's values from each file, in the order
 // given (a shell glob sorts them by name), and stacks them into one
 // population: every file must hold the same shape and dtype, confidences
-// [E] or logits [E, C].
-func ReadValuesFilesLike(paths []string, like Like) (*Values, error) {
+// [E] or logits [E, C]. A file that is an archive gives the first of
+// prefer it holds, so that a run's cached member files
+// (CACHE/populations/DIGEST/member-*.npz, forget logits under "forget")
+// stack into their population as they are.
+func ReadValuesFilesLike(paths []string, like Like, prefer ...string) (*Values, error) {
 	if len(paths) == 1 {
-		return ReadValuesLike(paths[0], like)
+		return ReadValuesLike(paths[0], like, prefer...)
 	}
-	return stackFiles(paths[0]+" ...", paths, like)
+	return stackFiles(paths[0]+" ...", paths, like, prefer...)
 }
 
 // floatSlice is an array's values as float32 (float16, bfloat16 bits and
@@ -120,7 +123,7 @@ func (f floatSlice) len() int { return len(f.f32) + len(f.f64) }
 
 // stackFiles reads each path as one model's values and stacks them; name
 // names the population in messages.
-func stackFiles(name string, paths []string, like Like) (*Values, error) {
+func stackFiles(name string, paths []string, like Like, prefer ...string) (*Values, error) {
 	if like.N > 0 && len(paths) != like.N {
 		return nil, usererr.Errorf("%s: %d files, one per model, but %s has N = %d models", name, len(paths), like.Of, like.N)
 	}
@@ -143,7 +146,7 @@ func stackFiles(name string, paths []string, like Like) (*Values, error) {
 			}
 			return nil
 		}
-		a, err := arrays.LoadChecked(p, check)
+		a, err := arrays.LoadChecked(p, check, prefer...)
 		if err != nil {
 			return nil, err
 		}

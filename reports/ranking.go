@@ -75,6 +75,16 @@ func WriteRanking(w io.Writer, r *result.Result, reference string) error {
 		}
 		t.Append(row)
 	}
+	// Methods with failed members are not scored (result.Incomplete):
+	// listed last, marked, so that a long run's table shows every method.
+	for _, c := range r.Incomplete {
+		row := make([]string, len(header))
+		for k := range row {
+			row[k] = "-"
+		}
+		row[1], row[2] = c.Name, c.String()
+		t.Append(row)
+	}
 	t.Render()
 	if !result.RankedByFinal(r.Methods) {
 		var none []string
@@ -160,6 +170,11 @@ func WritePlan(w io.Writer, p *result.Plan) error {
 		t.Append([]string{r.Name, r.Method, cached, strconv.Itoa(r.Missing), bound + fmtSecs(r.Seconds)})
 	}
 	t.Render()
+	for _, r := range p.Populations {
+		if r.Guess != "" {
+			fmt.Fprintf(w, "estimate of %s guessed: %s\n", r.Name, r.Guess)
+		}
+	}
 	if _, err := fmt.Fprintf(w, "estimate: %s of members with %d workers (methods without cached members are bounded by retraining's cost)\n", fmtSecs(p.Seconds), p.Workers); err != nil {
 		return err
 	}

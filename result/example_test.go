@@ -27,7 +27,7 @@ func ExampleRead() {
 		fmt.Printf("  worst forgotten: example %d, epsilon %.3f\n", worst.Index, worst.Epsilon)
 	}
 	// Output:
-	// unlearnbench.result 1.2, written by "run"
+	// unlearnbench.result 1.3, written by "run"
 	// forget set: 40 of 2000 training examples (40 examples drawn at random, seed 2023)
 	// finetune: N = 32 models, E = 40 forget examples, final score 0.1623, test accuracy 0.869 ± 0.011, 8 attacks
 	//   worst forgotten: example 39, epsilon 3.367

@@ -12,27 +12,30 @@ import (
 	"unlearnbench/internal/usererr"
 )
 
-// Files of schema 1.0 (no "minor" field) still read; a later minor version
+// Files of schema 1.0 (no "minor" field) to 1.2 still read; a later minor version
 // is refused in one line.
 func TestDecodeSchemaMinor(t *testing.T) {
 	good, err := os.ReadFile(filepath.Join(fixtures, "minimal.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(good, []byte("\"minor\": 2,\n")) {
-		t.Fatal("minimal.json is not of minor version 2")
+	if !bytes.Contains(good, []byte("\"minor\": 3,\n")) {
+		t.Fatal("minimal.json is not of minor version 3")
 	}
-	old := bytes.Replace(good, []byte("  \"minor\": 2,\n"), nil, 1)
+	old := bytes.Replace(good, []byte("  \"minor\": 3,\n"), nil, 1)
 	r, err := Decode("old.json", old)
 	if err != nil || r.Minor != 0 || r.Version != 1 {
 		t.Fatalf("a version 1.0 file: %v, %+v", err, r)
 	}
-	if r, err := Decode("v11.json", bytes.Replace(good, []byte(`"minor": 2`), []byte(`"minor": 1`), 1)); err != nil || r.Minor != 1 {
+	if r, err := Decode("v11.json", bytes.Replace(good, []byte(`"minor": 3`), []byte(`"minor": 1`), 1)); err != nil || r.Minor != 1 {
 		t.Fatalf("a version 1.1 file: %v", err)
 	}
-	_, err = Decode("new.json", bytes.Replace(good, []byte(`"minor": 2`), []byte(`"minor": 3`), 1))
-	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), `new.json: field "minor" is 3; this unlearnbench reads version 1.0 to 1.2`) {
-		t.Fatalf("minor 3: %v", err)
+	if r, err := Decode("v12.json", bytes.Replace(good, []byte(`"minor": 3`), []byte(`"minor": 2`), 1)); err != nil || r.Minor != 2 || r.Incomplete != nil {
+		t.Fatalf("a version 1.2 file: %v", err)
+	}
+	_, err = Decode("new.json", bytes.Replace(good, []byte(`"minor": 3`), []byte(`"minor": 4`), 1))
+	if err == nil || !usererr.Is(err) || !strings.Contains(err.Error(), `new.json: field "minor" is 4; this unlearnbench reads version 1.0 to 1.3`) {
+		t.Fatalf("minor 4: %v", err)
 	}
 	if New("attack").Minor != SchemaMinor {
 		t.Fatal("New does not write the current minor version")

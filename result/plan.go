@@ -47,4 +47,8 @@ type PlanRow struct {
 	// cached member's measured time.
 	Seconds float64
 	Bound   bool
+	// Guess, when set, says that the estimate is another population's
+	// last measured member time (the same method and parameters, other
+	// data, seeds or name), and which.
+	Guess string
 }

@@ -22,11 +22,12 @@ import (
 // Minor 1 added the KLoM and ToW rows' fields (an attack's undefined,
 // median, p95, ci_low and ci_high); minor 2 added F's bootstrap interval
 // (score.f_interval) and the neighbours it does not separate
-// (score.unseparated); files without "minor" are minor 0.
+// (score.unseparated); minor 3 added the methods a run could not score
+// because members failed (incomplete); files without "minor" are minor 0.
 const (
 	SchemaName    = "unlearnbench.result"
 	SchemaVersion = 1
-	SchemaMinor   = 2
+	SchemaMinor   = 3
 )
 
 // Result is one run's results: what produced them and, per method, the
@@ -47,9 +48,12 @@ type Result struct {
 	// Data summarises the data split, where the command knows it.
 	Data *DataSplit `json:"data,omitempty"`
 	// Seconds is the wall time of the whole run, when it was measured.
-	Seconds  *float64 `json:"seconds,omitempty"`
-	Methods  []Method `json:"methods"`
-	Warnings []string `json:"warnings,omitempty"`
+	Seconds *float64 `json:"seconds,omitempty"`
+	Methods []Method `json:"methods"`
+	// Incomplete are the methods a run could not score because some of
+	// their members failed (schema 1.3): they are not in Methods.
+	Incomplete []Incomplete `json:"incomplete,omitempty"`
+	Warnings   []string     `json:"warnings,omitempty"`
 }
 
 // DataSplit summarises the data a run used; every field is optional.
@@ -286,6 +290,9 @@ func (r *Result) validate() error {
 				return fmt.Errorf("method %q: field \"score.unseparated\" names %q, which is not another method of the result", m.Name, name)
 			}
 		}
+	}
+	if err := r.checkIncomplete(seen); err != nil {
+		return err
 	}
 	if r.Seconds != nil && !(*r.Seconds >= 0) {
 		return fmt.Errorf("field \"seconds\" is %v; want 0 or more", *r.Seconds)

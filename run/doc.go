@@ -26,6 +26,14 @@
 // n_max until the widest interval meets target_width, and has a dry run
 // state the N that width needs from the last result.
 //
+// A failed exec member does not end a run (failures.go): it is reported,
+// the other members and methods go on, the method is recorded as
+// incomplete and not scored, and a rerun computes only what is missing;
+// each method is closed once its population is done, and the run
+// directory keeps the split's labels beside result.json. A dry run
+// estimates a population with no cached member from the last measured
+// member of the same method and parameters (estimate.go).
+//
 // run prints nothing: status lines go to Options.Out, warnings to
 // Options.Warn and progress to Options.Progress; drawing the ranking, the
 // plan and the reports is the caller's (package reports). An interrupted

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"unlearnbench/evaluate"
@@ -64,6 +65,13 @@ type Outcome struct {
 	// Growth is each decision of a run that grew N (scoring.n_max): the
 	// N reached and why it stopped last.
 	Growth []evaluate.Step
+	// Incomplete are the populations with failed members (failures.go);
+	// a run with any returns them here and, where some method was scored,
+	// in Result.Incomplete.
+	Incomplete []result.Incomplete
+	// Startups are the worker-mode methods' process start-ups, which the
+	// members' seconds leave out.
+	Startups []Startup
 }
 
 // Timing is where a run's time went.
@@ -147,6 +155,8 @@ type execution struct {
 	shared *unlearners.Shared
 	// pops are the reference, then the methods.
 	pops []*pop
+	// mu serialises the failure reports of a population's workers.
+	mu sync.Mutex
 }
 
 // pop is one population of the run with its cache directory.
@@ -155,6 +165,8 @@ type pop struct {
 	dir     *population.Dir
 	have    []int
 	missing []int // of this shard
+	// failed are the members that failed in this run (failures.go).
+	failed []result.MemberFailure
 }
 
 func (e *execution) printf(format string, args ...any) { fmt.Fprintf(e.opt.Out, format, args...) }
@@ -359,16 +371,18 @@ func (e *execution) compute(ctx context.Context) error {
 		}
 		e.printf("population %s (%s): %d of %d cached, computing %d with %d workers\n", p.Name, p.Method, len(p.have), e.cfg.N, len(p.missing), min(workers, len(p.missing)))
 		update, end := e.stage(Stage{"computing " + p.Name, "members"})
-		err := unlearners.Compute(ctx, p.dir, p.spec, e.shared, p.missing, unlearners.ComputeOptions{Workers: workers, Progress: update})
+		err := unlearners.Compute(ctx, p.dir, p.spec, e.shared, p.missing, unlearners.ComputeOptions{Workers: workers, Progress: update, KeepGoing: e.keepGoing(p)})
 		end()
+		e.endPopulation(p)
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				return &InterruptedError{Err: fmt.Errorf("%w; every completed member is cached: rerun to continue", err)}
 			}
 			return err
 		}
-		e.out.Timing.Computed += len(p.missing)
+		e.out.Timing.Computed += len(p.missing) - len(p.failed)
 	}
+	e.out.Incomplete = e.incomplete()
 	e.out.Timing.Members = time.Since(t1).Seconds()
 	return nil
 }
@@ -383,6 +397,11 @@ func (e *execution) writeRunDir(ctx context.Context, runDir string, resolvedYAML
 		return usererr.Wrap(fmt.Errorf("run directory: %w", err))
 	}
 	err = os.WriteFile(filepath.Join(d.Path, "config.yaml"), resolvedYAML, 0o644)
+	if err == nil {
+		// The labels beside result.json, so that score and attack can
+		// re-score the run's populations from the cache.
+		err = e.writeLabels(d.Path)
+	}
 	if err == nil {
 		err = res.Write(filepath.Join(d.Path, "result.json"))
 	}

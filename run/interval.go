@@ -230,6 +230,17 @@ func grow(ctx context.Context, cfg *Config, opt Options) (*Outcome, error) {
 		sum.Workers = t.Workers
 		sum.Scored += t.Scored
 		sum.Scoring += t.Scoring
+		if len(o.Incomplete) > 0 {
+			// Members failed: their methods are not scored, so their
+			// intervals cannot say how far to grow; a rerun computes the
+			// failed members first.
+			if opt.Out != nil {
+				fmt.Fprintf(opt.Out, "growth: stopped at N = %d: members failed (rerun to compute them, then growth goes on)\n", cfg.N)
+			}
+			sum.Start = start
+			o.Timing, o.Growth = sum, steps
+			return o, nil
+		}
 		_, iv := widest(o.Result)
 		step := plan.Next(cfg.N, iv)
 		steps = append(steps, step)

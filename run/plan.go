@@ -58,14 +58,17 @@ func (e *execution) plan(orig *nn.Model) (*result.Plan, error) {
 	}
 	for _, q := range e.pops {
 		per, bound := retrain, true
+		guess := ""
 		if len(q.have) > 0 {
 			if ms, err := q.dir.Members(1); err == nil {
 				per, bound = ms[0].Seconds, false
 			}
+		} else if secs, from, ok := lastMeasured(cfg.cache().Populations(), q.dir); ok {
+			per, bound, guess = secs, false, from
 		}
 		est := float64(len(q.missing)) * per / float64(workers)
 		p.Seconds += est
-		p.Populations = append(p.Populations, result.PlanRow{Name: q.Name, Method: q.Method, Cached: len(q.have), N: cfg.N, Missing: len(q.missing), Seconds: est, Bound: bound})
+		p.Populations = append(p.Populations, result.PlanRow{Name: q.Name, Method: q.Method, Cached: len(q.have), N: cfg.N, Missing: len(q.missing), Seconds: est, Bound: bound, Guess: guess})
 	}
 	p.ScoreMethods, p.ScoreSeconds, p.ScoreHow = e.scoringPlan()
 	return p, nil

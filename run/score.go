@@ -30,6 +30,9 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 	refPop := e.pops[0]
 	var ref *population.Population
 	for _, p := range e.pops[1:] {
+		if e.unscored(p) {
+			continue
+		}
 		key := scoreKey(p.dir, refPop.dir, cfg.N, cfg.Attacks, cfg.Scoring)
 		// A member computed in this run (new, or replacing a damaged
 		// file) has a new wall time: score again rather than show the
@@ -79,6 +82,9 @@ func (e *execution) score(ctx context.Context) (*result.Result, error) {
 		}
 		cfg.Scoring.record(m)
 		res.Methods = append(res.Methods, *m)
+	}
+	if err := e.completeScoring(res); err != nil {
+		return nil, err
 	}
 	result.MarkUnseparated(res.Methods)
 	e.out.Timing.Scoring = time.Since(t2).Seconds()

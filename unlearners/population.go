@@ -142,6 +142,13 @@ type ComputeOptions struct {
 	// Progress, when set, receives members done of those asked for; its
 	// calls never overlap.
 	Progress func(done, total int)
+	// KeepGoing, when set, is asked about each member that fails: true
+	// records nothing here and lets the other members go on (the caller
+	// keeps the failure: a long run reports failed exec members at the
+	// end instead of losing every other member's work); false, or unset,
+	// stops the population with that member's error. Workers call it
+	// concurrently.
+	KeepGoing func(*MemberError) bool
 }
 
 // MemberError names the member that failed.
@@ -161,7 +168,8 @@ func (e *MemberError) Unwrap() error { return e.Err }
 // Compute computes members indices of population p into dir, in parallel,
 // each written atomically as soon as it is done: a crash or kill loses
 // only the members in flight. The first member that fails stops the
-// others and is returned as a *MemberError; a done ctx stops between
+// others and is returned as a *MemberError (unless opt.KeepGoing lets the
+// others go on); a done ctx stops between
 // members (and a method between its steps) with ctx's error, leaving every
 // completed member in place.
 func Compute(ctx context.Context, dir *population.Dir, p *PopulationSpec, s *Shared, indices []int, opt ComputeOptions) error {
@@ -198,7 +206,11 @@ func Compute(ctx context.Context, dir *population.Dir, p *PopulationSpec, s *Sha
 			for i := range next {
 				seed := MemberSeed(s.RunSeed, p.Name, i)
 				if err := computeMember(ctx, dir, p, s, i, seed); err != nil {
-					fail(&MemberError{Population: p.Name, Index: i, Seed: seed, Err: err})
+					me := &MemberError{Population: p.Name, Index: i, Seed: seed, Err: err}
+					if opt.KeepGoing != nil && ctx.Err() == nil && opt.KeepGoing(me) {
+						continue
+					}
+					fail(me)
 					continue
 				}
 				mu.Lock()
