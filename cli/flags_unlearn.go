@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"maps"
 	"strings"
 
@@ -11,11 +8,10 @@ import (
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/internal/yamlcheck"
-	"unlearnbench/nn"
 )
 
-// unlearn's method parameters (--params, --param) and training recipe
-// (--recipe, a train config), read into what unlearners takes.
+// unlearn's method parameters (--params, --param), read into what
+// unlearners takes (its --recipe is training.ReadRecipe).
 
 // unlearnParams merges --params and --param into one map.
 func unlearnParams(f *unlearnFlags) (map[string]any, error) {
@@ -56,42 +52,4 @@ func unlearnParams(f *unlearnFlags) (map[string]any, error) {
 		given[strings.TrimSpace(k)] = val
 	}
 	return given, nil
-}
-
-// defaultRecipe is what train runs without flags; cmd_unlearn_test.go
-// checks it against train's flag defaults.
-func defaultRecipe() nn.TrainConfig {
-	return nn.TrainConfig{Epochs: 10, BatchSize: 128,
-		Optimizer: nn.OptimizerConfig{Name: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 5e-4},
-		Schedule:  nn.Schedule{Name: "cosine", Gamma: 0.1}}
-}
-
-// readRecipe reads a train --config file's training settings over train's
-// defaults; train's other keys are accepted and ignored.
-func readRecipe(path string) (nn.TrainConfig, error) {
-	cfg := defaultRecipe()
-	if path == "" {
-		return cfg, nil
-	}
-	b, err := yamlcheck.ReadFile("--recipe", path)
-	if err != nil {
-		return cfg, err
-	}
-	var doc struct {
-		nn.TrainConfig `yaml:",inline"`
-		// train's keys that are not part of the recipe.
-		Model       any `yaml:"model"`
-		Out         any `yaml:"out"`
-		Part        any `yaml:"part"`
-		Normalize   any `yaml:"normalize"`
-		AugmentPad  any `yaml:"augment_pad"`
-		AugmentFlip any `yaml:"augment_flip"`
-	}
-	doc.TrainConfig = cfg
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, usererr.Errorf("--recipe %s: %v", path, yamlcheck.OneLine(err.Error()))
-	}
-	return doc.TrainConfig, nil
 }
