@@ -25,7 +25,7 @@ import (
 // and forgetting against time as a fraction of retraining's.
 
 // svgDrawing renders whatever drawTo draws on a w × h canvas as an inline
-// SVG figure, like svgFigure but for figures of several plots.
+// SVG figure (svgFigure draws one plot through it).
 func svgDrawing(id, caption string, w, h vg.Length, drawTo func(dc draw.Canvas) error) (figure, error) {
 	c := vgsvg.New(w, h)
 	if err := drawTo(draw.New(c)); err != nil {

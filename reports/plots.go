@@ -1,13 +1,10 @@
 package reports
 
 import (
-	"bytes"
 	"fmt"
-	"html"
 	"image/color"
 	"math"
 	"slices"
-	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -15,7 +12,6 @@ import (
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgsvg"
 
 	"unlearnbench/attack"
 	"unlearnbench/result"
@@ -42,19 +38,10 @@ type figure struct {
 // svgFigure draws p into an SVG document without its XML prologue, ready to
 // be inlined into HTML, labelled for screen readers.
 func svgFigure(id, caption string, p *plot.Plot, w, h vg.Length) (figure, error) {
-	c := vgsvg.New(w, h)
-	p.Draw(draw.New(c))
-	var buf bytes.Buffer
-	if _, err := c.WriteTo(&buf); err != nil {
-		return figure{}, fmt.Errorf("drawing plot %s: %w", id, err)
-	}
-	s := buf.String()
-	start := strings.Index(s, "<svg")
-	if start < 0 {
-		return figure{}, fmt.Errorf("drawing plot %s: no <svg> element in the output", id)
-	}
-	s = `<svg role="img" aria-label="` + html.EscapeString(caption) + `"` + strings.TrimPrefix(s[start:], "<svg")
-	return figure{ID: id, Caption: caption, SVG: s, Width: w}, nil
+	return svgDrawing(id, caption, w, h, func(dc draw.Canvas) error {
+		p.Draw(dc)
+		return nil
+	})
 }
 
 func newPlot(title, xLabel, yLabel string) *plot.Plot {
