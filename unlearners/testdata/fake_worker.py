@@ -20,9 +20,15 @@ say({"ready": True})
 for line in sys.stdin:
     req = json.loads(line)
     env, member = req["env"], req["member"]
-    bad = not os.path.exists(marker)
+    # O_EXCL: of several processes serving at once, exactly one claims
+    # the first member (two that looked for the marker and then made it
+    # could both misbehave).
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        bad = True
+    except FileExistsError:
+        bad = False
     if bad:
-        open(marker, "w").close()
         sys.stderr.write("misbehaving: %s\n" % mode)
         sys.stderr.flush()
         if mode == "garbage":
