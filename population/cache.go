@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"unlearnbench/internal/atomicfile"
+	"unlearnbench/scoring"
 )
 
 // Cache is the cache tree that every run, shard and command sharing a
@@ -99,9 +100,11 @@ const scoreSchema = "unlearnbench.score"
 
 // scoreEntry is a score file: the key it was written for beside the value.
 type scoreEntry struct {
-	Schema string          `json:"schema"`
-	Key    string          `json:"key"`
-	Value  json.RawMessage `json:"value"`
+	Schema string `json:"schema"`
+	Key    string `json:"key"`
+	// Scoring is the scoring.Version that computed Value.
+	Scoring int             `json:"scoring"`
+	Value   json.RawMessage `json:"value"`
 }
 
 // WriteScore stores v, as JSON, as the score entry of key (atomically),
@@ -111,7 +114,7 @@ func (c Cache) WriteScore(key string, v any) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(scoreEntry{Schema: scoreSchema, Key: key, Value: vb})
+	b, err := json.Marshal(scoreEntry{Schema: scoreSchema, Key: key, Scoring: scoring.Version, Value: vb})
 	if err != nil {
 		return err
 	}
@@ -120,8 +123,9 @@ func (c Cache) WriteScore(key string, v any) error {
 
 // ReadScore reads the score entry of key into v; found is false when
 // there is none. An entry that is not one (a file of an earlier version,
-// which recorded no key, null, {}), holds no value, or was written for
-// another key (two files swapped) is an *EntryError.
+// which recorded no key, null, {}), holds no value, was written for
+// another key (two files swapped) or computed by another scoring.Version
+// is an *EntryError.
 func (c Cache) ReadScore(key string, v any) (found bool, err error) {
 	p := c.Score(key)
 	b, err := os.ReadFile(p)
@@ -139,6 +143,8 @@ func (c Cache) ReadScore(key string, v any) (found bool, err error) {
 		return false, &EntryError{Path: p, Err: fmt.Errorf("not a score entry of this version (schema %q, want %q)", e.Schema, scoreSchema)}
 	case e.Key != key:
 		return false, &EntryError{Path: p, Err: fmt.Errorf("written for key %.12s, not %.12s: a file of another score", e.Key, key)}
+	case e.Scoring != scoring.Version:
+		return false, &EntryError{Path: p, Err: fmt.Errorf("computed by scoring version %d, this is version %d", e.Scoring, scoring.Version)}
 	case len(e.Value) == 0 || string(e.Value) == "null":
 		return false, &EntryError{Path: p, Err: errors.New("holds no value")}
 	}

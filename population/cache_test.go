@@ -3,9 +3,16 @@ package population
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"unlearnbench/scoring"
 )
 
 // Key.Sum reproduces, byte for byte, the four digests that named cache
@@ -66,6 +73,58 @@ func TestCachePaths(t *testing.T) {
 	} {
 		if got != filepath.FromSlash(want) {
 			t.Errorf("%s; want %s", got, want)
+		}
+	}
+}
+
+// A score entry is served only to its key and only when the scoring code
+// that computed it is this one: an entry of another scoring.Version (a
+// cache kept across an upgrade that moved the numbers) is an EntryError,
+// which run answers by scoring again.
+func TestScoreEntryChecks(t *testing.T) {
+	c := Cache{Root: t.TempDir()}
+	type value struct{ F float64 }
+	if err := c.WriteScore("k1", value{0.25}); err != nil {
+		t.Fatal(err)
+	}
+	var v value
+	if found, err := c.ReadScore("k1", &v); !found || err != nil || v.F != 0.25 {
+		t.Fatalf("fresh entry: found %v, %v, %+v", found, err, v)
+	}
+	if found, err := c.ReadScore("k2", &v); found || err != nil {
+		t.Fatalf("no entry: found %v, %v", found, err)
+	}
+	raw, err := os.ReadFile(c.Score("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entry map[string]any
+	if err := json.Unmarshal(raw, &entry); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, field string
+		value       any
+		want        string
+	}{
+		{"another scoring version", "scoring", scoring.Version - 1, "scoring version"},
+		{"no scoring version (an older entry)", "scoring", nil, "scoring version"},
+		{"another key", "key", "k0", "another score"},
+		{"no value", "value", nil, "no value"},
+	} {
+		e := maps.Clone(entry)
+		if tc.value == nil {
+			delete(e, tc.field)
+		} else {
+			e[tc.field] = tc.value
+		}
+		b, _ := json.Marshal(e)
+		if err := os.WriteFile(c.Score("k1"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var ee *EntryError
+		if found, err := c.ReadScore("k1", &v); found || !errors.As(err, &ee) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: found %v, %v; want an EntryError saying %q", tc.name, found, err, tc.want)
 		}
 	}
 }
