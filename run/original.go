@@ -14,12 +14,12 @@ import (
 	"os"
 	"time"
 
-	"unlearnbench/datasets"
 	"unlearnbench/internal/atomicfile"
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn"
 	"unlearnbench/nn/ort"
 	"unlearnbench/population"
+	"unlearnbench/training"
 	"unlearnbench/unlearners"
 )
 
@@ -97,17 +97,18 @@ func original(ctx context.Context, cfg *Config, s *sets, rt *ort.Runtime, dryRun
 		return nil, "to train: " + path, nil
 	}
 	src := s.src.Train
-	m, err := nn.New(cfg.Model, []int64{int64(src.C), int64(src.H), int64(src.W)}, src.Classes, cfg.Recipe.Seed)
+	// The zoo model normalises its own input as train's does; at the raw
+	// pixel scale it sees the pixels as they are (surf.py's images go into
+	// resnet18 unnormalised).
+	var m *nn.Model
+	var err error
+	if cfg.Data.PixelScale == "raw" {
+		m, err = nn.New(cfg.Model, []int64{int64(src.C), int64(src.H), int64(src.W)}, src.Classes, cfg.Recipe.Seed)
+	} else {
+		m, err = training.Zoo(cfg.Model, src, s.trainIdx, cfg.Recipe.Seed)
+	}
 	if err != nil {
 		return nil, "", err
-	}
-	// At the raw pixel scale the model sees the pixels as they are
-	// (surf.py's images go into resnet18 unnormalised).
-	if cfg.Data.PixelScale != "raw" {
-		st := datasets.ChannelStats(src, s.trainIdx)
-		if err := m.PrependNormalization(st.Mean, st.Std); err != nil {
-			return nil, "", err
-		}
 	}
 	out("training the original %s on %d examples for %d epochs\n", cfg.Model, s.train.Len(), cfg.Recipe.Epochs)
 	start := time.Now()
