@@ -417,3 +417,21 @@ func TestFreshInitReadsNothingOfTheOriginal(t *testing.T) {
 		}
 	}
 }
+
+// TestStringParametersReadYAMLScalars: YAML reads `estimator: true` (or
+// --param estimator=true) as a bool; a string parameter takes its text, and
+// the parameter's own check still refuses what it does not list.
+func TestStringParametersReadYAMLScalars(t *testing.T) {
+	_, p, err := New("fisher", map[string]any{"estimator": true})
+	if err != nil || p.String("estimator") != "true" {
+		t.Fatalf("estimator true (a YAML bool): %v, %v", p, err)
+	}
+	_, _, err = New("fisher", map[string]any{"estimator": false})
+	if err == nil || !strings.Contains(err.Error(), "estimator = false") {
+		t.Errorf("estimator false (a YAML bool): %v, want a refusal naming the value", err)
+	}
+	_, _, err = New("fisher", map[string]any{"estimator": 1.5})
+	if err == nil || !strings.Contains(err.Error(), "want a string") {
+		t.Errorf("estimator 1.5: %v, want a refusal", err)
+	}
+}

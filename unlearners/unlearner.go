@@ -278,8 +278,18 @@ func convert(v, def any) (any, error) {
 		}
 		return nil, fmt.Errorf("want true or false, got %T", v)
 	case string:
-		if x, ok := v.(string); ok {
+		// YAML reads a bare true, false or number as that type, so
+		// `--param estimator=true` or `estimator: true` in a config arrives
+		// as a bool although the user wrote the string the method lists;
+		// the value's own text is what was meant, and the parameter's
+		// check still decides whether it is allowed.
+		switch x := v.(type) {
+		case string:
 			return x, nil
+		case bool:
+			return strconv.FormatBool(x), nil
+		case int:
+			return strconv.Itoa(x), nil
 		}
 		return nil, fmt.Errorf("want a string, got %T", v)
 	}
