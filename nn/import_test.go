@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -336,5 +337,45 @@ func TestImportKeepsTheInputNormalisation(t *testing.T) {
 	}
 	if slices.Equal(m.Param(m.Params[0]), before.Param(m.Params[0])) {
 		t.Errorf("training left parameter %s as it was", m.Params[0])
+	}
+}
+
+// TestImportTorchScalarAndPad imports what torch.onnx.export writes for a
+// Python-number division (a rank-0 Constant, once read as an unknown shape
+// that made the logits' shape unknown) and an AvgPool2d with padding (a
+// constant Pad, once refused as an unsupported operator), and checks its
+// logits against PyTorch's and that a training step differentiates through
+// both. Fixture: testdata/torch_scalar_pad.py.
+func TestImportTorchScalarAndPad(t *testing.T) {
+	m, err := Import("testdata/torch_scalar_pad.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("testdata/torch_scalar_pad.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx struct{ Input, Logits []float32 }
+	if err := json.Unmarshal(b, &fx); err != nil {
+		t.Fatal(err)
+	}
+	d := &Data{Shape: m.Shape, X: fx.Input, Y: []int64{3, 7}}
+	assertClose(t, "logits", logitsOf(t, m, d), fx.Logits, 1e-5)
+	tr, err := NewTrainer(rt, m, OptimizerConfig{Name: "sgd", LR: 0.1}, LossConfig{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Compute(d, []int{0, 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params {
+		g := tr.Grad(p)
+		if !slices.ContainsFunc(g, func(v float32) bool { return v != 0 }) {
+			t.Errorf("gradient of %s is all zero", p)
+		}
+	}
+	if !tr.GradsFinite() {
+		t.Error("gradients are not finite")
 	}
 }

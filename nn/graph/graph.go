@@ -352,7 +352,7 @@ var Differentiable = map[string]bool{
 	"Neg": true, "Sqrt": true, "Reciprocal": true, "Exp": true, "Log": true, "ReduceSum": true, "ReduceMean": true,
 	"MatMul": true, "Gemm": true, "Flatten": true, "Reshape": true, "Squeeze": true, "Unsqueeze": true,
 	"Transpose": true, "Concat": true, "Softmax": true, "LogSoftmax": true, "GlobalAveragePool": true,
-	"AveragePool": true, "MaxPool": true, "Conv": true, "BatchNormalization": true,
+	"AveragePool": true, "MaxPool": true, "Conv": true, "BatchNormalization": true, "Pad": true,
 }
 
 // shapeOnly lists operators accepted off the differentiated path (shape
@@ -369,6 +369,12 @@ func (g *Graph) CheckOps() error {
 	var bad []string
 	for _, n := range g.Nodes {
 		dt := g.info[n.Output[0]].DType
+		if n.OpType == "Pad" {
+			if _, _, err := g.padAmounts(n); err != nil {
+				bad = append(bad, fmt.Sprintf("Pad (node %q: %v)", n.Name, err))
+				continue
+			}
+		}
 		if !Differentiable[n.OpType] && !(shapeOnly[n.OpType] && dt != Float && dt != Double) {
 			bad = append(bad, fmt.Sprintf("%s (node %q)", n.OpType, n.Name))
 		}

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
@@ -269,6 +270,19 @@ func (g *Graph) Infer(n *onnx.NodeProto) {
 		set(0, x.DType, x.Shape)
 		set(1, x.DType, in(3).Shape)
 		set(2, x.DType, in(4).Shape)
+	case "Pad":
+		begin, end, err := g.padAmounts(n)
+		if err != nil || x.Shape == nil || len(begin) != len(x.Shape) {
+			set(0, x.DType, nil)
+			break
+		}
+		s := slices.Clone(x.Shape)
+		for i, d := range s {
+			if d >= 0 {
+				s[i] = d + begin[i] + end[i]
+			}
+		}
+		set(0, x.DType, s)
 	case "Constant":
 		if a := AttrOf(n, "value"); a != nil && a.T != nil {
 			if t, err := FromProto(a.T); err == nil {
@@ -526,4 +540,33 @@ func (g *Graph) convTransposeShape(n *onnx.NodeProto) []int64 {
 		s[i+2] = w.Strides[i]*(xs[i+2]-1) + op[i] + (w.Kernel[i]-1)*w.Dilations[i] + 1 - w.PadsBegin[i] - w.PadsEnd[i]
 	}
 	return s
+}
+
+// padAmounts reads a Pad node's padding (opset 11 and later: the pads
+// input, which must be a constant) as the amounts before and after each
+// axis. Only what the importer can train through is accepted: constant
+// mode (torch.onnx.export writes an AvgPool2d with padding, and
+// nn.ZeroPad2d/ConstantPad2d, as such a Pad) and no negative amount (a
+// crop).
+func (g *Graph) padAmounts(n *onnx.NodeProto) (begin, end []int64, err error) {
+	if m := StringAttr(n, "mode", "constant"); m != "constant" {
+		return nil, nil, fmt.Errorf("Pad of mode %q is not supported (only constant)", m)
+	}
+	if len(n.Input) < 2 || n.Input[1] == "" {
+		return nil, nil, fmt.Errorf("Pad without pads")
+	}
+	if len(n.Input) > 3 && n.Input[3] != "" {
+		return nil, nil, fmt.Errorf("Pad with axes is not supported")
+	}
+	pads, ok := g.ConstInts(n.Input[1])
+	if !ok || len(pads)%2 != 0 {
+		return nil, nil, fmt.Errorf("the pads of a Pad must be a constant of even length")
+	}
+	for _, p := range pads {
+		if p < 0 {
+			return nil, nil, fmt.Errorf("negative pads %v (a crop) are not supported", pads)
+		}
+	}
+	r := len(pads) / 2
+	return pads[:r], pads[r:], nil
 }

@@ -65,6 +65,18 @@ func (g *Graph) upgradeNode(n *onnx.NodeProto, opset int64) error {
 		attrToInput("axes", 1)
 	case "Split":
 		attrToInput("split", 1)
+	case "Pad":
+		// Before opset 11 the pads and the constant were attributes.
+		if AttrOf(n, "pads") != nil {
+			v := FloatAttr(n, "value", 0)
+			attrToInput("pads", 1)
+			drop("value")
+			dt := g.info[n.Input[0]].DType
+			if dt != Float && dt != Double {
+				return unsupported("only float padding is supported")
+			}
+			n.Input = append(n.Input, g.ScalarF(dt, float64(v)))
+		}
 	case "Softmax", "LogSoftmax":
 		// Before opset 13 these flattened the input to 2-D at axis.
 		xs := g.info[n.Input[0]].Shape

@@ -41,7 +41,11 @@ func FromProto(tp *onnx.TensorProto) (*Tensor, error) {
 	if tp.DataLocation == onnx.TensorProto_EXTERNAL || len(tp.ExternalData) > 0 {
 		return nil, fmt.Errorf("tensor %q: external data is not supported", tp.Name)
 	}
-	t := &Tensor{Dims: slices.Clone(tp.Dims)}
+	// A tensor without dims is a scalar (rank 0), which torch.onnx.export
+	// writes for a Python number such as the 2 of x / 2. Its shape must be
+	// empty, not nil: nil means "unknown" to shape inference, and an
+	// unknown operand made every shape after it unknown.
+	t := &Tensor{Dims: append([]int64{}, tp.Dims...)}
 	n := int(numel(tp.Dims))
 	raw := tp.RawData
 	wantRaw := func(size int) error {

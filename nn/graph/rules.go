@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
@@ -284,6 +285,23 @@ func (d *differ) node(n *onnx.NodeProto, dy []string, need []bool, scale string)
 		}
 		parts := g.Op("Split", []string{dy[0], g.ConstI(sizes...)}, len(in), AInt("axis", axis))
 		copy(dx, parts)
+	case "Pad":
+		begin, end, err := g.padAmounts(n)
+		if err != nil {
+			return nil, unsupported(err.Error())
+		}
+		// The gradient of a zero-or-more padding is the unpadded window of
+		// dy: the padded borders hold a constant, whatever its value.
+		r := len(begin)
+		axes, ends := make([]int64, r), make([]int64, r)
+		for i := range r {
+			axes[i] = int64(i)
+			ends[i] = -end[i]
+			if end[i] == 0 {
+				ends[i] = math.MaxInt64
+			}
+		}
+		dx[0] = g.Op1("Slice", []string{dy[0], g.ConstI(begin...), g.ConstI(ends...), g.ConstI(axes...)})
 	case "Softmax":
 		axis := IntAttr(n, "axis", -1)
 		y := n.Output[0]
