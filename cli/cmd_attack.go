@@ -131,14 +131,16 @@ func runAttack(cmd *cobra.Command, f *attackFlags) error {
 		return usererr.Errorf("--features needs logits [N, E, C] on the forget set with --labels; %s holds confidences", loaded.u.Forget.Name)
 	}
 	sbar, abar := newLazyBar(cmd.ErrOrStderr(), "scoring"), newLazyBar(cmd.ErrOrStderr(), "attacks")
-	m, err := evaluate.Method(cmd.Context(), loaded.u, loaded.r, loaded.labels, evaluate.Options{
+	ctx, stop := interruptible(cmd)
+	defer stop()
+	m, err := evaluate.Method(ctx, loaded.u, loaded.r, loaded.labels, evaluate.Options{
 		Method: f.method, Attacks: &opt, Original: original, Workers: f.workers, Strict: f.strict, Warnings: loaded.warnings, Bootstrap: boot,
 		ScoreProgress: sbar.set, AttackProgress: func(done, total int) { sbar.done(); abar.set(done, total) },
 	})
 	sbar.done()
 	abar.done()
 	if err != nil {
-		return err
+		return interruptedBy(cmd, ctx, err, "nothing written")
 	}
 	f.interval.record(m)
 	result := loaded.result("attack", m)

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -99,9 +97,8 @@ func runRun(cmd *cobra.Command, f *runFlags) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(cmd)
 	defer stop()
-	go func() { <-ctx.Done(); stop() }()
 	w, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	out, err := benchrun.Execute(ctx, cfg, benchrun.Options{Shard: shard, DryRun: f.dryRun, Replace: f.replace, Out: w,
 		Warn: func(s string) { fmt.Fprintf(errw, "warning: %s\n", s) },

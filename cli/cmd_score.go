@@ -62,11 +62,13 @@ score with --strict.`,
 			if err != nil {
 				return err
 			}
+			ctx, stop := interruptible(cmd)
+			defer stop()
 			bar := newLazyBar(cmd.ErrOrStderr(), "scoring")
-			m, err := evaluate.Method(cmd.Context(), loaded.u, loaded.r, loaded.labels, evaluate.Options{Method: method, Workers: workers, Strict: strict, Warnings: loaded.warnings, ScoreProgress: bar.set, Bootstrap: boot})
+			m, err := evaluate.Method(ctx, loaded.u, loaded.r, loaded.labels, evaluate.Options{Method: method, Workers: workers, Strict: strict, Warnings: loaded.warnings, ScoreProgress: bar.set, Bootstrap: boot})
 			bar.done()
 			if err != nil {
-				return err
+				return interruptedBy(cmd, ctx, err, "nothing written")
 			}
 			interval.record(m)
 			result := loaded.result("score", m)

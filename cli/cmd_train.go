@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -175,12 +173,8 @@ func runTrain(cmd *cobra.Command, f *trainFlags) error {
 			fmt.Fprintln(w, epochLine(r, s.Epochs))
 		}
 	}
-	// The first SIGINT or SIGTERM cancels ctx, and training stops between
-	// two steps; stop() then restores the default handling, so a second
-	// signal kills at once.
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(cmd)
 	defer stop()
-	go func() { <-ctx.Done(); stop() }()
 	err = run.Train(rt, training.Hooks{Context: ctx, Resume: resume,
 		Progress: func(r nn.EpochResult) { fmt.Fprintln(w, epochLine(r, s.Epochs)) },
 		Epoch: func(e int) (func(int), func()) {

@@ -4,11 +4,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -144,9 +141,8 @@ func runUnlearn(cmd *cobra.Command, f *unlearnFlags) error {
 	}
 	defer rt.Close()
 
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(cmd)
 	defer stop()
-	go func() { <-ctx.Done(); stop() }()
 	bar := newLazyBar(cmd.ErrOrStderr(), f.method)
 	in := &unlearners.Inputs{Original: orig, Retain: sets["retain"], Forget: sets["forget"], Validation: sets["validation"],
 		Recipe: recipe, Runtime: rt, Seed: f.seed, Cache: f.cache, Progress: bar.set,
