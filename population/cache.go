@@ -43,6 +43,12 @@ type Cache struct{ Root string }
 // Original is the path of a trained original's ONNX file.
 func (c Cache) Original(key string) string { return filepath.Join(c.Root, "originals", key+".onnx") }
 
+// OriginalCheckpoint is where the original of key is checkpointed after
+// every epoch while it trains (removed once it is cached).
+func (c Cache) OriginalCheckpoint(key string) string {
+	return filepath.Join(c.Root, "originals", key+".ckpt.npz")
+}
+
 // Populations is the folder of the population directories (OpenDir's
 // root).
 func (c Cache) Populations() string { return filepath.Join(c.Root, "populations") }

@@ -213,6 +213,30 @@ func TestCacheEntriesBoundToKeys(t *testing.T) {
 			write(p, b[:len(b)/2])
 			return p
 		}},
+		// An original interrupted mid-training leaves a checkpoint beside
+		// where it will be cached; one of another original, or damaged,
+		// must not be continued from.
+		{"original checkpoint of another key", func(c string) string {
+			p := original(c)
+			os.Remove(p)
+			ck := strings.TrimSuffix(p, ".onnx") + ".ckpt.npz"
+			m, err := nn.New(nn.ArchMLP, []int64{1, 28, 28}, 10, 99)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := &nn.TrainState{Epochs: 1, Step: 10, History: []nn.EpochResult{{Epoch: 1}}}
+			if err := nn.SaveCheckpoint(ck, m, st, "another key"); err != nil {
+				t.Fatal(err)
+			}
+			return ck
+		}},
+		{"original checkpoint truncated", func(c string) string {
+			p := original(c)
+			os.Remove(p)
+			ck := strings.TrimSuffix(p, ".onnx") + ".ckpt.npz"
+			write(ck, "PK\x03\x04 not a whole archive")
+			return ck
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

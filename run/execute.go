@@ -115,7 +115,7 @@ func interrupted(ctx context.Context, stage string, err error) error {
 	if err == nil || !errors.Is(err, ctx.Err()) {
 		err = ctx.Err()
 	}
-	return &InterruptedError{Err: fmt.Errorf("interrupted while %s (%w): nothing is half-written; every completed member and score is cached: rerun to continue", stage, err)}
+	return &InterruptedError{Err: fmt.Errorf("interrupted while %s (%w): nothing is half-written; every completed member and score, and every completed epoch of the original, is cached: rerun to continue", stage, err)}
 }
 
 // Execute runs cfg: the data and its split, the original, every

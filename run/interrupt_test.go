@@ -76,6 +76,16 @@ func TestInterruptAtEveryStage(t *testing.T) {
 				t.Errorf("files in originals/ after the interrupt: %v", ms)
 			}
 		}},
+		{"training the original, after an epoch", "", func(s *state, opt *Options) { s.out.at = "original: epoch 1/2" }, func(t *testing.T, s *state, err error, dir string) {
+			var ie *nn.InterruptedError
+			if !errors.As(err, &ie) || ie.Epoch != 2 || ie.Step > 1 {
+				t.Errorf("error %v: want training stopped at the second epoch's first step (nn.InterruptedError)", err)
+			}
+			ms, _ := filepath.Glob(filepath.Join(dir, "cache", "originals", "*"))
+			if len(ms) != 1 || !strings.HasSuffix(ms[0], ".ckpt.npz") {
+				t.Errorf("originals/ after the interrupt: %v, want the checkpoint alone", ms)
+			}
+		}},
 		{"computing members", "", func(s *state, opt *Options) {
 			opt.Progress = func(Stage) (func(int, int), func()) {
 				return func(done, _ int) {
@@ -177,6 +187,17 @@ func TestInterruptAtEveryStage(t *testing.T) {
 			o, out, w := mustExecute(t, file, Options{})
 			if got := scoresOf(t, o.Result); got != want {
 				t.Fatalf("the rerun's scores differ from an uninterrupted run's:\n%s\n%s", out, w)
+			}
+			// The original, continued from its checkpoint or trained again,
+			// is the uninterrupted run's, byte for byte, and no checkpoint
+			// is left beside it.
+			ms, _ := filepath.Glob(filepath.Join(dir, "cache", "originals", "*"))
+			pm, _ := filepath.Glob(filepath.Join(pristine, "originals", "*.onnx"))
+			if len(ms) != 1 || len(pm) != 1 || filepath.Base(ms[0]) != filepath.Base(pm[0]) || readFile(t, ms[0]) != readFile(t, pm[0]) {
+				t.Errorf("originals/ after the rerun: %v; want the uninterrupted run's %v, same bytes", ms, pm)
+			}
+			if strings.HasSuffix(tc.name, "after an epoch") && !strings.Contains(out, "original: continuing from its checkpoint after epoch 1 of 2") {
+				t.Errorf("the rerun did not continue from the checkpoint:\n%s", out)
 			}
 		})
 	}

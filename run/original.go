@@ -118,9 +118,23 @@ func original(ctx context.Context, cfg *Config, s *sets, rt *ort.Runtime, dryRun
 	}
 	batches, err := nn.DataBatches(m, s.train, s.recipe)
 	if err == nil {
-		// Stopped between two steps by a signal: nothing is cached, the
-		// rerun trains it again.
-		_, err = nn.Train(rt, m, batches, eval, s.recipe, nn.Options{Context: ctx})
+		// A checkpoint after every epoch, bound to the original's key:
+		// stopped by a signal (or killed), the rerun continues from the
+		// last completed epoch, as `train --resume` does, and ends with
+		// the same weights as an uninterrupted run; a ResNet-18 original
+		// is hours of work.
+		ckpt := cfg.cache().OriginalCheckpoint(key)
+		opts := nn.Options{Context: ctx,
+			Checkpoint: func(st *nn.TrainState) error { return nn.SaveCheckpoint(ckpt, m, st, key) },
+			Progress: func(r nn.EpochResult) {
+				out("original: epoch %d/%d: train loss %.4f, accuracy %.2f%%\n", r.Epoch, s.recipe.Epochs, r.TrainLoss, 100*r.TrainAcc)
+			}}
+		if opts.Resume, err = resumeOriginal(ckpt, key, m, batches.Steps, s.recipe.Epochs, warn); err == nil {
+			if opts.Resume != nil {
+				out("original: continuing from its checkpoint after epoch %d of %d\n", opts.Resume.Epochs, s.recipe.Epochs)
+			}
+			_, err = nn.Train(rt, m, batches, eval, s.recipe, opts)
+		}
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("training the original: %w", err)
@@ -134,8 +148,48 @@ func original(ctx context.Context, cfg *Config, s *sets, rt *ort.Runtime, dryRun
 	if _, err := atomicfile.Create(path, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
 		return nil, "", fmt.Errorf("caching the original: %w", err)
 	}
+	if err := os.Remove(cfg.cache().OriginalCheckpoint(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		warn(fmt.Sprintf("removing the original's checkpoint: %v", err))
+	}
 	m, err = loadOriginal(path)
 	return m, fmt.Sprintf("trained in %.1f s, cached %s", time.Since(start).Seconds(), path), err
+}
+
+// resumeOriginal reads the original's checkpoint at path, when there is
+// one, into m and returns the state to continue from. A checkpoint of
+// another key, a damaged one or one that does not fit the recipe's epochs
+// and steps is removed with a warning and training starts over (the cache
+// rule: an entry that does not prove its key is not used).
+func resumeOriginal(path, key string, m *nn.Model, steps, epochs int, warn func(string)) (*nn.TrainState, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	st, err := func() (*nn.TrainState, error) {
+		c, err := nn.ReadCheckpoint(path)
+		if err != nil {
+			return nil, err
+		}
+		var was string
+		if err := json.Unmarshal(c.Run, &was); err != nil || was != key {
+			return nil, fmt.Errorf("checkpoint %s is of another original (key %.12s, want %.12s)", path, was, key)
+		}
+		st, err := c.Restore(m)
+		if err != nil {
+			return nil, err
+		}
+		if st.Epochs < 1 || st.Epochs > epochs || st.Step != st.Epochs*steps || len(st.History) != st.Epochs {
+			return nil, fmt.Errorf("checkpoint %s records step %d after %d epochs, which does not fit %d epochs of %d steps", path, st.Step, st.Epochs, epochs, steps)
+		}
+		return st, nil
+	}()
+	if err == nil {
+		return st, nil
+	}
+	warn(fmt.Sprintf("%v; training the original from the start", err))
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, usererr.Wrap(fmt.Errorf("removing %s: %w", path, err))
+	}
+	return nil, nil
 }
 
 // originalKeyProp is the ONNX metadata entry in which a cached original
