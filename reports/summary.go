@@ -124,7 +124,19 @@ func summaryGrid(r *result.Result) grid {
 		}
 		t.add(row...)
 	}
-	if len(t.rows) > 1 {
+	// Methods with failed members are not scored (result.Incomplete):
+	// listed after the ranked ones, as the run's table lists them, so that
+	// the report names every method the run was asked for.
+	scored := len(t.rows)
+	for _, c := range r.Incomplete {
+		row := make([]string, len(header))
+		for k := range row {
+			row[k] = "-"
+		}
+		row[1], row[col("F")] = c.Name, c.String()
+		t.add(row...)
+	}
+	if scored > 1 {
 		for _, c := range cols {
 			best := nan
 			for _, v := range c.vals {
@@ -168,6 +180,20 @@ func summaryNotes(r *result.Result) []string {
 	if total > 0 {
 		notes = append(notes, fmt.Sprintf("\"at cap\": %s of %s reached the epsilon cap of %g, the value the score gives an example whose populations a rule separates perfectly or whose spreads differ a hundredfold (peaky). It is a limit, not a measured epsilon: such an example earns no points, and the tables write its epsilon as \"≥ %g (cap)\".",
 			plural(total, "forget example"), plural(methods, "method"), capValue, capValue))
+	}
+	for _, c := range r.Incomplete {
+		note := fmt.Sprintf("%s is not scored: it has %d of its %d members, the others failed", c.Name, c.Completed, c.N)
+		if len(c.Failures) > 0 {
+			f := c.Failures[0]
+			note += fmt.Sprintf(" (member %d, seed %d: %s", f.Member, f.Seed, f.Error)
+			if len(c.Failures) > 1 {
+				note += "; every failure is listed in result.json"
+			}
+			note += ")"
+		}
+		// F depends on N and failures need not be random, so its
+		// survivors are not scored in its place.
+		notes = append(notes, note+"; a rerun computes only the failed members.")
 	}
 	return notes
 }
