@@ -20,7 +20,7 @@ func newCompareCmd() *cobra.Command {
 	// one-line user error naming its flag.
 	tol := map[string]*string{}
 	for gate, t := range map[string]reports.Tolerance{
-		reports.GateF: opt.Tolerances.F, reports.GateFinal: opt.Tolerances.Final,
+		reports.GateF: opt.Tolerances.F, reports.GateAttackF: opt.Tolerances.AttackF, reports.GateFinal: opt.Tolerances.Final,
 		reports.GateToW: opt.Tolerances.ToW, reports.GateKLoM: opt.Tolerances.KLoM,
 	} {
 		s := t.String()
@@ -100,7 +100,8 @@ appended to it either way.`,
 	}
 	fl := cmd.Flags()
 	fl.Float64Var(&opt.Alpha, "alpha", opt.Alpha, "significance level: a change is significant when the (1 - alpha) interval excludes 0")
-	fl.StringVar(tol[reports.GateF], reports.ToleranceFlags[reports.GateF][2:], *tol[reports.GateF], "largest significant drop of F and of each attack's F that is not a regression: an amount (0.01) or a percentage of the baseline (10%)")
+	fl.StringVar(tol[reports.GateF], reports.ToleranceFlags[reports.GateF][2:], *tol[reports.GateF], "largest significant drop of F that is not a regression: an amount (0.01) or a percentage of the baseline (10%)")
+	fl.StringVar(tol[reports.GateAttackF], reports.ToleranceFlags[reports.GateAttackF][2:], *tol[reports.GateAttackF], "largest significant drop of each attack's F that is not a regression (amount or percentage)")
 	fl.StringVar(tol[reports.GateFinal], reports.ToleranceFlags[reports.GateFinal][2:], *tol[reports.GateFinal], "largest significant drop of the final score that is not a regression (amount or percentage)")
 	fl.StringVar(tol[reports.GateToW], reports.ToleranceFlags[reports.GateToW][2:], *tol[reports.GateToW], "largest significant drop of ToW that is not a regression (amount or percentage)")
 	fl.StringVar(tol[reports.GateKLoM], reports.ToleranceFlags[reports.GateKLoM][2:], *tol[reports.GateKLoM], "largest significant rise of the forget set's mean KLoM that is not a regression (amount or percentage)")
@@ -130,7 +131,7 @@ func parseTolerances(cmd *cobra.Command, tol map[string]*string, maxDropScore st
 	for _, g := range []struct {
 		gate string
 		dst  *reports.Tolerance
-	}{{reports.GateF, &ts.F}, {reports.GateFinal, &ts.Final}, {reports.GateToW, &ts.ToW}, {reports.GateKLoM, &ts.KLoM}} {
+	}{{reports.GateF, &ts.F}, {reports.GateAttackF, &ts.AttackF}, {reports.GateFinal, &ts.Final}, {reports.GateToW, &ts.ToW}, {reports.GateKLoM, &ts.KLoM}} {
 		t, err := parse(reports.ToleranceFlags[g.gate], *tol[g.gate])
 		if err != nil {
 			return err
@@ -142,12 +143,15 @@ func parseTolerances(cmd *cobra.Command, tol map[string]*string, maxDropScore st
 		if err != nil {
 			return err
 		}
-		if err := (reports.Tolerances{F: t, Final: t}).Check(); err != nil {
+		if err := (reports.Tolerances{F: t, AttackF: t, Final: t}).Check(); err != nil {
 			// Named as typed, not as the flag it stands for.
 			return usererr.Errorf("--max-drop-score is %s; want a finite amount in [0, 1) or a percentage under 100%%", t)
 		}
 		if !cmd.Flags().Changed("max-drop-f") {
 			ts.F = t
+		}
+		if !cmd.Flags().Changed("max-drop-attack-f") {
+			ts.AttackF = t
 		}
 		if !cmd.Flags().Changed("max-drop-final") {
 			ts.Final = t

@@ -336,7 +336,7 @@ func methodMetrics(base, cur *result.Method) []metric {
 			return ca
 		}
 		if len(ba.Epsilons) > 0 && len(ca.Epsilons) > 0 {
-			ms = append(ms, metric{name: "attack " + name + ": F", higherBetter: true, gate: GateF, resamples: always,
+			ms = append(ms, metric{name: "attack " + name + ": F", higherBetter: true, gate: GateAttackF, resamples: always,
 				value: func(m *result.Method, d *bootDraw) float64 {
 					a := find(m)
 					if d == nil {

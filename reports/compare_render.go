@@ -169,8 +169,8 @@ func (c *Comparison) notes() []string {
 	lines := []string{
 		fmt.Sprintf("change = current - baseline; %s intervals from %s.", c.level(), c.Resampled),
 		fmt.Sprintf("~: no significant change at alpha = %g (the interval contains 0); n/a: one value per result, nothing to resample.", c.Options.Alpha),
-		fmt.Sprintf("A significant worsening beyond its tolerance is a regression: F and each attack's F may drop by %s, the final score by %s, ToW by %s, the forget set's KLoM rise by %s (%s, %s, %s, %s; a percentage is of the baseline).",
-			t.F, t.Final, t.ToW, t.KLoM, ToleranceFlags[GateF], ToleranceFlags[GateFinal], ToleranceFlags[GateToW], ToleranceFlags[GateKLoM]),
+		fmt.Sprintf("A significant worsening beyond its tolerance is a regression: F may drop by %s, each attack's F by %s, the final score by %s, ToW by %s, the forget set's KLoM rise by %s (%s, %s, %s, %s, %s; a percentage is of the baseline).",
+			t.F, t.AttackF, t.Final, t.ToW, t.KLoM, ToleranceFlags[GateF], ToleranceFlags[GateAttackF], ToleranceFlags[GateFinal], ToleranceFlags[GateToW], ToleranceFlags[GateKLoM]),
 		fmt.Sprintf("Epsilons at the cap (%g: a peaky or perfectly separated example) are counted, not averaged.", capValue),
 	}
 	for _, w := range c.Warnings {

@@ -63,6 +63,16 @@ func TestCompareFindsInjectedRegression(t *testing.T) {
 		t.Fatalf("KLoM rise: %+v", r)
 	}
 	opt.Tolerances.F, opt.Tolerances.Final, opt.Tolerances.KLoM = Abs(0.1), Abs(0.1), Rel(10)
+	// Each attack's F keeps its own tolerance: loosening F's leaves the
+	// attacks' gate as it was.
+	loose := compareFixtures(t, "full.json", "regressed.json", opt)
+	if r := row(t, loose, "finetune", "attack logreg/per-example: F"); !r.Regression {
+		t.Fatalf("attack F under its own default tolerance, F's loosened: %+v", r)
+	}
+	if r := row(t, loose, "finetune", "forgetting quality F"); r.Regression {
+		t.Fatalf("F under a tolerance of 0.1: %+v", r)
+	}
+	opt.Tolerances.AttackF = Abs(0.1)
 	if tolerant := compareFixtures(t, "full.json", "regressed.json", opt); tolerant.RegressionError() != nil {
 		t.Fatalf("drop of %v under a tolerance of 0.1: %v", f.Change, tolerant.RegressionError())
 	}
