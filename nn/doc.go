@@ -9,4 +9,13 @@
 // gradients of several batches combined before one step, per-element update
 // masks that freeze weights exactly, and re-initialisation of chosen
 // elements with the zoo's initialiser.
+//
+// A training step moves the batch in and the loss and accuracy out: the
+// gradients stay in the training session's output tensors, and the
+// optimiser (SGD with momentum and Nesterov, Adam, AdamW, with weight decay
+// and update masks), gradient accumulation and the batch-norm statistics'
+// commit run as ONNX nodes in sessions of their own (optgraph.go), so that
+// ONNX Runtime runs them on its threads and on the session's device. The
+// Go optimiser that ran before is kept in optim_ref_test.go as the
+// reference the in-graph update is tested against.
 package nn

@@ -32,7 +32,8 @@ type batchIO struct {
 	inI  map[string][]int64
 	out  map[string][]float32
 	ins  []ort.Value
-	outV []ort.Value
+	outV map[string]ort.Value // by output name, for sessions that read them
+	outs []ort.Value          // in the order of the runner's outputs
 }
 
 // newRunner compiles g (whose inputs are ioNames followed by the model's
@@ -83,7 +84,7 @@ func (r *runner) io(n int) (*batchIO, error) {
 	if b, ok := r.batches[n]; ok {
 		return b, nil
 	}
-	b := &batchIO{inF: map[string][]float32{}, inI: map[string][]int64{}, out: map[string][]float32{}}
+	b := &batchIO{inF: map[string][]float32{}, inI: map[string][]int64{}, out: map[string][]float32{}, outV: map[string]ort.Value{}}
 	for _, name := range r.ioNames {
 		s := r.inShape(name, n)
 		var v ort.Value
@@ -111,14 +112,15 @@ func (r *runner) io(n int) (*batchIO, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.outV = append(b.outV, v)
+		b.outs = append(b.outs, v)
+		b.outV[name] = v
 	}
 	r.batches[n] = b
 	return b, nil
 }
 
 func (r *runner) run(b *batchIO) error {
-	return r.sess.Run(&r.own, b.ins, b.outV)
+	return r.sess.Run(&r.own, b.ins, b.outs)
 }
 
 // inferenceGraph is the model's graph with parameters and buffers promoted to
