@@ -20,28 +20,35 @@ import (
 // Where the weights live: the model's Go memory holds the current weights
 // after every step, because Evaluators, the Fisher computer, checkpoints
 // and Save read it directly (their sessions are bound to it). The update
-// therefore reads the weights from the model's memory and writes the new
-// ones into a scratch set that is then copied back (one memcpy per
-// parameter). Writing the output over its own input would save the copy,
-// but ONNX Runtime does not promise that an output may alias an input.
-// The optimiser state (momentum, Adam's moments) is read by nobody else, so
-// it is double-buffered instead: each step reads one set and writes the
-// other, and the two swap roles. The batch-norm running statistics are
+// writes the new weights and the new optimiser state over the old ones: the
+// output tensors are the input tensors. That keeps the step's memory to
+// the parameters, one optimiser state, the gradients and the activations
+// (issue 22), with no copy back; a scratch set and a memcpy would cost one
+// more copy of the parameters (45 MB for ResNet-18) and the copy's time,
+// and double buffers would need every reader of the weights to ask which
+// buffer is current. Writing an output over an input is safe here because
+// of how the graph is built, not because ONNX Runtime promises it in
+// general: every node is element-wise (the output element i depends only on
+// the input elements i), every node that reads an old weight or state
+// precedes, in the graph's order, the one node that writes its new value,
+// and sessions run their nodes one after another (the sequential executor,
+// the default; nn/ort never selects the parallel one). An element-wise
+// kernel reads element i before it writes element i, on any number of
+// threads, each thread owning a disjoint range. The equality test
+// (TestInGraphOptimizerEqualsReference) checks the result bit for bit
+// against the Go reference. The batch-norm running statistics are
 // committed by the same run: Identity nodes from the training step's
 // pending statistics into the model's buffers, with no Go loop.
 type stepper struct {
 	cfg OptimizerConfig
 	rt  *ort.Runtime
 	m   *Model
-	// params are the model's parameters (its memory), scratch the new
-	// weights of the latest run.
-	params, scratch [][]float32
-	dims            [][]int64 // of each parameter
-	// state[b][j][k] is set b of state kind j (0: momentum or Adam's first
-	// moment, 1: Adam's second moment) of parameter k; cur is the set that
-	// holds the current state.
-	state [2][][][]float32
-	cur   int
+	// params are the model's parameters (its memory).
+	params [][]float32
+	dims   [][]int64 // of each parameter
+	// state[j][k] is state kind j (0: momentum or Adam's first moment, 1:
+	// Adam's second moment) of parameter k.
+	state [][][]float32
 	kinds int
 	// t counts the steps (PyTorch's per-parameter step, the same for all).
 	t int
@@ -49,7 +56,7 @@ type stepper struct {
 	// order of ups (mean, var, mean, var...).
 	ups []graph.RunningUpdate
 
-	base ort.Owner // tensors over params, scratch, state, scalars and buffers
+	base ort.Owner // tensors over params, state, scalars and buffers
 	// sessOwn holds the compiled update and the mask tensors; it is
 	// rebuilt when the set of masked parameters changes.
 	sessOwn ort.Owner
@@ -58,12 +65,12 @@ type stepper struct {
 	maskV   []ort.Value
 	maskOf  [][]float32 // the mask slices maskV was made over
 
-	paramV, scratchV []ort.Value
-	stateV           [2][]ort.Value // [set][kind*len(params)+k]
-	bufV             []ort.Value
-	scalarNames      []string
-	scalars          []float32
-	scalarV          []ort.Value
+	paramV      []ort.Value
+	stateV      []ort.Value // [kind*len(params)+k]
+	bufV        []ort.Value
+	scalarNames []string
+	scalars     []float32
+	scalarV     []ort.Value
 
 	acc *accumulator
 }
@@ -119,29 +126,22 @@ func newStepper(rt *ort.Runtime, m *Model, cfg OptimizerConfig, ups []graph.Runn
 		w := m.Param(p)
 		s.params = append(s.params, w)
 		s.dims = append(s.dims, m.Graph.Inits[p].Dims)
-		s.scratch = append(s.scratch, make([]float32, len(w)))
 		pv, err := ort.NewTensor(&s.base, s.dims[len(s.dims)-1], w)
 		if err != nil {
 			return nil, err
 		}
-		sv, err := ort.NewTensor(&s.base, s.dims[len(s.dims)-1], s.scratch[len(s.scratch)-1])
-		if err != nil {
-			return nil, err
-		}
-		s.paramV, s.scratchV = append(s.paramV, pv), append(s.scratchV, sv)
+		s.paramV = append(s.paramV, pv)
 	}
-	for b := range 2 {
-		s.state[b] = make([][][]float32, s.kinds)
-		for j := range s.kinds {
-			for k, w := range s.params {
-				buf := make([]float32, len(w))
-				s.state[b][j] = append(s.state[b][j], buf)
-				v, err := ort.NewTensor(&s.base, s.dims[k], buf)
-				if err != nil {
-					return nil, err
-				}
-				s.stateV[b] = append(s.stateV[b], v)
+	s.state = make([][][]float32, s.kinds)
+	for j := range s.kinds {
+		for k, w := range s.params {
+			buf := make([]float32, len(w))
+			s.state[j] = append(s.state[j], buf)
+			v, err := ort.NewTensor(&s.base, s.dims[k], buf)
+			if err != nil {
+				return nil, err
 			}
+			s.stateV = append(s.stateV, v)
 		}
 	}
 	for _, u := range ups {
@@ -191,7 +191,7 @@ func (s *stepper) moments(j int) [][]float32 {
 	if j >= s.kinds {
 		return nil
 	}
-	return s.state[s.cur][j]
+	return s.state[j]
 }
 
 // updateGraph is the update of every parameter, with masks where masked
@@ -270,12 +270,9 @@ func (s *stepper) updateGraph() (*graph.Graph, []string, []string) {
 				nst[j] = op("Where", keep, nst[j], st[j])
 			}
 		}
-		g.OpNamed("Identity", []string{np}, []string{fmt.Sprintf("p%d_new", k)})
-		outs = append(outs, fmt.Sprintf("p%d_new", k))
+		outs = append(outs, nameOutput(g, np, fmt.Sprintf("p%d_new", k)))
 		for j, v := range nst {
-			name := fmt.Sprintf("state%d_%d_new", j, k)
-			g.OpNamed("Identity", []string{v}, []string{name})
-			outs = append(outs, name)
+			outs = append(outs, nameOutput(g, v, fmt.Sprintf("state%d_%d_new", j, k)))
 		}
 	}
 	for i := range 2 * len(s.ups) {
@@ -286,6 +283,29 @@ func (s *stepper) updateGraph() (*graph.Graph, []string, []string) {
 		outs = append(outs, name)
 	}
 	return g, ins, outs
+}
+
+// nameOutput renames value v, computed by a node of g, to the graph output
+// name out, rather than adding an Identity node: ONNX Runtime keeps an
+// Identity whose input has other consumers, and it would copy the whole
+// tensor once more.
+func nameOutput(g *graph.Graph, v, out string) string {
+	for _, n := range g.Nodes {
+		for i, o := range n.Output {
+			if o == v {
+				n.Output[i] = out
+			}
+		}
+		for i, in := range n.Input {
+			if in == v {
+				n.Input[i] = out
+			}
+		}
+	}
+	if info, ok := g.Info(v); ok {
+		g.SetInfo(out, info)
+	}
+	return out
 }
 
 // compile (re)builds the update session for the current masks.
@@ -368,19 +388,19 @@ func (s *stepper) step(grads, stats []ort.Value, masks [][]float32, lr float64) 
 	}
 	np := len(s.params)
 	ins := slices.Clone(s.scalarV)
-	nxt := 1 - s.cur
 	var outs []ort.Value
 	for k := range s.params {
 		ins = append(ins, s.paramV[k], grads[k])
 		for j := range s.kinds {
-			ins = append(ins, s.stateV[s.cur][j*np+k])
+			ins = append(ins, s.stateV[j*np+k])
 		}
 		if s.masked[k] {
 			ins = append(ins, s.maskV[k])
 		}
-		outs = append(outs, s.scratchV[k])
+		// In place: see the type's comment.
+		outs = append(outs, s.paramV[k])
 		for j := range s.kinds {
-			outs = append(outs, s.stateV[nxt][j*np+k])
+			outs = append(outs, s.stateV[j*np+k])
 		}
 	}
 	ins = append(ins, stats...)
@@ -389,22 +409,16 @@ func (s *stepper) step(grads, stats []ort.Value, masks [][]float32, lr float64) 
 		s.t--
 		return fmt.Errorf("model %q: optimiser update: %w", s.m.Graph.Name, err)
 	}
-	for k, w := range s.params {
-		copy(w, s.scratch[k])
-	}
-	s.cur = nxt
 	return nil
 }
 
 // accumulator is Accumulate's running sum as graph nodes: acc ← acc +
 // scale·g for every parameter (acc ← scale·g at the first call), in a
-// session of its own, double-buffered like the optimiser state.
+// session of its own, written in place as the optimiser's update is.
 type accumulator struct {
 	own            ort.Owner
 	sess           *ort.Session
-	bufs           [2][][]float32
-	vals           [2][]ort.Value
-	cur            int
+	vals           []ort.Value
 	first          []float32 // 1 at the first Accumulate after a step
 	scale          []float64
 	firstV, scaleV ort.Value
@@ -451,16 +465,12 @@ func newAccumulator(rt *ort.Runtime, m *Model, params [][]float32, dims [][]int6
 	if a.scaleV, err = ort.NewTensor(&a.own, []int64{1}, a.scale); err != nil {
 		return nil, err
 	}
-	for b := range 2 {
-		for k, w := range params {
-			buf := make([]float32, len(w))
-			v, err := ort.NewTensor(&a.own, dims[k], buf)
-			if err != nil {
-				return nil, err
-			}
-			a.bufs[b] = append(a.bufs[b], buf)
-			a.vals[b] = append(a.vals[b], v)
+	for k, w := range params {
+		v, err := ort.NewTensor(&a.own, dims[k], make([]float32, len(w)))
+		if err != nil {
+			return nil, err
 		}
+		a.vals = append(a.vals, v)
 	}
 	ok = true
 	return a, nil
@@ -473,17 +483,15 @@ func (a *accumulator) add(grads []ort.Value, scale float64, first bool) error {
 	if first {
 		a.first[0] = 1
 	}
-	nxt := 1 - a.cur
 	ins := []ort.Value{a.firstV, a.scaleV}
 	for k, g := range grads {
-		ins = append(ins, a.vals[a.cur][k], g)
+		ins = append(ins, a.vals[k], g)
 	}
-	if err := a.sess.Run(&a.own, ins, a.vals[nxt]); err != nil {
+	if err := a.sess.Run(&a.own, ins, a.vals); err != nil {
 		return fmt.Errorf("accumulating gradients: %w", err)
 	}
-	a.cur = nxt
 	return nil
 }
 
 // sum is the current accumulated gradient.
-func (a *accumulator) sum() []ort.Value { return a.vals[a.cur] }
+func (a *accumulator) sum() []ort.Value { return a.vals }
