@@ -73,6 +73,9 @@ type stepper struct {
 	scalarV     []ort.Value
 
 	acc *accumulator
+	// dev, for a device-resident Trainer, binds the update to device
+	// tensors (devtrain.go); nil: the update runs on host tensors.
+	dev *stepDev
 }
 
 // Scalar inputs of the update graph, by optimiser.
@@ -190,6 +193,9 @@ func (s *stepper) close() error {
 func (s *stepper) moments(j int) [][]float32 {
 	if j >= s.kinds {
 		return nil
+	}
+	if s.dev != nil && !s.dev.stateOnHost {
+		s.dev.pullState(s)
 	}
 	return s.state[j]
 }
@@ -310,6 +316,9 @@ func nameOutput(g *graph.Graph, v, out string) string {
 
 // compile (re)builds the update session for the current masks.
 func (s *stepper) compile() error {
+	if s.dev != nil {
+		s.dev.dropBindings()
+	}
 	if err := s.sessOwn.Close(); err != nil {
 		return err
 	}
@@ -354,14 +363,21 @@ func (s *stepper) setMasks(masks [][]float32) error {
 			return err
 		}
 		s.maskV[k], s.maskOf[k] = v, mk
+		if s.dev != nil {
+			if err := s.dev.setMask(s, k, mk); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
 // step runs one update with learning rate lr on gradients grads (one
 // tensor per parameter) and commits the batch-norm statistics stats (in
-// the order of ups: mean, var, ...), honouring masks.
-func (s *stepper) step(grads, stats []ort.Value, masks [][]float32, lr float64) error {
+// the order of ups: mean, var, ...), honouring masks. On a device-resident
+// trainer grads and stats are ignored: the device's gradients (or its
+// accumulator, with acc) and pending statistics are bound instead.
+func (s *stepper) step(grads, stats []ort.Value, masks [][]float32, lr float64, acc bool) error {
 	if err := s.setMasks(masks); err != nil {
 		return err
 	}
@@ -385,6 +401,22 @@ func (s *stepper) step(grads, stats []ort.Value, masks [][]float32, lr float64) 
 		if c.Name == "adamw" {
 			s.scalars[2] = float32(1 - lr*c.WeightDecay)
 		}
+	}
+	if s.dev != nil {
+		err := s.dev.pushState(s)
+		var bd *ort.Binding
+		if err == nil {
+			bd, err = s.dev.binding(s, acc)
+		}
+		if err == nil {
+			err = bd.Run()
+		}
+		if err != nil {
+			s.t--
+			return fmt.Errorf("model %q: optimiser update: %w", s.m.Graph.Name, err)
+		}
+		s.dev.t.ds.stale = true
+		return nil
 	}
 	np := len(s.params)
 	ins := slices.Clone(s.scalarV)
@@ -422,6 +454,7 @@ type accumulator struct {
 	first          []float32 // 1 at the first Accumulate after a step
 	scale          []float64
 	firstV, scaleV ort.Value
+	dev            *stepDev // device-resident: the sum lives there
 }
 
 func newAccumulator(rt *ort.Runtime, m *Model, params [][]float32, dims [][]int64) (*accumulator, error) {
@@ -482,6 +515,12 @@ func (a *accumulator) add(grads []ort.Value, scale float64, first bool) error {
 	a.first[0] = 0
 	if first {
 		a.first[0] = 1
+	}
+	if a.dev != nil {
+		if err := a.dev.accumulate(a); err != nil {
+			return fmt.Errorf("accumulating gradients: %w", err)
+		}
+		return nil
 	}
 	ins := []ort.Value{a.firstV, a.scaleV}
 	for k, g := range grads {

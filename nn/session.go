@@ -12,6 +12,7 @@ import (
 // model's own memory, plus per-batch-size input and output tensors, all
 // created once and reused for every batch.
 type runner struct {
+	m       *Model
 	rt      *ort.Runtime
 	own     ort.Owner
 	sess    *ort.Session
@@ -45,7 +46,7 @@ func newRunner(rt *ort.Runtime, m *Model, g *graph.Graph, ioNames, fixed, outs [
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{rt: rt, ioNames: ioNames, outs: outs, batches: map[int]*batchIO{}, inDType: map[string]graph.DType{}}
+	r := &runner{m: m, rt: rt, ioNames: ioNames, outs: outs, batches: map[int]*batchIO{}, inDType: map[string]graph.DType{}}
 	r.sess, err = rt.NewSession(&r.own, b, g.Inputs, outs)
 	if err != nil {
 		r.own.Close()
@@ -120,6 +121,7 @@ func (r *runner) io(n int) (*batchIO, error) {
 }
 
 func (r *runner) run(b *batchIO) error {
+	r.m.hostRead() // the fixed inputs read the model's memory
 	return r.sess.Run(&r.own, b.ins, b.outs)
 }
 

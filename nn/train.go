@@ -221,6 +221,8 @@ func (t *Trainer) restore(st *TrainState) error {
 	for k, s := range t.opt.moments(1) {
 		copy(s, st.S[k])
 	}
+	// On a device-resident trainer moments brought the state to the host
+	// and the next step uploads what was written here (stepDev.pushState).
 	t.Step, t.opt.t = st.Step, st.OptStep
 	return nil
 }

@@ -98,8 +98,12 @@ type Batch struct {
 // graph nodes in small sessions of their own (stepper, accumulator), on the
 // session's device and its intra-op threads; after every Apply the model's
 // memory holds the new weights, so Evaluators, the Fisher computer,
-// checkpoints and Save see them. Methods that need more than these read
-// (and may change) Grad between Compute and Apply.
+// checkpoints and Save see them. On a device-resident runtime (CUDA, or
+// ort.Options.DeviceResident on the CPU) the weights, optimiser state and
+// gradients stay in ONNX Runtime memory on the device instead, and come
+// back to the model's memory only when something reads the model
+// (devtrain.go); Close brings them back for good. Methods that need more
+// than these read (and may change) Grad between Compute and Apply.
 type Trainer struct {
 	m       *Model
 	r       *runner
@@ -121,6 +125,10 @@ type Trainer struct {
 	accN int
 	// distill: the graph has the teacher's logits and KL factors as inputs.
 	distill bool
+	// dev holds the device side of a device-resident trainer (devtrain.go);
+	// finiteOut is then the graph's flag for non-finite gradients.
+	dev       *devTrainer
+	finiteOut string
 	// Step counts Apply calls.
 	Step int
 }
@@ -183,8 +191,15 @@ func NewTrainer(rt *ort.Runtime, m *Model, opt OptimizerConfig, loss LossConfig,
 	hits := g.Op1("Cast", []string{g.Op1("Equal", []string{am, labels})}, graph.AInt("to", int64(graph.Float)))
 	correctOut := vec1(g, g.Op1("ReduceSum", []string{hits}, graph.AInt("keepdims", 0)))
 	outs := []string{lossOut, correctOut, m.Output}
+	var gradNames []string
 	for _, p := range m.Params {
 		outs = append(outs, grads[p])
+		gradNames = append(gradNames, grads[p])
+	}
+	finiteOut := ""
+	if rt.DeviceResident() {
+		finiteOut = finiteFlag(g, gradNames)
+		outs = append(outs, finiteOut)
 	}
 	for _, u := range ups {
 		outs = append(outs, u.NewMean, u.NewVar)
@@ -196,13 +211,23 @@ func NewTrainer(rt *ort.Runtime, m *Model, opt OptimizerConfig, loss LossConfig,
 	if err != nil {
 		return nil, err
 	}
-	t := &Trainer{m: m, r: r, ups: ups, gradOf: grads, lossOut: lossOut, correctOut: correctOut, masks: masks, seed: seed, distill: loss.Distill}
+	t := &Trainer{m: m, r: r, ups: ups, gradOf: grads, lossOut: lossOut, correctOut: correctOut, masks: masks, seed: seed, distill: loss.Distill, finiteOut: finiteOut}
 	for _, p := range m.Params {
 		t.params = append(t.params, m.Param(p))
 	}
 	if t.opt, err = newStepper(rt, m, opt, ups); err != nil {
 		r.close()
 		return nil, err
+	}
+	if rt.DeviceResident() {
+		err := t.startDevice()
+		if err == nil {
+			t.opt.dev, err = newStepDev(t.opt, t.dev)
+		}
+		if err != nil {
+			t.Close()
+			return nil, err
+		}
 	}
 	t.update = make([][]float32, len(t.params))
 	return t, nil
@@ -248,7 +273,14 @@ func (t *Trainer) SetUpdateMask(param string, scale []float32) error {
 
 // Close releases the sessions and their tensors.
 func (t *Trainer) Close() error {
-	err := t.opt.close()
+	var err error
+	if t.dev != nil {
+		err = t.devClose()
+		t.dev = nil
+	}
+	if e := t.opt.close(); err == nil {
+		err = e
+	}
 	if e := t.r.close(); err == nil {
 		err = e
 	}
@@ -267,6 +299,11 @@ type StepResult struct {
 func (t *Trainer) Logits() []float32 {
 	if t.cur == nil {
 		return nil
+	}
+	if t.dev != nil {
+		if err := t.dev.ds.st.Download(t.cur.out[t.m.Output], t.dev.logits[t.dev.curN]); err != nil && t.dev.ds.err == nil {
+			t.dev.ds.err = err
+		}
 	}
 	return t.cur.out[t.m.Output]
 }
@@ -393,7 +430,11 @@ func (t *Trainer) drawMasks(b *batchIO) {
 
 func (t *Trainer) compute(b *batchIO) (StepResult, error) {
 	t.drawMasks(b)
-	if err := t.r.run(b); err != nil {
+	if t.dev != nil {
+		if err := t.devCompute(b, len(b.inI["labels"])); err != nil {
+			return StepResult{}, err
+		}
+	} else if err := t.r.run(b); err != nil {
 		return StepResult{}, err
 	}
 	t.cur = b
@@ -410,11 +451,21 @@ func (t *Trainer) Grad(name string) []float32 {
 	if t.cur == nil {
 		return nil
 	}
+	if t.dev != nil {
+		k := slices.Index(t.m.Params, name)
+		if k < 0 {
+			return nil
+		}
+		return t.devGrad(k)
+	}
 	return t.cur.out[t.gradOf[name]]
 }
 
 // GradsFinite reports whether every pending gradient is finite.
 func (t *Trainer) GradsFinite() bool {
+	if t.dev != nil && t.cur != nil {
+		return t.devGradsFinite()
+	}
 	for _, g := range t.grads {
 		for _, v := range g {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
@@ -452,7 +503,15 @@ func (t *Trainer) Apply(lr float64) error {
 	if t.cur == nil {
 		return nil
 	}
-	if err := t.opt.step(t.gradValues(), t.statValues(), t.update, lr); err != nil {
+	var grads, stats []ort.Value
+	if t.dev != nil {
+		if err := t.devPushGrads(); err != nil {
+			return err
+		}
+	} else {
+		grads, stats = t.gradValues(), t.statValues()
+	}
+	if err := t.opt.step(grads, stats, t.update, lr, false); err != nil {
 		return err
 	}
 	t.Step++
@@ -473,9 +532,18 @@ func (t *Trainer) Accumulate(scale float64) error {
 		if err != nil {
 			return err
 		}
+		a.dev = t.opt.dev
 		t.opt.acc = a
 	}
-	if err := t.opt.acc.add(t.gradValues(), scale, t.accN == 0); err != nil {
+	var grads []ort.Value
+	if t.dev != nil {
+		if err := t.devPushGrads(); err != nil {
+			return err
+		}
+	} else {
+		grads = t.gradValues()
+	}
+	if err := t.opt.acc.add(grads, scale, t.accN == 0); err != nil {
 		return err
 	}
 	t.accN++
@@ -490,7 +558,15 @@ func (t *Trainer) ApplyAccumulated(lr float64) error {
 	if t.accN == 0 || t.cur == nil {
 		return nil
 	}
-	if err := t.opt.step(t.opt.acc.sum(), t.statValues(), t.update, lr); err != nil {
+	var grads, stats []ort.Value
+	if t.dev != nil {
+		if err := t.dev.ds.push(); err != nil {
+			return err
+		}
+	} else {
+		grads, stats = t.opt.acc.sum(), t.statValues()
+	}
+	if err := t.opt.step(grads, stats, t.update, lr, true); err != nil {
 		return err
 	}
 	t.accN = 0

@@ -147,8 +147,6 @@ import (
 	"unsafe"
 
 	ortgo "github.com/yalue/onnxruntime_go"
-
-	"unlearnbench/nn/graph"
 )
 
 // A Store keeps float32 tensors in ONNX Runtime memory on a session's
@@ -207,8 +205,11 @@ func (r *Runtime) memoryName() string {
 
 // NewStore creates a store on r's device with the allocator of session s
 // (ONNX Runtime ties device allocators to a session's providers); close the
-// store before s.
-func (r *Runtime) NewStore(s *Session) (*Store, error) {
+// store before s. copyModel is a serialised ONNX model y = Identity(x), x
+// and y float32 of shape [-1], which Upload and Download run (built by the
+// caller with nn/graph, which this package cannot import: graph's tests
+// import it).
+func (r *Runtime) NewStore(s *Session, copyModel []byte) (*Store, error) {
 	clib := C.CString(r.lib)
 	defer C.free(unsafe.Pointer(clib))
 	if err := cerr(C.ubds_load(clib)); err != nil {
@@ -234,15 +235,8 @@ func (r *Runtime) NewStore(s *Session) (*Store, error) {
 	if err := cerr(C.ubds_allocator(sessionPtr(s.s), st.mem, &st.alloc)); err != nil {
 		return nil, fmt.Errorf("device store: allocator for %s memory: %w", r.memoryName(), err)
 	}
-	g := graph.New("copy")
-	g.AddInput("x", graph.Float, -1)
-	g.OpNamed("Identity", []string{"x"}, []string{"y"})
-	g.AddOutput("y")
-	b, err := g.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	if st.copier, err = r.NewSession(&st.own, b, []string{"x"}, []string{"y"}); err != nil {
+	var err error
+	if st.copier, err = r.NewSession(&st.own, copyModel, []string{"x"}, []string{"y"}); err != nil {
 		return nil, fmt.Errorf("device store: %w", err)
 	}
 	ok = true
@@ -349,6 +343,17 @@ func (st *Store) NewBinding(s *Session) (*Binding, error) {
 	return b, nil
 }
 
+// DropBinding releases b now (before the session it binds is closed).
+func (st *Store) DropBinding(b *Binding) {
+	for i, x := range st.bindings {
+		if x == b {
+			st.bindings = append(st.bindings[:i], st.bindings[i+1:]...)
+			break
+		}
+	}
+	b.Destroy()
+}
+
 // Destroy releases the binding (the bound tensors stay with their store).
 func (b *Binding) Destroy() error {
 	C.ubds_release(C.UBDS_RELEASE_IO_BINDING, b.b)
@@ -364,6 +369,36 @@ func (b *Binding) bind(name string, t *DeviceTensor, output bool) error {
 		out = 1
 	}
 	return cerr(C.ubds_bind(b.b, cn, t.v, out))
+}
+
+// valuePtr returns the C OrtValue behind an onnxruntime_go value: its
+// ValueInternalData holds that pointer as its only field (checked by
+// TestSessionLayout).
+func valuePtr(v Value) unsafe.Pointer {
+	return *(*unsafe.Pointer)(unsafe.Pointer(v.GetInternals()))
+}
+
+// BindHostInput binds a host tensor (NewTensor, over Go memory) to input
+// name: ONNX Runtime reads it where it is on the CPU and copies it to the
+// device on CUDA, at every run. The tensor must outlive the binding.
+func (b *Binding) BindHostInput(name string, v Value) error {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	if err := cerr(C.ubds_bind(b.b, cn, valuePtr(v), 0)); err != nil {
+		return fmt.Errorf("binding input %s: %w", name, err)
+	}
+	return nil
+}
+
+// BindHostOutput binds a host tensor to output name: the run writes it
+// (on CUDA, through a copy from the device).
+func (b *Binding) BindHostOutput(name string, v Value) error {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	if err := cerr(C.ubds_bind(b.b, cn, valuePtr(v), 1)); err != nil {
+		return fmt.Errorf("binding output %s: %w", name, err)
+	}
+	return nil
 }
 
 // BindInput binds t to input name.

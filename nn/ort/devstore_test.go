@@ -23,6 +23,10 @@ func TestSessionLayout(t *testing.T) {
 	if f := a.Field(0); f.Name != "ortSession" || f.Offset != 0 || f.Type.Kind() != reflect.Pointer {
 		t.Fatalf("onnxruntime_go.AdvancedSession's first field is %s at %d", f.Name, f.Offset)
 	}
+	v := reflect.TypeOf(ortgo.ValueInternalData{})
+	if v.NumField() != 1 || v.Field(0).Type.Kind() != reflect.Pointer {
+		t.Fatalf("onnxruntime_go.ValueInternalData changed layout: %d fields", v.NumField())
+	}
 }
 
 // TestStoreKeepsStateOnTheDevice runs the device store on the CPU (the same
@@ -53,7 +57,15 @@ func TestStoreKeepsStateOnTheDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := rt.NewStore(sess)
+	cg := graph.New("copy")
+	cg.AddInput("x", graph.Float, -1)
+	cg.OpNamed("Identity", []string{"x"}, []string{"y"})
+	cg.AddOutput("y")
+	cb, err := cg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := rt.NewStore(sess, cb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,11 +96,17 @@ func TestStoreKeepsStateOnTheDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, d := range map[string]*ort.DeviceTensor{"s": sd, "a": ad, "x": xd} {
+	for name, d := range map[string]*ort.DeviceTensor{"s": sd, "x": xd} {
 		if err := bd.BindInput(name, d); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// a, a host tensor over Go memory, is read where it is at every run.
+	av, _ := ort.NewTensor(&own, []int64{1}, []float32{0.5})
+	if err := bd.BindHostInput("a", av); err != nil {
+		t.Fatal(err)
+	}
+	_ = ad
 	if err := bd.BindOutput("s_new", sd); err != nil {
 		t.Fatal(err)
 	}
