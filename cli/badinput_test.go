@@ -63,6 +63,7 @@ func TestBadNumbers(t *testing.T) {
 		{"label smoothing -Inf", train("--label-smoothing", "-Inf"), 2, []string{"--label-smoothing is -Inf"}, out},
 		{"config lr NaN", train("--config", config("lr.yaml", "optimizer:\n  lr: .nan\n")), 2, []string{"lr.yaml", "optimizer.lr is NaN"}, out},
 		{"config beta2", train("--config", config("beta.yaml", "optimizer:\n  name: adam\n  beta2: 1.5\n")), 2, []string{"beta.yaml", "optimizer.beta2 is 1.5"}, out},
+		{"config nesterov adamw", train("--config", config("nesterov.yaml", "optimizer:\n  name: adamw\n  nesterov: true\n")), 2, []string{"nesterov.yaml", "optimizer.nesterov is true", "sgd's momentum only"}, out},
 		{"config class weight", train("--config", config("w.yaml", "loss:\n  class_weights: [1, .inf]\n")), 2, []string{"w.yaml", "loss.class_weights[1] is +Inf"}, out},
 		{"flag wins over config", train("--config", config("ok.yaml", "optimizer:\n  lr: 0.1\n"), "--lr", "NaN"), 2, []string{"--lr is NaN"}, out},
 		{"normalize NaN", []string{"logits", "--out", logits, "--normalize", "NaN/1", "m.onnx"}, 2, []string{"--normalize", "mean NaN"}, []string{logits}},

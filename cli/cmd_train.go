@@ -90,7 +90,7 @@ warmup_steps}, loss: {label_smoothing, class_weights}, ...).`,
 	fl.IntVar(&s.Epochs, "epochs", 10, "passes over the training examples")
 	fl.IntVar(&s.BatchSize, "batch-size", 128, "examples per step")
 	fl.Uint64Var(&s.Seed, "seed", 0, "seed of the initialisation, the batch order, augmentation and dropout")
-	fl.StringVar(&s.Optimizer.Name, "optimizer", "sgd", "sgd or adam")
+	fl.StringVar(&s.Optimizer.Name, "optimizer", "sgd", "sgd, adam or adamw")
 	fl.Float64Var(&s.Optimizer.LR, "lr", 0.05, "learning rate")
 	fl.Float64Var(&s.Optimizer.Momentum, "momentum", 0.9, "SGD momentum")
 	fl.BoolVar(&s.Optimizer.Nesterov, "nesterov", false, "SGD with Nesterov momentum")

@@ -78,7 +78,9 @@ func BenchmarkTrainStep(b *testing.B) {
 				if _, err := tr.Compute(d, idx); err != nil {
 					b.Fatal(err)
 				}
-				tr.Apply(0.01)
+				if err := tr.Apply(0.01); err != nil {
+					b.Fatal(err)
+				}
 			}
 			step() // warm-up, twice as in BenchmarkForward
 			step()

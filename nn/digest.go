@@ -12,6 +12,7 @@ import (
 // models with the same digest compute the same logits. Caches of things
 // derived from a model (its Fisher diagonal, its populations) key on it.
 func (m *Model) Digest() (string, error) {
+	m.hostRead()
 	g := m.Graph.Clone()
 	g.Outputs = []string{m.Output}
 	b, err := g.Marshal()

@@ -9,4 +9,18 @@
 // gradients of several batches combined before one step, per-element update
 // masks that freeze weights exactly, and re-initialisation of chosen
 // elements with the zoo's initialiser.
+//
+// A training step moves the batch in and the loss and accuracy out: the
+// gradients stay in the training session's output tensors, and the
+// optimiser (SGD with momentum and Nesterov, Adam, AdamW, with weight decay
+// and update masks), gradient accumulation and the batch-norm statistics'
+// commit run as ONNX nodes in sessions of their own (optgraph.go), so that
+// ONNX Runtime runs them on its threads and on the session's device. On a
+// device-resident runtime (CUDA; on request on the CPU) the weights,
+// buffers, optimiser state and gradients live in ONNX Runtime memory on the
+// device across steps (devtrain.go, over nn/ort's Store) and come back to
+// the model's Go memory only when the model is read (Model.hostRead, the
+// pull hook). The Go optimiser that ran before is kept in
+// optim_ref_test.go as the reference the in-graph update is tested
+// against.
 package nn

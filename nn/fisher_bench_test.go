@@ -72,7 +72,9 @@ func fisherSpeed(b *testing.B, m *Model, d *Data, loopN int) {
 		if _, err := tr.Compute(d, benchIdx(benchBatch)); err != nil {
 			b.Fatal(err)
 		}
-		tr.Apply(0.01)
+		if err := tr.Apply(0.01); err != nil {
+			b.Fatal(err)
+		}
 	}
 	loopN = min(n, loopN)
 	// Round r covers whole batches of the data and a fifth of the loop's.
@@ -104,7 +106,9 @@ func fisherSpeed(b *testing.B, m *Model, d *Data, loopN int) {
 					if _, err := tr.Compute(d, idx[s:min(len(idx), s+benchBatch)]); err != nil {
 						return err
 					}
-					tr.Apply(0.01)
+					if err := tr.Apply(0.01); err != nil {
+						return err
+					}
 				}
 				return nil
 			})

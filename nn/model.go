@@ -23,23 +23,52 @@ type Model struct {
 	Classes int
 	Params  []string // trainable initializers, in a fixed order
 	Buffers []string // batch-norm running statistics: updated by training, not trained
+	// dev, while a device-resident Trainer holds the model, is where its
+	// newest weights are (devtrain.go); nil otherwise.
+	dev *devState
 }
 
-// Param returns the data of parameter or buffer name.
-func (m *Model) Param(name string) []float32 { return m.Graph.Inits[name].F32 }
+// hostRead brings the weights into the model's memory when a
+// device-resident Trainer holds newer ones: the pull hook of everything
+// that reads the weights (Param, Clone, Save, Digest, evaluators and the
+// Fisher computer through their runners, checkpoints).
+func (m *Model) hostRead() {
+	if m.dev != nil {
+		m.dev.pull()
+	}
+}
+
+// hostWrite is hostRead for a caller that may write the weights: the
+// device-resident Trainer uploads them again before its next step.
+func (m *Model) hostWrite() {
+	if m.dev != nil {
+		m.dev.pull()
+		m.dev.dirty = true
+	}
+}
+
+// Param returns the data of parameter or buffer name, which the caller
+// may read and write (with a device-resident Trainer, this brings the
+// weights to the host and has the next step upload them).
+func (m *Model) Param(name string) []float32 {
+	m.hostWrite()
+	return m.Graph.Inits[name].F32
+}
 
 // NumParams counts the trainable scalars.
 func (m *Model) NumParams() int {
 	n := 0
 	for _, p := range m.Params {
-		n += len(m.Param(p))
+		n += len(m.Graph.Inits[p].F32)
 	}
 	return n
 }
 
 // Clone copies the model, weights included.
 func (m *Model) Clone() *Model {
+	m.hostRead()
 	c := *m
+	c.dev = nil
 	c.Graph = m.Graph.Clone()
 	for _, name := range append(slices.Clone(m.Params), m.Buffers...) {
 		t := *m.Graph.Inits[name]
@@ -55,6 +84,7 @@ func (m *Model) Clone() *Model {
 // CopyWeightsFrom overwrites m's parameters and buffers with src's (same
 // architecture).
 func (m *Model) CopyWeightsFrom(src *Model) error {
+	src.hostRead()
 	for _, name := range append(slices.Clone(m.Params), m.Buffers...) {
 		s, ok := src.Graph.Inits[name]
 		if !ok || len(s.F32) != len(m.Param(name)) {
@@ -68,6 +98,7 @@ func (m *Model) CopyWeightsFrom(src *Model) error {
 // Save writes the model as a self-contained inference ONNX file (weights as
 // initializers), atomically.
 func (m *Model) Save(path string) error {
+	m.hostRead()
 	g := m.Graph.Clone()
 	g.Outputs = []string{m.Output}
 	return g.Save(path)

@@ -7,9 +7,12 @@ import (
 )
 
 // OptimizerConfig chooses and configures the optimiser, with PyTorch's
-// semantics (weight decay as an L2 term added to the gradient).
+// semantics: weight decay as an L2 term added to the gradient for sgd and
+// adam, decoupled for adamw (torch.optim.AdamW: p ← p·(1 − lr·wd), then
+// Adam's step without the decay in the gradient). The update runs as ONNX
+// nodes (stepper).
 type OptimizerConfig struct {
-	Name        string  `yaml:"name"` // "sgd" or "adam"
+	Name        string  `yaml:"name"` // "sgd", "adam" or "adamw"
 	LR          float64 `yaml:"lr"`
 	Momentum    float64 `yaml:"momentum"`
 	Nesterov    bool    `yaml:"nesterov"`
@@ -22,133 +25,39 @@ type OptimizerConfig struct {
 // Validate checks the configuration.
 func (c OptimizerConfig) Validate() error {
 	switch c.Name {
-	case "sgd", "adam":
+	case "sgd", "adam", "adamw":
 	default:
-		return usererr.Errorf("optimizer %q: want sgd or adam", c.Name)
+		return usererr.Errorf("optimizer %q: the in-graph update offers sgd, adam or adamw", c.Name)
 	}
-	if !(c.LR > 0) {
+	if c.Nesterov && c.Name != "sgd" {
+		// PyTorch's Adam has no Nesterov variant (NAdam is another
+		// optimiser, not offered): refused rather than silently ignored.
+		return usererr.Errorf("optimizer %s: nesterov applies to sgd's momentum only", c.Name)
+	}
+	for _, b := range []struct {
+		name string
+		v    float64
+	}{{"beta1", c.Beta1}, {"beta2", c.Beta2}} {
+		if !(b.v >= 0 && b.v < 1) {
+			return usererr.Errorf("optimizer %s %v: want [0, 1)", b.name, b.v)
+		}
+	}
+	if !(c.Eps >= 0) || math.IsInf(c.Eps, 0) {
+		return usererr.Errorf("optimizer eps %v: want a finite number >= 0 (0 means 1e-8)", c.Eps)
+	}
+	if !(c.LR > 0) || math.IsInf(c.LR, 0) {
 		return usererr.Errorf("optimizer learning rate %v: want > 0", c.LR)
 	}
-	if c.Momentum < 0 || c.Momentum >= 1 {
+	if !(c.Momentum >= 0 && c.Momentum < 1) {
 		return usererr.Errorf("optimizer momentum %v: want [0, 1)", c.Momentum)
 	}
 	if c.Nesterov && c.Momentum == 0 {
 		return usererr.Errorf("optimizer: Nesterov needs momentum > 0")
 	}
-	if c.WeightDecay < 0 {
+	if !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0) {
 		return usererr.Errorf("optimizer weight decay %v: want >= 0", c.WeightDecay)
 	}
 	return nil
-}
-
-// optimizer updates parameters in place from their gradients.
-type optimizer struct {
-	cfg  OptimizerConfig
-	v, s [][]float32 // momentum / Adam first and second moments
-	t    int
-}
-
-func newOptimizer(cfg OptimizerConfig, params [][]float32) *optimizer {
-	o := &optimizer{cfg: cfg}
-	if cfg.Name == "adam" || cfg.Momentum > 0 {
-		for _, p := range params {
-			o.v = append(o.v, make([]float32, len(p)))
-		}
-	}
-	if cfg.Name == "adam" {
-		for _, p := range params {
-			o.s = append(o.s, make([]float32, len(p)))
-		}
-	}
-	return o
-}
-
-// step applies one update with learning rate lr. masks[k], when not nil,
-// is a per-element factor on parameter k's gradient and weight decay: an
-// element whose factor is 0 is skipped entirely (no decay, no moment
-// update), so that its bits never change.
-func (o *optimizer) step(params, grads, masks [][]float32, lr float64) {
-	o.t++
-	c := o.cfg
-	wd := float32(c.WeightDecay)
-	mask := func(k int) []float32 {
-		if k < len(masks) {
-			return masks[k]
-		}
-		return nil
-	}
-	switch c.Name {
-	case "sgd":
-		mu := float32(c.Momentum)
-		for k, p := range params {
-			g, s := grads[k], mask(k)
-			if mu == 0 {
-				for i := range p {
-					gi := g[i] + wd*p[i]
-					if s != nil {
-						if s[i] == 0 {
-							continue
-						}
-						gi *= s[i]
-					}
-					p[i] -= float32(lr) * gi
-				}
-				continue
-			}
-			v := o.v[k]
-			for i := range p {
-				gi := g[i] + wd*p[i]
-				if s != nil {
-					if s[i] == 0 {
-						continue
-					}
-					gi *= s[i]
-				}
-				if o.t == 1 {
-					v[i] = gi // PyTorch starts the buffer at the first gradient
-				} else {
-					v[i] = mu*v[i] + gi
-				}
-				if c.Nesterov {
-					gi += mu * v[i]
-				} else {
-					gi = v[i]
-				}
-				p[i] -= float32(lr) * gi
-			}
-		}
-	case "adam":
-		b1, b2, eps := c.Beta1, c.Beta2, c.Eps
-		if b1 == 0 {
-			b1 = 0.9
-		}
-		if b2 == 0 {
-			b2 = 0.999
-		}
-		if eps == 0 {
-			eps = 1e-8
-		}
-		bc1 := 1 - math.Pow(b1, float64(o.t))
-		bc2 := 1 - math.Pow(b2, float64(o.t))
-		stepSize := float32(lr / bc1)
-		sq2 := float32(math.Sqrt(bc2))
-		fb1, fb2, feps := float32(b1), float32(b2), float32(eps)
-		for k, p := range params {
-			g, m, v, s := grads[k], o.v[k], o.s[k], mask(k)
-			for i := range p {
-				gi := g[i] + wd*p[i]
-				if s != nil {
-					if s[i] == 0 {
-						continue
-					}
-					gi *= s[i]
-				}
-				m[i] = fb1*m[i] + (1-fb1)*gi
-				v[i] = fb2*v[i] + (1-fb2)*gi*gi
-				p[i] -= stepSize * m[i] / (float32(math.Sqrt(float64(v[i])))/sq2 + feps)
-			}
-		}
-	}
 }
 
 // Schedule is a learning-rate schedule over training steps: a linear

@@ -12,6 +12,7 @@ import (
 // model's own memory, plus per-batch-size input and output tensors, all
 // created once and reused for every batch.
 type runner struct {
+	m       *Model
 	rt      *ort.Runtime
 	own     ort.Owner
 	sess    *ort.Session
@@ -32,7 +33,8 @@ type batchIO struct {
 	inI  map[string][]int64
 	out  map[string][]float32
 	ins  []ort.Value
-	outV []ort.Value
+	outV map[string]ort.Value // by output name, for sessions that read them
+	outs []ort.Value          // in the order of the runner's outputs
 }
 
 // newRunner compiles g (whose inputs are ioNames followed by the model's
@@ -44,7 +46,7 @@ func newRunner(rt *ort.Runtime, m *Model, g *graph.Graph, ioNames, fixed, outs [
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{rt: rt, ioNames: ioNames, outs: outs, batches: map[int]*batchIO{}, inDType: map[string]graph.DType{}}
+	r := &runner{m: m, rt: rt, ioNames: ioNames, outs: outs, batches: map[int]*batchIO{}, inDType: map[string]graph.DType{}}
 	r.sess, err = rt.NewSession(&r.own, b, g.Inputs, outs)
 	if err != nil {
 		r.own.Close()
@@ -83,7 +85,7 @@ func (r *runner) io(n int) (*batchIO, error) {
 	if b, ok := r.batches[n]; ok {
 		return b, nil
 	}
-	b := &batchIO{inF: map[string][]float32{}, inI: map[string][]int64{}, out: map[string][]float32{}}
+	b := &batchIO{inF: map[string][]float32{}, inI: map[string][]int64{}, out: map[string][]float32{}, outV: map[string]ort.Value{}}
 	for _, name := range r.ioNames {
 		s := r.inShape(name, n)
 		var v ort.Value
@@ -111,14 +113,16 @@ func (r *runner) io(n int) (*batchIO, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.outV = append(b.outV, v)
+		b.outs = append(b.outs, v)
+		b.outV[name] = v
 	}
 	r.batches[n] = b
 	return b, nil
 }
 
 func (r *runner) run(b *batchIO) error {
-	return r.sess.Run(&r.own, b.ins, b.outV)
+	r.m.hostRead() // the fixed inputs read the model's memory
+	return r.sess.Run(&r.own, b.ins, b.outs)
 }
 
 // inferenceGraph is the model's graph with parameters and buffers promoted to

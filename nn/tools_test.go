@@ -54,16 +54,16 @@ func TestUpdateMaskFreezesBits(t *testing.T) {
 				t.Fatal(err)
 			}
 			if s%2 == 0 {
-				tr.Apply(opt.LR)
+				must(t, tr.Apply(opt.LR))
 				continue
 			}
 			// Accumulated steps honour the mask too.
-			tr.Accumulate(0.5)
+			must(t, tr.Accumulate(0.5))
 			if _, err := tr.Compute(d, seqIdx(8*s+4, 8)); err != nil {
 				t.Fatal(err)
 			}
-			tr.Accumulate(-0.25)
-			tr.ApplyAccumulated(opt.LR)
+			must(t, tr.Accumulate(-0.25))
+			must(t, tr.ApplyAccumulated(opt.LR))
 		}
 		kw, kb := slices.Index(m.Params, "fc1.weight"), slices.Index(m.Params, "out.bias")
 		moved := 0
@@ -73,7 +73,7 @@ func TestUpdateMaskFreezesBits(t *testing.T) {
 				if math.Float32bits(w[i]) != math.Float32bits(before[i]) {
 					t.Fatalf("%s: frozen fc1.weight[%d] changed from %v to %v", opt.Name, i, before[i], w[i])
 				}
-				for _, mom := range [][][]float32{tr.opt.v, tr.opt.s} {
+				for _, mom := range [][][]float32{tr.opt.moments(0), tr.opt.moments(1)} {
 					if mom != nil && mom[kw][i] != 0 {
 						t.Fatalf("%s: moment of frozen fc1.weight[%d] is %v", opt.Name, i, mom[kw][i])
 					}
@@ -86,7 +86,7 @@ func TestUpdateMaskFreezesBits(t *testing.T) {
 			t.Errorf("%s: only %d of %d unfrozen elements moved", opt.Name, moved, len(w)*2/3)
 		}
 		for i, v := range m.Param("out.bias") {
-			if math.Float32bits(v) != math.Float32bits(biasBefore[i]) || tr.opt.v[kb][i] != 0 {
+			if math.Float32bits(v) != math.Float32bits(biasBefore[i]) || tr.opt.moments(0)[kb][i] != 0 {
 				t.Fatalf("%s: frozen out.bias[%d] changed", opt.Name, i)
 			}
 		}
@@ -96,7 +96,7 @@ func TestUpdateMaskFreezesBits(t *testing.T) {
 		if _, err := tr.Compute(d, seqIdx(40, 8)); err != nil {
 			t.Fatal(err)
 		}
-		tr.Apply(opt.LR)
+		must(t, tr.Apply(opt.LR))
 		if slices.Equal(m.Param("out.bias"), biasBefore) {
 			t.Errorf("%s: out.bias did not move after its mask was removed", opt.Name)
 		}
@@ -128,7 +128,7 @@ func TestUpdateMaskScales(t *testing.T) {
 	}
 	g := slices.Clone(tr.Grad("fc1.weight"))
 	before := slices.Clone(w)
-	tr.Apply(lr)
+	must(t, tr.Apply(lr))
 	nonzero := 0
 	for i := range w {
 		want := float64(before[i]) - lr*float64(scale[i])*(float64(g[i])+wd*float64(before[i]))
@@ -178,12 +178,12 @@ func TestAccumulate(t *testing.T) {
 		t.Fatal(err)
 	}
 	gA := grads()
-	tr.Accumulate(a)
+	must(t, tr.Accumulate(a))
 	if _, err := tr.Compute(d, seqIdx(8, 8)); err != nil {
 		t.Fatal(err)
 	}
 	gB := grads()
-	tr.Accumulate(b)
+	must(t, tr.Accumulate(b))
 	stats := map[string][]float32{}
 	for _, u := range tr.ups {
 		stats[u.Mean] = slices.Clone(tr.cur.out[u.NewMean])
@@ -193,7 +193,7 @@ func TestAccumulate(t *testing.T) {
 	for _, p := range m.Params {
 		before[p] = slices.Clone(m.Param(p))
 	}
-	tr.ApplyAccumulated(lr)
+	must(t, tr.ApplyAccumulated(lr))
 	if tr.Step != 1 {
 		t.Errorf("Step = %d after one ApplyAccumulated", tr.Step)
 	}
@@ -212,7 +212,7 @@ func TestAccumulate(t *testing.T) {
 		}
 	}
 	after := m.Clone()
-	tr.ApplyAccumulated(lr) // cleared: nothing to apply
+	must(t, tr.ApplyAccumulated(lr)) // cleared: nothing to apply
 	for _, p := range m.Params {
 		if !slices.Equal(m.Param(p), after.Param(p)) {
 			t.Fatalf("a second ApplyAccumulated moved %s", p)
@@ -233,9 +233,9 @@ func TestAccumulate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tr.Accumulate(1)
-	tr.ApplyAccumulated(lr)
-	tr2.Apply(lr)
+	must(t, tr.Accumulate(1))
+	must(t, tr.ApplyAccumulated(lr))
+	must(t, tr2.Apply(lr))
 	for _, p := range append(slices.Clone(m.Params), m.Buffers...) {
 		if !slices.Equal(m.Param(p), ref.Param(p)) {
 			t.Errorf("%s: Accumulate(1)+ApplyAccumulated differs from Apply", p)
@@ -336,7 +336,7 @@ func TestLossNilWeightsBitForBit(t *testing.T) {
 				}
 			}
 		}
-		tr.Apply(0.5)
+		must(t, tr.Apply(0.5))
 		after, err := tr.ComputeBatchOf(batchOf(d, idx))
 		if err != nil {
 			t.Fatal(err)
@@ -419,7 +419,7 @@ func TestLossTermsGradients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := lossInGo(res.Logits, b, 5, temp); math.Abs(res.Loss-want) > 1e-5*(1+math.Abs(want)) {
+	if want := lossInGo(tr.Logits(), b, 5, temp); math.Abs(res.Loss-want) > 1e-5*(1+math.Abs(want)) {
 		t.Errorf("loss %v, want %v", res.Loss, want)
 	}
 	checkGradientsOf(t, m, func() (float64, error) {
@@ -590,5 +590,13 @@ func TestReinit(t *testing.T) {
 		if err := m.Reinit(bad.p, bad.mask, 1); err == nil || !usererr.Is(err) {
 			t.Errorf("Reinit(%q, %d mask elements): %v, want a user error", bad.p, len(bad.mask), err)
 		}
+	}
+}
+
+// must fails the test on a non-nil error.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

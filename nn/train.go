@@ -197,7 +197,7 @@ func (t *Trainer) state(epochs int, hist []EpochResult) *TrainState {
 		}
 		return out
 	}
-	return &TrainState{Epochs: epochs, Step: t.Step, OptStep: t.opt.t, History: slices.Clone(hist), V: clone(t.opt.v), S: clone(t.opt.s)}
+	return &TrainState{Epochs: epochs, Step: t.Step, OptStep: t.opt.t, History: slices.Clone(hist), V: clone(t.opt.moments(0)), S: clone(t.opt.moments(1))}
 }
 
 // restore sets the trainer's step and optimiser state from st.
@@ -205,7 +205,7 @@ func (t *Trainer) restore(st *TrainState) error {
 	for _, c := range []struct {
 		name       string
 		have, want [][]float32
-	}{{"momentum", st.V, t.opt.v}, {"second moments", st.S, t.opt.s}} {
+	}{{"momentum", st.V, t.opt.moments(0)}, {"second moments", st.S, t.opt.moments(1)}} {
 		if len(c.have) != len(c.want) {
 			return usererr.Errorf("resume: the state holds %d %s arrays, the optimiser keeps %d", len(c.have), c.name, len(c.want))
 		}
@@ -215,12 +215,14 @@ func (t *Trainer) restore(st *TrainState) error {
 			}
 		}
 	}
-	for k := range t.opt.v {
-		copy(t.opt.v[k], st.V[k])
+	for k, v := range t.opt.moments(0) {
+		copy(v, st.V[k])
 	}
-	for k := range t.opt.s {
-		copy(t.opt.s[k], st.S[k])
+	for k, s := range t.opt.moments(1) {
+		copy(s, st.S[k])
 	}
+	// On a device-resident trainer moments brought the state to the host
+	// and the next step uploads what was written here (stepDev.pushState).
 	t.Step, t.opt.t = st.Step, st.OptStep
 	return nil
 }
@@ -293,7 +295,10 @@ func Train(rt *ort.Runtime, m *Model, src EpochBatches, eval *Data, cfg TrainCon
 				return false
 			}
 			lr := cfg.Schedule.EpochLR(cfg.Optimizer.LR, tr.Step, ep, cfg.Epochs, total)
-			tr.Apply(lr)
+			if err := tr.Apply(lr); err != nil {
+				stepErr = err
+				return false
+			}
 			res.LR = lr
 			lossSum += sr.Loss * float64(len(y))
 			correct += sr.Correct

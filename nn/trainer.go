@@ -86,11 +86,23 @@ type Batch struct {
 // Trainer runs a model's training step: forward in training mode (batch
 // statistics, dropout on with masks drawn from the seed and step), the loss
 // LossConfig describes (mean cross-entropy by default), and the gradients of
-// every parameter, in one ONNX Runtime session compiled once, reading and
-// writing the model's memory. Compute (or ComputeBatchOf, with per-example
-// factors and a teacher) fills the gradients; Apply steps the optimiser, or
-// Accumulate and ApplyAccumulated combine several batches into one step;
-// SetUpdateMask scales or freezes chosen elements. Methods that need more
+// every parameter, in one ONNX Runtime session compiled once, reading the
+// model's memory. Compute (or ComputeBatchOf, with per-example factors and
+// a teacher) fills the gradients, which stay in that session's output
+// tensors (Grad reads and edits them in place), and returns the loss and
+// the count of correct predictions, both computed in the graph (the logits
+// stay behind unless Logits asks). Apply steps the optimiser, or Accumulate
+// and ApplyAccumulated combine several batches into one step; SetUpdateMask
+// scales or freezes chosen elements. The optimiser update, the
+// accumulation and the commit of the batch-norm running statistics run as
+// graph nodes in small sessions of their own (stepper, accumulator), on the
+// session's device and its intra-op threads; after every Apply the model's
+// memory holds the new weights, so Evaluators, the Fisher computer,
+// checkpoints and Save see them. On a device-resident runtime (CUDA, or
+// ort.Options.DeviceResident on the CPU) the weights, optimiser state and
+// gradients stay in ONNX Runtime memory on the device instead, and come
+// back to the model's memory only when something reads the model
+// (devtrain.go); Close brings them back for good. Methods that need more
 // than these read (and may change) Grad between Compute and Apply.
 type Trainer struct {
 	m       *Model
@@ -99,19 +111,24 @@ type Trainer struct {
 	gradOf  map[string]string
 	params  [][]float32
 	grads   [][]float32
-	opt     *optimizer
+	opt     *stepper
 	cur     *batchIO
 	lossOut string
-	masks   []graph.DropoutMask
-	seed    uint64
+	// correctOut is the graph's count of correctly classified examples.
+	correctOut string
+	masks      []graph.DropoutMask
+	seed       uint64
 	// update holds SetUpdateMask's factors per parameter (nil: none).
 	update [][]float32
-	// acc is Accumulate's running sum (allocated on first use); accN
-	// counts the Accumulate calls since the last ApplyAccumulated.
-	acc  [][]float32
+	// accN counts the Accumulate calls since the last ApplyAccumulated
+	// (the sum itself lives in the optimiser's accumulator session).
 	accN int
 	// distill: the graph has the teacher's logits and KL factors as inputs.
 	distill bool
+	// dev holds the device side of a device-resident trainer (devtrain.go);
+	// finiteOut is then the graph's flag for non-finite gradients.
+	dev       *devTrainer
+	finiteOut string
 	// Step counts Apply calls.
 	Step int
 }
@@ -166,9 +183,23 @@ func NewTrainer(rt *ort.Runtime, m *Model, opt OptimizerConfig, loss LossConfig,
 		return nil, fmt.Errorf("model %q: %w", m.Graph.Name, err)
 	}
 	lossOut := vec1(g, mean)
-	outs := []string{lossOut, m.Output}
+	// The count of correct predictions is computed in the graph (ArgMax
+	// against the labels, the first maximum winning as slices.Index of
+	// the maximum did), so that a step needs only two numbers out.
+	am := g.Op1("ArgMax", []string{m.Output}, graph.AInt("axis", 1), graph.AInt("keepdims", 0))
+	g.SetInfo(am, graph.Info{DType: graph.Int64, Shape: []int64{-1}})
+	hits := g.Op1("Cast", []string{g.Op1("Equal", []string{am, labels})}, graph.AInt("to", int64(graph.Float)))
+	correctOut := vec1(g, g.Op1("ReduceSum", []string{hits}, graph.AInt("keepdims", 0)))
+	outs := []string{lossOut, correctOut, m.Output}
+	var gradNames []string
 	for _, p := range m.Params {
 		outs = append(outs, grads[p])
+		gradNames = append(gradNames, grads[p])
+	}
+	finiteOut := ""
+	if rt.DeviceResident() {
+		finiteOut = finiteFlag(g, gradNames)
+		outs = append(outs, finiteOut)
 	}
 	for _, u := range ups {
 		outs = append(outs, u.NewMean, u.NewVar)
@@ -180,11 +211,24 @@ func NewTrainer(rt *ort.Runtime, m *Model, opt OptimizerConfig, loss LossConfig,
 	if err != nil {
 		return nil, err
 	}
-	t := &Trainer{m: m, r: r, ups: ups, gradOf: grads, lossOut: lossOut, masks: masks, seed: seed, distill: loss.Distill}
+	t := &Trainer{m: m, r: r, ups: ups, gradOf: grads, lossOut: lossOut, correctOut: correctOut, masks: masks, seed: seed, distill: loss.Distill, finiteOut: finiteOut}
 	for _, p := range m.Params {
 		t.params = append(t.params, m.Param(p))
 	}
-	t.opt = newOptimizer(opt, t.params)
+	if t.opt, err = newStepper(rt, m, opt, ups); err != nil {
+		r.close()
+		return nil, err
+	}
+	if rt.DeviceResident() {
+		err := t.startDevice()
+		if err == nil {
+			t.opt.dev, err = newStepDev(t.opt, t.dev)
+		}
+		if err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
 	t.update = make([][]float32, len(t.params))
 	return t, nil
 }
@@ -227,14 +271,41 @@ func (t *Trainer) SetUpdateMask(param string, scale []float32) error {
 	return nil
 }
 
-// Close releases the session and its tensors.
-func (t *Trainer) Close() error { return t.r.close() }
+// Close releases the sessions and their tensors.
+func (t *Trainer) Close() error {
+	var err error
+	if t.dev != nil {
+		err = t.devClose()
+		t.dev = nil
+	}
+	if e := t.opt.close(); err == nil {
+		err = e
+	}
+	if e := t.r.close(); err == nil {
+		err = e
+	}
+	return err
+}
 
-// StepResult is what one training step computed.
+// StepResult is what one training step computed. The logits stay with the
+// trainer (Logits) until a caller asks for them.
 type StepResult struct {
 	Loss    float64 // mean loss of the batch
 	Correct int     // examples classified correctly (training mode)
-	Logits  []float32
+}
+
+// Logits returns the logits [N, classes] of the latest Compute, in training
+// mode (valid until the next Compute).
+func (t *Trainer) Logits() []float32 {
+	if t.cur == nil {
+		return nil
+	}
+	if t.dev != nil {
+		if err := t.dev.ds.st.Download(t.cur.out[t.m.Output], t.dev.logits[t.dev.curN]); err != nil && t.dev.ds.err == nil {
+			t.dev.ds.err = err
+		}
+	}
+	return t.cur.out[t.m.Output]
 }
 
 // Compute runs forward and backward on examples idx of d. The gradients
@@ -359,7 +430,11 @@ func (t *Trainer) drawMasks(b *batchIO) {
 
 func (t *Trainer) compute(b *batchIO) (StepResult, error) {
 	t.drawMasks(b)
-	if err := t.r.run(b); err != nil {
+	if t.dev != nil {
+		if err := t.devCompute(b, len(b.inI["labels"])); err != nil {
+			return StepResult{}, err
+		}
+	} else if err := t.r.run(b); err != nil {
 		return StepResult{}, err
 	}
 	t.cur = b
@@ -367,15 +442,7 @@ func (t *Trainer) compute(b *batchIO) (StepResult, error) {
 	for _, p := range t.m.Params {
 		t.grads = append(t.grads, b.out[t.gradOf[p]])
 	}
-	lg := b.out[t.m.Output]
-	res := StepResult{Loss: float64(b.out[t.lossOut][0]), Logits: lg}
-	c := t.m.Classes
-	for j, y := range b.inI["labels"] {
-		if int64(slices.Index(lg[j*c:(j+1)*c], slices.Max(lg[j*c:(j+1)*c]))) == y {
-			res.Correct++
-		}
-	}
-	return res, nil
+	return StepResult{Loss: float64(b.out[t.lossOut][0]), Correct: int(b.out[t.correctOut][0])}, nil
 }
 
 // Grad returns the pending gradient of parameter name (valid until the next
@@ -384,11 +451,21 @@ func (t *Trainer) Grad(name string) []float32 {
 	if t.cur == nil {
 		return nil
 	}
+	if t.dev != nil {
+		k := slices.Index(t.m.Params, name)
+		if k < 0 {
+			return nil
+		}
+		return t.devGrad(k)
+	}
 	return t.cur.out[t.gradOf[name]]
 }
 
 // GradsFinite reports whether every pending gradient is finite.
 func (t *Trainer) GradsFinite() bool {
+	if t.dev != nil && t.cur != nil {
+		return t.devGradsFinite()
+	}
 	for _, g := range t.grads {
 		for _, v := range g {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
@@ -399,61 +476,100 @@ func (t *Trainer) GradsFinite() bool {
 	return true
 }
 
-// Apply commits the pending batch statistics to the running buffers and
-// steps the optimiser with learning rate lr.
-func (t *Trainer) Apply(lr float64) {
-	if t.cur == nil {
-		return
+// gradValues are the pending gradients as the training session's output
+// tensors, which the update reads where they are (edits through Grad
+// included).
+func (t *Trainer) gradValues() []ort.Value {
+	vs := make([]ort.Value, len(t.m.Params))
+	for k, p := range t.m.Params {
+		vs[k] = t.cur.outV[t.gradOf[p]]
 	}
+	return vs
+}
+
+// statValues are the pending running statistics (mean, var per layer).
+func (t *Trainer) statValues() []ort.Value {
+	var vs []ort.Value
 	for _, u := range t.ups {
-		copy(t.m.Param(u.Mean), t.cur.out[u.NewMean])
-		copy(t.m.Param(u.Var), t.cur.out[u.NewVar])
+		vs = append(vs, t.cur.outV[u.NewMean], t.cur.outV[u.NewVar])
 	}
-	t.opt.step(t.params, t.grads, t.update, lr)
+	return vs
+}
+
+// Apply commits the pending batch statistics to the running buffers and
+// steps the optimiser with learning rate lr, both in the update session
+// (stepper); the model's memory then holds the new weights.
+func (t *Trainer) Apply(lr float64) error {
+	if t.cur == nil {
+		return nil
+	}
+	var grads, stats []ort.Value
+	if t.dev != nil {
+		if err := t.devPushGrads(); err != nil {
+			return err
+		}
+	} else {
+		grads, stats = t.gradValues(), t.statValues()
+	}
+	if err := t.opt.step(grads, stats, t.update, lr, false); err != nil {
+		return err
+	}
 	t.Step++
+	return nil
 }
 
 // Accumulate adds scale × the pending gradients (of the latest Compute) to
 // an accumulator, so that the gradients of several batches, each with its
 // own sign and weight, make one optimiser step (ApplyAccumulated). The
-// pending gradients stay as they are.
-func (t *Trainer) Accumulate(scale float64) {
+// pending gradients stay as they are. The sum is computed in an ONNX
+// Runtime session (acc ← acc + scale·g, in float32).
+func (t *Trainer) Accumulate(scale float64) error {
 	if t.cur == nil {
-		return
+		return nil
 	}
-	if t.acc == nil {
-		for _, p := range t.params {
-			t.acc = append(t.acc, make([]float32, len(p)))
+	if t.opt.acc == nil {
+		a, err := newAccumulator(t.opt.rt, t.m, t.params, t.opt.dims)
+		if err != nil {
+			return err
 		}
+		a.dev = t.opt.dev
+		t.opt.acc = a
 	}
-	for k, g := range t.grads {
-		a := t.acc[k]
-		if t.accN == 0 {
-			for i, v := range g {
-				a[i] = float32(scale * float64(v))
-			}
-			continue
+	var grads []ort.Value
+	if t.dev != nil {
+		if err := t.devPushGrads(); err != nil {
+			return err
 		}
-		for i, v := range g {
-			a[i] += float32(scale * float64(v))
-		}
+	} else {
+		grads = t.gradValues()
+	}
+	if err := t.opt.acc.add(grads, scale, t.accN == 0); err != nil {
+		return err
 	}
 	t.accN++
+	return nil
 }
 
 // ApplyAccumulated steps the optimiser once, with learning rate lr, on the
 // gradient accumulated since the last ApplyAccumulated (update masks
 // apply), commits the running batch-norm statistics of the latest Compute
 // and clears the accumulator. Without an Accumulate since, it does nothing.
-func (t *Trainer) ApplyAccumulated(lr float64) {
+func (t *Trainer) ApplyAccumulated(lr float64) error {
 	if t.accN == 0 || t.cur == nil {
-		return
+		return nil
 	}
-	for _, u := range t.ups {
-		copy(t.m.Param(u.Mean), t.cur.out[u.NewMean])
-		copy(t.m.Param(u.Var), t.cur.out[u.NewVar])
+	var grads, stats []ort.Value
+	if t.dev != nil {
+		if err := t.dev.ds.push(); err != nil {
+			return err
+		}
+	} else {
+		grads, stats = t.opt.acc.sum(), t.statValues()
 	}
-	t.opt.step(t.params, t.acc, t.update, lr)
+	if err := t.opt.step(grads, stats, t.update, lr, true); err != nil {
+		return err
+	}
 	t.accN = 0
 	t.Step++
+	return nil
 }

@@ -36,8 +36,10 @@ func CheckRecipe(c nn.TrainConfig) error {
 		return bad("epochs", c.Epochs, "at least 1")
 	case c.BatchSize < 1:
 		return bad("batch_size", c.BatchSize, "at least 1")
-	case c.Optimizer.Name != "sgd" && c.Optimizer.Name != "adam":
-		return bad("optimizer.name", fmt.Sprintf("%q", c.Optimizer.Name), "sgd or adam")
+	case !slices.Contains([]string{"sgd", "adam", "adamw"}, c.Optimizer.Name):
+		// nn's OptimizerConfig.Validate takes the same names (the
+		// optimisers its in-graph update offers); this names the field.
+		return bad("optimizer.name", fmt.Sprintf("%q", c.Optimizer.Name), "sgd, adam or adamw")
 	case !slices.Contains([]string{"", "constant", "step", "cosine", "cosine_epochs"}, c.Schedule.Name):
 		// nn's Schedule.Validate takes the same names; this names the field.
 		return bad("schedule.name", fmt.Sprintf("%q", c.Schedule.Name), "constant, step, cosine or cosine_epochs")
@@ -83,6 +85,9 @@ func CheckRecipe(c nn.TrainConfig) error {
 	}
 	if c.Optimizer.Nesterov && c.Optimizer.Momentum == 0 {
 		return bad("optimizer.nesterov", true, "momentum > 0 with it")
+	}
+	if c.Optimizer.Nesterov && c.Optimizer.Name != "sgd" {
+		return bad("optimizer.nesterov", true, "false with "+c.Optimizer.Name+" (Nesterov applies to sgd's momentum only)")
 	}
 	return nil
 }

@@ -150,3 +150,29 @@ func TestReadRecipe(t *testing.T) {
 		t.Errorf("unknown key: %v, want a user error naming the file and key", err)
 	}
 }
+
+// TestCheckRecipeOptimizer: adamw is a recipe's optimiser like sgd and
+// adam; an optimiser or option the in-graph update does not offer is
+// refused naming the field, before any training.
+func TestCheckRecipeOptimizer(t *testing.T) {
+	ok := DefaultRecipe()
+	ok.Optimizer.Name, ok.Optimizer.WeightDecay = "adamw", 0.01
+	if err := CheckRecipe(ok); err != nil {
+		t.Errorf("adamw refused: %v", err)
+	}
+	for _, c := range []struct {
+		set   func(*nn.OptimizerConfig)
+		field string
+	}{
+		{func(o *nn.OptimizerConfig) { o.Name = "rmsprop" }, "optimizer.name"},
+		{func(o *nn.OptimizerConfig) { o.Name, o.Nesterov = "adam", true }, "optimizer.nesterov"},
+		{func(o *nn.OptimizerConfig) { o.Name, o.Nesterov = "adamw", true }, "optimizer.nesterov"},
+	} {
+		r := DefaultRecipe()
+		c.set(&r.Optimizer)
+		var fe *FieldError
+		if err := CheckRecipe(r); !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%+v: %v, want a FieldError on %s", r.Optimizer, err, c.field)
+		}
+	}
+}

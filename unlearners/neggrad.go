@@ -99,7 +99,9 @@ func (u *neggradPlus) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error
 			if err := r.finite(fr.Loss); err != nil {
 				return nil, err
 			}
-			r.tr.Accumulate(-(1 - a))
+			if err := r.tr.Accumulate(-(1 - a)); err != nil {
+				return nil, err
+			}
 			rr, err := r.compute(in.Retain, idx)
 			if err != nil {
 				return nil, err
@@ -107,8 +109,12 @@ func (u *neggradPlus) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error
 			if err := r.finite(rr.Loss); err != nil {
 				return nil, err
 			}
-			r.tr.Accumulate(a)
-			r.applyAccumulated()
+			if err := r.tr.Accumulate(a); err != nil {
+				return nil, err
+			}
+			if err := r.applyAccumulated(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return r.m, nil

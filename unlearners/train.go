@@ -201,15 +201,20 @@ func (r *run) apply(loss float64) error {
 	if err := r.finite(loss); err != nil {
 		return err
 	}
-	r.tr.Apply(r.lrNow())
+	if err := r.tr.Apply(r.lrNow()); err != nil {
+		return err
+	}
 	r.stepped()
 	return nil
 }
 
 // applyAccumulated steps the optimiser with the accumulated gradients.
-func (r *run) applyAccumulated() {
-	r.tr.ApplyAccumulated(r.lrNow())
+func (r *run) applyAccumulated() error {
+	if err := r.tr.ApplyAccumulated(r.lrNow()); err != nil {
+		return err
+	}
 	r.stepped()
+	return nil
 }
 
 func (r *run) stepped() {

@@ -103,8 +103,7 @@ func run(arch, shapeS, mode string, batch, threads int, seed uint64) error {
 			if _, err := tr.Compute(d, idx); err != nil {
 				return err
 			}
-			tr.Apply(0.01)
-			return nil
+			return tr.Apply(0.01)
 		}
 	case "infer":
 		ev, err := nn.NewEvaluator(rt, m, batch)

@@ -67,7 +67,18 @@ type Options struct {
 	ProfilePrefix string
 	// CUDA configures the CUDA provider; ignored on the CPU.
 	CUDA CUDAOptions
+	// DeviceResident keeps a Trainer's weights, optimiser state and
+	// gradients in ONNX Runtime memory (Store) across steps on the CPU
+	// too; on CUDA they always are. On the CPU the default, Go memory
+	// read in place, is the faster choice: this exists so that the
+	// device-resident path, whose only difference on CUDA is the memory
+	// it allocates, runs and is tested without a GPU.
+	DeviceResident bool
 }
+
+// DeviceResident reports whether trainers keep their state in ONNX
+// Runtime memory on the device (Options.DeviceResident, or CUDA).
+func (r *Runtime) DeviceResident() bool { return r.opts.DeviceResident || r.opts.Device.CUDA }
 
 // ResolveLibrary returns the ONNX Runtime library to load: flag, then the
 // UNLEARNBENCH_ORT_LIB environment variable, then the project's install
