@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn/graph"
@@ -23,10 +24,31 @@ type Model struct {
 	Classes int
 	Params  []string // trainable initializers, in a fixed order
 	Buffers []string // batch-norm running statistics: updated by training, not trained
+
+	// gen counts the occasions on which the weights may have changed (see
+	// Generation); accessed atomically, so that a Model stays copyable.
+	gen uint64
 }
 
-// Param returns the data of parameter or buffer name.
-func (m *Model) Param(name string) []float32 { return m.Graph.Inits[name].F32 }
+// Param returns the data of parameter or buffer name. The slice is the
+// model's own memory and callers may write it, so Param counts as a possible
+// change of the weights (it calls Touch).
+func (m *Model) Param(name string) []float32 {
+	m.Touch()
+	return m.Graph.Inits[name].F32
+}
+
+// Generation is a counter that changes whenever the weights may have
+// changed: Param (which hands out writable memory), CopyWeightsFrom,
+// Reinit, Checkpoint.Restore and the Trainer's steps all bump it. Whoever
+// keeps a copy of the weights (an Evaluator that compiled them into its
+// session as constants) compares generations to know that the copy is
+// current. Code that writes the weights through a slice it obtained earlier
+// must call Touch after writing.
+func (m *Model) Generation() uint64 { return atomic.LoadUint64(&m.gen) }
+
+// Touch records that the weights may have changed (bumps Generation).
+func (m *Model) Touch() { atomic.AddUint64(&m.gen, 1) }
 
 // NumParams counts the trainable scalars.
 func (m *Model) NumParams() int {
@@ -62,6 +84,7 @@ func (m *Model) CopyWeightsFrom(src *Model) error {
 		}
 		copy(m.Param(name), s.F32)
 	}
+	m.Touch()
 	return nil
 }
 
@@ -257,6 +280,7 @@ func (m *Model) Reinit(param string, mask []bool, seed uint64) error {
 			w[i] = v
 		}
 	}
+	m.Touch()
 	return nil
 }
 

@@ -410,6 +410,7 @@ func (t *Trainer) Apply(lr float64) {
 		copy(t.m.Param(u.Var), t.cur.out[u.NewVar])
 	}
 	t.opt.step(t.params, t.grads, t.update, lr)
+	t.m.Touch() // t.params are the model's memory: evaluators must see the update
 	t.Step++
 }
 
@@ -454,6 +455,7 @@ func (t *Trainer) ApplyAccumulated(lr float64) {
 		copy(t.m.Param(u.Var), t.cur.out[u.NewVar])
 	}
 	t.opt.step(t.params, t.acc, t.update, lr)
+	t.m.Touch() // t.params are the model's memory: evaluators must see the update
 	t.accN = 0
 	t.Step++
 }
