@@ -37,8 +37,9 @@ func main() {
 	batch := flag.Int("batch", 128, "examples per step")
 	threads := flag.Int("threads", 1, "ONNX Runtime intra-op threads")
 	seed := flag.Uint64("seed", 1, "seed of the weights and the batch")
+	profile := flag.String("profile", "", "write ONNX Runtime's per-node profile (JSON) of every session to files starting with this prefix")
 	flag.Parse()
-	if err := run(*arch, *shapeS, *mode, *batch, *threads, *seed); err != nil {
+	if err := run(*arch, *shapeS, *mode, *batch, *threads, *seed, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "nnstep:", err)
 		os.Exit(2)
 	}
@@ -57,7 +58,7 @@ func maxRSS() float64 {
 	return float64(ru.Maxrss) * 1024 / 1e6
 }
 
-func run(arch, shapeS, mode string, batch, threads int, seed uint64) error {
+func run(arch, shapeS, mode string, batch, threads int, seed uint64, profile string) error {
 	var shape []int64
 	for _, f := range strings.Split(shapeS, ",") {
 		v, err := strconv.ParseInt(f, 10, 64)
@@ -81,7 +82,7 @@ func run(arch, shapeS, mode string, batch, threads int, seed uint64) error {
 	for i := range d.Y {
 		d.Y[i] = rng.Int64N(10)
 	}
-	rt, err := ort.Init(ort.Options{IntraOpThreads: threads, InterOpThreads: 1})
+	rt, err := ort.Init(ort.Options{IntraOpThreads: threads, InterOpThreads: 1, ProfilePrefix: profile})
 	if err != nil {
 		return err
 	}
