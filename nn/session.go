@@ -35,14 +35,6 @@ type batchIO struct {
 	outV []ort.Value
 }
 
-// smallConvPositions is the largest output map (positions per example) whose
-// Conv newRunner computes as one GEMM over the batch (graph.ConvsAsGEMM).
-// Measured on ResNet-18 training steps at batch 128, one thread (CPU time per
-// step): torchvision stem 0.91 s as Convs, 0.62 s rewriting the 1x1 maps,
-// 0.54 s up to 4 or 16 positions, 0.59 s up to 64; the CIFAR form 5.56 s as
-// Convs, 5.18 s up to 16 positions (its layer 4 is 4x4).
-const smallConvPositions = 16
-
 // newRunner compiles g (whose inputs are ioNames followed by the model's
 // params/buffers fixed) and binds the fixed inputs to the model's memory.
 func newRunner(rt *ort.Runtime, m *Model, g *graph.Graph, ioNames, fixed, outs []string) (*runner, error) {
@@ -51,7 +43,7 @@ func newRunner(rt *ort.Runtime, m *Model, g *graph.Graph, ioNames, fixed, outs [
 	if len(fixed) > 0 {
 		// Weights as inputs rule out ONNX Runtime's blocked Conv kernels,
 		// and its plain Conv runs small maps one example at a time.
-		g.ConvsAsGEMM(smallConvPositions)
+		g.ConvsAsGEMM(graph.GEMMConvPositions)
 	}
 	b, err := g.Marshal()
 	if err != nil {
