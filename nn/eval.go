@@ -4,7 +4,7 @@ import (
 	"math"
 
 	"unlearnbench/internal/usererr"
-
+	"unlearnbench/nn/graph"
 	"unlearnbench/nn/ort"
 )
 
@@ -15,10 +15,11 @@ import (
 //   - the constant-weight session, compiled from the model's graph with its
 //     current weights as initializers (the ONNX file Save writes). Only there
 //     can ONNX Runtime fold BatchNormalization into Conv, prepack the
-//     convolution weights and run the blocked (NCHWc) layout, which made
-//     ResNet-18 inference about twice as fast here (BENCHMARKS.md). It is
-//     compiled again when the model's Generation has moved on, which costs
-//     roughly a hundred batches' worth of examples' savings for ResNet-18;
+//     convolution weights and run the blocked (NCHWc) layout: ResNet-18
+//     (32x32, torchvision stem) inference 0.117 against 0.076 s per batch
+//     of 128 on one thread, its CIFAR form 1.44 against 0.98 s
+//     (BENCHMARKS.md). It is compiled again when the model's Generation has
+//     moved on, at a cost of about 0.24 s for ResNet-18;
 //   - the input-weight session, whose weights are graph inputs bound to the
 //     model's own memory, so it is never stale and never recompiled.
 //
@@ -56,16 +57,20 @@ func NewEvaluator(rt *ort.Runtime, m *Model, batch int) (*Evaluator, error) {
 }
 
 // recompileAfter is the number of examples at one generation of the weights
-// from which compiling the constant-weight session pays for itself, from a
-// cost model fitted on one thread to the zoo's models (BENCHMARKS.md,
-// "Constant-weight evaluation"): compiling costs about 30 ms plus 25 ns per
-// parameter (ResNet-18: 0.26 s), and the constant weights save about 20 ps
-// per FLOP of the Conv layers per example (ResNet-18 at 32x32 with the
-// torchvision stem: 0.33 s against 0.084 s per batch of 128; the CNN 9.2
-// against 3.6 ms). The threshold is twice the break-even point, at least one
-// batch of 64; a model without Conv layers (the MLP: 0.6 against 0.5 ms per
-// batch) never recompiles. It depends on the model alone, so the choice of
-// session, and with it the logits' last bits, is reproducible.
+// from which compiling the constant-weight session pays for itself: twice
+// the break-even point of a cost model fitted on one thread to the zoo's
+// models (BENCHMARKS.md, "Constant-weight evaluation"), at least one batch
+// of 64. Compiling costs about 30 ms plus 25 ns per parameter (ResNet-18:
+// 0.24 s against 0.04 s for the input-weight session). The constant
+// weights save about 12 ps per FLOP of the Convs that the input-weight
+// session still runs as Convs (more than graph.GEMMConvPositions output
+// positions; on smaller maps both run GEMMs) per example: CPU seconds per
+// batch of 128, input against constant weights, ResNet-18 at 32x32 0.117
+// against 0.076 (break-even about 600 examples), its CIFAR form 1.44
+// against 0.98 (about 40), the CNN 0.0091 against 0.0034 (about 400). A
+// model without such Convs (the MLP: 0.6 against 0.5 ms per batch) never
+// recompiles. The threshold depends on the model alone, so which session
+// serves, and with it the logits' last bits, is reproducible.
 func recompileAfter(m *Model) int {
 	var conv float64
 	g := m.Graph
@@ -73,7 +78,8 @@ func recompileAfter(m *Model) int {
 		if n.OpType != "Conv" {
 			continue
 		}
-		if ws, ys := g.Shape(n.Input[1]), g.Shape(n.Output[0]); ws != nil && ys != nil {
+		ws, ys := g.Shape(n.Input[1]), g.Shape(n.Output[0])
+		if ws != nil && ys != nil && numel(ys[2:]) > graph.GEMMConvPositions {
 			conv += 2 * float64(numel(ws)) * float64(numel(ys[2:]))
 		}
 	}
@@ -85,7 +91,7 @@ func recompileAfter(m *Model) int {
 		params += len(g.Inits[name].F32) // not m.Param: that would count as a write
 	}
 	compile := 0.030 + 25e-9*float64(params)
-	save := 20e-12 * conv
+	save := 12e-12 * conv
 	return max(64, int(math.Ceil(2*compile/save)))
 }
 
