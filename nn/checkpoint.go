@@ -150,6 +150,7 @@ func (c *Checkpoint) Restore(m *Model) (*TrainState, error) {
 	for k, name := range names {
 		copy(m.Param(name), c.weights[k])
 	}
+	m.Touch()
 	st := c.st
 	return &st, nil
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 
 	"unlearnbench/internal/usererr"
 	"unlearnbench/nn/graph"
@@ -26,6 +27,10 @@ type Model struct {
 	// dev, while a device-resident Trainer holds the model, is where its
 	// newest weights are (devtrain.go); nil otherwise.
 	dev *devState
+
+	// gen counts the occasions on which the weights may have changed (see
+	// Generation); accessed atomically, so that a Model stays copyable.
+	gen uint64
 }
 
 // hostRead brings the weights into the model's memory when a
@@ -48,12 +53,26 @@ func (m *Model) hostWrite() {
 }
 
 // Param returns the data of parameter or buffer name, which the caller
-// may read and write (with a device-resident Trainer, this brings the
-// weights to the host and has the next step upload them).
+// may read and write: it counts as a possible change of the weights (it
+// calls Touch) and, with a device-resident Trainer, brings the weights to
+// the host and has the next step upload them.
 func (m *Model) Param(name string) []float32 {
 	m.hostWrite()
+	m.Touch()
 	return m.Graph.Inits[name].F32
 }
+
+// Generation is a counter that changes whenever the weights may have
+// changed: Param (which hands out writable memory), CopyWeightsFrom,
+// Reinit, Checkpoint.Restore and the Trainer's steps all bump it. Whoever
+// keeps a copy of the weights (an Evaluator that compiled them into its
+// session as constants) compares generations to know that the copy is
+// current. Code that writes the weights through a slice it obtained earlier
+// must call Touch after writing.
+func (m *Model) Generation() uint64 { return atomic.LoadUint64(&m.gen) }
+
+// Touch records that the weights may have changed (bumps Generation).
+func (m *Model) Touch() { atomic.AddUint64(&m.gen, 1) }
 
 // NumParams counts the trainable scalars.
 func (m *Model) NumParams() int {
@@ -92,6 +111,7 @@ func (m *Model) CopyWeightsFrom(src *Model) error {
 		}
 		copy(m.Param(name), s.F32)
 	}
+	m.Touch()
 	return nil
 }
 
@@ -288,6 +308,7 @@ func (m *Model) Reinit(param string, mask []bool, seed uint64) error {
 			w[i] = v
 		}
 	}
+	m.Touch()
 	return nil
 }
 

@@ -42,6 +42,11 @@ type batchIO struct {
 func newRunner(rt *ort.Runtime, m *Model, g *graph.Graph, ioNames, fixed, outs []string) (*runner, error) {
 	g.Inputs = append(slices.Clone(ioNames), fixed...)
 	g.Outputs = outs
+	if len(fixed) > 0 {
+		// Weights as inputs rule out ONNX Runtime's blocked Conv kernels,
+		// and its plain Conv runs small maps one example at a time.
+		g.ConvsAsGEMM(graph.GEMMConvPositions)
+	}
 	b, err := g.Marshal()
 	if err != nil {
 		return nil, err

@@ -514,6 +514,10 @@ func (t *Trainer) Apply(lr float64) error {
 	if err := t.opt.step(grads, stats, t.update, lr, false); err != nil {
 		return err
 	}
+	// The weights moved (in the model's memory, or on the device where
+	// the next read pulls them): evaluators holding a compiled copy must
+	// see the update.
+	t.m.Touch()
 	t.Step++
 	return nil
 }
@@ -569,6 +573,7 @@ func (t *Trainer) ApplyAccumulated(lr float64) error {
 	if err := t.opt.step(grads, stats, t.update, lr, true); err != nil {
 		return err
 	}
+	t.m.Touch()
 	t.accN = 0
 	t.Step++
 	return nil

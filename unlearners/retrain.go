@@ -140,4 +140,5 @@ func resetRunningStats(m *nn.Model) {
 			}
 		}
 	}
+	m.Touch() // written through Graph.Inits, not Param: evaluators must see it
 }

@@ -5,11 +5,14 @@
 //
 // It builds the model, the session and a random batch, runs two warm-up
 // steps (ONNX Runtime plans and allocates its memory over a session's first
-// two runs), prints "ready", then for every line "N" read from stdin runs N
-// steps and prints one JSON line {"steps": N, "wall_s": ..., "cpu_s": ...,
-// "max_rss_mb": ...}: wall time and the process's CPU time (all threads,
-// user and system) of those steps only, and the process's peak resident
-// memory so far (model, session, batch and the steps' working memory). A long-lived process lets the script interleave short
+// two runs; for inference with -weights auto, as many as make the
+// evaluator compile its constant-weight session, plus one), prints
+// "ready", then for every line "N" read from stdin runs N steps and prints
+// one JSON line {"steps": N, "wall_s": ..., "cpu_s": ..., "max_rss_mb":
+// ...}: wall time and the process's CPU time (all threads, user and
+// system) of those steps only, and the process's peak resident memory so
+// far (model, session, batch and the steps' working memory). A long-lived
+// process lets the script interleave short
 // rounds of ours and PyTorch's, so that a change in the machine's load
 // falls on both.
 package main
@@ -37,8 +40,10 @@ func main() {
 	batch := flag.Int("batch", 128, "examples per step")
 	threads := flag.Int("threads", 1, "ONNX Runtime intra-op threads")
 	seed := flag.Uint64("seed", 1, "seed of the weights and the batch")
+	weights := flag.String("weights", "auto", "infer: the evaluator's weights: auto (its own rule: constants once the examples at one generation of the weights reach Evaluator.RecompileAfter, which the warm-up passes), const or input")
+	profile := flag.String("profile", "", "write ONNX Runtime's per-node profile (JSON) of every session to files starting with this prefix")
 	flag.Parse()
-	if err := run(*arch, *shapeS, *mode, *batch, *threads, *seed); err != nil {
+	if err := run(*arch, *shapeS, *mode, *batch, *threads, *seed, *weights, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "nnstep:", err)
 		os.Exit(2)
 	}
@@ -57,7 +62,7 @@ func maxRSS() float64 {
 	return float64(ru.Maxrss) * 1024 / 1e6
 }
 
-func run(arch, shapeS, mode string, batch, threads int, seed uint64) error {
+func run(arch, shapeS, mode string, batch, threads int, seed uint64, weights, profile string) error {
 	var shape []int64
 	for _, f := range strings.Split(shapeS, ",") {
 		v, err := strconv.ParseInt(f, 10, 64)
@@ -81,12 +86,13 @@ func run(arch, shapeS, mode string, batch, threads int, seed uint64) error {
 	for i := range d.Y {
 		d.Y[i] = rng.Int64N(10)
 	}
-	rt, err := ort.Init(ort.Options{IntraOpThreads: threads, InterOpThreads: 1})
+	rt, err := ort.Init(ort.Options{IntraOpThreads: threads, InterOpThreads: 1, ProfilePrefix: profile})
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
 	var step func() error
+	warm := 2
 	switch mode {
 	case "train":
 		// PyTorch's side: SGD(lr=0.01, momentum=0.9), no weight decay.
@@ -111,6 +117,16 @@ func run(arch, shapeS, mode string, batch, threads int, seed uint64) error {
 			return err
 		}
 		defer ev.Close()
+		switch weights {
+		case "auto":
+			warm = max(warm, (ev.RecompileAfter+batch-1)/batch+1)
+		case "const":
+			ev.RecompileAfter = 1
+		case "input":
+			ev.RecompileAfter = 0
+		default:
+			return fmt.Errorf("-weights %q: want auto, const or input", weights)
+		}
 		step = func() error {
 			_, err := ev.Logits(d)
 			return err
@@ -118,7 +134,7 @@ func run(arch, shapeS, mode string, batch, threads int, seed uint64) error {
 	default:
 		return fmt.Errorf("-mode %q: want train or infer", mode)
 	}
-	for range 2 {
+	for range warm {
 		if err := step(); err != nil {
 			return err
 		}

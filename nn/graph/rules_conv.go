@@ -50,7 +50,11 @@ func (d *differ) conv(n *onnx.NodeProto, dy string, need []bool, scale string) (
 		dx[0] = d.convInputGrad(n, byM(in[1], len(ws)), dy, w, xs, ws, ys)
 	}
 	if need[1] {
-		dx[1] = byM(d.convWeightGrad(n, dy, w, xs, ws), len(ws))
+		dw, ok := d.convWeightGradGEMM(n, dy)
+		if !ok {
+			dw = d.convWeightGrad(n, dy, w, xs, ws)
+		}
+		dx[1] = byM(dw, len(ws))
 	}
 	if len(in) > 2 && in[2] != "" && need[2] {
 		dx[2] = byM(g.Op1("ReduceSum", []string{dy, g.ConstI(spatialAxes(len(xs))...)}, AInt("keepdims", 0)), 1)
@@ -63,11 +67,13 @@ func (d *differ) conv(n *onnx.NodeProto, dy string, need []bool, scale string) (
 // (within each group) and the kernel flipped, padded by dilation*(k-1)-pad:
 // ONNX Runtime runs that as fast as the forward Conv. Otherwise (or when
 // that padding would be negative) it is a ConvTranspose with the forward
-// weight.
+// weight; so it is too for 2-D ungrouped Convs of at most
+// GEMMConvPositions output positions, which ConvsAsGEMM turns into a GEMM
+// with the forward weight as it is (no swapped, flipped copy to make).
 func (d *differ) convInputGrad(n *onnx.NodeProto, wt, dy string, w Window, xs, ws, ys []int64) string {
 	g := d.g
 	sp := len(xs) - 2
-	unit := true
+	unit := !(sp == 2 && w.Group == 1 && ys[2]*ys[3] <= GEMMConvPositions)
 	var pb, pe []int64
 	for i := 0; i < sp; i++ {
 		span := w.Dilations[i] * (w.Kernel[i] - 1)
