@@ -133,6 +133,10 @@ func (d *differ) node(n *onnx.NodeProto, dy []string, need []bool, scale string)
 			dx[0] = dy[0]
 		}
 	case "Relu":
+		if d.premasked[dy[0]] == n.Output[0] {
+			dx[0] = dy[0]
+			break
+		}
 		// dy·[y > 0] as a Mul by the cast mask: ONNX Runtime's Where is
 		// several times slower than Greater, Cast and Mul together.
 		mask := g.Op1("Cast", []string{g.Op1("Greater", []string{n.Output[0], g.ScalarF(dt, 0)})}, AInt("to", int64(dt)))

@@ -5,6 +5,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
 )
@@ -14,6 +15,13 @@ func (d *differ) maxPool(n *onnx.NodeProto, dy string) (string, error) {
 	if IntAttr(n, "storage_order", 0) != 0 {
 		return "", &UnsupportedOpError{Op: "MaxPool", Node: n.Name, Why: "storage_order 1"}
 	}
+	if dx, ok := d.maxPoolUnpool(n, dy); ok {
+		return dx, nil
+	}
+	// The fallback for what maxPoolUnpool does not cover (overlapping or
+	// padded windows, dilation, ceil mode, double): the positions from the
+	// forward node's Indices output, which ONNX Runtime computes in a slow
+	// generic kernel (tens of times the time of MaxPool without it).
 	if len(n.Output) < 2 || n.Output[1] == "" {
 		// Ask the forward node for its Indices output.
 		idx := g.Fresh(n.Name + "_indices")
@@ -99,6 +107,164 @@ func (d *differ) maxPoolTiled(n *onnx.NodeProto, dy string) (string, bool) {
 	dx := g.Op1("Mul", []string{spread(dy), mask})
 	g.info[dx] = g.info[x]
 	return dx, true
+}
+
+// maxPoolUnpool is MaxPool's backward for float windows that do not overlap
+// (strides at least the kernel, no padding or dilation, floor mode), the
+// zoo's 2x2 pools: dy goes to the first maximum of each window in scan order,
+// as PyTorch's and ONNX Runtime's Indices give it, placed by MaxUnpool (one
+// zero fill and one scatter). The flat position of each window's first
+// maximum is found from the forward's output alone (see windowArgmax), so
+// the forward MaxPool runs without its Indices output. ok is false where it
+// does not apply.
+//
+// When x is a Relu's output read by this pool alone, dy is masked by
+// y > 0 here, on the pooled size, and the Relu passes the result through
+// (differ.premasked): y is the Relu's output at the position dy goes to, so
+// the mask is the Relu's own, and the other positions receive zero either
+// way.
+func (d *differ) maxPoolUnpool(n *onnx.NodeProto, dy string) (string, bool) {
+	g := d.g
+	x, y := n.Input[0], n.Output[0]
+	xs, known := g.knownSpatial(x)
+	w, okw := g.WindowOf(n)
+	if !known || !okw || g.info[x].DType != Float || w.CeilMode || len(xs) > 5 {
+		return "", false
+	}
+	sp := len(xs) - 2
+	out := make([]int64, sp)
+	for i := range sp {
+		if w.Dilations[i] != 1 || w.PadsBegin[i] != 0 || w.PadsEnd[i] != 0 || w.Strides[i] < w.Kernel[i] || xs[2+i] < w.Kernel[i] {
+			return "", false
+		}
+		out[i] = (xs[2+i]-w.Kernel[i])/w.Strides[i] + 1
+	}
+	// Decided before windowArgmax adds its readers of x, and memoised, so
+	// that every Gradients call on the graph decides alike.
+	relu := g.memoised("poolrelu|"+y, func() string {
+		if p := g.Producer(x); p != nil && p.OpType == "Relu" {
+			if cs := g.Consumers()[x]; len(cs) == 1 && cs[0] == n {
+				return x
+			}
+		}
+		return ""
+	})
+	idx := g.memoised("poolargmax|"+y, func() string { return g.windowArgmax(x, y, xs, w, out) })
+	if idx == "" {
+		return "", false
+	}
+	v := dy
+	if relu != "" {
+		mask := g.Op1("Cast", []string{g.Op1("Greater", []string{y, g.ScalarF(Float, 0)})}, AInt("to", int64(Float)))
+		v = g.Op1("Mul", []string{dy, mask})
+	}
+	dx := g.Op1("MaxUnpool", []string{v, idx, g.shapeTensor(x)}, AInts("kernel_shape", w.Kernel...), AInts("strides", w.Strides...))
+	g.info[dx] = g.info[x]
+	if relu != "" {
+		d.premasked[dx] = relu
+	}
+	return dx, true
+}
+
+// windowArgmax returns, for MaxPool output y of x over windows that do not
+// overlap (w, out as maxPoolUnpool checked them), the flat position in x
+// (int64, shaped like y) of each window's first maximum in scan order. Each
+// window offset's values are taken out of x at the pooled size (one
+// SpaceToDepth for square windows that tile x, else strided Slices) and
+// compared with y; a chain of Where, from the last offset to the first,
+// keeps the first that equals. All of it runs at the pooled size but the
+// one pass that reads x.
+func (g *Graph) windowArgmax(x, y string, xs []int64, w Window, out []int64) string {
+	sp := len(xs) - 2
+	c := xs[1]
+	ys := append([]int64{xs[0], c}, out...)
+	// Strides of the spatial axes within one plane, and the plane size.
+	st := make([]int64, sp)
+	plane := int64(1)
+	for i := sp - 1; i >= 0; i-- {
+		st[i] = plane
+		plane *= xs[2+i]
+	}
+	// The window offsets in scan order and their flat distance from the
+	// window's origin.
+	offs := [][]int64{{}}
+	for i := range sp {
+		var next [][]int64
+		for _, o := range offs {
+			for k := range w.Kernel[i] {
+				next = append(next, append(slices.Clone(o), k))
+			}
+		}
+		offs = next
+	}
+	flat := make([]int64, len(offs))
+	for p, o := range offs {
+		for i := range sp {
+			flat[p] += o[i] * st[i]
+		}
+	}
+	// The offsets are small integers, exact in float, and chosen in float
+	// below: ONNX Runtime's Where takes about twice as long on int64.
+	if flat[len(flat)-1] >= 1<<24 {
+		return ""
+	}
+	var parts []string
+	k := w.Kernel[0]
+	if sp == 2 && w.Kernel[1] == k && w.Strides[0] == k && w.Strides[1] == k && xs[2] == k*out[0] && xs[3] == k*out[1] {
+		// SpaceToDepth puts offset (a, b) of every window in channels
+		// (a·k + b)·c to (a·k + b + 1)·c: scan order.
+		s2d := g.Op1("SpaceToDepth", []string{x}, AInt("blocksize", k))
+		sizes := make([]int64, len(offs))
+		for i := range sizes {
+			sizes[i] = c
+		}
+		parts = g.Op("Split", []string{s2d, g.ConstI(sizes...)}, len(offs), AInt("axis", 1))
+	} else {
+		axes := make([]int64, sp)
+		for i := range axes {
+			axes[i] = int64(2 + i)
+		}
+		for _, o := range offs {
+			ends := make([]int64, sp)
+			for i := range sp {
+				ends[i] = o[i] + w.Strides[i]*(out[i]-1) + 1
+			}
+			parts = append(parts, g.Op1("Slice", []string{x, g.ConstI(o...), g.ConstI(ends...), g.ConstI(axes...), g.ConstI(w.Strides...)}))
+		}
+	}
+	off := g.ScalarF(Float, float64(flat[len(flat)-1]))
+	for p := len(parts) - 2; p >= 0; p-- {
+		g.info[parts[p]] = Info{Float, ys}
+		off = g.Op1("Where", []string{g.Op1("Equal", []string{parts[p], y}), g.ScalarF(Float, float64(flat[p])), off})
+	}
+	off = g.Op1("Cast", []string{off}, AInt("to", int64(Int64)))
+	// Each window's origin: its plane's start plus the strided position,
+	// constant but for the batch offset n·c·plane.
+	origin := make([]int64, c*numel(out))
+	for q := range origin {
+		r := int64(q)
+		pos := int64(0)
+		for i := sp - 1; i >= 0; i-- {
+			pos += (r % out[i]) * w.Strides[i] * st[i]
+			r /= out[i]
+		}
+		origin[q] = r*plane + pos
+	}
+	org := g.AddInit(g.Fresh("window_origin"), &Tensor{DType: Int64, Dims: append([]int64{1, c}, out...), I64: origin})
+	n0 := g.Op1("Gather", []string{g.Op1("Shape", []string{x}), g.AddInit(g.Fresh("zero"), &Tensor{DType: Int64, Dims: []int64{}, I64: []int64{0}})})
+	cp := &Tensor{DType: Int64, Dims: []int64{}, I64: []int64{c * plane}}
+	step := g.AddInit(g.Fresh("sample_size"), cp)
+	lim := g.Op1("Mul", []string{n0, step})
+	batch := g.Op1("Range", []string{g.AddInit(g.Fresh("zero"), &Tensor{DType: Int64, Dims: []int64{}, I64: []int64{0}}), lim, step})
+	shape := make([]int64, len(xs))
+	for i := range shape {
+		shape[i] = 1
+	}
+	shape[0] = -1
+	batch = g.Op1("Reshape", []string{batch, g.ConstI(shape...)})
+	idx := g.Op1("Add", []string{g.Op1("Add", []string{off, org}), batch})
+	g.info[idx] = Info{Int64, ys}
+	return idx
 }
 
 func (d *differ) avgPool(n *onnx.NodeProto, dy string) (string, error) {

@@ -1,0 +1,152 @@
+package graph
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"testing"
+)
+
+// torchPoolCase is one case of testdata/maxpool_torch.json (written by
+// maxpool_torch.py): an input full of ties, an upstream gradient r and
+// PyTorch's gradient of sum(r·maxpool(relu?(x))) with respect to x.
+type torchPoolCase struct {
+	Name                  string
+	Shape                 []int64
+	Kernel, Strides, Pads []int64
+	Relu                  bool
+	X, R, DX              []float32
+}
+
+// poolGraph is relu?(x) → MaxPool → sum(y·r), with x's batch dimension
+// unknown at build time when dynBatch.
+func poolGraph(c torchPoolCase, dynBatch bool) (g *Graph, x, h, y, loss string) {
+	g = New(c.Name)
+	dims := slices.Clone(c.Shape)
+	if dynBatch {
+		dims[0] = -1
+	}
+	x = g.AddInput("x", Float, dims...)
+	h = x
+	if c.Relu {
+		h = g.Op1("Relu", []string{x})
+	}
+	outs := g.Op("MaxPool", []string{h}, 1, AInts("kernel_shape", c.Kernel...), AInts("strides", c.Strides...), AInts("pads", c.Pads...))
+	y = outs[0]
+	ys := slices.Clone(g.Shape(y))
+	ys[0] = c.Shape[0]
+	r := g.AddInit("r", &Tensor{DType: Float, Dims: ys, F32: c.R})
+	loss = g.Op1("ReduceSum", []string{g.Op1("Mul", []string{y, r})}, AInt("keepdims", 0))
+	return g, x, h, y, loss
+}
+
+// TestMaxPoolGradMatchesTorch: the max-pool gradient equals PyTorch's
+// autograd exactly on inputs where windows tie (whole windows of zeros
+// after a ReLU, equal positive values), for the windows that do not overlap
+// (MaxUnpool at positions found without the Indices output) and those that
+// do (ResNet-18's stem: the Indices fallback), with the batch size known and
+// unknown at build time; and it equals today's formulation spelled out (dy
+// scattered and summed at the forward's Indices output, times the ReLU's
+// mask).
+func TestMaxPoolGradMatchesTorch(t *testing.T) {
+	b, err := os.ReadFile("testdata/maxpool_torch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fix struct{ Cases []torchPoolCase }
+	if err := json.Unmarshal(b, &fix); err != nil {
+		t.Fatal(err)
+	}
+	if len(fix.Cases) < 7 {
+		t.Fatalf("%d cases in the fixture, want 7", len(fix.Cases))
+	}
+	for _, c := range fix.Cases {
+		overlap := false
+		for i := range c.Kernel {
+			overlap = overlap || c.Strides[i] < c.Kernel[i] || c.Pads[i] != 0
+		}
+		feeds := feedsOf("x", &Tensor{DType: Float, Dims: c.Shape, F32: c.X})
+		for _, dyn := range []bool{false, true} {
+			g, x, _, _, loss := poolGraph(c, dyn)
+			grads, err := g.Gradients(loss, []string{x}, GradOptions{})
+			if err != nil {
+				t.Fatalf("%s: %v", c.Name, err)
+			}
+			unpool, indices := false, false
+			for _, n := range g.Nodes {
+				unpool = unpool || n.OpType == "MaxUnpool"
+				indices = indices || (n.OpType == "MaxPool" && len(n.Output) > 1 && n.Output[1] != "")
+			}
+			if unpool == overlap || indices != overlap {
+				t.Errorf("%s: MaxUnpool used %v, Indices asked for %v; want the MaxUnpool form exactly for windows that do not overlap", c.Name, unpool, indices)
+			}
+			dx := newSession(t, g, feeds, []string{grads[x]}).run(t)[0]
+			for i := range dx {
+				if float32(dx[i]) != c.DX[i] {
+					t.Fatalf("%s (batch known %v): dx[%d] = %v, PyTorch %v", c.Name, !dyn, i, dx[i], c.DX[i])
+				}
+			}
+			// Today's formulation, spelled out here as the reference.
+			rg, rx, rh, _, _ := poolGraph(c, dyn)
+			pool := rg.Nodes[len(rg.Nodes)-3]
+			idx := rg.Fresh("indices")
+			pool.Output = append(pool.Output, idx)
+			rg.Infer(pool)
+			zeros := rg.Op1("ConstantOfShape", []string{rg.Op1("Reshape", []string{rg.Op1("Size", []string{rx}), rg.ConstI(1)})}, zeroValue(Float))
+			flatR := rg.Op1("Reshape", []string{"r", rg.ConstI(-1)})
+			sc := rg.Op1("ScatterElements", []string{zeros, rg.Op1("Reshape", []string{idx, rg.ConstI(-1)}), flatR}, AInt("axis", 0), AString("reduction", "add"))
+			ref := rg.Op1("Reshape", []string{sc, rg.Op1("Shape", []string{rx})})
+			if c.Relu {
+				ref = rg.Op1("Mul", []string{ref, rg.Op1("Cast", []string{rg.Op1("Greater", []string{rh, rg.ScalarF(Float, 0)})}, AInt("to", int64(Float)))})
+			}
+			want := newSession(t, rg, feeds, []string{ref}).run(t)[0]
+			for i := range want {
+				if want[i] != dx[i] {
+					t.Fatalf("%s (batch known %v): dx[%d] = %v, the Indices formulation %v", c.Name, !dyn, i, dx[i], want[i])
+				}
+			}
+		}
+		// The case is worth its name: some window's maximum is not unique.
+		if tiedWindows(c) == 0 {
+			t.Errorf("%s: no window ties", c.Name)
+		}
+	}
+}
+
+// tiedWindows counts the pooling windows of c (2-D) whose maximum occurs
+// more than once.
+func tiedWindows(c torchPoolCase) int {
+	h, w := c.Shape[2], c.Shape[3]
+	oh := (h+2*c.Pads[0]-c.Kernel[0])/c.Strides[0] + 1
+	ow := (w+2*c.Pads[1]-c.Kernel[1])/c.Strides[1] + 1
+	tied := 0
+	for p := int64(0); p < c.Shape[0]*c.Shape[1]; p++ {
+		for i := range oh {
+			for j := range ow {
+				best, count := float32(-1e30), 0
+				for a := range c.Kernel[0] {
+					for b := range c.Kernel[1] {
+						r, q := i*c.Strides[0]-c.Pads[0]+a, j*c.Strides[1]-c.Pads[1]+b
+						if r < 0 || r >= h || q < 0 || q >= w {
+							continue
+						}
+						v := c.X[(p*h+r)*w+q]
+						if c.Relu {
+							v = max(v, 0)
+						}
+						switch {
+						case v > best:
+							best, count = v, 1
+						case v == best:
+							count++
+						}
+					}
+				}
+				if count > 1 {
+					tied++
+				}
+			}
+		}
+	}
+	return tied
+}
