@@ -208,17 +208,24 @@ func (g *Graph) windowArgmax(x, y string, xs []int64, w Window, out []int64) str
 	if flat[len(flat)-1] >= 1<<24 {
 		return ""
 	}
-	var parts []string
+	var eqs []string // per window offset, where x equals the window's maximum
 	k := w.Kernel[0]
 	if sp == 2 && w.Kernel[1] == k && w.Strides[0] == k && w.Strides[1] == k && xs[2] == k*out[0] && xs[3] == k*out[1] {
 		// SpaceToDepth puts offset (a, b) of every window in channels
 		// (a·k + b)·c to (a·k + b + 1)·c: scan order.
+		// One Equal over all of them against y broadcast, then a Split
+		// of the booleans: a quarter of the bytes a Split of x moves.
 		s2d := g.Op1("SpaceToDepth", []string{x}, AInt("blocksize", k))
-		sizes := make([]int64, len(offs))
-		for i := range sizes {
-			sizes[i] = c
+		kk := int64(len(offs))
+		s2d = g.Op1("Reshape", []string{s2d, g.ConstI(-1, kk, c, out[0], out[1])})
+		eq := g.Op1("Equal", []string{s2d, g.Op1("Unsqueeze", []string{y, g.ConstI(1)})})
+		ones := make([]int64, kk)
+		for i := range ones {
+			ones[i] = 1
 		}
-		parts = g.Op("Split", []string{s2d, g.ConstI(sizes...)}, len(offs), AInt("axis", 1))
+		for _, e := range g.Op("Split", []string{eq, g.ConstI(ones...)}, int(kk), AInt("axis", 1)) {
+			eqs = append(eqs, g.Op1("Squeeze", []string{e, g.ConstI(1)}))
+		}
 	} else {
 		axes := make([]int64, sp)
 		for i := range axes {
@@ -229,13 +236,17 @@ func (g *Graph) windowArgmax(x, y string, xs []int64, w Window, out []int64) str
 			for i := range sp {
 				ends[i] = o[i] + w.Strides[i]*(out[i]-1) + 1
 			}
-			parts = append(parts, g.Op1("Slice", []string{x, g.ConstI(o...), g.ConstI(ends...), g.ConstI(axes...), g.ConstI(w.Strides...)}))
+			part := g.Op1("Slice", []string{x, g.ConstI(o...), g.ConstI(ends...), g.ConstI(axes...), g.ConstI(w.Strides...)})
+			eqs = append(eqs, g.Op1("Equal", []string{part, y}))
 		}
 	}
-	off := g.ScalarF(Float, float64(flat[len(flat)-1]))
-	for p := len(parts) - 2; p >= 0; p-- {
-		g.info[parts[p]] = Info{Float, ys}
-		off = g.Op1("Where", []string{g.Op1("Equal", []string{parts[p], y}), g.ScalarF(Float, float64(flat[p])), off})
+	konst := func(v int64) string { return g.ScalarF(Float, float64(v)) }
+	if flat[len(flat)-1] < 256 {
+		konst = func(v int64) string { return g.Op1("Cast", []string{g.ConstI(v)}, AInt("to", 2)) }
+	}
+	off := konst(flat[len(flat)-1])
+	for p := len(eqs) - 2; p >= 0; p-- {
+		off = g.Op1("Where", []string{eqs[p], konst(flat[p]), off})
 	}
 	off = g.Op1("Cast", []string{off}, AInt("to", int64(Int64)))
 	// Each window's origin: its plane's start plus the strided position,
