@@ -67,27 +67,42 @@ func TestMaxPoolGradMatchesTorch(t *testing.T) {
 		}
 		feeds := feedsOf("x", &Tensor{DType: Float, Dims: c.Shape, F32: c.X})
 		for _, dyn := range []bool{false, true} {
-			g, x, _, _, loss := poolGraph(c, dyn)
+			g, x, _, y, loss := poolGraph(c, dyn)
 			grads, err := g.Gradients(loss, []string{x}, GradOptions{})
 			if err != nil {
 				t.Fatalf("%s: %v", c.Name, err)
 			}
-			unpool, indices := false, false
+			// A second call on the same graph (the true Fisher makes one
+			// per class) meets the pool as poolBySpaceToDepth left it.
+			again, err := g.Gradients(loss, []string{x}, GradOptions{})
+			if err != nil {
+				t.Fatalf("%s, second call: %v", c.Name, err)
+			}
+			unpool, indices, pools := false, false, 0
 			for _, n := range g.Nodes {
 				unpool = unpool || n.OpType == "MaxUnpool"
 				indices = indices || (n.OpType == "MaxPool" && len(n.Output) > 1 && n.Output[1] != "")
+				if n.OpType == "MaxPool" {
+					pools++
+				}
 			}
 			if unpool == overlap || indices != overlap {
 				t.Errorf("%s: MaxUnpool used %v, Indices asked for %v; want the MaxUnpool form exactly for windows that do not overlap", c.Name, unpool, indices)
 			}
-			dx := newSession(t, g, feeds, []string{grads[x]}).run(t)[0]
+			k := c.Kernel[0]
+			tiles := !overlap && c.Kernel[1] == k && c.Strides[0] == k && c.Strides[1] == k && c.Shape[2]%k == 0 && c.Shape[3]%k == 0
+			if tiles != (pools == 0) {
+				t.Errorf("%s: %d MaxPool nodes left; want the forward rewritten as a ReduceMax exactly where the windows tile x", c.Name, pools)
+			}
+			res := newSession(t, g, feeds, []string{grads[x], again[x], y}).run(t)
+			dx := res[0]
 			for i := range dx {
-				if float32(dx[i]) != c.DX[i] {
-					t.Fatalf("%s (batch known %v): dx[%d] = %v, PyTorch %v", c.Name, !dyn, i, dx[i], c.DX[i])
+				if float32(dx[i]) != c.DX[i] || res[1][i] != dx[i] {
+					t.Fatalf("%s (batch known %v): dx[%d] = %v, from a second call %v, PyTorch %v", c.Name, !dyn, i, dx[i], res[1][i], c.DX[i])
 				}
 			}
 			// Today's formulation, spelled out here as the reference.
-			rg, rx, rh, _, _ := poolGraph(c, dyn)
+			rg, rx, rh, ry, _ := poolGraph(c, dyn)
 			pool := rg.Nodes[len(rg.Nodes)-3]
 			idx := rg.Fresh("indices")
 			pool.Output = append(pool.Output, idx)
@@ -99,10 +114,16 @@ func TestMaxPoolGradMatchesTorch(t *testing.T) {
 			if c.Relu {
 				ref = rg.Op1("Mul", []string{ref, rg.Op1("Cast", []string{rg.Op1("Greater", []string{rh, rg.ScalarF(Float, 0)})}, AInt("to", int64(Float)))})
 			}
-			want := newSession(t, rg, feeds, []string{ref}).run(t)[0]
-			for i := range want {
-				if want[i] != dx[i] {
-					t.Fatalf("%s (batch known %v): dx[%d] = %v, the Indices formulation %v", c.Name, !dyn, i, dx[i], want[i])
+			refs := newSession(t, rg, feeds, []string{ref, ry}).run(t)
+			for i, want := range refs[0] {
+				if want != dx[i] {
+					t.Fatalf("%s (batch known %v): dx[%d] = %v, the Indices formulation %v", c.Name, !dyn, i, dx[i], want)
+				}
+			}
+			// The forward's output is MaxPool's, whatever form it runs in.
+			for i, want := range refs[1] {
+				if want != res[2][i] {
+					t.Fatalf("%s (batch known %v): y[%d] = %v, MaxPool's %v", c.Name, !dyn, i, res[2][i], want)
 				}
 			}
 		}

@@ -400,6 +400,13 @@ func (d *differ) fusedRule(n *onnx.NodeProto, f fusedGrad, dy string, need []boo
 			dx[2] = g.Op1("Mul", []string{m1, f.count})
 		}
 		return dx, nil
+	case fusedMaxPool:
+		// maxPoolUnpool adds x's gradient itself: the node reads the
+		// SpaceToDepth of x, whose gradient is not needed.
+		if _, err := d.maxPool(f.pool, dy); err != nil {
+			return nil, err
+		}
+		return dx, nil
 	}
 	return nil, fmt.Errorf("internal: unknown fused gradient %d", f.kind)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
+	"google.golang.org/protobuf/proto"
 )
 
 func (d *differ) maxPool(n *onnx.NodeProto, dy string) (string, error) {
@@ -149,7 +150,11 @@ func (d *differ) maxPoolUnpool(n *onnx.NodeProto, dy string) (string, bool) {
 		}
 		return ""
 	})
-	idx := g.memoised("poolargmax|"+y, func() string { return g.windowArgmax(x, y, xs, w, out) })
+	s2d := ""
+	if k := w.Kernel[0]; (len(n.Output) < 2 || n.Output[1] == "") && sp == 2 && w.Kernel[1] == k && w.Strides[0] == k && w.Strides[1] == k && xs[2] == k*out[0] && xs[3] == k*out[1] {
+		s2d = g.memoised("pools2d|"+y, func() string { return g.poolBySpaceToDepth(n, k, out) })
+	}
+	idx := g.memoised("poolargmax|"+y, func() string { return g.windowArgmax(x, y, s2d, xs, w, out) })
 	if idx == "" {
 		return "", false
 	}
@@ -163,7 +168,40 @@ func (d *differ) maxPoolUnpool(n *onnx.NodeProto, dy string) (string, bool) {
 	if relu != "" {
 		d.premasked[dx] = relu
 	}
+	if g.fused[y].kind == fusedMaxPool {
+		// The forward node reads the SpaceToDepth now: dx is x's.
+		d.contrib[x] = append(d.contrib[x], dx)
+		return "", true
+	}
 	return dx, true
+}
+
+// poolBySpaceToDepth rewrites the forward MaxPool n, whose k×k windows tile
+// its input x, as a ReduceMax over the window axis of x's SpaceToDepth
+// ([N, k·k, C, H/k, W/k]: offset (a, b) of every window at a·k + b, scan
+// order), and returns that 5-D view, which windowArgmax compares with the
+// maximum. The same maximum (an element of the window either way), but
+// ONNX Runtime runs MaxPool in its blocked layout with a reorder of the input
+// and of the output around it, three times the time of the ReduceMax, and
+// the backward needs the SpaceToDepth anyway. The node keeps its output
+// name; g.fused records the MaxPool it was, for the Gradients calls that
+// meet it as a ReduceMax.
+func (g *Graph) poolBySpaceToDepth(n *onnx.NodeProto, k int64, out []int64) string {
+	x := n.Input[0]
+	c := g.info[x].Shape[1]
+	at := slices.Index(g.Nodes, n)
+	s2d := g.Op1("SpaceToDepth", []string{x}, AInt("blocksize", k))
+	s2d = g.Op1("Reshape", []string{s2d, g.ConstI(-1, k*k, c, out[0], out[1])})
+	// The two new nodes go where n is, ahead of it and of its readers.
+	added := slices.Clone(g.Nodes[len(g.Nodes)-2:])
+	g.Nodes = slices.Insert(g.Nodes[:len(g.Nodes)-2], at, added...)
+	if g.fused == nil {
+		g.fused = map[string]fusedGrad{}
+	}
+	g.fused[n.Output[0]] = fusedGrad{kind: fusedMaxPool, x: x, pool: proto.Clone(n).(*onnx.NodeProto)}
+	n.OpType, n.Input, n.Output = "ReduceMax", []string{s2d}, n.Output[:1]
+	n.Attribute = []Attr{AInts("axes", 1), AInt("keepdims", 0)}
+	return s2d
 }
 
 // windowArgmax returns, for MaxPool output y of x over windows that do not
@@ -174,7 +212,7 @@ func (d *differ) maxPoolUnpool(n *onnx.NodeProto, dy string) (string, bool) {
 // compared with y; a chain of Where, from the last offset to the first,
 // keeps the first that equals. All of it runs at the pooled size but the
 // one pass that reads x.
-func (g *Graph) windowArgmax(x, y string, xs []int64, w Window, out []int64) string {
+func (g *Graph) windowArgmax(x, y, s2d string, xs []int64, w Window, out []int64) string {
 	sp := len(xs) - 2
 	c := xs[1]
 	ys := append([]int64{xs[0], c}, out...)
@@ -209,15 +247,10 @@ func (g *Graph) windowArgmax(x, y string, xs []int64, w Window, out []int64) str
 		return ""
 	}
 	var eqs []string // per window offset, where x equals the window's maximum
-	k := w.Kernel[0]
-	if sp == 2 && w.Kernel[1] == k && w.Strides[0] == k && w.Strides[1] == k && xs[2] == k*out[0] && xs[3] == k*out[1] {
-		// SpaceToDepth puts offset (a, b) of every window in channels
-		// (a·k + b)·c to (a·k + b + 1)·c: scan order.
-		// One Equal over all of them against y broadcast, then a Split
-		// of the booleans: a quarter of the bytes a Split of x moves.
-		s2d := g.Op1("SpaceToDepth", []string{x}, AInt("blocksize", k))
+	if s2d != "" {
+		// One Equal over all window offsets against y broadcast, then a
+		// Split of the booleans: a quarter of the bytes a Split of x moves.
 		kk := int64(len(offs))
-		s2d = g.Op1("Reshape", []string{s2d, g.ConstI(-1, kk, c, out[0], out[1])})
 		eq := g.Op1("Equal", []string{s2d, g.Op1("Unsqueeze", []string{y, g.ConstI(1)})})
 		ones := make([]int64, kk)
 		for i := range ones {
