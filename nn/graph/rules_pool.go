@@ -47,7 +47,8 @@ func (d *differ) maxPool(n *onnx.NodeProto, dy string) (string, error) {
 }
 
 // maxPoolTiled is MaxPool's backward for 2-D windows that tile the input
-// (kernel = strides, no padding or dilation, sizes divisible): dy spread over
+// (kernel = strides, no padding or dilation, sizes divisible) where
+// maxPoolUnpool does not apply (double precision): dy spread over
 // each window by Expand, times a mask of the position Indices names, which
 // depends on the forward pass alone and is memoised (the true Fisher's
 // per-class passes share it). It gives what the ScatterElements form gives,
@@ -207,11 +208,13 @@ func (g *Graph) poolBySpaceToDepth(n *onnx.NodeProto, k int64, out []int64) stri
 // windowArgmax returns, for MaxPool output y of x over windows that do not
 // overlap (w, out as maxPoolUnpool checked them), the flat position in x
 // (int64, shaped like y) of each window's first maximum in scan order. Each
-// window offset's values are taken out of x at the pooled size (one
-// SpaceToDepth for square windows that tile x, else strided Slices) and
-// compared with y; a chain of Where, from the last offset to the first,
-// keeps the first that equals. All of it runs at the pooled size but the
-// one pass that reads x.
+// window offset's values are compared with y at the pooled size: all at once
+// in s2d, x's SpaceToDepth view for square windows that tile x (see
+// poolBySpaceToDepth), else one strided Slice of x per offset. A chain of
+// Where, from the last offset to the first, keeps the first that equals.
+// All of it runs at the pooled size but the one pass that reads x. It
+// returns "" where the offsets within a window exceed float's exact
+// integers (planes of more than 2^24 elements).
 func (g *Graph) windowArgmax(x, y, s2d string, xs []int64, w Window, out []int64) string {
 	sp := len(xs) - 2
 	c := xs[1]
@@ -241,8 +244,6 @@ func (g *Graph) windowArgmax(x, y, s2d string, xs []int64, w Window, out []int64
 			flat[p] += o[i] * st[i]
 		}
 	}
-	// The offsets are small integers, exact in float, and chosen in float
-	// below: ONNX Runtime's Where takes about twice as long on int64.
 	if flat[len(flat)-1] >= 1<<24 {
 		return ""
 	}
@@ -273,9 +274,15 @@ func (g *Graph) windowArgmax(x, y, s2d string, xs []int64, w Window, out []int64
 			eqs = append(eqs, g.Op1("Equal", []string{part, y}))
 		}
 	}
+	// The Where chain picks offsets in the narrowest type that holds
+	// them, uint8 (rows up to 255 wide) or float, and casts the result to
+	// int64 once: ONNX Runtime's Where takes about twice as long on int64
+	// as on float, and uint8 moves a quarter of float's bytes.
 	konst := func(v int64) string { return g.ScalarF(Float, float64(v)) }
 	if flat[len(flat)-1] < 256 {
-		konst = func(v int64) string { return g.Op1("Cast", []string{g.ConstI(v)}, AInt("to", 2)) }
+		konst = func(v int64) string {
+			return g.Op1("Cast", []string{g.ConstI(v)}, AInt("to", int64(onnx.TensorProto_UINT8)))
+		}
 	}
 	off := konst(flat[len(flat)-1])
 	for p := len(eqs) - 2; p >= 0; p-- {
@@ -295,11 +302,10 @@ func (g *Graph) windowArgmax(x, y, s2d string, xs []int64, w Window, out []int64
 		origin[q] = r*plane + pos
 	}
 	org := g.AddInit(g.Fresh("window_origin"), &Tensor{DType: Int64, Dims: append([]int64{1, c}, out...), I64: origin})
-	n0 := g.Op1("Gather", []string{g.Op1("Shape", []string{x}), g.AddInit(g.Fresh("zero"), &Tensor{DType: Int64, Dims: []int64{}, I64: []int64{0}})})
-	cp := &Tensor{DType: Int64, Dims: []int64{}, I64: []int64{c * plane}}
-	step := g.AddInit(g.Fresh("sample_size"), cp)
-	lim := g.Op1("Mul", []string{n0, step})
-	batch := g.Op1("Range", []string{g.AddInit(g.Fresh("zero"), &Tensor{DType: Int64, Dims: []int64{}, I64: []int64{0}}), lim, step})
+	zero := g.AddInit(g.Fresh("zero"), &Tensor{DType: Int64, Dims: []int64{}, I64: []int64{0}})
+	step := g.AddInit(g.Fresh("sample_size"), &Tensor{DType: Int64, Dims: []int64{}, I64: []int64{c * plane}})
+	lim := g.Op1("Mul", []string{g.Op1("Gather", []string{g.Op1("Shape", []string{x}), zero}), step})
+	batch := g.Op1("Range", []string{zero, lim, step})
 	shape := make([]int64, len(xs))
 	for i := range shape {
 		shape[i] = 1
