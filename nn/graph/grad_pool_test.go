@@ -2,6 +2,7 @@ package graph
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"slices"
 	"testing"
@@ -57,8 +58,8 @@ func TestMaxPoolGradMatchesTorch(t *testing.T) {
 	if err := json.Unmarshal(b, &fix); err != nil {
 		t.Fatal(err)
 	}
-	if len(fix.Cases) < 7 {
-		t.Fatalf("%d cases in the fixture, want 7", len(fix.Cases))
+	if len(fix.Cases) < 9 {
+		t.Fatalf("%d cases in the fixture, want 9", len(fix.Cases))
 	}
 	for _, c := range fix.Cases {
 		overlap := false
@@ -78,16 +79,17 @@ func TestMaxPoolGradMatchesTorch(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s, second call: %v", c.Name, err)
 			}
-			unpool, indices, pools := false, false, 0
+			unpool, scatter, indices, pools := false, false, false, 0
 			for _, n := range g.Nodes {
 				unpool = unpool || n.OpType == "MaxUnpool"
+				scatter = scatter || n.OpType == "ScatterElements"
 				indices = indices || (n.OpType == "MaxPool" && len(n.Output) > 1 && n.Output[1] != "")
 				if n.OpType == "MaxPool" {
 					pools++
 				}
 			}
-			if unpool == overlap || indices != overlap {
-				t.Errorf("%s: MaxUnpool used %v, Indices asked for %v; want the MaxUnpool form exactly for windows that do not overlap", c.Name, unpool, indices)
+			if indices || unpool == overlap || scatter != overlap {
+				t.Errorf("%s: MaxUnpool %v, ScatterElements %v, Indices %v; want no Indices, MaxUnpool where the windows neither overlap nor pad, else ScatterElements", c.Name, unpool, scatter, indices)
 			}
 			k := c.Kernel[0]
 			tiles := !overlap && c.Kernel[1] == k && c.Strides[0] == k && c.Strides[1] == k && c.Shape[2]%k == 0 && c.Shape[3]%k == 0
@@ -170,4 +172,39 @@ func tiedWindows(c torchPoolCase) int {
 		}
 	}
 	return tied
+}
+
+// TestMaxPoolGradNaNWindows: where no position of a padded window equals its
+// maximum (NaN inputs), the gradient goes to a position inside x, not to
+// one in the padding, which would lie outside x's elements and fail the
+// step.
+func TestMaxPoolGradNaNWindows(t *testing.T) {
+	for _, c := range []torchPoolCase{
+		{Name: "stem", Shape: []int64{2, 2, 7, 8}, Kernel: []int64{3, 3}, Strides: []int64{2, 2}, Pads: []int64{1, 1, 1, 1}},
+		{Name: "2x2 pad 1", Shape: []int64{1, 3, 5, 5}, Kernel: []int64{2, 2}, Strides: []int64{2, 2}, Pads: []int64{1, 1, 1, 1}},
+	} {
+		x := &Tensor{DType: Float, Dims: c.Shape, F32: make([]float32, numel(c.Shape))}
+		for i := range x.F32 {
+			x.F32[i] = float32(math.NaN())
+		}
+		g0, _, _, _, _ := poolGraph(c, false)
+		ys := g0.Shape(g0.Nodes[len(g0.Nodes)-3].Output[0])
+		c.R = make([]float32, numel(ys))
+		for i := range c.R {
+			c.R[i] = 1
+		}
+		g, xi, _, _, loss := poolGraph(c, true)
+		grads, err := g.Gradients(loss, []string{xi}, GradOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dx := newSession(t, g, feedsOf("x", x), []string{grads[xi]}).run(t)[0]
+		sum := 0.0
+		for _, v := range dx {
+			sum += v
+		}
+		if sum != float64(len(c.R)) {
+			t.Errorf("%s: the gradients sum to %v, want one per window (%d)", c.Name, sum, len(c.R))
+		}
+	}
 }

@@ -5,6 +5,7 @@ package graph
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
@@ -19,10 +20,10 @@ func (d *differ) maxPool(n *onnx.NodeProto, dy string) (string, error) {
 	if dx, ok := d.maxPoolUnpool(n, dy); ok {
 		return dx, nil
 	}
-	// The fallback for what maxPoolUnpool does not cover (overlapping or
-	// padded windows, dilation, ceil mode, double): the positions from the
-	// forward node's Indices output, which ONNX Runtime computes in a slow
-	// generic kernel (tens of times the time of MaxPool without it).
+	// The fallback for what maxPoolUnpool does not cover (dilation, ceil
+	// mode, double precision, shapes unknown at build time): the positions
+	// from the forward node's Indices output, which ONNX Runtime computes in
+	// a slow generic kernel (tens of times the time of MaxPool without it).
 	if len(n.Output) < 2 || n.Output[1] == "" {
 		// Ask the forward node for its Indices output.
 		idx := g.Fresh(n.Name + "_indices")
@@ -111,14 +112,15 @@ func (d *differ) maxPoolTiled(n *onnx.NodeProto, dy string) (string, bool) {
 	return dx, true
 }
 
-// maxPoolUnpool is MaxPool's backward for float windows that do not overlap
-// (strides at least the kernel, no padding or dilation, floor mode), the
-// zoo's 2x2 pools: dy goes to the first maximum of each window in scan order,
-// as PyTorch's and ONNX Runtime's Indices give it, placed by MaxUnpool (one
-// zero fill and one scatter). The flat position of each window's first
-// maximum is found from the forward's output alone (see windowArgmax), so
-// the forward MaxPool runs without its Indices output. ok is false where it
-// does not apply.
+// maxPoolUnpool is MaxPool's backward for float windows without dilation,
+// in floor mode, with channels and spatial sizes known: dy goes to the first
+// maximum of each window in scan order, as PyTorch's and ONNX Runtime's
+// Indices give it, placed by MaxUnpool (one zero fill and one scatter) where
+// the windows neither overlap nor pad (the cnn's 2x2 pools), else added up
+// by ScatterElements (ResNet-18's 3x3 stride-2 padded stem pool). The flat
+// position of each window's first maximum is found from the forward's
+// output alone (see windowArgmax), so the forward MaxPool runs without its
+// Indices output. ok is false where it does not apply.
 //
 // When x is a Relu's output read by this pool alone, dy is masked by
 // y > 0 here, on the pooled size, and the Relu passes the result through
@@ -135,11 +137,15 @@ func (d *differ) maxPoolUnpool(n *onnx.NodeProto, dy string) (string, bool) {
 	}
 	sp := len(xs) - 2
 	out := make([]int64, sp)
+	overlap, padded := false, false
 	for i := range sp {
-		if w.Dilations[i] != 1 || w.PadsBegin[i] != 0 || w.PadsEnd[i] != 0 || w.Strides[i] < w.Kernel[i] || xs[2+i] < w.Kernel[i] {
+		k, pb, pe := w.Kernel[i], w.PadsBegin[i], w.PadsEnd[i]
+		if w.Dilations[i] != 1 || pb < 0 || pe < 0 || pb >= k || pe >= k || xs[2+i]+pb+pe < k {
 			return "", false
 		}
-		out[i] = (xs[2+i]-w.Kernel[i])/w.Strides[i] + 1
+		overlap = overlap || w.Strides[i] < k
+		padded = padded || pb > 0 || pe > 0
+		out[i] = (xs[2+i]+pb+pe-k)/w.Strides[i] + 1
 	}
 	// Decided before windowArgmax adds its readers of x, and memoised, so
 	// that every Gradients call on the graph decides alike.
@@ -152,7 +158,7 @@ func (d *differ) maxPoolUnpool(n *onnx.NodeProto, dy string) (string, bool) {
 		return ""
 	})
 	s2d := ""
-	if k := w.Kernel[0]; (len(n.Output) < 2 || n.Output[1] == "") && sp == 2 && w.Kernel[1] == k && w.Strides[0] == k && w.Strides[1] == k && xs[2] == k*out[0] && xs[3] == k*out[1] {
+	if k := w.Kernel[0]; (len(n.Output) < 2 || n.Output[1] == "") && !padded && sp == 2 && w.Kernel[1] == k && w.Strides[0] == k && w.Strides[1] == k && xs[2] == k*out[0] && xs[3] == k*out[1] {
 		s2d = g.memoised("pools2d|"+y, func() string { return g.poolBySpaceToDepth(n, k, out) })
 	}
 	idx := g.memoised("poolargmax|"+y, func() string { return g.windowArgmax(x, y, s2d, xs, w, out) })
@@ -164,7 +170,19 @@ func (d *differ) maxPoolUnpool(n *onnx.NodeProto, dy string) (string, bool) {
 		mask := g.Op1("Cast", []string{g.Op1("Greater", []string{y, g.ScalarF(Float, 0)})}, AInt("to", int64(Float)))
 		v = g.Op1("Mul", []string{dy, mask})
 	}
-	dx := g.Op1("MaxUnpool", []string{v, idx, g.shapeTensor(x)}, AInts("kernel_shape", w.Kernel...), AInts("strides", w.Strides...))
+	var dx string
+	if overlap || padded {
+		// Windows that overlap share positions, whose gradients add up:
+		// ScatterElements with reduction add, in the order of the windows,
+		// as PyTorch adds them.
+		size := g.Op1("Reshape", []string{g.Op1("Size", []string{x}), g.ConstI(1)})
+		zeros := g.Op1("ConstantOfShape", []string{size}, zeroValue(Float))
+		flatIdx := g.Op1("Reshape", []string{idx, g.ConstI(-1)})
+		flatV := g.Op1("Reshape", []string{v, g.ConstI(-1)})
+		dx = g.reshapeLike(g.Op1("ScatterElements", []string{zeros, flatIdx, flatV}, AInt("axis", 0), AString("reduction", "add")), x)
+	} else {
+		dx = g.Op1("MaxUnpool", []string{v, idx, g.shapeTensor(x)}, AInts("kernel_shape", w.Kernel...), AInts("strides", w.Strides...))
+	}
 	g.info[dx] = g.info[x]
 	if relu != "" {
 		d.premasked[dx] = relu
@@ -261,6 +279,18 @@ func (g *Graph) windowArgmax(x, y, s2d string, xs []int64, w Window, out []int64
 			eqs = append(eqs, g.Op1("Squeeze", []string{e, g.ConstI(1)}))
 		}
 	} else {
+		// Offsets count from the padded window's corner: x padded with
+		// NaN, which equals nothing, so a padding position is never picked.
+		src := x
+		padded := false
+		pads := make([]int64, 2*len(xs))
+		for i := range sp {
+			pads[2+i], pads[len(xs)+2+i] = w.PadsBegin[i], w.PadsEnd[i]
+			padded = padded || w.PadsBegin[i] > 0 || w.PadsEnd[i] > 0
+		}
+		if padded {
+			src = g.Op1("Pad", []string{x, g.ConstI(pads...), g.ScalarF(Float, math.NaN())})
+		}
 		axes := make([]int64, sp)
 		for i := range axes {
 			axes[i] = int64(2 + i)
@@ -270,7 +300,7 @@ func (g *Graph) windowArgmax(x, y, s2d string, xs []int64, w Window, out []int64
 			for i := range sp {
 				ends[i] = o[i] + w.Strides[i]*(out[i]-1) + 1
 			}
-			part := g.Op1("Slice", []string{x, g.ConstI(o...), g.ConstI(ends...), g.ConstI(axes...), g.ConstI(w.Strides...)})
+			part := g.Op1("Slice", []string{src, g.ConstI(o...), g.ConstI(ends...), g.ConstI(axes...), g.ConstI(w.Strides...)})
 			eqs = append(eqs, g.Op1("Equal", []string{part, y}))
 		}
 	}
@@ -278,25 +308,39 @@ func (g *Graph) windowArgmax(x, y, s2d string, xs []int64, w Window, out []int64
 	// them, uint8 (rows up to 255 wide) or float, and casts the result to
 	// int64 once: ONNX Runtime's Where takes about twice as long on int64
 	// as on float, and uint8 moves a quarter of float's bytes.
+	narrow := flat[len(flat)-1] < 256
 	konst := func(v int64) string { return g.ScalarF(Float, float64(v)) }
-	if flat[len(flat)-1] < 256 {
+	if narrow {
 		konst = func(v int64) string {
 			return g.Op1("Cast", []string{g.ConstI(v)}, AInt("to", int64(onnx.TensorProto_UINT8)))
 		}
 	}
+	// Where no offset equals the maximum (a NaN in the window), the last
+	// one that is not padding: a position inside x either way.
 	off := konst(flat[len(flat)-1])
+	if last := lastInside(xs, w, out, offs, flat); last != nil {
+		vals := make([]float64, len(last))
+		for i, v := range last {
+			vals[i] = float64(v)
+		}
+		off = g.ConstF(Float, append([]int64{1, 1}, out...), vals...)
+		if narrow {
+			off = g.Op1("Cast", []string{off}, AInt("to", int64(onnx.TensorProto_UINT8)))
+		}
+	}
 	for p := len(eqs) - 2; p >= 0; p-- {
 		off = g.Op1("Where", []string{eqs[p], konst(flat[p]), off})
 	}
 	off = g.Op1("Cast", []string{off}, AInt("to", int64(Int64)))
-	// Each window's origin: its plane's start plus the strided position,
-	// constant but for the batch offset n·c·plane.
+	// Each window's origin: its plane's start plus the strided position
+	// (before x's first element where padding comes first), constant but
+	// for the batch offset n·c·plane.
 	origin := make([]int64, c*numel(out))
 	for q := range origin {
 		r := int64(q)
 		pos := int64(0)
 		for i := sp - 1; i >= 0; i-- {
-			pos += (r % out[i]) * w.Strides[i] * st[i]
+			pos += ((r%out[i])*w.Strides[i] - w.PadsBegin[i]) * st[i]
 			r /= out[i]
 		}
 		origin[q] = r*plane + pos
@@ -315,6 +359,41 @@ func (g *Graph) windowArgmax(x, y, s2d string, xs []int64, w Window, out []int64
 	idx := g.Op1("Add", []string{g.Op1("Add", []string{off, org}), batch})
 	g.info[idx] = Info{Int64, ys}
 	return idx
+}
+
+// lastInside returns, for windows with padding, the flat offset (as flat
+// gives it) of each window's last position inside x, over the pooled
+// spatial grid; nil without padding, where that is the last offset.
+func lastInside(xs []int64, w Window, out []int64, offs [][]int64, flat []int64) []int64 {
+	sp := len(xs) - 2
+	padded := false
+	for i := range sp {
+		padded = padded || w.PadsBegin[i] > 0 || w.PadsEnd[i] > 0
+	}
+	if !padded {
+		return nil
+	}
+	last := make([]int64, numel(out))
+	pos := make([]int64, sp)
+	for q := range last {
+		r := int64(q)
+		for i := sp - 1; i >= 0; i-- {
+			pos[i] = r % out[i]
+			r /= out[i]
+		}
+		for p := len(offs) - 1; p >= 0; p-- {
+			inside := true
+			for i := range sp {
+				at := pos[i]*w.Strides[i] - w.PadsBegin[i] + offs[p][i]
+				inside = inside && at >= 0 && at < xs[2+i]
+			}
+			if inside {
+				last[q] = flat[p]
+				break
+			}
+		}
+	}
+	return last
 }
 
 func (d *differ) avgPool(n *onnx.NodeProto, dy string) (string, error) {
