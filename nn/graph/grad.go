@@ -49,7 +49,7 @@ func (g *Graph) Gradients(y string, wrt []string, opts GradOptions) (map[string]
 	for _, w := range wrt {
 		isWrt[w] = true
 	}
-	d := &differ{g: g, contrib: map[string][]string{}, sq: opts.SquaredPerExample, isWrt: isWrt, dep: dep, scaled: map[string]pendingScale{}}
+	d := &differ{g: g, contrib: map[string][]string{}, sq: opts.SquaredPerExample, isWrt: isWrt, dep: dep, scaled: map[string]pendingScale{}, premasked: map[string]string{}}
 	seed := opts.Seed
 	if seed == "" {
 		yi := g.info[y]
@@ -206,6 +206,10 @@ type differ struct {
 	// consuming it alone applies the factor to its weight-sized operands;
 	// total multiplies it in for everything else.
 	scaled map[string]pendingScale
+	// premasked marks contributions that already carry a Relu's mask:
+	// premasked[v] names the Relu output whose mask v holds (see
+	// maxPoolUnpool).
+	premasked map[string]string
 	// passThrough marks, in SquaredPerExample mode, the nodes that only
 	// reshape or permute a parameter (see Gradients).
 	passThrough map[*onnx.NodeProto]bool

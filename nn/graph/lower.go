@@ -9,15 +9,21 @@ import (
 
 type fusedKind int
 
-const fusedBatchNorm fusedKind = iota + 1
+const (
+	fusedBatchNorm fusedKind = iota + 1
+	fusedMaxPool
+)
 
 // fusedGrad marks a node whose gradient is derived by hand over a larger
-// piece of graph: a BatchNormalization fed its own batch statistics.
+// piece of graph: a BatchNormalization fed its own batch statistics, or a
+// MaxPool rewritten as a ReduceMax over its input's SpaceToDepth (see
+// poolBySpaceToDepth).
 type fusedGrad struct {
 	kind              fusedKind
 	x, mean, variance string // batch statistics, [C]
 	count             string // examples per channel (scalar)
 	eps               float64
+	pool              *onnx.NodeProto // fusedMaxPool: the MaxPool node it was, reading x
 }
 
 // RunningUpdate names, for one batch-normalisation layer in training mode, the

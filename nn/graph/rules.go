@@ -134,6 +134,10 @@ func (d *differ) node(n *onnx.NodeProto, dy []string, need []bool, scale string)
 			dx[0] = dy[0]
 		}
 	case "Relu":
+		if d.premasked[dy[0]] == n.Output[0] {
+			dx[0] = dy[0]
+			break
+		}
 		// dy·[y > 0] as a Mul by the cast mask: ONNX Runtime's Where is
 		// several times slower than Greater, Cast and Mul together.
 		mask := g.Op1("Cast", []string{g.Op1("Greater", []string{n.Output[0], g.ScalarF(dt, 0)})}, AInt("to", int64(dt)))
@@ -412,6 +416,13 @@ func (d *differ) fusedRule(n *onnx.NodeProto, f fusedGrad, dy string, need []boo
 		}
 		if need[2] {
 			dx[2] = g.Op1("Mul", []string{m1, f.count})
+		}
+		return dx, nil
+	case fusedMaxPool:
+		// maxPoolUnpool adds x's gradient itself: the node reads the
+		// SpaceToDepth of x, whose gradient is not needed.
+		if _, err := d.maxPool(f.pool, dy); err != nil {
+			return nil, err
 		}
 		return dx, nil
 	}
