@@ -20,6 +20,7 @@ Needs python3-torch (Debian) and Go; `make bench` runs it when torch imports.
 """
 
 import argparse
+import ctypes
 import json
 import os
 import statistics
@@ -175,8 +176,29 @@ def steps_for(runner, seconds):
     return max(1, int(seconds / max(r["wall_s"], 1e-6)))
 
 
+def openblas():
+    """OpenBLAS as loaded into this process (PyTorch's Linear layers call
+    it through libblas.so.3), or None. torch.set_num_threads does not reach
+    it: left alone it runs one thread per core, and a "one thread" line
+    measured PyTorch on both cores (cnn training 2.10 by CPU time, 1.10 by
+    wall in the same run)."""
+    with open("/proc/self/maps") as f:
+        paths = {ln.split()[-1] for ln in f if "blas" in ln.split()[-1] and ".so" in ln.split()[-1]}
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_set_num_threads
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
 def compare(exe, arch, mode, threads, rounds, seconds, batch, seed):
     torch.set_num_threads(threads)
+    blas = openblas()
+    if blas is not None:
+        blas.openblas_set_num_threads(threads)
     ours = Ours(exe, arch, mode, batch, threads, seed)
     theirs = Torch(arch, mode, batch, seed)
     n_ours, n_theirs = steps_for(ours, seconds), steps_for(theirs, seconds)
@@ -245,6 +267,11 @@ def main():
     blas = blas_note()
     if blas:
         print(blas)
+    torch.nn.Linear(4, 4)(torch.zeros(2, 4))  # loads the BLAS
+    if openblas() is not None:
+        print("OpenBLAS's threads are set to each line's thread count (openblas_set_num_threads)")
+    elif "openblas" in blas:
+        print("warning: OpenBLAS is PyTorch's BLAS but not found in this process: its threads are not pinned")
     print()
     print("| work | threads | ours / PyTorch, CPU time | ours / PyTorch, wall | ours examples/s | PyTorch examples/s |")
     print("| --- | --- | --- | --- | --- | --- |")

@@ -102,6 +102,7 @@ func Method(ctx context.Context, u, r *population.Population, labels *population
 		if bopt.Workers == 0 {
 			bopt.Workers = opt.Workers
 		}
+		bopt.Strict = opt.Strict
 		if err := scoring.CheckBootstrap(bopt); err != nil {
 			return nil, usererr.Wrap(err)
 		}

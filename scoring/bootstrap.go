@@ -42,6 +42,13 @@ type BootstrapOptions struct {
 	// populations (bootstraps at N/4 and N/2 besides N, so three times the
 	// cost) and records it in the interval; N must be at least 12.
 	MeasureExponent bool
+	// Strict fails a draw with an example whose every rule was discarded,
+	// as Options.Strict fails the score; otherwise such an example earns
+	// what the score gives it (epsilon 0, the first bucket's points). A
+	// draw duplicates models, so it meets such examples where the score
+	// itself did not: without this, a run that scored with a warning
+	// stopped at its interval.
+	Strict bool
 }
 
 // Interval is F's bootstrap interval over models.
@@ -275,6 +282,9 @@ func bootstrapDraws(u, r *Population, opt BootstrapOptions) (draws, finals []flo
 						cr[i] = col[k]
 					}
 					p, err := s.points(cu, cr)
+					if errors.Is(err, ErrAllDiscarded) && !opt.Strict {
+						p, err = PointsOf(buckets, 0), nil
+					}
 					if err != nil {
 						errs[w] = &ResampleError{Resample: b, Example: e, Err: err}
 						next.Store(int64(opt.Resamples)) // stop the others

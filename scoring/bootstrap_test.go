@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -267,5 +268,34 @@ func TestCheckBootstrap(t *testing.T) {
 		if err := CheckBootstrap(c.opt); err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%+v: %v; want %q", c.opt, err, c.msg)
 		}
+	}
+}
+
+// An example whose every rule is discarded (constant and equal in both
+// populations; a draw can also make one by duplicating models) earns a
+// draw what the score gives it, epsilon 0 and the first bucket's points,
+// unless Strict, which stops as the score does.
+func TestBootstrapEveryRuleDiscarded(t *testing.T) {
+	u, r := drawPopulation(16, 6, 0.8, 1), drawPopulation(16, 6, 0, 2)
+	for i := 0; i < u.N; i++ {
+		u.Conf[i*u.E+3], r.Conf[i*r.E+3] = 5, 5
+	}
+	opt := BootstrapOptions{Resamples: 20, Level: 0.9, Seed: 1, Workers: 2}
+	iv, err := BootstrapF(u, r, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Score(u, r, Options{})
+	if err != nil || !res.Examples[3].Undetermined {
+		t.Fatalf("score: %v, example 3 %+v", err, res.Examples[3])
+	}
+	if !(iv.Low > 0 && iv.High <= 1) {
+		t.Errorf("interval [%v, %v]", iv.Low, iv.High)
+	}
+	opt.Strict = true
+	_, err = BootstrapF(u, r, opt)
+	var re *ResampleError
+	if !errors.As(err, &re) || re.Example != 3 || !errors.Is(err, ErrAllDiscarded) {
+		t.Errorf("strict: %v, want a resample error at example 3 with every rule discarded", err)
 	}
 }
