@@ -329,7 +329,7 @@ func (s *stepper) compile() error {
 	if err != nil {
 		return err
 	}
-	s.sess, err = s.rt.NewSession(&s.sessOwn, b, ins, outs)
+	s.sess, err = s.rt.NewSession(&s.sessOwn, b, ins, outs, ort.NoSpin)
 	if err != nil {
 		return fmt.Errorf("model %q: optimiser update: %w", s.m.Graph.Name, err)
 	}
@@ -489,7 +489,7 @@ func newAccumulator(rt *ort.Runtime, m *Model, params [][]float32, dims [][]int6
 	if err != nil {
 		return nil, err
 	}
-	if a.sess, err = rt.NewSession(&a.own, b, ins, outs); err != nil {
+	if a.sess, err = rt.NewSession(&a.own, b, ins, outs, ort.NoSpin); err != nil {
 		return nil, fmt.Errorf("model %q: gradient accumulation: %w", m.Graph.Name, err)
 	}
 	if a.firstV, err = ort.NewTensor(&a.own, []int64{1}, a.first); err != nil {

@@ -39,7 +39,7 @@ type batchIO struct {
 
 // newRunner compiles g (whose inputs are ioNames followed by the model's
 // params/buffers fixed) and binds the fixed inputs to the model's memory.
-func newRunner(rt *ort.Runtime, m *Model, g *graph.Graph, ioNames, fixed, outs []string) (*runner, error) {
+func newRunner(rt *ort.Runtime, m *Model, g *graph.Graph, ioNames, fixed, outs []string, opts ...ort.SessionOption) (*runner, error) {
 	g.Inputs = append(slices.Clone(ioNames), fixed...)
 	g.Outputs = outs
 	if len(fixed) > 0 {
@@ -52,7 +52,7 @@ func newRunner(rt *ort.Runtime, m *Model, g *graph.Graph, ioNames, fixed, outs [
 		return nil, err
 	}
 	r := &runner{m: m, rt: rt, ioNames: ioNames, outs: outs, batches: map[int]*batchIO{}, inDType: map[string]graph.DType{}}
-	r.sess, err = rt.NewSession(&r.own, b, g.Inputs, outs)
+	r.sess, err = rt.NewSession(&r.own, b, g.Inputs, outs, opts...)
 	if err != nil {
 		r.own.Close()
 		return nil, fmt.Errorf("model %q: %w", m.Graph.Name, err)

@@ -207,7 +207,9 @@ func NewTrainer(rt *ort.Runtime, m *Model, opt OptimizerConfig, loss LossConfig,
 	for _, mk := range masks {
 		ioNames = append(ioNames, mk.Input)
 	}
-	r, err := newRunner(rt, m, g, ioNames, m.fixedNames(), outs)
+	// The step alternates between this session and the optimiser's:
+	// neither may spin on the cores the other needs (ort.NoSpin).
+	r, err := newRunner(rt, m, g, ioNames, m.fixedNames(), outs, ort.NoSpin)
 	if err != nil {
 		return nil, err
 	}

@@ -236,7 +236,7 @@ func (r *Runtime) NewStore(s *Session, copyModel []byte) (*Store, error) {
 		return nil, fmt.Errorf("device store: allocator for %s memory: %w", r.memoryName(), err)
 	}
 	var err error
-	if st.copier, err = r.NewSession(&st.own, copyModel, []string{"x"}, []string{"y"}); err != nil {
+	if st.copier, err = r.NewSession(&st.own, copyModel, []string{"x"}, []string{"y"}, NoSpin); err != nil {
 		return nil, fmt.Errorf("device store: %w", err)
 	}
 	ok = true
