@@ -420,7 +420,7 @@ func (b *Binding) BindOutput(name string, t *DeviceTensor) error {
 // Run runs the session on the bound tensors.
 func (b *Binding) Run() error {
 	if err := cerr(C.ubds_run(b.sess, b.b)); err != nil {
-		return fmt.Errorf("running with bound device tensors: %w", err)
+		return runError("running with bound device tensors", err)
 	}
 	return nil
 }

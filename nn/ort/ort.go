@@ -177,7 +177,10 @@ func Init(opts Options) (*Runtime, error) {
 		}
 	} else {
 		ortgo.SetSharedLibraryPath(lib)
-		if err := ortgo.InitializeEnvironment(ortgo.WithLogLevelError()); err != nil {
+		// Fatal only: every error ONNX Runtime would log comes back as the
+		// failed call's status, which the caller words as one line; logged
+		// as well, it printed a second, colour-coded copy before it.
+		if err := ortgo.InitializeEnvironment(ortgo.WithLogLevelFatal()); err != nil {
 			return nil, usererr.Errorf("loading ONNX Runtime library %s: %v; it must be ONNX Runtime 1.24 or newer (run `make setup`, or set %s)", lib, err, EnvLib)
 		}
 		envLib = lib

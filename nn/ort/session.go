@@ -2,8 +2,11 @@ package ort
 
 import (
 	"fmt"
+	"strings"
 
 	ortgo "github.com/yalue/onnxruntime_go"
+
+	"unlearnbench/internal/usererr"
 )
 
 // Value is an ONNX Runtime value (a tensor) passed to or returned by Run.
@@ -112,7 +115,7 @@ func (s *Session) Run(o *Owner, inputs, outputs []Value) error {
 		}
 	}
 	if err := s.s.Run(inputs, outputs); err != nil {
-		return fmt.Errorf("running graph (outputs %v): %w", s.Outputs, err)
+		return runError("running graph (outputs "+outputList(s.Outputs)+")", err)
 	}
 	for _, i := range nils {
 		if outputs[i] != nil {
@@ -120,4 +123,39 @@ func (s *Session) Run(o *Owner, inputs, outputs []Value) error {
 		}
 	}
 	return nil
+}
+
+// outOfMemory holds the phrases of ONNX Runtime's allocation failures: its
+// arena's ("Failed to allocate memory for requested buffer of size N"),
+// CUDA's ("CUDA failure 2: out of memory", cudaErrorMemoryAllocation) and
+// a C++ std::bad_alloc on the CPU.
+var outOfMemory = []string{"Failed to allocate memory", "out of memory", "cudaErrorMemoryAllocation", "bad_alloc", "bad allocation"}
+
+// runError wraps a failed run. A run that did not fit the device's memory
+// is the user's to fix (a smaller batch, a smaller model, another device):
+// it becomes a one-line user error (exit 2) naming the allocation that
+// failed, rather than an internal failure; the caller caches nothing of a
+// failed run.
+func runError(what string, err error) error {
+	msg := err.Error()
+	for _, p := range outOfMemory {
+		i := strings.Index(msg, p)
+		if i < 0 {
+			continue
+		}
+		// From the phrase to the end of its line: ONNX Runtime prefixes
+		// its source file and function, which say nothing to a user.
+		short, _, _ := strings.Cut(msg[i:], "\n")
+		return usererr.Errorf("the batch does not fit the device's memory (ONNX Runtime: %s): lower the batch size, or use a device with more memory", short)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// outputList names a session's outputs for an error message: the first
+// few, then how many more (a training graph has hundreds).
+func outputList(names []string) string {
+	if len(names) <= 4 {
+		return fmt.Sprint(names)
+	}
+	return fmt.Sprintf("%v and %d more", names[:4], len(names)-4)
 }
