@@ -36,6 +36,12 @@ func (d *differ) squaredRule(n *onnx.NodeProto, dy []string, need []bool) ([]str
 	sumBatch := func(v string) string {
 		return g.Op1("ReduceSum", []string{v, g.ConstI(0)}, AInt("keepdims", 0))
 	}
+	// sumSquares is sumBatch(sq(v)) in one pass over v: the per-example
+	// gradients are the largest tensors of the graph (ResNet-18's layer 2:
+	// 75 MB a batch), and squaring them first wrote and read them again.
+	sumSquares := func(v string) string {
+		return g.Op1("ReduceSumSquare", []string{v}, AInts("axes", 0), AInt("keepdims", 0))
+	}
 	g0 := dy[0]
 	for _, k := range params {
 		p := in[k]
@@ -86,7 +92,7 @@ func (d *differ) squaredRule(n *onnx.NodeProto, dy []string, need []bool) ([]str
 					per = g.Op1("Reshape", []string{per, g.ConstI(append([]int64{0, -1}, ps...)...)})
 					per = g.Op1("ReduceSum", []string{per, g.ConstI(1)}, AInt("keepdims", 0))
 				}
-				dx[k] = sumBatch(sq(per))
+				dx[k] = sumSquares(per)
 			}
 		case "Conv":
 			v, err := d.convSquared(n, g0, k)
@@ -112,7 +118,7 @@ func (d *differ) squaredRule(n *onnx.NodeProto, dy []string, need []bool) ([]str
 					g.Op1("Reshape", []string{inv, cshape})})
 				per = g.Op1("ReduceSum", []string{g.Op1("Mul", []string{g0, xhat}), axes}, AInt("keepdims", 0))
 			}
-			dx[k] = sumBatch(sq(per))
+			dx[k] = sumSquares(per)
 		case "Add", "Sub", "Mul":
 			v := g0
 			switch {
@@ -125,7 +131,7 @@ func (d *differ) squaredRule(n *onnx.NodeProto, dy []string, need []bool) ([]str
 			if err != nil {
 				return nil, unsupported(err.Error())
 			}
-			dx[k] = g.reshapeLike(sumBatch(sq(per)), p)
+			dx[k] = g.reshapeLike(sumSquares(per), p)
 		default:
 			return nil, unsupported("operator not supported for parameters")
 		}
@@ -181,13 +187,12 @@ func (d *differ) convSquared(n *onnx.NodeProto, dy string, k int) (string, error
 		return "", unsupported("shapes must be known")
 	}
 	ys := g.info[n.Output[0]].Shape
-	sq := func(v string) string { return g.Op1("Mul", []string{v, v}) }
 	m := ws[0]
 	p := numel(ys[2:])
 	dyr := g.Op1("Reshape", []string{dy, g.ConstI(0, m, p)})
 	if k == 2 {
 		per := g.Op1("ReduceSum", []string{dyr, g.ConstI(2)}, AInt("keepdims", 0))
-		return g.Op1("ReduceSum", []string{sq(per), g.ConstI(0)}, AInt("keepdims", 0)), nil
+		return g.Op1("ReduceSumSquare", []string{per}, AInts("axes", 0), AInt("keepdims", 0)), nil
 	}
 	if k == 0 {
 		return "", unsupported("the data must be the first input")
@@ -206,7 +211,7 @@ func (d *differ) convSquared(n *onnx.NodeProto, dy string, k int) (string, error
 		return g.Op1("Reshape", []string{d.convSquaredOuter(dyr, ut, key, m, c*kk, p), g.ConstI(ws...)}), nil
 	}
 	per := g.Op1("MatMul", []string{dyr, ut}) // [N, M, C*kk]
-	s := g.Op1("ReduceSum", []string{sq(per), g.ConstI(0)}, AInt("keepdims", 0))
+	s := g.Op1("ReduceSumSquare", []string{per}, AInts("axes", 0), AInt("keepdims", 0))
 	return g.Op1("Reshape", []string{s, g.ConstI(ws...)}), nil
 }
 
