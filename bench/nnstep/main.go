@@ -33,6 +33,11 @@ import (
 	"unlearnbench/nn/ort"
 )
 
+// deviceResident runs the trainer's device-resident path (weights, moments
+// and gradients in ONNX Runtime memory, as on CUDA) on the CPU, to measure
+// what it costs there.
+var deviceResident = flag.Bool("device-resident", false, "train: keep weights, optimiser state and gradients in ONNX Runtime memory (the path CUDA always takes)")
+
 func main() {
 	arch := flag.String("arch", "cnn", "zoo architecture: "+strings.Join(nn.Archs, ", "))
 	shapeS := flag.String("shape", "1,28,28", "input shape C,H,W")
@@ -86,7 +91,7 @@ func run(arch, shapeS, mode string, batch, threads int, seed uint64, weights, pr
 	for i := range d.Y {
 		d.Y[i] = rng.Int64N(10)
 	}
-	rt, err := ort.Init(ort.Options{IntraOpThreads: threads, InterOpThreads: 1, ProfilePrefix: profile})
+	rt, err := ort.Init(ort.Options{IntraOpThreads: threads, InterOpThreads: 1, ProfilePrefix: profile, DeviceResident: *deviceResident})
 	if err != nil {
 		return err
 	}
