@@ -41,6 +41,9 @@ func originalKey(cfg *Config, s *sets) string {
 		// then, so that other originals keep their keys).
 		k.Add("validation", s.validation.Digest())
 	}
+	if a := nn.ArchArithmetic(cfg.Model); a != "" {
+		k.Add("arithmetic", a) // likewise only where it is not empty
+	}
 	return k.Sum("\x00", true)
 }
 

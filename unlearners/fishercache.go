@@ -86,6 +86,11 @@ func FisherKey(m *nn.Model, d *nn.Data, e FisherEstimator) (key, modelDigest, da
 	for _, v := range []string{fisherFormat, md, dd, e.String()} {
 		k.Add("", v)
 	}
+	// The arithmetic of a model with convolutions changed with issue 22
+	// (nn.Arithmetic); other models keep their keys.
+	if a := nn.Arithmetic(m); a != "" {
+		k.Add("", a)
+	}
 	return k.Sum("\n", false), md, dd, nil
 }
 

@@ -132,6 +132,11 @@ func Key(p *PopulationSpec, s *Shared) (population.Key, error) {
 	k.Add("device", s.Device)
 	k.Add("ort threads", MemberThreads)
 	k.Add("keep models", s.KeepModels)
+	// Added only where it is not empty, so that the keys of models whose
+	// arithmetic never changed (the MLP) stay what they were.
+	if a := nn.Arithmetic(s.Inputs.Original); a != "" {
+		k.Add("arithmetic", a)
+	}
 	return k, nil
 }
 
