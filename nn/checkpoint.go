@@ -68,7 +68,7 @@ func SaveCheckpoint(path string, m *Model, st *TrainState, run any) error {
 		return err
 	}
 	for k, name := range meta.Weights {
-		if err := add(fmt.Sprintf("w%04d", k), m.Param(name)); err != nil {
+		if err := add(fmt.Sprintf("w%04d", k), m.ParamRead(name)); err != nil {
 			return err
 		}
 	}
@@ -143,8 +143,8 @@ func (c *Checkpoint) Restore(m *Model) (*TrainState, error) {
 		return nil, usererr.Errorf("checkpoint %s holds the weights of model %q (%d arrays), not of %q (%d arrays)", c.Path, c.meta.Model, len(c.meta.Weights), m.Graph.Name, len(names))
 	}
 	for k, name := range names {
-		if len(c.weights[k]) != len(m.Param(name)) {
-			return nil, usererr.Errorf("checkpoint %s: %s has %d values, the model's has %d", c.Path, name, len(c.weights[k]), len(m.Param(name)))
+		if len(c.weights[k]) != m.ParamLen(name) {
+			return nil, usererr.Errorf("checkpoint %s: %s has %d values, the model's has %d", c.Path, name, len(c.weights[k]), m.ParamLen(name))
 		}
 	}
 	for k, name := range names {

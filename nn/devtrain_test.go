@@ -221,3 +221,38 @@ func TestDeviceResidentTrain(t *testing.T) {
 		}
 	}
 }
+
+// TestParamReadCountsAsNoChange: after a device-resident step, ParamRead
+// brings the new weights to the host, but leaves the generation as it was
+// and nothing for the Trainer to upload; Param marks both.
+func TestParamReadCountsAsNoChange(t *testing.T) {
+	m := SmallCNN([]int64{1, 8, 8}, 3, 1)
+	d := randomData(7, 16, m.Shape, 3)
+	before := slices.Clone(m.Graph.Inits[m.Params[0]].F32)
+	tr, err := NewTrainer(deviceRuntime(t), m, OptimizerConfig{Name: "sgd", LR: 0.5}, LossConfig{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if _, err := tr.Compute(d, seqIdx(0, 16)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Apply(0.5); err != nil {
+		t.Fatal(err)
+	}
+	if m.dev == nil || !m.dev.stale {
+		t.Fatal("the step left the model's memory current: nothing to pull")
+	}
+	gen := m.Generation()
+	w := m.ParamRead(m.Params[0])
+	if slices.Equal(w, before) {
+		t.Error("ParamRead returned the weights of before the step")
+	}
+	if m.Generation() != gen || m.dev.dirty {
+		t.Errorf("ParamRead: generation %d -> %d, dirty %v; want no change", gen, m.Generation(), m.dev.dirty)
+	}
+	m.Param(m.Params[0])
+	if m.Generation() == gen || !m.dev.dirty {
+		t.Error("Param did not count as a possible write")
+	}
+}

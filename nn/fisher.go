@@ -238,7 +238,7 @@ func (f *FisherComputer) ComputeK(d *Data, kind FisherKind, samples int, seed ui
 	}
 	sum := map[string][]float64{}
 	for _, p := range f.m.Params {
-		sum[p] = make([]float64, len(f.m.Param(p)))
+		sum[p] = make([]float64, f.m.ParamLen(p))
 	}
 	passes := 1
 	switch kind {
@@ -387,7 +387,7 @@ func fisherLoop(rt *ort.Runtime, m *Model, d *Data, kind FisherKind, samples int
 	rng := rand.New(rand.NewPCG(seed, 0x666973686572))
 	sum := map[string][]float64{}
 	for _, p := range m.Params {
-		sum[p] = make([]float64, len(m.Param(p)))
+		sum[p] = make([]float64, m.ParamLen(p))
 	}
 	b, err := r.io(1)
 	if err != nil {

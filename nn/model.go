@@ -62,6 +62,21 @@ func (m *Model) Param(name string) []float32 {
 	return m.Graph.Inits[name].F32
 }
 
+// ParamRead returns the data of parameter or buffer name for reading only:
+// with a device-resident Trainer it brings the weights to the host, but
+// unlike Param it counts as no change, so that a reader (a gradient edit
+// that looks at the weights every step, a checkpoint) neither makes the
+// Trainer upload every weight again before its next step nor makes a
+// constant-weight Evaluator recompile. A write through it would be seen by
+// neither: use Param to write.
+func (m *Model) ParamRead(name string) []float32 {
+	m.hostRead()
+	return m.Graph.Inits[name].F32
+}
+
+// ParamLen is the number of values of parameter or buffer name.
+func (m *Model) ParamLen(name string) int { return len(m.Graph.Inits[name].F32) }
+
 // Generation is a counter that changes whenever the weights may have
 // changed: Param (which hands out writable memory), CopyWeightsFrom,
 // Reinit, Checkpoint.Restore and the Trainer's steps all bump it. Whoever
@@ -106,7 +121,7 @@ func (m *Model) CopyWeightsFrom(src *Model) error {
 	src.hostRead()
 	for _, name := range append(slices.Clone(m.Params), m.Buffers...) {
 		s, ok := src.Graph.Inits[name]
-		if !ok || len(s.F32) != len(m.Param(name)) {
+		if !ok || len(s.F32) != m.ParamLen(name) {
 			return fmt.Errorf("copying weights: %q missing or of another size in the source model", name)
 		}
 		copy(m.Param(name), s.F32)

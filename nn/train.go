@@ -383,7 +383,7 @@ func (b *bestKeeper) observe(ep int, mt *Metrics) {
 		b.saved = make([][]float32, len(names))
 	}
 	for i, n := range names {
-		b.saved[i] = append(b.saved[i][:0], b.m.Param(n)...)
+		b.saved[i] = append(b.saved[i][:0], b.m.ParamRead(n)...)
 	}
 	b.epoch = ep
 }

@@ -68,7 +68,7 @@ func (f *finetune) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
 			if f.pull > 0 {
 				mu := float32(f.pull)
 				r.editGrads(func(name string, w, g []float32) {
-					w0 := in.Original.Param(name)
+					w0 := in.Original.ParamRead(name)
 					for i := range g {
 						g[i] += mu * (w[i] - w0[i])
 					}

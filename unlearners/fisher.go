@@ -155,7 +155,7 @@ func FisherNoise(m *nn.Model, fs *FisherSums, alpha, exponent float64, forgotten
 		if len(dims) >= 2 {
 			meanOverDim1(v, dims)
 		}
-		mu := slices.Clone(m.Param(name))
+		mu := slices.Clone(m.ParamRead(name))
 		if isCls {
 			for _, c := range forgotten {
 				forRow(dims, cls.axis[name], c, func(i int) { mu[i], v[i] = 0, 1e-4 })

@@ -271,8 +271,8 @@ func readFisher(path string, m *nn.Model, want fisherMeta) (*FisherSums, error) 
 		if err != nil {
 			return nil, err
 		}
-		if len(v) != len(m.Param(p)) {
-			return nil, fmt.Errorf("parameter %s: %d values, the model has %d", p, len(v), len(m.Param(p)))
+		if len(v) != m.ParamLen(p) {
+			return nil, fmt.Errorf("parameter %s: %d values, the model has %d", p, len(v), m.ParamLen(p))
 		}
 		for i, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {

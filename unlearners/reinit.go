@@ -91,7 +91,7 @@ func (u *reinit) Unlearn(ctx context.Context, in *Inputs) (*nn.Model, error) {
 	seed := rngFor(in.Seed, streamInit).Uint64()
 	scale := float32(u.p.Float("scale"))
 	for _, name := range m.Params {
-		f := make([]float32, len(m.Param(name)))
+		f := make([]float32, m.ParamLen(name))
 		mask := chosen[name]
 		for i := range f {
 			f[i] = scale
@@ -131,7 +131,7 @@ func (u *reinit) choose(tr *nn.Trainer, in *Inputs, targets []string, bs int) (m
 		k := max(1, int(math.Round(share*float64(len(targets)))))
 		rng := rngFor(in.Seed, streamSelect)
 		for _, i := range rng.Perm(len(targets))[:k] {
-			out[targets[i]] = make([]bool, len(in.Original.Param(targets[i])))
+			out[targets[i]] = make([]bool, in.Original.ParamLen(targets[i]))
 			for j := range out[targets[i]] {
 				out[targets[i]][j] = true
 			}

@@ -108,7 +108,7 @@ func freshInit(m *nn.Model, seed uint64) error {
 		// An imported zoo model lists its parameters in another order.
 		if err == nil && slices.Equal(weights(z.Params), weights(m.Params)) && slices.Equal(weights(z.Buffers), weights(m.Buffers)) {
 			names := append(slices.Clone(z.Params), z.Buffers...)
-			if !slices.ContainsFunc(names, func(n string) bool { return len(m.Param(n)) != len(z.Param(n)) }) {
+			if !slices.ContainsFunc(names, func(n string) bool { return m.ParamLen(n) != z.ParamLen(n) }) {
 				for _, name := range names {
 					copy(m.Param(name), z.Param(name))
 				}

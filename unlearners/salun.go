@@ -62,7 +62,7 @@ func dataGrad(tr *nn.Trainer, m *nn.Model, d *nn.Data, bs int, scale func(n int)
 		for _, name := range m.Params {
 			acc := into[name]
 			if acc == nil {
-				acc = make([]float64, len(m.Param(name)))
+				acc = make([]float64, m.ParamLen(name))
 				into[name] = acc
 			}
 			for i, v := range tr.Grad(name) {

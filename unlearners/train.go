@@ -224,10 +224,13 @@ func (r *run) stepped() {
 	}
 }
 
-// editGrads adds f(param, weights, gradient) to every pending gradient.
+// editGrads adds f(param, weights, gradient) to every pending gradient; f
+// reads the weights and writes only the gradient (ParamRead: a weight
+// read every step must not make a device-resident Trainer upload them all
+// again).
 func (r *run) editGrads(f func(name string, w, g []float32)) {
 	for _, name := range r.m.Params {
-		f(name, r.m.Param(name), r.tr.Grad(name))
+		f(name, r.m.ParamRead(name), r.tr.Grad(name))
 	}
 }
 
