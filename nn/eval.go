@@ -88,7 +88,7 @@ func recompileAfter(m *Model) int {
 	}
 	params := 0
 	for _, name := range m.fixedNames() {
-		params += len(g.Inits[name].F32) // not m.Param: that would count as a write
+		params += m.ParamLen(name)
 	}
 	compile := 0.030 + 25e-9*float64(params)
 	save := 12e-12 * conv
